@@ -1,0 +1,93 @@
+// Address text <-> numbers. Formatting allocates a string, so the hot path calls these
+// only when a flow starts or ends, never per packet.
+
+/** "192.168.1.2" from a uint32. */
+export function ip4String(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** RFC 5952 text of the 16 bytes at buf[off]: lower case, longest zero run as "::". */
+export function ip6String(buf: Uint8Array, off: number): string {
+  const w: number[] = new Array(8);
+  for (let i = 0; i < 8; i++) w[i] = (buf[off + 2 * i] << 8) | buf[off + 2 * i + 1];
+  return ip6WordsString(w);
+}
+
+/** RFC 5952 text of eight 16-bit words. */
+export function ip6WordsString(w: ArrayLike<number>): string {
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  // IPv4-mapped ::ffff:a.b.c.d keeps the dotted form, as tshark and inet_ntop print it.
+  if (bestStart === 0 && bestLen === 5 && w[5] === 0xffff) {
+    return `::ffff:${w[6] >>> 8}.${w[6] & 255}.${w[7] >>> 8}.${w[7] & 255}`;
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) { s += '::'; i += bestLen - 1; continue; }
+    if (s !== '' && !s.endsWith(':')) s += ':';
+    s += w[i].toString(16);
+  }
+  return s;
+}
+
+/** uint32 of a dotted quad, or -1 when it is not one. */
+export function parseIp4(s: string): number {
+  const parts = s.split('.');
+  if (parts.length !== 4) return -1;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return -1;
+    const v = Number(p);
+    if (v > 255) return -1;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** 16 bytes of an IPv6 address (with optional embedded IPv4 tail), or null when it is not one. */
+export function parseIp6(s: string): Uint8Array | null {
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  const out = new Uint8Array(16);
+  const dbl = s.indexOf('::');
+  if (dbl !== s.lastIndexOf('::') && dbl >= 0) return null;
+  const head = dbl >= 0 ? s.slice(0, dbl) : s;
+  const tail = dbl >= 0 ? s.slice(dbl + 2) : '';
+  const toWords = (part: string): number[] | null => {
+    if (part === '') return [];
+    const words: number[] = [];
+    const groups = part.split(':');
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      if (i === groups.length - 1 && g.includes('.')) {
+        const v4 = parseIp4(g);
+        if (v4 < 0) return null;
+        words.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
+        words.push(parseInt(g, 16));
+      }
+    }
+    return words;
+  };
+  const hw = toWords(head), tw = toWords(tail);
+  if (!hw || !tw) return null;
+  if (dbl < 0 && hw.length !== 8) return null;
+  if (dbl >= 0 && hw.length + tw.length > 7) return null;
+  const words = [...hw, ...new Array(8 - hw.length - tw.length).fill(0), ...tw];
+  for (let i = 0; i < 8; i++) { out[2 * i] = words[i] >>> 8; out[2 * i + 1] = words[i] & 255; }
+  return out;
+}
+
+/** Canonical text of any IPv4 or IPv6 address string, or null when it is neither. */
+export function canonicalIp(s: string): string | null {
+  if (parseIp4(s) >= 0) return ip4String(parseIp4(s));
+  const b = parseIp6(s);
+  return b ? ip6String(b, 0) : null;
+}

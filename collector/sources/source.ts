@@ -1,0 +1,49 @@
+// What every packet source offers the pipeline: frames pushed to a callback, in order,
+// with no per-frame allocation (the buffer is the source's own chunk, reused).
+
+/**
+ * Called once per frame. The frame is buf[offset, offset + caplen); buf is reused after the
+ * call returns, so a consumer that keeps bytes must copy them.
+ * @param ts ms since epoch (fractional)
+ * @param wirelen bytes on the wire (>= caplen)
+ * @param linkType LINKTYPE_* of the frame's interface
+ */
+export type FrameHandler = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number) => void;
+
+export interface SourceStats {
+  /** frames delivered */
+  packets: number;
+  /** bytes captured */
+  bytes: number;
+  /** frames lost: kernel drops (ps_drop) for live capture, 0 for files */
+  drops: number;
+  /** interface drops (ps_ifdrop), live capture only */
+  ifDrops: number;
+}
+
+export interface FrameSource {
+  /** "file:NAME", "live:eth0", ... for the collector measurement's source tag. */
+  readonly name: string;
+  /**
+   * Deliver frames until the end of the input (a file) or stop() (live). Resolves when done.
+   * A corrupt or truncated file rejects with a CaptureError after every frame before the
+   * fault has been delivered.
+   */
+  run(onFrame: FrameHandler): Promise<void>;
+  stop(): void;
+  stats(): SourceStats;
+}
+
+/** A capture file that cannot be read on: names the byte offset of the fault. */
+export class CaptureError extends Error {
+  readonly code: string;
+  readonly offset: number;
+  readonly file: string;
+  constructor(file: string, offset: number, code: string, message: string) {
+    super(`${file}: byte ${offset}: ${message}`);
+    this.name = 'CaptureError';
+    this.code = code;
+    this.offset = offset;
+    this.file = file;
+  }
+}

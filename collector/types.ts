@@ -1,0 +1,203 @@
+// The shapes that cross module boundaries (DESIGN.md "Data model"). Per-flow and
+// per-anomaly objects live here; per-packet state is the reused PacketInfo in decode/.
+
+export type Proto = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number;
+export type Origin = 'pcap' | 'netflow' | 'ipfix';
+
+/** IANA protocol number to the FlowRecord spelling. */
+export function protoName(n: number): Proto {
+  switch (n) {
+    case 6: return 'tcp';
+    case 17: return 'udp';
+    case 1: return 'icmp';
+    case 58: return 'icmpv6';
+    default: return n;
+  }
+}
+
+/** A finished (or interim, for long flows) bidirectional flow. src is the initiator. */
+export interface FlowRecord {
+  /** Flow id, unique within one collector run; interim and final records of a flow share it. */
+  id: number;
+  /** ms since epoch, first and last packet. */
+  start: number;
+  end: number;
+  proto: Proto;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  /** initiator -> responder; bytes are IP lengths (header + payload). */
+  packets: number;
+  bytes: number;
+  packetsRev: number;
+  bytesRev: number;
+  /** "aa:bb:cc:dd:ee:ff" or "" when the source carries no link layer. */
+  srcMac: string;
+  dstMac: string;
+  /** outer 802.1Q VLAN id, 0 when untagged. */
+  vlan: number;
+  /** OR of TCP flags seen in both directions, 0 for other protocols. */
+  tcpFlags: number;
+  origin: Origin;
+  /** NetFlow/IPFIX exporter address, "" for captures. */
+  exporter: string;
+  /** false for an interim record of a flow still open (active timeout). */
+  final: boolean;
+  /** TLS SNI or HTTP Host seen on this flow, when any. */
+  serverName?: string;
+}
+
+/** Emitted at a flow's first packet so detectors can act before the flow ends. */
+export interface FlowStart {
+  id: number;
+  /** ms since epoch of the first packet. */
+  time: number;
+  proto: Proto;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  srcMac: string;
+  dstMac: string;
+  vlan: number;
+  /** TCP flags of the first packet (0x02 = SYN), 0 otherwise. */
+  tcpFlags: number;
+  /** IP length of the first packet. */
+  bytes: number;
+  origin: Origin;
+  exporter: string;
+  /** true when the initiator was inferred from a SYN (or SYN-ACK reversed), false when from the first packet. */
+  sureInitiator: boolean;
+}
+
+export interface Device {
+  /** MAC when known, else IP. */
+  id: string;
+  name: string;
+  mac: string;
+  ips: string[];
+  vendor: string;
+  hostname: string;
+  profile: string;
+  segment: string;
+  /** ms since epoch. */
+  firstSeen: number;
+  lastSeen: number;
+  /** listed in the policy. */
+  known: boolean;
+}
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+
+export type AnomalyKind =
+  | 'policy.violation'
+  | 'segment.crossing'
+  | 'device.new'
+  | 'device.spoof'
+  | 'scan.hosts'
+  | 'scan.ports'
+  | 'protocol.plaintext'
+  | 'dns.bypass'
+  | 'volume.limit';
+
+export const ANOMALY_KINDS: readonly AnomalyKind[] = [
+  'policy.violation', 'segment.crossing', 'device.new', 'device.spoof', 'scan.hosts',
+  'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit',
+];
+
+/** DESIGN.md "Anomaly taxonomy": every field is always present ("" or 0 when not applicable). */
+export interface Anomaly {
+  /** ISO 8601 of the first packet. */
+  time: string;
+  kind: AnomalyKind;
+  severity: Severity;
+  /** device name (policy name, else hostname, else id). */
+  device: string;
+  mac: string;
+  ip: string;
+  segment: string;
+  profile: string;
+  peer: string;
+  peerName: string;
+  peerPort: number;
+  proto: string;
+  bytes: number;
+  packets: number;
+  count: number;
+  /** ISO 8601. */
+  firstSeen: string;
+  lastSeen: string;
+  rule: string;
+  message: string;
+}
+
+/** device_traffic measurement: one per device per interval. */
+export interface DeviceTraffic {
+  /** ms since epoch, end of the interval. */
+  time: number;
+  device: string;
+  segment: string;
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  flows: number;
+  peers: number;
+}
+
+/** collector measurement: health every 10 s. */
+export interface CollectorStats {
+  time: number;
+  host: string;
+  source: string;
+  packets: number;
+  bytes: number;
+  drops: number;
+  decodeErrors: number;
+  flowsActive: number;
+  flowsEvicted: number;
+  queue: number;
+  spoolBytes: number;
+}
+
+/**
+ * What a sink accepts. Sinks batch internally; flush() delivers what is pending,
+ * close() flushes and releases resources. A sink never throws from the push methods.
+ */
+export interface Sink {
+  readonly name: string;
+  anomaly?(a: Anomaly): void;
+  deviceTraffic?(t: DeviceTraffic): void;
+  device?(d: Device): void;
+  collector?(s: CollectorStats): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Injected clock: packet time in replays, wall time live. ms since epoch. */
+export interface Clock {
+  now(): number;
+}
+
+/** Minimal logger the stages see (pino satisfies it). */
+export interface Log {
+  debug(obj: unknown, msg?: string): void;
+  info(obj: unknown, msg?: string): void;
+  warn(obj: unknown, msg?: string): void;
+  error(obj: unknown, msg?: string): void;
+}
+
+export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** "aa:bb:cc:dd:ee:ff" from a 48-bit MAC held in a number. */
+export function macString(mac: number): string {
+  if (mac < 0) return '';
+  let s = '';
+  for (let i = 5; i >= 0; i--) {
+    const b = Math.floor(mac / 2 ** (8 * i)) % 256;
+    s += (b < 16 ? '0' : '') + b.toString(16) + (i ? ':' : '');
+  }
+  return s;
+}
