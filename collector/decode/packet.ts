@@ -12,6 +12,11 @@ export const LINKTYPE_LINUX_SLL2 = 276;
 /** DLT_RAW as some BSDs number it (12, 14) is treated as LINKTYPE_RAW. */
 export const LINKTYPE_RAW_BSD_12 = 12;
 export const LINKTYPE_RAW_BSD_14 = 14;
+/** BSD loopback: 4-byte address family in the writer's byte order (0) or network order (108). */
+export const LINKTYPE_NULL = 0;
+export const LINKTYPE_LOOP = 108;
+/** Linux NFLOG: TLVs around the IP packet. */
+export const LINKTYPE_NFLOG = 239;
 
 /** Why a frame was not fully decoded. 0 = decoded. Index into DECODE_ERROR_NAMES. */
 export const enum DecodeError {
@@ -26,11 +31,13 @@ export const enum DecodeError {
   BadArp = 8,
   TooManyTags = 9,         // more VLAN tags than we follow
   TooManyExtHeaders = 10,
+  BadUdpLength = 11,       // UDP length < 8 or past the IP length; ports stay valid (hasL4)
+  BadCaptureLength = 12,   // offset/caplen outside the buffer handed in
 }
 export const DECODE_ERROR_NAMES: readonly string[] = [
   'none', 'truncated', 'bad_link_type', 'bad_ip_version', 'bad_ip_header_length',
   'bad_ip_total_length', 'bad_ipv6_ext_header', 'bad_tcp_header_length', 'bad_arp',
-  'too_many_tags', 'too_many_ext_headers',
+  'too_many_tags', 'too_many_ext_headers', 'bad_udp_length', 'bad_capture_length',
 ];
 
 /** Layer-3 kind of the frame. */

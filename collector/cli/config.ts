@@ -1,0 +1,154 @@
+// The long-running collector's settings: flags over SEGWATCH_* environment variables over
+// the config file over defaults. The whole set is validated before anything starts and
+// every problem is reported at once, each with where the value came from.
+
+import { readFileSync } from 'node:fs';
+import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
+
+export interface RunConfig {
+  policy: string;
+  interface?: string;
+  capture?: string;
+  filter?: string;
+  snaplen: number;
+  promisc: boolean;
+  bufferSizeMb: number;
+  influx?: string;
+  influxUsername?: string;
+  spoolDir: string;
+  spoolMaxBytes: number;
+  out?: string;
+  listen?: string;
+  host: string;
+  logLevel: string;
+}
+
+type Kind = 'string' | 'int' | 'bool' | 'level';
+interface KeyDef { key: keyof RunConfig; file: string; flag: string; env: string; kind: Kind; min?: number; max?: number; help: string }
+
+/** One definition per setting: its config-file key, flag and environment variable. */
+export const SETTINGS: KeyDef[] = [
+  { key: 'policy', file: 'policy', flag: 'policy', env: 'SEGWATCH_POLICY', kind: 'string', help: 'the site policy (YAML); reloaded on change and on SIGHUP' },
+  { key: 'interface', file: 'interface', flag: 'interface', env: 'SEGWATCH_INTERFACE', kind: 'string', help: 'capture live on this interface (needs CAP_NET_RAW)' },
+  { key: 'capture', file: 'capture', flag: 'capture', env: 'SEGWATCH_CAPTURE', kind: 'string', help: 'read this capture file instead of an interface, then stop' },
+  { key: 'filter', file: 'filter', flag: 'filter', env: 'SEGWATCH_FILTER', kind: 'string', help: 'BPF filter for live capture' },
+  { key: 'snaplen', file: 'snaplen', flag: 'snaplen', env: 'SEGWATCH_SNAPLEN', kind: 'int', min: 64, max: 262144, help: 'bytes captured per packet' },
+  { key: 'promisc', file: 'promisc', flag: 'promisc', env: 'SEGWATCH_PROMISC', kind: 'bool', help: 'promiscuous mode (needed on a mirror port)' },
+  { key: 'bufferSizeMb', file: 'buffer_size_mb', flag: 'buffer-size-mb', env: 'SEGWATCH_BUFFER_SIZE_MB', kind: 'int', min: 1, max: 2048, help: 'kernel capture buffer, MB' },
+  { key: 'influx', file: 'influx', flag: 'influx', env: 'SEGWATCH_INFLUX_URL', kind: 'string', help: 'InfluxDB URL with database, e.g. http://127.0.0.1:8086/segwatch' },
+  { key: 'influxUsername', file: 'influx_username', flag: 'influx-username', env: 'SEGWATCH_INFLUX_USERNAME', kind: 'string', help: 'InfluxDB user (password only from SEGWATCH_INFLUX_PASSWORD[_FILE])' },
+  { key: 'spoolDir', file: 'spool_dir', flag: 'spool-dir', env: 'SEGWATCH_SPOOL_DIR', kind: 'string', help: 'where points wait while InfluxDB is unreachable' },
+  { key: 'spoolMaxBytes', file: 'spool_max_bytes', flag: 'spool-max-bytes', env: 'SEGWATCH_SPOOL_MAX_BYTES', kind: 'int', min: 1024, help: 'spool size bound, bytes' },
+  { key: 'out', file: 'out', flag: 'out', env: 'SEGWATCH_OUT', kind: 'string', help: 'append anomalies as JSON lines to this file' },
+  { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'API address:port (loopback unless told otherwise)' },
+  { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
+  { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
+];
+
+const DEFAULTS: Partial<RunConfig> = {
+  snaplen: 262144, promisc: true, bufferSizeMb: 32, spoolDir: '/var/lib/segwatch/spool',
+  spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info',
+};
+
+export interface ConfigResult {
+  config: RunConfig | null;
+  errors: string[];
+}
+
+/**
+ * @param flags values given on the command line (by flag name), undefined when absent
+ * @param file config file path, or undefined
+ */
+export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined, hostname: string): ConfigResult {
+  const errors: string[] = [];
+  const fromFile = new Map<string, { value: unknown; where: string }>();
+  if (file) readConfigFile(file, fromFile, errors);
+
+  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname };
+  for (const d of SETTINGS) {
+    let raw: unknown, where: string;
+    if (flags[d.flag] !== undefined) { raw = flags[d.flag]; where = `--${d.flag}`; }
+    else if (env[d.env] !== undefined && env[d.env] !== '') { raw = env[d.env]; where = d.env; }
+    else if (fromFile.has(d.file)) { const f = fromFile.get(d.file)!; raw = f.value; where = f.where; }
+    else continue;
+    const v = coerce(d, raw);
+    if (typeof v === 'object' && v !== null && 'error' in v) errors.push(`${where}: ${v.error}`);
+    else cfg[d.key] = v;
+  }
+
+  if (!cfg.policy) errors.push('policy: required (--policy FILE, SEGWATCH_POLICY or "policy:" in the config file)');
+  if (cfg.interface && cfg.capture) errors.push('interface and capture: give one source, not both');
+  if (!cfg.interface && !cfg.capture) errors.push('source: give --interface IF (live) or --capture FILE');
+  if (typeof cfg.influx === 'string') {
+    try {
+      const u = new URL(cfg.influx);
+      if (!/^https?:$/.test(u.protocol)) errors.push(`influx: expected an http:// or https:// URL, got ${JSON.stringify(cfg.influx)}`);
+      if (u.pathname.replace(/\//g, '') === '') errors.push(`influx: the URL names no database, e.g. http://127.0.0.1:8086/segwatch`);
+      if (u.password) errors.push('influx: a password in the URL is refused: put it in SEGWATCH_INFLUX_PASSWORD or SEGWATCH_INFLUX_PASSWORD_FILE');
+    } catch {
+      errors.push(`influx: expected a URL like http://127.0.0.1:8086/segwatch, got ${JSON.stringify(cfg.influx)}`);
+    }
+  }
+  if (typeof cfg.listen === 'string' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(cfg.listen)) {
+    errors.push(`listen: expected ADDRESS:PORT like 127.0.0.1:9100, got ${JSON.stringify(cfg.listen)}`);
+  }
+  return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };
+}
+
+function coerce(d: KeyDef, raw: unknown): unknown {
+  switch (d.kind) {
+    case 'string':
+      if (typeof raw === 'string' && raw !== '') return raw;
+      return { error: `expected a non-empty string, got ${JSON.stringify(raw)}` };
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (typeof raw === 'string' && /^(true|false|1|0|yes|no|on|off)$/i.test(raw)) return /^(true|1|yes|on)$/i.test(raw);
+      return { error: `expected true or false, got ${JSON.stringify(raw)}` };
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n)) return { error: `expected a whole number, got ${JSON.stringify(raw)}` };
+      if (d.min !== undefined && n < d.min) return { error: `expected at least ${d.min}, got ${n}` };
+      if (d.max !== undefined && n > d.max) return { error: `expected at most ${d.max}, got ${n}` };
+      return n;
+    }
+    case 'level':
+      if (typeof raw === 'string' && /^(trace|debug|info|warn|error|fatal|silent)$/.test(raw)) return raw;
+      return { error: `expected one of trace, debug, info, warn, error, got ${JSON.stringify(raw)}` };
+  }
+}
+
+function readConfigFile(file: string, into: Map<string, { value: unknown; where: string }>, errors: string[]): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    errors.push(`${file}: cannot read: ${(err as Error).message}`);
+    return;
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const at = (n: Node | null | undefined) => {
+    const p = lc.linePos(n?.range?.[0] ?? 0);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  for (const e of doc.errors) {
+    const p = lc.linePos(e.pos[0]);
+    errors.push(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
+  }
+  if (doc.errors.length) return;
+  if (doc.contents === null) return;
+  if (!isMap(doc.contents)) {
+    errors.push(`${at(doc.contents as Node)}: expected a mapping of settings (key: value)`);
+    return;
+  }
+  const known = new Map(SETTINGS.map((d) => [d.file, d]));
+  for (const item of doc.contents.items) {
+    const k = isScalar(item.key) ? String(item.key.value) : '';
+    if (!known.has(k)) {
+      errors.push(`${at(item.key as Node)}: unknown setting ${JSON.stringify(k)}; expected one of ${[...known.keys()].join(', ')}`);
+      continue;
+    }
+    const v = item.value;
+    into.set(k, { value: isScalar(v) ? v.value : v, where: at((v ?? item.key) as Node) });
+  }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The `segwatch` command: dispatches to one module per sub-command.
+
+import { UsageError } from './args.js';
+import { flowsCommand } from './flows.js';
+import { devicesCommand } from './devices.js';
+import { replayCommand } from './replay.js';
+import { policyCommand } from './policy-check.js';
+import { dashboardsCommand } from './dashboards.js';
+import { runCommand } from './run.js';
+
+const USAGE = `usage: segwatch COMMAND [options]
+
+commands:
+  replay CAPTURE --policy FILE   run a capture through the whole pipeline; print anomalies
+  flows CAPTURE                  print the flow records of a capture
+  devices CAPTURE                print the devices a capture shows
+  run --policy FILE              the long-running collector (live interface or capture file)
+  policy check FILE              validate a policy
+  dashboards build [--out DIR]   write the Grafana dashboards and provisioning
+
+Run 'segwatch COMMAND --help' for a command's options.
+`;
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  replay: replayCommand,
+  flows: flowsCommand,
+  devices: devicesCommand,
+  run: runCommand,
+  policy: policyCommand,
+  dashboards: dashboardsCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const fn = commands[cmd];
+  if (!fn) {
+    process.stderr.write(`segwatch: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await fn(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`segwatch ${cmd}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`segwatch ${cmd}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { process.stderr.write(`segwatch: ${(err as Error).stack ?? err}\n`); process.exitCode = 1; },
+);

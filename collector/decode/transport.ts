@@ -1,0 +1,54 @@
+// Transport headers: TCP, UDP, ICMP and ICMPv6, with the application payload clamped to
+// what was captured and to the IP length.
+
+import { DecodeError, type PacketInfo } from './packet.js';
+
+/**
+ * Transport header at buf[o]. end = min(captured end, IP end); ipEnd = where the IP length says
+ * the packet ends (may lie past the capture). Sets hasL4 only when the header is complete;
+ * a UDP length that disagrees with the IP length keeps the ports (hasL4) and sets BadUdpLength.
+ * A first fragment (p.moreFragments) whose header continues in the next fragment is Truncated.
+ * Other protocols: hasL4 false, payload = everything after the IP header(s).
+ */
+export function decodeTransport(buf: Buffer, o: number, end: number, ipEnd: number, proto: number, p: PacketInfo): void {
+  p.l4Offset = o;
+  if (proto === 6) {
+    if (o + 20 > end) { p.error = DecodeError.Truncated; return; }
+    const doff = (buf[o + 12] >> 4) << 2;
+    if (doff < 20) { p.error = DecodeError.BadTcpHeaderLength; return; }
+    // In a first fragment the options may continue in the next fragment: that is truncation.
+    if (o + doff > ipEnd && !p.moreFragments) { p.error = DecodeError.BadTcpHeaderLength; return; }
+    if (o + doff > end) { p.error = DecodeError.Truncated; return; }
+    p.sport = (buf[o] << 8) | buf[o + 1];
+    p.dport = (buf[o + 2] << 8) | buf[o + 3];
+    p.tcpSeq = ((buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7]) >>> 0;
+    p.tcpFlags = buf[o + 13];
+    p.hasL4 = true;
+    p.payloadOffset = o + doff;
+    p.payloadLength = end - o - doff;
+  } else if (proto === 17) {
+    if (o + 8 > end) { p.error = DecodeError.Truncated; return; }
+    p.sport = (buf[o] << 8) | buf[o + 1];
+    p.dport = (buf[o + 2] << 8) | buf[o + 3];
+    p.hasL4 = true;
+    const ulen = (buf[o + 4] << 8) | buf[o + 5];
+    p.payloadOffset = o + 8;
+    // A first fragment's UDP length covers the whole datagram, not this fragment.
+    if (ulen < 8 || (o + ulen > ipEnd && !p.moreFragments)) {
+      p.error = DecodeError.BadUdpLength;
+      p.payloadLength = 0;
+      return;
+    }
+    const uEnd = o + ulen < end ? o + ulen : end;
+    p.payloadLength = uEnd - o - 8;
+  } else if (proto === 1 || proto === 58) {
+    if (o + 2 <= end) { p.icmpType = buf[o]; p.icmpCode = buf[o + 1]; }
+    if (o + 8 > end) { p.error = DecodeError.Truncated; return; }
+    p.hasL4 = true;
+    p.payloadOffset = o + 8;
+    p.payloadLength = end - o - 8;
+  } else {
+    p.payloadOffset = o;
+    p.payloadLength = end > o ? end - o : 0;
+  }
+}

@@ -1,0 +1,100 @@
+// Builds complete Anomaly objects (every DESIGN.md field present) and the small helpers
+// detectors share: who the device is, protocol spelling, service names for messages.
+
+import type { Anomaly, AnomalyKind, Device, Proto, Severity } from '../types.js';
+
+/** The device an anomaly is about, as shown in anomaly fields. */
+export interface Subject {
+  /** policy name, else hostname, else id (MAC or IP). */
+  device: string;
+  mac: string;
+  ip: string;
+  segment: string;
+  profile: string;
+}
+
+export interface AnomalyInit {
+  kind: AnomalyKind;
+  /** ms since epoch of the first packet. */
+  time: number;
+  subject: Subject;
+  peer?: string;
+  peerName?: string;
+  peerPort?: number;
+  proto?: Proto | string;
+  bytes?: number;
+  packets?: number;
+  count?: number;
+  /** last occurrence, ms; defaults to time. */
+  lastSeen?: number;
+  rule?: string;
+  message: string;
+  /** overrides the kind's configured severity (e.g. a spoofed gateway is critical). */
+  severity?: Severity;
+}
+
+/** How stateful detectors hand anomalies on: filed with suppression, keyed for later bumps. */
+export interface Reporter {
+  /** files an anomaly; returns its suppression key. */
+  report(init: AnomalyInit): string;
+  /** raises the count of the aggregate under key; false when it is closed (report afresh). */
+  bump(key: string, count: number, time: number): boolean;
+}
+
+export function protoString(p: Proto | string | undefined): string {
+  if (p === undefined) return '';
+  return typeof p === 'number' ? String(p) : p;
+}
+
+/** ISO 8601 of ms since epoch; "" for a time that is not one. */
+export function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : '';
+}
+
+/** Device label used in anomalies and messages. */
+export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'> | undefined, fallback: string): string {
+  if (!d) return fallback;
+  return d.name || d.hostname || d.id || fallback;
+}
+
+export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<AnomalyKind, Severity>>): Anomaly {
+  const last = init.lastSeen ?? init.time;
+  return {
+    time: iso(init.time),
+    kind: init.kind,
+    severity: init.severity ?? severity[init.kind],
+    device: init.subject.device,
+    mac: init.subject.mac,
+    ip: init.subject.ip,
+    segment: init.subject.segment,
+    profile: init.subject.profile,
+    peer: init.peer ?? '',
+    peerName: init.peerName ?? '',
+    peerPort: init.peerPort ?? 0,
+    proto: protoString(init.proto),
+    bytes: init.bytes ?? 0,
+    packets: init.packets ?? 0,
+    count: init.count ?? 1,
+    firstSeen: iso(init.time),
+    lastSeen: iso(last),
+    rule: init.rule ?? '',
+    message: init.message,
+  };
+}
+
+/** "tcp/23" style service spelling for messages. */
+export function portText(proto: Proto | string, port: number): string {
+  const p = protoString(proto);
+  if (p === 'icmp' || p === 'icmpv6') return p;
+  return port ? `${p}/${port}` : p;
+}
+
+/** "doorbell (192.168.50.10)" */
+export function who(s: Subject): string {
+  return s.device === s.ip || !s.ip ? s.device : `${s.device} (${s.ip})`;
+}
+
+/** "192.168.1.20" or "api.example.com (192.168.1.20)" */
+export function peerText(peer: string, peerName: string): string {
+  return peerName ? `${peerName} (${peer})` : peer;
+}

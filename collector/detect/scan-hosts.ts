@@ -1,0 +1,94 @@
+// scan.hosts: one device opens flows to many distinct hosts in a short window. A scan is
+// ONE anomaly: raised when the threshold is crossed (count = hosts so far), then every
+// further distinct host bumps that aggregate's count, so 60,000 addresses give one record
+// with count 60,000. Every opened flow counts (a SYN scan's flows are single packets).
+
+import type { Proto } from '../types.js';
+import type { Reporter, Subject } from './anomaly.js';
+import { portText, who } from './anomaly.js';
+import type { DetectSettings } from './settings.js';
+
+interface HostScan {
+  windowStart: number;
+  last: number;
+  hosts: Set<string>;
+  /** suppression key of the open scan anomaly; "" while below the threshold. */
+  key: string;
+}
+
+export class ScanHosts {
+  private readonly bySrc = new Map<string, HostScan>();
+
+  constructor(
+    private readonly settings: Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /**
+   * Count one opened flow. Returns the scan's start (ms) when src is scanning after it,
+   * else -1; `subject` is only called when an anomaly is raised.
+   */
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+    const win = this.settings.scanHostsWindowMs;
+    let s = this.bySrc.get(src);
+    if (!s) {
+      if (this.bySrc.size >= this.settings.scanMaxSources) this.evictOne();
+      s = { windowStart: time, last: time, hosts: new Set(), key: '' };
+      this.bySrc.set(src, s);
+    } else if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
+      // below threshold: a fresh window; scanning: the scan ended (idle for a window)
+      s.windowStart = time;
+      s.hosts.clear();
+      s.key = '';
+    }
+    if (time > s.last) s.last = time;
+    if (s.hosts.has(dst)) return s.key ? s.windowStart : -1;
+    // beyond the cap new hosts still count, without dedup (documented as "at least")
+    if (s.hosts.size < this.settings.scanMaxTargets) s.hosts.add(dst);
+    if (s.key) {
+      if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, subject(), proto, dport, dst, time, 1);
+      return s.windowStart;
+    }
+    if (s.hosts.size >= this.settings.scanHostsThreshold) {
+      s.key = this.raise(s.windowStart, subject(), proto, dport, dst, time, s.hosts.size);
+      return s.windowStart;
+    }
+    return -1;
+  }
+
+  /** ms the scan of src began, or -1 when src is not scanning now. */
+  scanningSince(src: string, time: number): number {
+    const s = this.bySrc.get(src);
+    return s && s.key && time - s.last <= this.settings.scanHostsWindowMs ? s.windowStart : -1;
+  }
+
+  /** Forget sources idle for a window (memory stays bounded by activity). */
+  tick(now: number): void {
+    const win = this.settings.scanHostsWindowMs;
+    for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
+  }
+
+  get tracked(): number {
+    return this.bySrc.size;
+  }
+
+  private raise(start: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number, count: number): string {
+    const n = this.settings.scanHostsThreshold;
+    const secs = Math.round(this.settings.scanHostsWindowMs / 1000);
+    return this.reporter.report({
+      kind: 'scan.hosts', time: start, lastSeen: time, subject: sub,
+      peer: '', peerName: '', peerPort: 0, proto, count,
+      rule: 'scanHostsThreshold',
+      message: `${who(sub)} opened flows to at least ${n} distinct hosts within ${secs} s (e.g. ${portText(proto, dport)} to ${dst}): it is scanning; isolate it and check it for compromise`,
+    });
+  }
+
+  private evictOne(): void {
+    // the least recently active below-threshold source, else the oldest entry
+    let victim: string | undefined;
+    let oldest = Infinity;
+    for (const [k, s] of this.bySrc) if (!s.key && s.last < oldest) { oldest = s.last; victim = k; }
+    if (victim === undefined) victim = this.bySrc.keys().next().value as string;
+    this.bySrc.delete(victim);
+  }
+}

@@ -1,0 +1,88 @@
+// scan.ports: one device opens flows to many distinct ports of one host in a short window.
+// One anomaly per (scanner, target): raised at the threshold, further ports bump its count.
+
+import type { Proto } from '../types.js';
+import type { Reporter, Subject } from './anomaly.js';
+import { who } from './anomaly.js';
+import type { DetectSettings } from './settings.js';
+
+interface PortScan {
+  windowStart: number;
+  last: number;
+  /** the first port, kept without a Set: most pairs never see a second one. */
+  firstPort: number;
+  ports: Set<number> | null;
+  key: string;
+}
+
+export class ScanPorts {
+  private readonly pairs = new Map<string, PortScan>();
+  private readonly maxPairs: number;
+
+  constructor(
+    private readonly settings: Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>,
+    private readonly reporter: Reporter,
+  ) {
+    // 16 targets per tracked source on average; a host sweep touches many pairs once each
+    this.maxPairs = settings.scanMaxSources * 16;
+  }
+
+  /** Count one opened flow; returns the scan's start when src is port-scanning dst, else -1. */
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+    const win = this.settings.scanPortsWindowMs;
+    const pk = src + ' ' + dst;
+    let s = this.pairs.get(pk);
+    if (!s) {
+      if (this.pairs.size >= this.maxPairs) this.pairs.delete(this.pairs.keys().next().value as string);
+      s = { windowStart: time, last: time, firstPort: dport, ports: null, key: '' };
+      this.pairs.set(pk, s);
+      return -1;
+    }
+    if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
+      s.windowStart = time;
+      s.firstPort = dport;
+      s.ports = null;
+      s.key = '';
+      return -1;
+    }
+    if (time > s.last) s.last = time;
+    if (dport === s.firstPort) return s.key ? s.windowStart : -1;
+    if (!s.ports) s.ports = new Set([s.firstPort]);
+    if (s.ports.has(dport)) return s.key ? s.windowStart : -1;
+    if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
+    if (s.key) {
+      if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, subject(), dst, proto, time, 1);
+      return s.windowStart;
+    }
+    if (s.ports.size >= this.settings.scanPortsThreshold) {
+      s.key = this.raise(s.windowStart, subject(), dst, proto, time, s.ports.size);
+      return s.windowStart;
+    }
+    return -1;
+  }
+
+  scanningSince(src: string, dst: string, time: number): number {
+    const s = this.pairs.get(src + ' ' + dst);
+    return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.windowStart : -1;
+  }
+
+  tick(now: number): void {
+    const win = this.settings.scanPortsWindowMs;
+    for (const [k, s] of this.pairs) if (now - s.last > win) this.pairs.delete(k);
+  }
+
+  get tracked(): number {
+    return this.pairs.size;
+  }
+
+  private raise(start: number, sub: Subject, dst: string, proto: Proto, time: number, count: number): string {
+    const n = this.settings.scanPortsThreshold;
+    const secs = Math.round(this.settings.scanPortsWindowMs / 1000);
+    return this.reporter.report({
+      kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
+      peer: dst, peerName: '', peerPort: 0, proto, count,
+      rule: 'scanPortsThreshold',
+      message: `${who(sub)} opened flows to at least ${n} distinct ports of ${dst} within ${secs} s: it is port-scanning; isolate it and check it for compromise`,
+    });
+  }
+}

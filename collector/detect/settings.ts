@@ -1,0 +1,126 @@
+// Detector settings: every threshold, window and severity the detectors use, with the
+// defaults and one documentation line each (the README lists SETTINGS_DOC).
+
+import type { AnomalyKind, Severity } from '../types.js';
+
+/** A cleartext protocol recognised by its server port. */
+export interface PlaintextPort {
+  port: number;
+  proto: 'tcp' | 'udp';
+  /** shown in messages, e.g. "telnet" */
+  name: string;
+}
+
+export interface DetectSettings {
+  /** scan.hosts: distinct hosts one device opens flows to within scanHostsWindowMs. */
+  scanHostsThreshold: number;
+  /** ms of packet time. */
+  scanHostsWindowMs: number;
+  /** scan.ports: distinct ports of one host one device opens flows to within scanPortsWindowMs. */
+  scanPortsThreshold: number;
+  /** ms of packet time. */
+  scanPortsWindowMs: number;
+  /** memory cap: scanning sources tracked at once (the oldest idle one is dropped beyond it). */
+  scanMaxSources: number;
+  /** memory cap: distinct hosts (scan.hosts) or targets (scan.ports) remembered per source. */
+  scanMaxTargets: number;
+  /** suppression: repeats of one (device, kind, peer, port) within this many ms raise count. */
+  suppressWindowMs: number;
+  /** memory cap: suppression entries held; beyond it the oldest is emitted early. */
+  suppressMaxEntries: number;
+  /**
+   * ms a DNS answer stays usable after its TTL for domain rules. The inventory applies it
+   * (InventoryView.namesFor); the pipeline hands this value to the inventory.
+   */
+  dnsGraceMs: number;
+  /** memory cap: flows parked awaiting a name (SNI/Host); beyond it the oldest is judged now. */
+  parkMax: number;
+  /** Ports whose protocol sends credentials or commands in clear text: protocol.plaintext. */
+  plaintextPorts: PlaintextPort[];
+  /** Ports of DNS (53) and DNS-over-TLS (853): dns.bypass when the peer is not an approved resolver. */
+  dnsPorts: PlaintextPort[];
+  /** Addresses whose theft by a second MAC is critical (gateways); approved resolvers always are. */
+  spoofCriticalIps: string[];
+  /** Severity per kind; defaults are DESIGN.md's table. */
+  severity: Record<AnomalyKind, Severity>;
+}
+
+export const DEFAULT_SEVERITY: Readonly<Record<AnomalyKind, Severity>> = {
+  'policy.violation': 'high',
+  'segment.crossing': 'critical',
+  'device.new': 'medium',
+  'device.spoof': 'high',
+  'scan.hosts': 'high',
+  'scan.ports': 'high',
+  'protocol.plaintext': 'high',
+  'dns.bypass': 'high',
+  'volume.limit': 'medium',
+};
+
+/**
+ * SNMP v1/v2c (161/udp) is not in the default list: v3 shares the port and only the payload
+ * tells them apart; add { port: 161, proto: 'udp', name: 'snmp' } where v3 is not in use.
+ * udp/514 is syslog, not rsh, so only tcp 512-514 are listed.
+ */
+export const DEFAULT_PLAINTEXT_PORTS: readonly PlaintextPort[] = [
+  { port: 21, proto: 'tcp', name: 'ftp' },
+  { port: 23, proto: 'tcp', name: 'telnet' },
+  { port: 2323, proto: 'tcp', name: 'telnet' },
+  { port: 1883, proto: 'tcp', name: 'mqtt' },
+  { port: 110, proto: 'tcp', name: 'pop3' },
+  { port: 143, proto: 'tcp', name: 'imap' },
+  { port: 512, proto: 'tcp', name: 'rexec' },
+  { port: 513, proto: 'tcp', name: 'rlogin' },
+  { port: 514, proto: 'tcp', name: 'rsh' },
+  { port: 69, proto: 'udp', name: 'tftp' },
+];
+
+export const DEFAULT_DNS_PORTS: readonly PlaintextPort[] = [
+  { port: 53, proto: 'udp', name: 'dns' },
+  { port: 53, proto: 'tcp', name: 'dns' },
+  { port: 853, proto: 'tcp', name: 'dns-over-tls' },
+];
+
+export function defaultSettings(): DetectSettings {
+  return {
+    scanHostsThreshold: 64,
+    scanHostsWindowMs: 60_000,
+    scanPortsThreshold: 32,
+    scanPortsWindowMs: 60_000,
+    scanMaxSources: 4096,
+    scanMaxTargets: 1 << 18,
+    suppressWindowMs: 3_600_000,
+    suppressMaxEntries: 100_000,
+    dnsGraceMs: 300_000,
+    parkMax: 65_536,
+    plaintextPorts: DEFAULT_PLAINTEXT_PORTS.map((p) => ({ ...p })),
+    dnsPorts: DEFAULT_DNS_PORTS.map((p) => ({ ...p })),
+    spoofCriticalIps: [],
+    severity: { ...DEFAULT_SEVERITY },
+  };
+}
+
+/** Defaults overlaid with what the caller set; severity merges per kind. */
+export function resolveSettings(partial: Partial<DetectSettings> = {}): DetectSettings {
+  const d = defaultSettings();
+  const out: DetectSettings = { ...d, ...partial, severity: { ...d.severity, ...(partial.severity ?? {}) } };
+  return out;
+}
+
+/** One line per setting, for the README and `--help`. */
+export const SETTINGS_DOC: Readonly<Record<keyof DetectSettings, string>> = {
+  scanHostsThreshold: 'scan.hosts fires when one device opens flows to this many distinct hosts within the window (default 64)',
+  scanHostsWindowMs: 'window for scan.hosts, ms of packet time (default 60000)',
+  scanPortsThreshold: 'scan.ports fires when one device opens flows to this many distinct ports of one host within the window (default 32)',
+  scanPortsWindowMs: 'window for scan.ports, ms of packet time (default 60000)',
+  scanMaxSources: 'most scanning sources tracked at once; the longest idle is forgotten beyond it (default 4096)',
+  scanMaxTargets: 'most distinct hosts/targets remembered per source; beyond it new hosts count without dedup (default 262144)',
+  suppressWindowMs: 'repeats of one (device, kind, peer, port) within this window become one anomaly with a count, ms (default 3600000)',
+  suppressMaxEntries: 'most anomalies held for aggregation; beyond it the oldest is emitted early (default 100000)',
+  dnsGraceMs: 'how long a DNS answer still names its address after its TTL ran out, ms (default 300000)',
+  parkMax: 'most flows held awaiting a TLS SNI or HTTP Host name; beyond it the oldest is judged at once (default 65536)',
+  plaintextPorts: 'server ports of clear-text protocols reported as protocol.plaintext (default telnet 23/2323, ftp 21, mqtt 1883, pop3 110, imap 143, rexec/rlogin/rsh 512-514, tftp 69/udp)',
+  dnsPorts: 'ports of DNS and DNS-over-TLS checked for dns.bypass (default 53/udp, 53/tcp, 853/tcp)',
+  spoofCriticalIps: 'addresses (gateways) whose claim by a second MAC is critical, not high; approved resolvers always are (default none)',
+  severity: 'severity per anomaly kind (defaults: DESIGN.md table)',
+};

@@ -1,0 +1,89 @@
+// volume.limit: a device's bytes (both directions) over its profile's bytes_per_hour
+// (rolling hour, minute buckets) or bytes_per_day (rolling 24 h, hour buckets). One anomaly
+// per device per limit window: after it fires, that limit is quiet for one window.
+// A record's bytes are counted at its end time (interim records spread long flows).
+
+import type { ProfileLimits } from '../policy/types.js';
+import type { Reporter, Subject } from './anomaly.js';
+import { who } from './anomaly.js';
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+
+interface Usage {
+  minuteBytes: Float64Array;
+  minuteStamp: Float64Array;
+  hourBytes: Float64Array;
+  hourStamp: Float64Array;
+  hourQuietUntil: number;
+  dayQuietUntil: number;
+  last: number;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${i === 0 ? n : n.toFixed(n >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+export class VolumeLimit {
+  private readonly byDevice = new Map<string, Usage>();
+
+  constructor(private readonly reporter: Reporter, private readonly maxDevices = 65_536) {}
+
+  /**
+   * Add bytes a device moved, ending at `time` (ms), and check its limits.
+   * @param deviceKey stable device id (MAC, else IP)
+   */
+  add(deviceKey: string, bytes: number, time: number, limits: ProfileLimits, subject: () => Subject): void {
+    if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
+    let u = this.byDevice.get(deviceKey);
+    if (!u) {
+      if (this.byDevice.size >= this.maxDevices) this.evictIdle(time);
+      u = {
+        minuteBytes: new Float64Array(60), minuteStamp: new Float64Array(60).fill(-1),
+        hourBytes: new Float64Array(24), hourStamp: new Float64Array(24).fill(-1),
+        hourQuietUntil: -Infinity, dayQuietUntil: -Infinity, last: time,
+      };
+      this.byDevice.set(deviceKey, u);
+    }
+    if (time > u.last) u.last = time;
+    const minute = Math.floor(time / MIN), hour = Math.floor(time / HOUR);
+    const ms = minute % 60, hs = hour % 24;
+    if (u.minuteStamp[ms] !== minute) { u.minuteStamp[ms] = minute; u.minuteBytes[ms] = 0; }
+    u.minuteBytes[ms] += bytes;
+    if (u.hourStamp[hs] !== hour) { u.hourStamp[hs] = hour; u.hourBytes[hs] = 0; }
+    u.hourBytes[hs] += bytes;
+
+    if (limits.bytesPerHour !== undefined && time >= u.hourQuietUntil) {
+      let sum = 0;
+      for (let i = 0; i < 60; i++) if (u.minuteStamp[i] > minute - 60) sum += u.minuteBytes[i];
+      if (sum > limits.bytesPerHour) {
+        u.hourQuietUntil = time + HOUR;
+        this.raise(subject(), time, sum, limits.bytesPerHour, 'hour');
+      }
+    }
+    if (limits.bytesPerDay !== undefined && time >= u.dayQuietUntil) {
+      let sum = 0;
+      for (let i = 0; i < 24; i++) if (u.hourStamp[i] > hour - 24) sum += u.hourBytes[i];
+      if (sum > limits.bytesPerDay) {
+        u.dayQuietUntil = time + 24 * HOUR;
+        this.raise(subject(), time, sum, limits.bytesPerDay, 'day');
+      }
+    }
+  }
+
+  private raise(s: Subject, time: number, sum: number, limit: number, per: 'hour' | 'day'): void {
+    this.reporter.report({
+      kind: 'volume.limit', time, subject: s, bytes: sum,
+      rule: `profiles.${s.profile}.limits.bytes_per_${per}`,
+      message: `${who(s)} moved ${formatBytes(sum)} in the last ${per}, over the ${formatBytes(limit)} bytes_per_${per} of profile ${s.profile}: check what it is sending or raise the limit`,
+    });
+  }
+
+  private evictIdle(now: number): void {
+    for (const [k, u] of this.byDevice) if (now - u.last > 24 * HOUR) this.byDevice.delete(k);
+    if (this.byDevice.size >= this.maxDevices) this.byDevice.delete(this.byDevice.keys().next().value as string);
+  }
+}

@@ -1,0 +1,539 @@
+// Bidirectional flow table for packet sources: per-flow counters in typed arrays keyed by
+// VLAN + protocol + address pair + port pair, idle/active timeouts on packet time, eviction at a cap.
+// Objects (FlowStart, FlowRecord, address strings) exist only when a flow starts or ends.
+
+import type { FlowRecord, FlowStart, Origin } from '../types.js';
+import { protoName, macString } from '../types.js';
+import { PacketInfo, L3, DecodeError, TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST } from '../decode/packet.js';
+import { ip4String, ip6String } from '../decode/addr.js';
+
+/**
+ * Timeouts in ms of packet time. Defaults follow softflowd's spirit, shortened for an IoT
+ * segment where devices open many short flows: a quiet TCP connection is over after 5 min,
+ * a closed one lingers 5 s so trailing ACKs and retransmitted FINs still join it.
+ */
+export interface FlowTableOptions {
+  /** TCP flow without FIN both ways / RST; default 300 000 */
+  idleTcpMs?: number;
+  /** TCP flow after FIN in both directions or a RST; default 5 000 */
+  idleTcpClosedMs?: number;
+  /** default 60 000 */
+  idleUdpMs?: number;
+  /** ICMP and ICMPv6; default 30 000 */
+  idleIcmpMs?: number;
+  /** any other protocol; default 60 000 */
+  idleOtherMs?: number;
+  /** a flow older than this emits an interim record (final=false) and restarts its counters; default 1 800 000 */
+  activeTimeoutMs?: number;
+  /** live flows at most; the least recently seen is evicted (emitted as final) to make room. Default 262 144 */
+  maxFlows?: number;
+  /** how long a first fragment's flow stays findable for later fragments; default 30 000 */
+  fragmentTimeoutMs?: number;
+  /** fragment map entries (direct-mapped, a collision overwrites); default 4096, rounded up to a power of two */
+  fragmentSlots?: number;
+  /** packet time between automatic expiry passes inside add(); default 1000 */
+  advanceEveryMs?: number;
+  origin?: Origin;
+}
+
+export interface FlowTableEvents {
+  onStart(ev: FlowStart): void;
+  onRecord(rec: FlowRecord): void;
+}
+
+export interface FlowTableStats {
+  /** live flows */
+  active: number;
+  /** flows created since construction */
+  created: number;
+  /** flows pushed out at the cap */
+  evicted: number;
+  /** flows ended by an idle timeout */
+  expired: number;
+}
+
+// Timeout classes; each has its own last-seen ordered list so the oldest of each is at its head.
+const C_TCP = 0, C_TCP_CLOSED = 1, C_UDP = 2, C_ICMP = 3, C_OTHER = 4, N_CLASSES = 5;
+const KW = 10; // key words per flow: A addr (4), B addr (4), ports, vlan/proto/family
+const FW = 10; // fragment key words: src (4), dst (4), proto/family, fragment id
+const NIL = -1;
+
+export class FlowTable {
+  /** 0 when the last add()'s packet came from the initiator, 1 from the responder. */
+  lastDir = 0;
+  /** 1-based number of the last add()'s packet among its flow's packets in that direction. */
+  lastIndex = 0;
+
+  private readonly ev: FlowTableEvents;
+  private readonly origin: Origin;
+  private readonly timeouts = new Float64Array(N_CLASSES);
+  private readonly activeMs: number;
+  private readonly fragMs: number;
+  private readonly advanceEvery: number;
+  private readonly cap: number;
+
+  // hash index: slot + 1, 0 = empty; linear probing with backward-shift deletion
+  private readonly index: Int32Array;
+  private readonly mask: number;
+
+  // struct of arrays, one entry per slot
+  private readonly key: Uint32Array;
+  private readonly hash: Uint32Array;
+  private readonly ids: Float64Array;
+  private readonly initSide: Uint8Array;   // 0: side A of the key initiated, 1: side B
+  private readonly sure: Uint8Array;
+  private readonly cls: Uint8Array;
+  private readonly fin: Uint8Array;        // bit 0: FIN from initiator, bit 1: FIN from responder
+  private readonly flags: Uint8Array;
+  private readonly proto: Uint8Array;
+  private readonly vlan: Uint16Array;
+  private readonly sport: Uint16Array;     // initiator's port
+  private readonly dport: Uint16Array;
+  private readonly pkts: Float64Array;     // [2*slot] initiator -> responder, [2*slot+1] reverse
+  private readonly bytes: Float64Array;
+  private readonly seq: Uint32Array;       // packets per direction since the flow began (not reset by interim records)
+  private readonly start: Float64Array;    // first packet of the current record period
+  private readonly end: Float64Array;      // last packet seen
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private readonly srcStr: string[];
+  private readonly dstStr: string[];
+  private readonly srcMacStr: string[];
+  private readonly dstMacStr: string[];
+  private readonly names: (string | undefined)[];
+
+  private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
+  private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
+  private readonly freeNext: Int32Array;
+  private freeHead = 0;
+  private live = 0;
+  private nextId = 1;
+  private nextAdvance = -Infinity;
+  private lastSlot = NIL;
+  private nCreated = 0;
+  private nEvicted = 0;
+  private nExpired = 0;
+
+  // fragment map, direct-mapped
+  private readonly fragKey: Uint32Array;
+  private readonly fragSlot: Int32Array;
+  private readonly fragFlow: Float64Array;
+  private readonly fragTs: Float64Array;
+  private readonly fragMask: number;
+
+  // scratch for the packet being added: key words, and the unordered addresses
+  private readonly k = new Uint32Array(KW);
+  private readonly sw = new Uint32Array(4);
+  private readonly dw = new Uint32Array(4);
+
+  constructor(opts: FlowTableOptions, events: FlowTableEvents) {
+    this.ev = events;
+    this.origin = opts.origin ?? 'pcap';
+    this.timeouts[C_TCP] = opts.idleTcpMs ?? 300_000;
+    this.timeouts[C_TCP_CLOSED] = opts.idleTcpClosedMs ?? 5_000;
+    this.timeouts[C_UDP] = opts.idleUdpMs ?? 60_000;
+    this.timeouts[C_ICMP] = opts.idleIcmpMs ?? 30_000;
+    this.timeouts[C_OTHER] = opts.idleOtherMs ?? 60_000;
+    this.activeMs = opts.activeTimeoutMs ?? 1_800_000;
+    this.fragMs = opts.fragmentTimeoutMs ?? 30_000;
+    this.advanceEvery = opts.advanceEveryMs ?? 1000;
+    const cap = Math.max(1, Math.floor(opts.maxFlows ?? 262_144));
+    this.cap = cap;
+    let size = 16;
+    while (size < cap * 2) size *= 2;
+    this.index = new Int32Array(size);
+    this.mask = size - 1;
+    this.key = new Uint32Array(cap * KW);
+    this.hash = new Uint32Array(cap);
+    this.ids = new Float64Array(cap);
+    this.initSide = new Uint8Array(cap);
+    this.sure = new Uint8Array(cap);
+    this.cls = new Uint8Array(cap);
+    this.fin = new Uint8Array(cap);
+    this.flags = new Uint8Array(cap);
+    this.proto = new Uint8Array(cap);
+    this.vlan = new Uint16Array(cap);
+    this.sport = new Uint16Array(cap);
+    this.dport = new Uint16Array(cap);
+    this.pkts = new Float64Array(cap * 2);
+    this.bytes = new Float64Array(cap * 2);
+    this.seq = new Uint32Array(cap * 2);
+    this.start = new Float64Array(cap);
+    this.end = new Float64Array(cap);
+    this.prev = new Int32Array(cap);
+    this.next = new Int32Array(cap);
+    this.srcStr = new Array<string>(cap).fill('');
+    this.dstStr = new Array<string>(cap).fill('');
+    this.srcMacStr = new Array<string>(cap).fill('');
+    this.dstMacStr = new Array<string>(cap).fill('');
+    this.names = new Array<string | undefined>(cap).fill(undefined);
+    this.freeNext = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.freeNext[i] = i + 1 < cap ? i + 1 : NIL;
+    let fsize = 16;
+    while (fsize < (opts.fragmentSlots ?? 4096)) fsize *= 2;
+    this.fragKey = new Uint32Array(fsize * FW);
+    this.fragSlot = new Int32Array(fsize).fill(NIL);
+    this.fragFlow = new Float64Array(fsize);
+    this.fragTs = new Float64Array(fsize);
+    this.fragMask = fsize - 1;
+  }
+
+  /**
+   * Count a decoded packet. Returns the flow id, or -1 when the packet carries no flow
+   * (not IP, ARP, or an IP header too broken to give addresses). Sets lastDir/lastIndex.
+   */
+  add(p: PacketInfo): number {
+    if (p.l3 !== L3.IPv4 && p.l3 !== L3.IPv6) return -1;
+    if (p.error !== DecodeError.None && (p.ipLen === 0 || p.error === DecodeError.BadIpVersion ||
+      p.error === DecodeError.BadIpHeaderLength || p.error === DecodeError.BadIpTotalLength)) return -1;
+    const ts = p.ts;
+    if (ts >= this.nextAdvance) this.advance(ts);
+
+    this.loadAddrs(p);
+    // Later fragments have no ports: find the flow their first fragment went to.
+    if (p.isFragment && p.fragOffset > 0) {
+      const slot = this.fragLookup(p, ts);
+      if (slot !== NIL) {
+        const side = this.sideOf(slot);
+        return this.count(slot, side === this.initSide[slot] ? 0 : 1, p, ts);
+      }
+    }
+    const sport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.sport : 0;
+    const dport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.dport : 0;
+    const side = this.buildKey(p, sport, dport);
+    const h = hashKey(this.k);
+    let slot = this.find(h);
+    const flags = p.proto === 6 && p.hasL4 ? p.tcpFlags : 0;
+    if (slot !== NIL) {
+      // Checked here too so expiry is exact, not only at the 1 s advance() granularity.
+      const idle = ts - this.end[slot] >= this.timeouts[this.cls[slot]];
+      // A fresh SYN on a closed connection is a new connection reusing the ports.
+      const reopened = this.cls[slot] === C_TCP_CLOSED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+      if (idle || reopened) {
+        if (idle) this.nExpired++;
+        this.finish(slot, true);
+        slot = NIL;
+      }
+    }
+    if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags, ts);
+    else {
+      const dir = side === this.initSide[slot] ? 0 : 1;
+      this.count(slot, dir, p, ts);
+    }
+    if (p.isFragment && p.fragOffset === 0) this.fragRemember(p, slot, ts);
+    return this.ids[slot];
+  }
+
+  /** Expire flows idle at packet time nowMs (ms since epoch). The pipeline calls it on a timer when live. */
+  advance(nowMs: number): void {
+    this.nextAdvance = nowMs + this.advanceEvery;
+    for (let c = 0; c < N_CLASSES; c++) {
+      const t = this.timeouts[c];
+      // Each list is ordered by last-seen, so the walk stops at the first flow still alive.
+      let s = this.heads[c];
+      while (s !== NIL && nowMs - this.end[s] >= t) {
+        const n = this.next[s];
+        this.nExpired++;
+        this.finish(s, true);
+        s = n;
+      }
+    }
+  }
+
+  /** Attach a server name (TLS SNI, HTTP Host) to a live flow; carried on its records as serverName. */
+  setName(flowId: number, name: string): void {
+    let slot = this.lastSlot;
+    if (slot === NIL || this.ids[slot] !== flowId) slot = this.slotOf(flowId);
+    if (slot !== NIL) this.names[slot] = name;
+  }
+
+  /** Emit every live flow as final, oldest id first (end of capture, shutdown). */
+  flush(): void {
+    const slots: number[] = [];
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.next[s]) slots.push(s);
+    slots.sort((a, b) => this.ids[a] - this.ids[b]);
+    for (const s of slots) this.finish(s, true);
+  }
+
+  stats(): FlowTableStats {
+    return { active: this.live, created: this.nCreated, evicted: this.nEvicted, expired: this.nExpired };
+  }
+
+  // ---- key handling --------------------------------------------------------------
+
+  /** Packet addresses into sw/dw as four words each; IPv4 as IPv4-mapped IPv6 (family kept in the key). */
+  private loadAddrs(p: PacketInfo): void {
+    const sw = this.sw, dw = this.dw;
+    if (p.l3 === L3.IPv4) {
+      sw[0] = 0; sw[1] = 0; sw[2] = 0xffff; sw[3] = p.src4;
+      dw[0] = 0; dw[1] = 0; dw[2] = 0xffff; dw[3] = p.dst4;
+    } else {
+      const b = p.buf;
+      let o = p.srcOff;
+      for (let i = 0; i < 4; i++, o += 4) sw[i] = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+      o = p.dstOff;
+      for (let i = 0; i < 4; i++, o += 4) dw[i] = ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+    }
+  }
+
+  /** Fills k with the ordered key; returns the packet sender's side (0 = A, 1 = B). */
+  private buildKey(p: PacketInfo, sport: number, dport: number): number {
+    const k = this.k, sw = this.sw, dw = this.dw;
+    let cmp = 0;
+    for (let i = 0; i < 4 && cmp === 0; i++) cmp = sw[i] < dw[i] ? -1 : sw[i] > dw[i] ? 1 : 0;
+    if (cmp === 0) cmp = sport < dport ? -1 : sport > dport ? 1 : 0;
+    const side = cmp > 0 ? 1 : 0;
+    const a = side ? dw : sw, b = side ? sw : dw;
+    k[0] = a[0]; k[1] = a[1]; k[2] = a[2]; k[3] = a[3];
+    k[4] = b[0]; k[5] = b[1]; k[6] = b[2]; k[7] = b[3];
+    k[8] = side ? ((dport << 16) | sport) >>> 0 : ((sport << 16) | dport) >>> 0;
+    k[9] = (((p.vlan & 0xfff) << 16) | ((p.proto & 255) << 8) | (p.l3 === L3.IPv4 ? 4 : 6)) >>> 0;
+    return side;
+  }
+
+  /** Which key side the packet's source address is on (for fragments, whose ports are unknown). */
+  private sideOf(slot: number): number {
+    const base = slot * KW, key = this.key, sw = this.sw;
+    return key[base] === sw[0] && key[base + 1] === sw[1] && key[base + 2] === sw[2] && key[base + 3] === sw[3] ? 0 : 1;
+  }
+
+  private find(h: number): number {
+    const index = this.index, mask = this.mask, key = this.key, k = this.k;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = index[i];
+      if (e === 0) return NIL;
+      const s = e - 1;
+      if (this.hash[s] !== h) continue;
+      const base = s * KW;
+      if (key[base] === k[0] && key[base + 1] === k[1] && key[base + 2] === k[2] && key[base + 3] === k[3] &&
+        key[base + 4] === k[4] && key[base + 5] === k[5] && key[base + 6] === k[6] && key[base + 7] === k[7] &&
+        key[base + 8] === k[8] && key[base + 9] === k[9]) return s;
+    }
+  }
+
+  private indexInsert(slot: number, h: number): void {
+    const index = this.index, mask = this.mask;
+    let i = h & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = slot + 1;
+  }
+
+  /** Backward-shift deletion keeps probe chains intact without tombstones. */
+  private indexRemove(slot: number): void {
+    const index = this.index, mask = this.mask;
+    let i = this.hash[slot] & mask;
+    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const e = index[j];
+      if (e === 0) break;
+      const home = this.hash[e - 1] & mask;
+      // move e into the hole at i unless its home lies cyclically in (i, j]
+      const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!inRange) { index[i] = e; i = j; }
+    }
+    index[i] = 0;
+  }
+
+  // ---- flow life -----------------------------------------------------------------
+
+  private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number, ts: number): number {
+    if (this.freeHead === NIL) this.evictOldest();
+    const slot = this.freeHead;
+    this.freeHead = this.freeNext[slot];
+    this.live++;
+    this.nCreated++;
+    const base = slot * KW, k = this.k;
+    for (let i = 0; i < KW; i++) this.key[base + i] = k[i];
+    this.hash[slot] = h;
+    this.indexInsert(slot, h);
+    const id = this.nextId++;
+    this.ids[slot] = id;
+    // SYN: sender initiates; SYN-ACK seen first: the receiver did; otherwise the first sender.
+    const synAck = (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
+    const syn = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+    const rev = synAck;
+    this.initSide[slot] = rev ? side ^ 1 : side;
+    this.sure[slot] = syn || synAck ? 1 : 0;
+    this.proto[slot] = p.proto;
+    this.vlan[slot] = p.vlan;
+    this.sport[slot] = rev ? dport : sport;
+    this.dport[slot] = rev ? sport : dport;
+    this.fin[slot] = 0;
+    this.flags[slot] = 0;
+    this.pkts[2 * slot] = 0; this.pkts[2 * slot + 1] = 0;
+    this.bytes[2 * slot] = 0; this.bytes[2 * slot + 1] = 0;
+    this.seq[2 * slot] = 0; this.seq[2 * slot + 1] = 0;
+    this.start[slot] = ts;
+    this.end[slot] = ts;
+    const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
+    this.cls[slot] = c;
+    this.append(slot, c);
+    const s = p.l3 === L3.IPv4 ? ip4String(p.src4) : ip6String(p.buf, p.srcOff);
+    const d = p.l3 === L3.IPv4 ? ip4String(p.dst4) : ip6String(p.buf, p.dstOff);
+    const sm = macString(p.srcMac), dm = macString(p.dstMac);
+    this.srcStr[slot] = rev ? d : s;
+    this.dstStr[slot] = rev ? s : d;
+    this.srcMacStr[slot] = rev ? dm : sm;
+    this.dstMacStr[slot] = rev ? sm : dm;
+    this.names[slot] = undefined;
+    this.ev.onStart({
+      id, time: ts, proto: protoName(p.proto),
+      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
+      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: p.vlan, tcpFlags: flags,
+      bytes: p.ipLen, origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
+    });
+    this.count(slot, rev ? 1 : 0, p, ts);
+    return slot;
+  }
+
+  private count(slot: number, dir: number, p: PacketInfo, ts: number): number {
+    if (ts - this.start[slot] >= this.activeMs) {
+      this.emit(slot, false);
+      this.pkts[2 * slot] = 0; this.pkts[2 * slot + 1] = 0;
+      this.bytes[2 * slot] = 0; this.bytes[2 * slot + 1] = 0;
+      this.flags[slot] = 0;
+      this.start[slot] = ts;
+    }
+    const d = 2 * slot + dir;
+    this.pkts[d]++;
+    this.bytes[d] += p.ipLen;
+    this.seq[d]++;
+    if (ts > this.end[slot]) this.end[slot] = ts;
+    if (p.proto === 6 && p.hasL4) {
+      const f = p.tcpFlags;
+      this.flags[slot] |= f;
+      if (this.cls[slot] === C_TCP) {
+        if (f & TCP_FIN) this.fin[slot] |= 1 << dir;
+        if ((f & TCP_RST) || this.fin[slot] === 3) {
+          this.unlink(slot);
+          this.cls[slot] = C_TCP_CLOSED;
+          this.append(slot, C_TCP_CLOSED);
+        }
+      }
+    }
+    // keep the class list ordered by last-seen
+    const c = this.cls[slot];
+    if (this.tails[c] !== slot) { this.unlink(slot); this.append(slot, c); }
+    this.lastDir = dir;
+    this.lastIndex = this.seq[d];
+    this.lastSlot = slot;
+    return this.ids[slot];
+  }
+
+  private evictOldest(): void {
+    let best = NIL;
+    for (let c = 0; c < N_CLASSES; c++) {
+      const h = this.heads[c];
+      if (h !== NIL && (best === NIL || this.end[h] < this.end[best])) best = h;
+    }
+    this.nEvicted++;
+    this.finish(best, true);
+  }
+
+  /** Emit the flow's record and free its slot. */
+  private finish(slot: number, final: boolean): void {
+    this.emit(slot, final);
+    this.unlink(slot);
+    this.indexRemove(slot);
+    this.srcStr[slot] = ''; this.dstStr[slot] = ''; this.srcMacStr[slot] = ''; this.dstMacStr[slot] = '';
+    this.names[slot] = undefined;
+    this.ids[slot] = 0;
+    if (this.lastSlot === slot) this.lastSlot = NIL;
+    this.freeNext[slot] = this.freeHead;
+    this.freeHead = slot;
+    this.live--;
+  }
+
+  private emit(slot: number, final: boolean): void {
+    const rec: FlowRecord = {
+      id: this.ids[slot], start: this.start[slot], end: this.end[slot], proto: protoName(this.proto[slot]),
+      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
+      packets: this.pkts[2 * slot], bytes: this.bytes[2 * slot],
+      packetsRev: this.pkts[2 * slot + 1], bytesRev: this.bytes[2 * slot + 1],
+      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot],
+      tcpFlags: this.flags[slot], origin: this.origin, exporter: '', final,
+    };
+    const name = this.names[slot];
+    if (name !== undefined) rec.serverName = name;
+    this.ev.onRecord(rec);
+  }
+
+  private append(slot: number, c: number): void {
+    const t = this.tails[c];
+    this.prev[slot] = t;
+    this.next[slot] = NIL;
+    if (t === NIL) this.heads[c] = slot; else this.next[t] = slot;
+    this.tails[c] = slot;
+  }
+
+  private unlink(slot: number): void {
+    const c = this.cls[slot], pv = this.prev[slot], nx = this.next[slot];
+    if (pv === NIL) this.heads[c] = nx; else this.next[pv] = nx;
+    if (nx === NIL) this.tails[c] = pv; else this.prev[nx] = pv;
+    this.prev[slot] = NIL; this.next[slot] = NIL;
+  }
+
+  private slotOf(flowId: number): number {
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.next[s]) if (this.ids[s] === flowId) return s;
+    return NIL;
+  }
+
+  // ---- fragments -----------------------------------------------------------------
+  // A first fragment (offset 0, ports known) records (src, dst, proto, id) -> flow; later
+  // fragments look it up. A later fragment that arrives before its first, or after the entry
+  // was overwritten or expired, is counted in the ports-0 flow of the address pair.
+
+  private fragHash(p: PacketInfo): number {
+    const sw = this.sw, dw = this.dw;
+    let h = Math.imul(sw[3] ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(dw[3], 0xc2b2ae35);
+    h ^= Math.imul(sw[0] ^ sw[1] ^ sw[2] ^ dw[0] ^ dw[1] ^ dw[2], 0x27d4eb2f);
+    h ^= Math.imul(p.fragId ^ (p.proto << 24), 0x165667b1);
+    h ^= h >>> 15;
+    return h & this.fragMask;
+  }
+
+  private fragRemember(p: PacketInfo, slot: number, ts: number): void {
+    const e = this.fragHash(p), base = e * FW, fk = this.fragKey, sw = this.sw, dw = this.dw;
+    fk[base] = sw[0]; fk[base + 1] = sw[1]; fk[base + 2] = sw[2]; fk[base + 3] = sw[3];
+    fk[base + 4] = dw[0]; fk[base + 5] = dw[1]; fk[base + 6] = dw[2]; fk[base + 7] = dw[3];
+    fk[base + 8] = p.proto; fk[base + 9] = p.fragId >>> 0;
+    this.fragSlot[e] = slot;
+    this.fragFlow[e] = this.ids[slot];
+    this.fragTs[e] = ts;
+  }
+
+  private fragLookup(p: PacketInfo, ts: number): number {
+    const e = this.fragHash(p), base = e * FW, fk = this.fragKey, sw = this.sw, dw = this.dw;
+    const slot = this.fragSlot[e];
+    if (slot === NIL || ts - this.fragTs[e] > this.fragMs || this.ids[slot] !== this.fragFlow[e]) return NIL;
+    if (fk[base] !== sw[0] || fk[base + 1] !== sw[1] || fk[base + 2] !== sw[2] || fk[base + 3] !== sw[3] ||
+      fk[base + 4] !== dw[0] || fk[base + 5] !== dw[1] || fk[base + 6] !== dw[2] || fk[base + 7] !== dw[3] ||
+      fk[base + 8] !== p.proto || fk[base + 9] !== p.fragId >>> 0) return NIL;
+    // the flow may have gone idle since the first fragment
+    if (ts - this.end[slot] >= this.timeouts[this.cls[slot]]) return NIL;
+    return slot;
+  }
+
+  /** Hash-table load, for tests and the bench: live flows and index size. */
+  get capacity(): number { return this.cap; }
+}
+
+/** murmur3-style mix of the ten key words. */
+function hashKey(k: Uint32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < KW; i++) {
+    let w = Math.imul(k[i], 0xcc9e2d51);
+    w = (w << 15) | (w >>> 17);
+    h ^= Math.imul(w, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,83 @@
+// The one definition of the policy file's shape: TypeScript types (Static<>) and the
+// published JSON Schema (policies/schema/policy.schema.json) both come from here.
+
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Names of segments, profiles and devices: what `segment:NAME` and `device:NAME` can spell. */
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+const Name = (what: string) => Type.String({ pattern: NAME_PATTERN, description: `${what} name: letters, digits, "_", "." or "-", at most 64` });
+
+/** `500MB`, `1GB`, `10KiB`, `1.5GB` or a bare number of bytes; checked strictly after the schema. */
+const Size = Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$' }),
+], { description: 'a size: a number of bytes or a number with a unit B, KB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. "500MB"' });
+
+export const SERVICES = ['dns', 'ntp', 'dhcp', 'mdns', 'ssdp', 'icmp'] as const;
+
+export const RuleSchema = Type.Object({
+  to: Type.Optional(Type.String({
+    minLength: 1,
+    description: 'destination: an IP, a CIDR, a domain glob ("*.ring.com" or "ring.com"), "segment:NAME" or "device:NAME"; left out = any host',
+  })),
+  ports: Type.Optional(Type.Array(Type.String({
+    description: 'a port: "N/proto", "N-M/proto" (proto tcp, udp or sctp) or "icmp"',
+  }), { minItems: 1, description: 'ports the rule allows; left out = any port and protocol' })),
+  service: Type.Optional(Type.Union(SERVICES.map((s) => Type.Literal(s)), {
+    description: `a built-in service: ${SERVICES.join(', ')}`,
+  })),
+  comment: Type.Optional(Type.String({ description: 'free text for people' })),
+}, { additionalProperties: false, description: 'an allow rule: `service`, or `to` and/or `ports`' });
+
+export const LimitsSchema = Type.Object({
+  bytes_per_hour: Type.Optional(Size),
+  bytes_per_day: Type.Optional(Size),
+}, { additionalProperties: false, description: 'byte limits, both directions together' });
+
+export const ProfileSchema = Type.Object({
+  description: Type.Optional(Type.String()),
+  allow: Type.Array(RuleSchema, { description: 'allow rules; a flow is allowed when any rule allows it' }),
+  limits: Type.Optional(LimitsSchema),
+}, { additionalProperties: false, description: 'a device profile: allow rules and limits' });
+
+export const DeviceEntrySchema = Type.Object({
+  name: Name('device'),
+  profile: Name('profile'),
+  mac: Type.Optional(Type.String({ description: 'a MAC or MAC glob, e.g. "aa:bb:cc:00:00:01" or "aa:bb:cc:*" (case-insensitive)' })),
+  ip: Type.Optional(Type.String({ description: 'an IP or a CIDR' })),
+  vendor: Type.Optional(Type.String({ minLength: 1, description: 'a glob on the OUI vendor name, e.g. "TP-LINK*" (case-insensitive)' })),
+  hostname: Type.Optional(Type.String({ minLength: 1, description: 'a glob on the DHCP/mDNS host name, e.g. "Chromecast-*" (case-insensitive)' })),
+  comment: Type.Optional(Type.String()),
+}, { additionalProperties: false, description: 'a device entry: name, profile and at least one of mac, ip, vendor, hostname; all given keys must match' });
+
+export const PolicySchema = Type.Object({
+  version: Type.Literal(1, { description: 'policy language version: 1' }),
+  segments: Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Array(Type.String({ description: 'a CIDR or an IP' }), { minItems: 1 }), {
+    description: 'named networks: name -> list of CIDRs; the most specific CIDR wins',
+    additionalProperties: false,
+  }),
+  watch: Type.Array(Name('segment'), { minItems: 1, description: 'segments whose devices are watched' }),
+  protected: Type.Optional(Type.Array(Name('segment'), { description: 'segments a watched device must not open flows into' })),
+  resolvers: Type.Optional(Type.Array(Type.String({ description: 'an IP address' }), { description: 'approved DNS resolvers' })),
+  vlan: Type.Optional(Type.Integer({ minimum: 1, maximum: 4094, description: 'an 802.1Q VLAN id, 1-4094' })),
+  devices: Type.Optional(Type.Array(DeviceEntrySchema, { description: 'device entries; first match wins' })),
+  default_profile: Name('profile'),
+  profiles: Type.Record(Type.String({ pattern: NAME_PATTERN }), ProfileSchema, { description: 'profiles by name', additionalProperties: false }),
+}, {
+  additionalProperties: false,
+  $id: 'https://segwatch.invalid/schema/policy.schema.json',
+  title: 'segwatch site policy',
+  description: 'The allowlist policy of a segwatch site (policies/site.yaml).',
+});
+
+export type PolicyDoc = Static<typeof PolicySchema>;
+export type RuleDoc = Static<typeof RuleSchema>;
+export type ProfileDoc = Static<typeof ProfileSchema>;
+export type DeviceEntryDoc = Static<typeof DeviceEntrySchema>;
+export type ServiceName = (typeof SERVICES)[number];
+
+/** The published JSON Schema document, as written to policies/schema/policy.schema.json. */
+export function policyJsonSchema(): string {
+  const doc = { $schema: 'http://json-schema.org/draft-07/schema#', ...JSON.parse(JSON.stringify(PolicySchema)) };
+  return JSON.stringify(doc, null, 2) + '\n';
+}

@@ -1,0 +1,202 @@
+// Validation of a parsed policy: the JSON Schema (ajv, all errors) and the checks the
+// schema cannot express (CIDRs, ports, sizes, references between sections).
+
+import { Ajv, type ErrorObject } from 'ajv';
+import { PolicySchema, type PolicyDoc } from './schema.js';
+import { parseCidr, parseIp, type Cidr } from './net.js';
+import { parsePort, parseSize, show } from './units.js';
+import { checkDomainGlob, checkMacGlob } from './glob.js';
+import { dottedPath, type Locator, type PathSeg } from './locate.js';
+import type { PolicyError } from './types.js';
+
+/** A compiled schema validator; build one per loader (compiling takes a few ms). */
+export function makeSchemaValidator() {
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  return ajv.compile<PolicyDoc>(PolicySchema);
+}
+
+type Validator = ReturnType<typeof makeSchemaValidator>;
+
+function pointerToPath(ptr: string): PathSeg[] {
+  if (ptr === '') return [];
+  return ptr.slice(1).split('/').map((s) => {
+    const u = s.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^(0|[1-9][0-9]*)$/.test(u) ? Number(u) : u;
+  });
+}
+
+function described(e: ErrorObject): string {
+  const d = (e.parentSchema as { description?: string } | undefined)?.description;
+  return d ? d : `a value of type ${(e.parentSchema as { type?: string })?.type ?? 'unknown'}`;
+}
+
+function oneList(xs: readonly string[]): string {
+  return xs.length > 12 ? xs.slice(0, 12).join(', ') + ', ...' : xs.join(', ');
+}
+
+/** Schema errors, one per place (anyOf branches collapsed), positioned. */
+export function schemaErrors(validate: Validator, value: unknown, loc: Locator): PolicyError[] {
+  if (validate(value)) return [];
+  const errs = validate.errors ?? [];
+  const anyOfAt = new Set(errs.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  const out: PolicyError[] = [];
+  const seen = new Set<string>();
+  for (const e of errs) {
+    const path = pointerToPath(e.instancePath);
+    // branch errors of a union: the anyOf error itself says what was expected
+    if (e.keyword !== 'anyOf' && [...anyOfAt].some((p) => e.instancePath === p || e.instancePath.startsWith(p + '/'))) continue;
+    let msg: string;
+    let key = false;
+    let at = path;
+    switch (e.keyword) {
+      case 'additionalProperties': {
+        const k = (e.params as { additionalProperty: string }).additionalProperty;
+        at = [...path, k];
+        key = true;
+        const ps = e.parentSchema as { properties?: Record<string, unknown>; patternProperties?: Record<string, unknown> };
+        if (ps.properties) msg = `unknown key "${k}"; expected one of: ${oneList(Object.keys(ps.properties))}`;
+        else msg = `invalid name "${k}": expected letters, digits, "_", "." or "-" (at most 64, starting with a letter or digit)`;
+        break;
+      }
+      case 'required':
+        msg = `missing key "${(e.params as { missingProperty: string }).missingProperty}"`;
+        break;
+      case 'const':
+        msg = `expected ${described(e)}, got ${show(e.data)}`;
+        break;
+      case 'minItems':
+        msg = `expected at least ${(e.params as { limit: number }).limit} item(s)${described(e) ? ` (${described(e)})` : ''}`;
+        break;
+      case 'minLength':
+        msg = `expected a non-empty text: ${described(e)}`;
+        break;
+      default:
+        msg = `expected ${described(e)}, got ${show(e.data)}`;
+    }
+    const id = `${dottedPath(at)}|${msg}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(loc.error(at, msg, key));
+  }
+  return out;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): v is string => typeof v === 'string';
+
+function unknownName(what: string, name: string, known: readonly string[]): string {
+  return `unknown ${what} "${name}"; expected one of: ${known.length ? oneList(known) : `(no ${what}s defined)`}`;
+}
+
+/** What a rule's `to` means, or an error text. */
+export type Target =
+  | { kind: 'cidr'; cidr: Cidr }
+  | { kind: 'domain'; glob: string }
+  | { kind: 'segment'; name: string }
+  | { kind: 'device'; name: string };
+
+export function parseTarget(to: string): Target | { error: string } {
+  if (to.startsWith('segment:')) return { kind: 'segment', name: to.slice(8) };
+  if (to.startsWith('device:')) return { kind: 'device', name: to.slice(7) };
+  if (to.includes('/')) {
+    const c = parseCidr(to);
+    return 'error' in c ? c : { kind: 'cidr', cidr: c };
+  }
+  const pre = /^([A-Za-z_-]+):(?!:)/.exec(to);
+  if (pre && !/^[0-9a-fA-F]{1,4}$/.test(pre[1])) {
+    return { error: `expected "segment:NAME" or "device:NAME", got unknown prefix "${pre[1]}:" in "${to}"` };
+  }
+  if (/^[0-9.]+$/.test(to) || to.includes(':')) {
+    const c = parseCidr(to);
+    return 'error' in c ? { error: `expected an IP like "192.168.50.1" or "fd00:50::1", got "${to}"` } : { kind: 'cidr', cidr: c };
+  }
+  if (to === '*') return { error: 'expected an IP, a CIDR, a domain glob, "segment:NAME" or "device:NAME", got "*": leave `to` out to allow any host' };
+  const d = checkDomainGlob(to);
+  return d ? { error: d } : { kind: 'domain', glob: to.toLowerCase() };
+}
+
+/** The checks the schema cannot express. Defensive: runs on values the schema may have refused. */
+export function semanticErrors(doc: unknown, loc: Locator, skip: ReadonlySet<string>): PolicyError[] {
+  const out: PolicyError[] = [];
+  const err = (path: PathSeg[], msg: string) => { if (!skip.has(dottedPath(path))) out.push(loc.error(path, msg)); };
+  if (!isObj(doc)) return out;
+
+  const segs = isObj(doc.segments) ? doc.segments : {};
+  const segNames = Object.keys(segs);
+  const cidrOwner = new Map<string, string>();
+  for (const s of segNames) {
+    arr(segs[s]).forEach((c, i) => {
+      if (!str(c)) return;
+      const r = parseCidr(c);
+      if ('error' in r) return err(['segments', s, i], r.error);
+      const k = `${r.v6 ? 6 : 4}:${Array.from(r.bytes).join('.')}/${r.len}`;
+      const owner = cidrOwner.get(k);
+      if (owner !== undefined) err(['segments', s, i], `expected each CIDR in one segment only, got "${c}" again (already in segment "${owner}")`);
+      else cidrOwner.set(k, s);
+    });
+  }
+  for (const key of ['watch', 'protected'] as const) {
+    arr(doc[key]).forEach((n, i) => { if (str(n) && !segNames.includes(n)) err([key, i], unknownName('segment', n, segNames)); });
+  }
+  arr(doc.resolvers).forEach((r, i) => {
+    if (!str(r)) return;
+    const p = parseIp(r);
+    if ('error' in p) err(['resolvers', i], p.error);
+  });
+
+  const profiles = isObj(doc.profiles) ? doc.profiles : {};
+  const profNames = Object.keys(profiles);
+  const devNames: string[] = [];
+  arr(doc.devices).forEach((d, i) => {
+    if (!isObj(d)) return;
+    if (str(d.name)) {
+      if (devNames.includes(d.name)) err(['devices', i, 'name'], `expected a unique device name, got "${d.name}" twice`);
+      devNames.push(d.name);
+    }
+    if (str(d.profile) && !profNames.includes(d.profile)) err(['devices', i, 'profile'], unknownName('profile', d.profile, profNames));
+    if (d.mac === undefined && d.ip === undefined && d.vendor === undefined && d.hostname === undefined) {
+      err(['devices', i], 'expected at least one of mac, ip, vendor, hostname to match the device by');
+    }
+    if (str(d.mac)) { const m = checkMacGlob(d.mac); if (m) err(['devices', i, 'mac'], m); }
+    if (str(d.ip)) { const c = parseCidr(d.ip); if ('error' in c) err(['devices', i, 'ip'], c.error); }
+  });
+  if (str(doc.default_profile) && !profNames.includes(doc.default_profile)) {
+    err(['default_profile'], unknownName('profile', doc.default_profile, profNames));
+  }
+  const hasResolvers = arr(doc.resolvers).length > 0;
+
+  for (const p of profNames) {
+    const prof = profiles[p];
+    if (!isObj(prof)) continue;
+    arr(prof.allow).forEach((r, j) => {
+      if (!isObj(r)) return;
+      const at: PathSeg[] = ['profiles', p, 'allow', j];
+      if (r.service !== undefined) {
+        if (r.to !== undefined || r.ports !== undefined) err([...at, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to` and `ports` (or write a rule without `service`)');
+        if (r.service === 'dns' && !hasResolvers) err([...at, 'service'], 'expected at least one approved resolver in `resolvers` for `service: dns` (DNS to an approved resolver)');
+      } else if (r.to === undefined && r.ports === undefined) {
+        err(at, 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
+      }
+      if (str(r.to)) {
+        const t = parseTarget(r.to);
+        if ('error' in t) err([...at, 'to'], t.error);
+        else if (t.kind === 'segment' && !segNames.includes(t.name)) err([...at, 'to'], unknownName('segment', t.name, segNames));
+        else if (t.kind === 'device' && !devNames.includes(t.name)) err([...at, 'to'], unknownName('device', t.name, devNames));
+      }
+      arr(r.ports).forEach((q, k) => {
+        const x = parsePort(q);
+        if ('error' in x) err([...at, 'ports', k], x.error);
+      });
+    });
+    if (isObj(prof.limits)) {
+      for (const lk of ['bytes_per_hour', 'bytes_per_day']) {
+        const v = prof.limits[lk];
+        if (v === undefined) continue;
+        const s = parseSize(v);
+        if ('error' in s) err(['profiles', p, 'limits', lk], s.error);
+      }
+    }
+  }
+  return out;
+}

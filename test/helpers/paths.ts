@@ -1,0 +1,57 @@
+// Where the repository, its build and the shared captures are, for tests.
+
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const capturesDir = resolve(repoRoot, '..', 'shared', 'captures');
+/** The built CLI; `npm test` builds before running tap. */
+export const cliPath = join(repoRoot, 'dist', 'collector', 'cli', 'main.js');
+
+export function capture(rel: string): string {
+  return join(capturesDir, rel);
+}
+
+export interface ManifestRow {
+  file: string;
+  bytes: number;
+  format: string;
+  linktype: string;
+  packets: number;
+  protocols: string[];
+}
+
+/** MANIFEST.tsv of the shared captures. */
+export function manifest(): ManifestRow[] {
+  const lines = readFileSync(join(capturesDir, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1);
+  return lines.map((l) => {
+    const c = l.split('\t');
+    return { file: c[0], bytes: Number(c[1]), format: c[2], linktype: c[3], packets: Number(c[5]), protocols: c[7].split(',') };
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built segwatch CLI (bounded in time). */
+export function segwatch(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 120_000,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    input: opts.input,
+    maxBuffer: 512 * 1024 * 1024,
+    cwd: repoRoot,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
