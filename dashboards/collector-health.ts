@@ -64,7 +64,7 @@ export function collectorHealthDashboard(): dashboard.DashboardBuilder {
           .steps([{ value: null, color: 'green' }, { value: 1, color: 'orange' }])),
     )
     .withPanel(
-      stat(id(), 'Spool', 'Bytes waiting in the on-disk spool because InfluxDB was unreachable (0 when healthy).')
+      stat(id(), 'Spool now', 'Bytes waiting in the on-disk spool because InfluxDB was unreachable (0 when healthy).')
         .withTarget(target('A', latest('spool_bytes', 'spool_bytes'), 'time_series', LEGEND))
         .unit('decbytes').noValue('0')
         .thresholds(new dashboard.ThresholdsConfigBuilder()

@@ -92,7 +92,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
         .withTarget(target('A', select(
           as(agg('last', 'ip'), 'ip'), as(agg('last', 'hostname'), 'hostname'),
           as(agg('last', 'profile'), 'profile'), as(agg('last', 'known'), 'known'),
-        ).from('device').groupBy('device', 'mac', 'vendor'), 'table')),
+        ).from('device').noTimeFilter().groupBy('device', 'mac', 'vendor'), 'table')),
     )
     .withRow(new dashboard.RowBuilder('Segment crossings').id(id()))
     .withPanel(

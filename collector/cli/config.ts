@@ -18,7 +18,6 @@ export interface RunConfig {
   spoolDir: string;
   spoolMaxBytes: number;
   out?: string;
-  listen?: string;
   host: string;
   logLevel: string;
 }
@@ -40,7 +39,6 @@ export const SETTINGS: KeyDef[] = [
   { key: 'spoolDir', file: 'spool_dir', flag: 'spool-dir', env: 'SEGWATCH_SPOOL_DIR', kind: 'string', help: 'where points wait while InfluxDB is unreachable' },
   { key: 'spoolMaxBytes', file: 'spool_max_bytes', flag: 'spool-max-bytes', env: 'SEGWATCH_SPOOL_MAX_BYTES', kind: 'int', min: 1024, help: 'spool size bound, bytes' },
   { key: 'out', file: 'out', flag: 'out', env: 'SEGWATCH_OUT', kind: 'string', help: 'append anomalies as JSON lines to this file' },
-  { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'API address:port (loopback unless told otherwise)' },
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
 ];
@@ -88,9 +86,6 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     } catch {
       errors.push(`influx: expected a URL like http://127.0.0.1:8086/segwatch, got ${JSON.stringify(cfg.influx)}`);
     }
-  }
-  if (typeof cfg.listen === 'string' && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(cfg.listen)) {
-    errors.push(`listen: expected ADDRESS:PORT like 127.0.0.1:9100, got ${JSON.stringify(cfg.listen)}`);
   }
   return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };
 }

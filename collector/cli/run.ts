@@ -62,7 +62,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let source: FrameSource;
   try {
     source = config.interface
-      ? await openLive({ interface: config.interface, filter: config.filter, snaplen: config.snaplen, promisc: config.promisc, bufferSize: config.bufferSizeMb * 1024 * 1024 })
+      ? openLive({ iface: config.interface, filter: config.filter, snaplen: config.snaplen, promiscuous: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 })
       : openCapture(config.capture!);
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);

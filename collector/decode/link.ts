@@ -15,6 +15,7 @@ export const MAX_VLAN_TAGS = 4;
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 const ETH_ARP = 0x0806;
+const ETH_RARP = 0x8035;
 const ETH_8021Q = 0x8100;
 const ETH_8021AD = 0x88a8;
 const ETH_QINQ_OLD = 0x9100;
@@ -44,7 +45,8 @@ export function dispatchEtherType(buf: Buffer, o: number, end: number, et: numbe
   p.etherType = et;
   if (et === ETH_IPV4) decodeIpv4(buf, o, end, p);
   else if (et === ETH_IPV6) decodeIpv6(buf, o, end, p);
-  else if (et === ETH_ARP) decodeArp(buf, o, end, p);
+  // RARP has ARP's layout (ops 3/4) and binds a MAC to an address the same way.
+  else if (et === ETH_ARP || et === ETH_RARP) decodeArp(buf, o, end, p);
 }
 
 /**

@@ -24,11 +24,15 @@ export class ScanHosts {
     private readonly reporter: Reporter,
   ) {}
 
+  /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
+  raisedNow = false;
+
   /**
    * Count one opened flow. Returns the scan's start (ms) when src is scanning after it,
    * else -1; `subject` is only called when an anomaly is raised.
    */
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+    this.raisedNow = false;
     const win = this.settings.scanHostsWindowMs;
     let s = this.bySrc.get(src);
     if (!s) {
@@ -50,6 +54,7 @@ export class ScanHosts {
       return s.windowStart;
     }
     if (s.hosts.size >= this.settings.scanHostsThreshold) {
+      this.raisedNow = true;
       s.key = this.raise(s.windowStart, subject(), proto, dport, dst, time, s.hosts.size);
       return s.windowStart;
     }

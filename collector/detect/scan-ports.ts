@@ -27,8 +27,12 @@ export class ScanPorts {
     this.maxPairs = settings.scanMaxSources * 16;
   }
 
+  /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
+  raisedNow = false;
+
   /** Count one opened flow; returns the scan's start when src is port-scanning dst, else -1. */
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+    this.raisedNow = false;
     const win = this.settings.scanPortsWindowMs;
     const pk = src + ' ' + dst;
     let s = this.pairs.get(pk);
@@ -55,6 +59,7 @@ export class ScanPorts {
       return s.windowStart;
     }
     if (s.ports.size >= this.settings.scanPortsThreshold) {
+      this.raisedNow = true;
       s.key = this.raise(s.windowStart, subject(), dst, proto, time, s.ports.size);
       return s.windowStart;
     }

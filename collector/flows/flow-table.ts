@@ -31,6 +31,13 @@ export interface FlowTableOptions {
   fragmentTimeoutMs?: number;
   /** fragment map entries (direct-mapped, a collision overwrites); default 4096, rounded up to a power of two */
   fragmentSlots?: number;
+  /**
+   * Expiry and eviction order flows by last-seen to this resolution (ms): a flow is moved in its
+   * list at most once per interval, so idle expiry may run up to this late (a packet arriving
+   * after its flow's timeout still starts a new flow exactly) and eviction picks the least
+   * recently seen flow to this resolution. Default 1000.
+   */
+  lruResolutionMs?: number;
   /** packet time between automatic expiry passes inside add(); default 1000 */
   advanceEveryMs?: number;
   origin?: Origin;
@@ -54,7 +61,14 @@ export interface FlowTableStats {
 
 // Timeout classes; each has its own last-seen ordered list so the oldest of each is at its head.
 const C_TCP = 0, C_TCP_CLOSED = 1, C_UDP = 2, C_ICMP = 3, C_OTHER = 4, N_CLASSES = 5;
-const KW = 10; // key words per flow: A addr (4), B addr (4), ports, vlan/proto/family
+const KL = 10; // key words compared: A addr (4), B addr (4), ports, vlan/proto/family
+const KW = 12; // key stride: the key, its hash, padding to 48 bytes
+const K_HASH = 10;
+// flow record layout in f, RW doubles a flow
+// (128 bytes: doubles first, then int32 fields read through the Int32Array view n).
+const RW = 16, IW = 32;
+const R_ID = 0, R_START = 1, R_END = 2, R_PKTS = 3, R_BYTES = 5, R_LISTED = 7;
+const I_PREV = 16, I_NEXT = 17, I_CLS = 18, I_FIN = 19, I_FLAGS = 20, I_INIT = 21, I_SEQ = 22;
 const FW = 10; // fragment key words: src (4), dst (4), proto/family, fragment id
 const NIL = -1;
 
@@ -70,32 +84,23 @@ export class FlowTable {
   private readonly activeMs: number;
   private readonly fragMs: number;
   private readonly advanceEvery: number;
+  private readonly relistMs: number;
   private readonly cap: number;
 
   // hash index: slot + 1, 0 = empty; linear probing with backward-shift deletion
   private readonly index: Int32Array;
   private readonly mask: number;
 
-  // struct of arrays, one entry per slot
+  // Hot per-flow numbers sit together in one record of RW doubles (two cache lines) so a packet
+  // touches few lines; key words and hash in another; cold fields (strings, ports) apart.
+  private readonly f: Float64Array;
+  private readonly n: Int32Array;
   private readonly key: Uint32Array;
-  private readonly hash: Uint32Array;
-  private readonly ids: Float64Array;
-  private readonly initSide: Uint8Array;   // 0: side A of the key initiated, 1: side B
   private readonly sure: Uint8Array;
-  private readonly cls: Uint8Array;
-  private readonly fin: Uint8Array;        // bit 0: FIN from initiator, bit 1: FIN from responder
-  private readonly flags: Uint8Array;
   private readonly proto: Uint8Array;
   private readonly vlan: Uint16Array;
   private readonly sport: Uint16Array;     // initiator's port
   private readonly dport: Uint16Array;
-  private readonly pkts: Float64Array;     // [2*slot] initiator -> responder, [2*slot+1] reverse
-  private readonly bytes: Float64Array;
-  private readonly seq: Uint32Array;       // packets per direction since the flow began (not reset by interim records)
-  private readonly start: Float64Array;    // first packet of the current record period
-  private readonly end: Float64Array;      // last packet seen
-  private readonly prev: Int32Array;
-  private readonly next: Int32Array;
   private readonly srcStr: string[];
   private readonly dstStr: string[];
   private readonly srcMacStr: string[];
@@ -122,7 +127,7 @@ export class FlowTable {
   private readonly fragMask: number;
 
   // scratch for the packet being added: key words, and the unordered addresses
-  private readonly k = new Uint32Array(KW);
+  private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
   private readonly dw = new Uint32Array(4);
 
@@ -137,6 +142,7 @@ export class FlowTable {
     this.activeMs = opts.activeTimeoutMs ?? 1_800_000;
     this.fragMs = opts.fragmentTimeoutMs ?? 30_000;
     this.advanceEvery = opts.advanceEveryMs ?? 1000;
+    this.relistMs = opts.lruResolutionMs ?? 1000;
     const cap = Math.max(1, Math.floor(opts.maxFlows ?? 262_144));
     this.cap = cap;
     let size = 16;
@@ -144,24 +150,13 @@ export class FlowTable {
     this.index = new Int32Array(size);
     this.mask = size - 1;
     this.key = new Uint32Array(cap * KW);
-    this.hash = new Uint32Array(cap);
-    this.ids = new Float64Array(cap);
-    this.initSide = new Uint8Array(cap);
+    this.f = new Float64Array(cap * RW);
+    this.n = new Int32Array(this.f.buffer);
     this.sure = new Uint8Array(cap);
-    this.cls = new Uint8Array(cap);
-    this.fin = new Uint8Array(cap);
-    this.flags = new Uint8Array(cap);
     this.proto = new Uint8Array(cap);
     this.vlan = new Uint16Array(cap);
     this.sport = new Uint16Array(cap);
     this.dport = new Uint16Array(cap);
-    this.pkts = new Float64Array(cap * 2);
-    this.bytes = new Float64Array(cap * 2);
-    this.seq = new Uint32Array(cap * 2);
-    this.start = new Float64Array(cap);
-    this.end = new Float64Array(cap);
-    this.prev = new Int32Array(cap);
-    this.next = new Int32Array(cap);
     this.srcStr = new Array<string>(cap).fill('');
     this.dstStr = new Array<string>(cap).fill('');
     this.srcMacStr = new Array<string>(cap).fill('');
@@ -195,7 +190,7 @@ export class FlowTable {
       const slot = this.fragLookup(p, ts);
       if (slot !== NIL) {
         const side = this.sideOf(slot);
-        return this.count(slot, side === this.initSide[slot] ? 0 : 1, p, ts);
+        return this.count(slot, side === this.n[slot * IW + I_INIT] ? 0 : 1, p, ts);
       }
     }
     const sport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.sport : 0;
@@ -206,9 +201,9 @@ export class FlowTable {
     const flags = p.proto === 6 && p.hasL4 ? p.tcpFlags : 0;
     if (slot !== NIL) {
       // Checked here too so expiry is exact, not only at the 1 s advance() granularity.
-      const idle = ts - this.end[slot] >= this.timeouts[this.cls[slot]];
+      const idle = ts - this.f[slot * RW + R_END] >= this.timeouts[this.n[slot * IW + I_CLS]];
       // A fresh SYN on a closed connection is a new connection reusing the ports.
-      const reopened = this.cls[slot] === C_TCP_CLOSED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+      const reopened = this.n[slot * IW + I_CLS] === C_TCP_CLOSED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
       if (idle || reopened) {
         if (idle) this.nExpired++;
         this.finish(slot, true);
@@ -217,11 +212,11 @@ export class FlowTable {
     }
     if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags, ts);
     else {
-      const dir = side === this.initSide[slot] ? 0 : 1;
+      const dir = side === this.n[slot * IW + I_INIT] ? 0 : 1;
       this.count(slot, dir, p, ts);
     }
     if (p.isFragment && p.fragOffset === 0) this.fragRemember(p, slot, ts);
-    return this.ids[slot];
+    return this.f[slot * RW + R_ID];
   }
 
   /** Expire flows idle at packet time nowMs (ms since epoch). The pipeline calls it on a timer when live. */
@@ -231,8 +226,8 @@ export class FlowTable {
       const t = this.timeouts[c];
       // Each list is ordered by last-seen, so the walk stops at the first flow still alive.
       let s = this.heads[c];
-      while (s !== NIL && nowMs - this.end[s] >= t) {
-        const n = this.next[s];
+      while (s !== NIL && nowMs - this.f[s * RW + R_END] >= t) {
+        const n = this.n[s * IW + I_NEXT];
         this.nExpired++;
         this.finish(s, true);
         s = n;
@@ -243,15 +238,15 @@ export class FlowTable {
   /** Attach a server name (TLS SNI, HTTP Host) to a live flow; carried on its records as serverName. */
   setName(flowId: number, name: string): void {
     let slot = this.lastSlot;
-    if (slot === NIL || this.ids[slot] !== flowId) slot = this.slotOf(flowId);
+    if (slot === NIL || this.f[slot * RW + R_ID] !== flowId) slot = this.slotOf(flowId);
     if (slot !== NIL) this.names[slot] = name;
   }
 
   /** Emit every live flow as final, oldest id first (end of capture, shutdown). */
   flush(): void {
     const slots: number[] = [];
-    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.next[s]) slots.push(s);
-    slots.sort((a, b) => this.ids[a] - this.ids[b]);
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) slots.push(s);
+    slots.sort((a, b) => this.f[a * RW + R_ID] - this.f[b * RW + R_ID]);
     for (const s of slots) this.finish(s, true);
   }
 
@@ -303,7 +298,7 @@ export class FlowTable {
       const e = index[i];
       if (e === 0) return NIL;
       const s = e - 1;
-      if (this.hash[s] !== h) continue;
+      if (this.key[(s) * KW + K_HASH] !== h) continue;
       const base = s * KW;
       if (key[base] === k[0] && key[base + 1] === k[1] && key[base + 2] === k[2] && key[base + 3] === k[3] &&
         key[base + 4] === k[4] && key[base + 5] === k[5] && key[base + 6] === k[6] && key[base + 7] === k[7] &&
@@ -321,14 +316,14 @@ export class FlowTable {
   /** Backward-shift deletion keeps probe chains intact without tombstones. */
   private indexRemove(slot: number): void {
     const index = this.index, mask = this.mask;
-    let i = this.hash[slot] & mask;
+    let i = this.key[(slot) * KW + K_HASH] & mask;
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const e = index[j];
       if (e === 0) break;
-      const home = this.hash[e - 1] & mask;
+      const home = this.key[(e - 1) * KW + K_HASH] & mask;
       // move e into the hole at i unless its home lies cyclically in (i, j]
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) { index[i] = e; i = j; }
@@ -345,30 +340,30 @@ export class FlowTable {
     this.live++;
     this.nCreated++;
     const base = slot * KW, k = this.k;
-    for (let i = 0; i < KW; i++) this.key[base + i] = k[i];
-    this.hash[slot] = h;
+    for (let i = 0; i < KL; i++) this.key[base + i] = k[i];
+    this.key[(slot) * KW + K_HASH] = h;
     this.indexInsert(slot, h);
     const id = this.nextId++;
-    this.ids[slot] = id;
+    this.f[slot * RW + R_ID] = id;
     // SYN: sender initiates; SYN-ACK seen first: the receiver did; otherwise the first sender.
     const synAck = (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
     const syn = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     const rev = synAck;
-    this.initSide[slot] = rev ? side ^ 1 : side;
+    this.n[slot * IW + I_INIT] = rev ? side ^ 1 : side;
     this.sure[slot] = syn || synAck ? 1 : 0;
     this.proto[slot] = p.proto;
     this.vlan[slot] = p.vlan;
     this.sport[slot] = rev ? dport : sport;
     this.dport[slot] = rev ? sport : dport;
-    this.fin[slot] = 0;
-    this.flags[slot] = 0;
-    this.pkts[2 * slot] = 0; this.pkts[2 * slot + 1] = 0;
-    this.bytes[2 * slot] = 0; this.bytes[2 * slot + 1] = 0;
-    this.seq[2 * slot] = 0; this.seq[2 * slot + 1] = 0;
-    this.start[slot] = ts;
-    this.end[slot] = ts;
+    this.n[slot * IW + I_FIN] = 0;
+    this.n[slot * IW + I_FLAGS] = 0;
+    this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;
+    this.f[slot * RW + R_BYTES] = 0; this.f[slot * RW + R_BYTES + 1] = 0;
+    this.n[slot * IW + I_SEQ] = 0; this.n[slot * IW + I_SEQ + 1] = 0;
+    this.f[slot * RW + R_START] = ts;
+    this.f[slot * RW + R_END] = ts;
     const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
-    this.cls[slot] = c;
+    this.n[slot * IW + I_CLS] = c;
     this.append(slot, c);
     const s = p.l3 === L3.IPv4 ? ip4String(p.src4) : ip6String(p.buf, p.srcOff);
     const d = p.l3 === L3.IPv4 ? ip4String(p.dst4) : ip6String(p.buf, p.dstOff);
@@ -389,44 +384,47 @@ export class FlowTable {
   }
 
   private count(slot: number, dir: number, p: PacketInfo, ts: number): number {
-    if (ts - this.start[slot] >= this.activeMs) {
+    if (ts - this.f[slot * RW + R_START] >= this.activeMs) {
       this.emit(slot, false);
-      this.pkts[2 * slot] = 0; this.pkts[2 * slot + 1] = 0;
-      this.bytes[2 * slot] = 0; this.bytes[2 * slot + 1] = 0;
-      this.flags[slot] = 0;
-      this.start[slot] = ts;
+      this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;
+      this.f[slot * RW + R_BYTES] = 0; this.f[slot * RW + R_BYTES + 1] = 0;
+      this.n[slot * IW + I_FLAGS] = 0;
+      this.f[slot * RW + R_START] = ts;
     }
-    const d = 2 * slot + dir;
-    this.pkts[d]++;
-    this.bytes[d] += p.ipLen;
-    this.seq[d]++;
-    if (ts > this.end[slot]) this.end[slot] = ts;
+    const r = slot * RW;
+    this.f[r + R_PKTS + dir]++;
+    this.f[r + R_BYTES + dir] += p.ipLen;
+    const n = ++this.n[slot * IW + I_SEQ + dir];
+    if (ts > this.f[slot * RW + R_END]) this.f[slot * RW + R_END] = ts;
     if (p.proto === 6 && p.hasL4) {
       const f = p.tcpFlags;
-      this.flags[slot] |= f;
-      if (this.cls[slot] === C_TCP) {
-        if (f & TCP_FIN) this.fin[slot] |= 1 << dir;
-        if ((f & TCP_RST) || this.fin[slot] === 3) {
+      this.n[slot * IW + I_FLAGS] |= f;
+      if (this.n[slot * IW + I_CLS] === C_TCP) {
+        if (f & TCP_FIN) this.n[slot * IW + I_FIN] |= 1 << dir;
+        if ((f & TCP_RST) || this.n[slot * IW + I_FIN] === 3) {
           this.unlink(slot);
-          this.cls[slot] = C_TCP_CLOSED;
+          this.n[slot * IW + I_CLS] = C_TCP_CLOSED;
           this.append(slot, C_TCP_CLOSED);
         }
       }
     }
-    // keep the class list ordered by last-seen
-    const c = this.cls[slot];
-    if (this.tails[c] !== slot) { this.unlink(slot); this.append(slot, c); }
+    // Re-list at most once per lruResolutionMs: each move touches two neighbours' cache lines,
+    // and the lists only need last-seen order to that resolution.
+    if (ts - this.f[r + R_LISTED] >= this.relistMs) {
+      const c = this.n[slot * IW + I_CLS];
+      if (this.tails[c] !== slot) { this.unlink(slot); this.append(slot, c); } else this.f[r + R_LISTED] = ts;
+    }
     this.lastDir = dir;
-    this.lastIndex = this.seq[d];
+    this.lastIndex = n;
     this.lastSlot = slot;
-    return this.ids[slot];
+    return this.f[slot * RW + R_ID];
   }
 
   private evictOldest(): void {
     let best = NIL;
     for (let c = 0; c < N_CLASSES; c++) {
       const h = this.heads[c];
-      if (h !== NIL && (best === NIL || this.end[h] < this.end[best])) best = h;
+      if (h !== NIL && (best === NIL || this.f[h * RW + R_END] < this.f[best * RW + R_END])) best = h;
     }
     this.nEvicted++;
     this.finish(best, true);
@@ -439,7 +437,7 @@ export class FlowTable {
     this.indexRemove(slot);
     this.srcStr[slot] = ''; this.dstStr[slot] = ''; this.srcMacStr[slot] = ''; this.dstMacStr[slot] = '';
     this.names[slot] = undefined;
-    this.ids[slot] = 0;
+    this.f[slot * RW + R_ID] = 0;
     if (this.lastSlot === slot) this.lastSlot = NIL;
     this.freeNext[slot] = this.freeHead;
     this.freeHead = slot;
@@ -448,12 +446,12 @@ export class FlowTable {
 
   private emit(slot: number, final: boolean): void {
     const rec: FlowRecord = {
-      id: this.ids[slot], start: this.start[slot], end: this.end[slot], proto: protoName(this.proto[slot]),
+      id: this.f[slot * RW + R_ID], start: this.f[slot * RW + R_START], end: this.f[slot * RW + R_END], proto: protoName(this.proto[slot]),
       src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
-      packets: this.pkts[2 * slot], bytes: this.bytes[2 * slot],
-      packetsRev: this.pkts[2 * slot + 1], bytesRev: this.bytes[2 * slot + 1],
+      packets: this.f[slot * RW + R_PKTS], bytes: this.f[slot * RW + R_BYTES],
+      packetsRev: this.f[slot * RW + R_PKTS + 1], bytesRev: this.f[slot * RW + R_BYTES + 1],
       srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot],
-      tcpFlags: this.flags[slot], origin: this.origin, exporter: '', final,
+      tcpFlags: this.n[slot * IW + I_FLAGS], origin: this.origin, exporter: '', final,
     };
     const name = this.names[slot];
     if (name !== undefined) rec.serverName = name;
@@ -462,21 +460,22 @@ export class FlowTable {
 
   private append(slot: number, c: number): void {
     const t = this.tails[c];
-    this.prev[slot] = t;
-    this.next[slot] = NIL;
-    if (t === NIL) this.heads[c] = slot; else this.next[t] = slot;
+    this.n[slot * IW + I_PREV] = t;
+    this.n[slot * IW + I_NEXT] = NIL;
+    this.f[slot * RW + R_LISTED] = this.f[slot * RW + R_END];
+    if (t === NIL) this.heads[c] = slot; else this.n[t * IW + I_NEXT] = slot;
     this.tails[c] = slot;
   }
 
   private unlink(slot: number): void {
-    const c = this.cls[slot], pv = this.prev[slot], nx = this.next[slot];
-    if (pv === NIL) this.heads[c] = nx; else this.next[pv] = nx;
-    if (nx === NIL) this.tails[c] = pv; else this.prev[nx] = pv;
-    this.prev[slot] = NIL; this.next[slot] = NIL;
+    const c = this.n[slot * IW + I_CLS], pv = this.n[slot * IW + I_PREV], nx = this.n[slot * IW + I_NEXT];
+    if (pv === NIL) this.heads[c] = nx; else this.n[pv * IW + I_NEXT] = nx;
+    if (nx === NIL) this.tails[c] = pv; else this.n[nx * IW + I_PREV] = pv;
+    this.n[slot * IW + I_PREV] = NIL; this.n[slot * IW + I_NEXT] = NIL;
   }
 
   private slotOf(flowId: number): number {
-    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.next[s]) if (this.ids[s] === flowId) return s;
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) if (this.f[s * RW + R_ID] === flowId) return s;
     return NIL;
   }
 
@@ -500,19 +499,19 @@ export class FlowTable {
     fk[base + 4] = dw[0]; fk[base + 5] = dw[1]; fk[base + 6] = dw[2]; fk[base + 7] = dw[3];
     fk[base + 8] = p.proto; fk[base + 9] = p.fragId >>> 0;
     this.fragSlot[e] = slot;
-    this.fragFlow[e] = this.ids[slot];
+    this.fragFlow[e] = this.f[slot * RW + R_ID];
     this.fragTs[e] = ts;
   }
 
   private fragLookup(p: PacketInfo, ts: number): number {
     const e = this.fragHash(p), base = e * FW, fk = this.fragKey, sw = this.sw, dw = this.dw;
     const slot = this.fragSlot[e];
-    if (slot === NIL || ts - this.fragTs[e] > this.fragMs || this.ids[slot] !== this.fragFlow[e]) return NIL;
+    if (slot === NIL || ts - this.fragTs[e] > this.fragMs || this.f[slot * RW + R_ID] !== this.fragFlow[e]) return NIL;
     if (fk[base] !== sw[0] || fk[base + 1] !== sw[1] || fk[base + 2] !== sw[2] || fk[base + 3] !== sw[3] ||
       fk[base + 4] !== dw[0] || fk[base + 5] !== dw[1] || fk[base + 6] !== dw[2] || fk[base + 7] !== dw[3] ||
       fk[base + 8] !== p.proto || fk[base + 9] !== p.fragId >>> 0) return NIL;
     // the flow may have gone idle since the first fragment
-    if (ts - this.end[slot] >= this.timeouts[this.cls[slot]]) return NIL;
+    if (ts - this.f[slot * RW + R_END] >= this.timeouts[this.n[slot * IW + I_CLS]]) return NIL;
     return slot;
   }
 
@@ -523,7 +522,7 @@ export class FlowTable {
 /** murmur3-style mix of the ten key words. */
 function hashKey(k: Uint32Array): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < KW; i++) {
+  for (let i = 0; i < KL; i++) {
     let w = Math.imul(k[i], 0xcc9e2d51);
     w = (w << 15) | (w >>> 17);
     h ^= Math.imul(w, 0x1b873593);

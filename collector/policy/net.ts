@@ -150,13 +150,25 @@ export class PrefixTrie<T> {
     return n;
   }
 
+  /** The same shape with every value mapped (builders to finished indexes). */
+  map<U>(fn: (v: T) => U): PrefixTrie<U> {
+    const t = new PrefixTrie<U>();
+    t.c0 = this.c0.slice();
+    t.c1 = this.c1.slice();
+    t.vals = this.vals.map((v) => (v === undefined ? undefined : fn(v)));
+    return t;
+  }
+
   get size(): number { return this.vals.length; }
 }
 
 /** A v4 and a v6 trie side by side. */
 export class AddrTable<T> {
-  readonly v4 = new PrefixTrie<T>();
-  readonly v6 = new PrefixTrie<T>();
+  constructor(readonly v4 = new PrefixTrie<T>(), readonly v6 = new PrefixTrie<T>()) {}
+
+  map<U>(fn: (v: T) => U): AddrTable<U> {
+    return new AddrTable(this.v4.map(fn), this.v6.map(fn));
+  }
 
   insert(c: Cidr, merge: (old: T | undefined) => T): void {
     (c.v6 ? this.v6 : this.v4).insert(c.bytes, c.len, merge);

@@ -41,6 +41,7 @@ const PORT_EXPECTED = 'expected a port like "443/tcp", a range like "3478-3479/u
 
 /** A port spec; icmp matches ICMP and ICMPv6 of any type (lo = 0, hi = 65535). */
 export function parsePort(v: unknown): PortSpec | { error: string } {
+  if (typeof v === 'number') return { error: `${PORT_EXPECTED}, got ${v} (add the protocol, e.g. "${v}/tcp")` };
   if (typeof v !== 'string') return { error: `${PORT_EXPECTED}, got ${show(v)}` };
   if (v === 'icmp' || v === 'icmpv6') return { proto: 'icmp', lo: 0, hi: 65535 };
   const m = /^([0-9]+)(?:-([0-9]+))?\/([a-z]+)$/.exec(v);

@@ -175,7 +175,7 @@ export function semanticErrors(doc: unknown, loc: Locator, skip: ReadonlySet<str
       if (r.service !== undefined) {
         if (r.to !== undefined || r.ports !== undefined) err([...at, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to` and `ports` (or write a rule without `service`)');
         if (r.service === 'dns' && !hasResolvers) err([...at, 'service'], 'expected at least one approved resolver in `resolvers` for `service: dns` (DNS to an approved resolver)');
-      } else if (r.to === undefined && r.ports === undefined) {
+      } else if (r.to === undefined && r.ports === undefined && Object.keys(r).every((k) => k === 'comment')) {
         err(at, 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
       }
       if (str(r.to)) {

@@ -29,11 +29,16 @@ const INT64_MIN = -9223372036854775808n;
  * tabs cannot appear raw (a newline ends the line), so they become the two
  * characters `\n`, `\r`, `\t`, `\f` as Telegraf writes them.
  * A backslash is doubled only where the parser would otherwise read it as an
- * escape of what follows (before `,`, space, `=`, another backslash, or at the
- * end): InfluxDB 1.x keeps `\x` as two characters, so this keeps names such as
- * `DOMAIN\host` exact while a hostile trailing `\` cannot swallow the separator.
+ * escape of what follows (before `,`, space, `=`, another backslash): InfluxDB
+ * 1.x keeps `\x` as two characters, so names such as `DOMAIN\host` stay exact.
+ * Trailing backslashes are removed: 1.x refuses any tag value ending in one,
+ * escaped or not ("invalid tag format"), and a hostile hostname must not cost
+ * the whole point.
  */
 function escapeKey(s: string, escapeEquals: boolean): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x5c) end--;
+  if (end !== s.length) s = s.slice(0, end);
   let out = '';
   let from = 0;
   for (let i = 0; i < s.length; i++) {
@@ -48,8 +53,8 @@ function escapeKey(s: string, escapeEquals: boolean): string {
       case 0x09: rep = '\\t'; break;
       case 0x0c: rep = '\\f'; break;
       case 0x5c: {
-        const n = i + 1 < s.length ? s.charCodeAt(i + 1) : -1;
-        if (n === -1 || n === 0x2c || n === 0x20 || n === 0x5c || n === 0x0a || n === 0x0d
+        const n = s.charCodeAt(i + 1);
+        if (n === 0x2c || n === 0x20 || n === 0x5c || n === 0x0a || n === 0x0d
           || n === 0x09 || n === 0x0c || (escapeEquals && n === 0x3d)) rep = '\\\\';
         break;
       }
@@ -74,14 +79,24 @@ export function escapeFieldKey(s: string): string {
   return escapeKey(s, true);
 }
 
-/** A string field value with its quotes. Newlines may stay raw inside quotes. */
+/**
+ * A string field value with its quotes: `"` and `\` get a backslash. Line breaks
+ * become the two characters `\n` / `\r`: InfluxDB 1.x accepts them raw inside
+ * quotes, but then one point is no longer one line, and the spool and the
+ * rejected-point report split batches on newlines.
+ */
 export function quoteString(s: string): string {
   let out = '"';
   let from = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0x22 || c === 0x5c) {
-      out += s.slice(from, i) + '\\' + s[i];
+    let rep: string | null = null;
+    if (c === 0x22) rep = '\\"';
+    else if (c === 0x5c) rep = '\\\\';
+    else if (c === 0x0a) rep = '\\n';
+    else if (c === 0x0d) rep = '\\r';
+    if (rep !== null) {
+      out += s.slice(from, i) + rep;
       from = i + 1;
     }
   }
@@ -123,14 +138,17 @@ export function nsTimestamp(ms: number, extraNs = 0): string | null {
  * no measurement or no field left after dropping unrepresentable values.
  */
 export function serializePoint(p: Point): string | null {
-  if (!p.measurement) return null;
-  let line = escapeMeasurement(p.measurement);
+  let line = p.measurement ? escapeMeasurement(p.measurement) : '';
+  if (line === '') return null;
   if (p.tags) {
     const keys = Object.keys(p.tags).sort();
     for (const k of keys) {
       const v = p.tags[k];
-      if (typeof v !== 'string' || v === '' || k === '') continue;
-      line += ',' + escapeTag(k) + '=' + escapeTag(v);
+      if (typeof v !== 'string') continue;
+      const ek = escapeTag(k);
+      const ev = escapeTag(v);
+      if (ek === '' || ev === '') continue;
+      line += ',' + ek + '=' + ev;
     }
   }
   let fields = '';
@@ -143,8 +161,9 @@ export function serializePoint(p: Point): string | null {
       else if (typeof v === 'boolean') text = v ? 'true' : 'false';
       else if (typeof v === 'number') text = formatFloat(v);
       else text = null;
-      if (text === null) continue;
-      fields += (fields ? ',' : '') + escapeFieldKey(k) + '=' + text;
+      const ek = escapeFieldKey(k);
+      if (text === null || ek === '') continue;
+      fields += (fields ? ',' : '') + ek + '=' + text;
     }
   }
   if (p.ints) {
@@ -152,8 +171,9 @@ export function serializePoint(p: Point): string | null {
       if (k === '') continue;
       const v = p.ints[k];
       const text = typeof v === 'number' || typeof v === 'bigint' ? formatInt(v) : null;
-      if (text === null) continue;
-      fields += (fields ? ',' : '') + escapeFieldKey(k) + '=' + text;
+      const ek = escapeFieldKey(k);
+      if (text === null || ek === '') continue;
+      fields += (fields ? ',' : '') + ek + '=' + text;
     }
   }
   if (!fields) return null;

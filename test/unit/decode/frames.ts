@@ -96,10 +96,24 @@ function readPcapng(d: Buffer): Frame[] {
 
 /** tshark -T fields output for a file: one string[] per frame. */
 import { execFileSync } from 'node:child_process';
-export function tsharkFields(file: string, fields: string[], filter?: string): string[][] {
-  const args = ['-r', file, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+export function tsharkFields(file: string, fields: string[], filter?: string, opts: string[] = []): string[][] {
+  const args = [...opts, '-r', file, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   if (filter) args.push('-Y', filter);
   for (const f of fields) args.push('-e', f);
   const text = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000, maxBuffer: 64 << 20 });
-  return text.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  return text.split('\n').slice(0, -1).map((l) => l.split('\t'));
+}
+
+import { decodeFrame } from '../../../collector/decode/frame.js';
+import { PacketInfo } from '../../../collector/decode/packet.js';
+
+/** Decodes every frame of a capture into one reused PacketInfo; fn gets it and the 1-based frame number. */
+export function eachPacket(file: string, fn: (p: PacketInfo, frameNo: number) => void): number {
+  const p = new PacketInfo();
+  const frames = readFrames(file);
+  frames.forEach((f, i) => {
+    decodeFrame(f.data, f.offset, f.caplen, f.wirelen, f.ts, f.linkType, p);
+    fn(p, i + 1);
+  });
+  return frames.length;
 }

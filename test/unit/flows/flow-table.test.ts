@@ -181,7 +181,7 @@ t.test('active timeout emits interim records with the same id and reset counters
 });
 
 t.test('at the cap the least recently seen flow is evicted as final', async (t) => {
-  const { ft, recs, add } = table({ maxFlows: 4 });
+  const { ft, recs, add } = table({ maxFlows: 4, lruResolutionMs: 0 });
   const ids: number[] = [];
   for (let i = 0; i < 4; i++) ids.push(add({ src: `10.0.0.${i + 1}`, dst: '10.0.1.1', sport: 1000, dport: 53, proto: 17, ts: T0 + i }));
   add({ src: '10.0.0.1', dst: '10.0.1.1', sport: 1000, dport: 53, proto: 17, ts: T0 + 10 }); // refresh flow 0

@@ -1,0 +1,274 @@
+// Compiles a validated policy document into look-up structures (prefix tries, a domain
+// trie, port range sets) so evaluate() costs a few trie walks, whatever the rule count.
+
+import type { PolicyDoc, RuleDoc, ServiceName } from './schema.js';
+import type { CompiledPolicy, DeviceFacts, DevicePlacement, FlowFacts, ProfileLimits, Verdict } from './types.js';
+import type { Proto } from '../types.js';
+import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
+import { PortIndex, PortIndexBuilder } from './ports.js';
+import { DomainTrie, globToRegExp } from './glob.js';
+import { parsePort, parseSize, type PortSpec } from './units.js';
+import { parseTarget } from './validate.js';
+
+const ANY4: Cidr = { v6: false, bytes: new Uint8Array(16), len: 0 };
+const ANY6: Cidr = { v6: true, bytes: new Uint8Array(16), len: 0 };
+const cidr = (s: string): Cidr => parseCidr(s) as Cidr;
+
+/**
+ * What each built-in service expands to. dns: 53/udp+tcp to an approved resolver only
+ * (DoT 853 is not part of it); dhcp: the client ports of DHCPv4 (also to the
+ * 255.255.255.255 broadcast) and DHCPv6; mdns and ssdp: their multicast groups only.
+ */
+function serviceParts(svc: ServiceName, resolvers: readonly Cidr[]): { to: Cidr[]; ports: PortSpec[] }[] {
+  const udp = (lo: number, hi = lo): PortSpec => ({ proto: 'udp', lo, hi });
+  switch (svc) {
+    case 'dns': return [{ to: [...resolvers], ports: [udp(53), { proto: 'tcp', lo: 53, hi: 53 }] }];
+    case 'ntp': return [{ to: [ANY4, ANY6], ports: [udp(123)] }];
+    case 'dhcp': return [{ to: [ANY4], ports: [udp(67, 68)] }, { to: [ANY6], ports: [udp(546, 547)] }];
+    case 'mdns': return [{ to: [cidr('224.0.0.251'), cidr('ff02::fb')], ports: [udp(5353)] }];
+    case 'ssdp': return [{ to: [cidr('239.255.255.250'), cidr('ff02::c')], ports: [udp(1900)] }];
+    case 'icmp': return [{ to: [ANY4, ANY6], ports: [{ proto: 'icmp', lo: 0, hi: 65535 }] }];
+  }
+}
+
+class ProfileBuilder {
+  addr = new AddrTable<PortIndexBuilder>();
+  domains = new DomainTrie();
+  domainPorts = new PortIndexBuilder();
+  devices = new Map<string, PortIndexBuilder>();
+  ruleIds: string[] = [];
+
+  addAddr(c: Cidr, rule: number, ports: readonly PortSpec[] | undefined): void {
+    this.addr.insert(c, (old) => { const b = old ?? new PortIndexBuilder(); b.add(rule, ports); return b; });
+  }
+}
+
+/** A profile ready to evaluate. */
+class Profile {
+  constructor(
+    readonly addr: AddrTable<PortIndex>,
+    readonly domains: DomainTrie,
+    readonly domainPorts: PortIndex | null,
+    readonly devices: readonly { name: string; ports: PortIndex }[],
+    readonly devicePorts: PortIndex | null,
+    readonly ruleIds: readonly string[],
+    readonly limits: ProfileLimits,
+  ) {}
+}
+
+interface DeviceMatcher {
+  name: string;
+  profile: string;
+  rule: string;
+  mac: RegExp | null;
+  /** exact lower-case MAC: a string compare instead of a RegExp. */
+  macExact: string | null;
+  ip: Cidr | null;
+  vendor: RegExp | null;
+  hostname: RegExp | null;
+}
+
+function protoNum(p: Proto): number {
+  switch (p) {
+    case 'tcp': return 6;
+    case 'udp': return 17;
+    case 'icmp': return 1;
+    case 'icmpv6': return 58;
+    default: return p;
+  }
+}
+
+const DENIED: Verdict = Object.freeze({ allowed: false, rule: '', awaitingName: false });
+const AWAITING: Verdict = Object.freeze({ allowed: false, rule: '', awaitingName: true });
+
+export class Policy implements CompiledPolicy {
+  readonly vlan: number | undefined;
+  private segs = new AddrTable<string>();
+  private watched: ReadonlySet<string>;
+  private protectedSet: ReadonlySet<string>;
+  private resolvers: ReadonlySet<string>;
+  private matchers: DeviceMatcher[] = [];
+  private defaultProfile: string;
+  private profs = new Map<string, Profile>();
+  private profileNames: string[];
+  /** scratch for address bytes and trie paths: evaluate allocates nothing for IPv4 peers. */
+  private buf = new Uint8Array(16);
+  private pathOut: PortIndex[] = new Array(129);
+  /** one frozen verdict per rule, so an allow allocates nothing either. */
+  private verdicts = new Map<string, Verdict[]>();
+
+  constructor(readonly source: string, doc: PolicyDoc) {
+    this.vlan = doc.vlan;
+    for (const [name, list] of Object.entries(doc.segments)) {
+      for (const c of list) this.segs.insert(cidr(c), () => name);
+    }
+    this.watched = new Set(doc.watch);
+    this.protectedSet = new Set(doc.protected ?? []);
+    const resolverCidrs: Cidr[] = [];
+    const rs = new Set<string>();
+    for (const r of doc.resolvers ?? []) {
+      const p = parseIp(r);
+      if ('ip' in p) { rs.add(p.ip); resolverCidrs.push(cidr(p.ip)); }
+    }
+    this.resolvers = rs;
+    this.defaultProfile = doc.default_profile;
+    (doc.devices ?? []).forEach((d, i) => {
+      const mac = d.mac?.toLowerCase();
+      this.matchers.push({
+        name: d.name, profile: d.profile, rule: `devices[${i}]`,
+        macExact: mac !== undefined && !/[*?]/.test(mac) ? mac : null,
+        mac: mac !== undefined && /[*?]/.test(mac) ? globToRegExp(mac) : null,
+        ip: d.ip !== undefined ? cidr(d.ip) : null,
+        vendor: d.vendor !== undefined ? globToRegExp(d.vendor) : null,
+        hostname: d.hostname !== undefined ? globToRegExp(d.hostname) : null,
+      });
+    });
+    this.profileNames = Object.keys(doc.profiles);
+    for (const name of this.profileNames) {
+      const p = doc.profiles[name];
+      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits));
+      const ids = this.profs.get(name)!.ruleIds;
+      this.verdicts.set(name, ids.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })));
+    }
+  }
+
+  private compileProfile(name: string, allow: readonly RuleDoc[], doc: PolicyDoc, resolvers: readonly Cidr[],
+    lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined): Profile {
+    const b = new ProfileBuilder();
+    allow.forEach((r, i) => {
+      b.ruleIds.push(`profiles.${name}.allow[${i}]`);
+      if (r.service !== undefined) {
+        for (const part of serviceParts(r.service, resolvers)) for (const c of part.to) b.addAddr(c, i, part.ports);
+        return;
+      }
+      const ports = r.ports?.map((p) => parsePort(p) as PortSpec);
+      if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); return; }
+      const t = parseTarget(r.to);
+      if ('error' in t) return;
+      switch (t.kind) {
+        case 'cidr': b.addAddr(t.cidr, i, ports); break;
+        case 'segment': for (const c of doc.segments[t.name] ?? []) b.addAddr(cidr(c), i, ports); break;
+        case 'domain': b.domains.add(t.glob, i, ports); b.domainPorts.add(i, ports); break;
+        case 'device': {
+          let d = b.devices.get(t.name);
+          if (!d) { d = new PortIndexBuilder(); b.devices.set(t.name, d); }
+          d.add(i, ports);
+          break;
+        }
+      }
+    });
+    const devices = [...b.devices].map(([n, pb]) => ({ name: n, ports: pb.build() }));
+    const devUnion = new PortIndexBuilder();
+    allow.forEach((r, i) => { if (r.to?.startsWith('device:')) devUnion.add(i, r.ports?.map((p) => parsePort(p) as PortSpec)); });
+    const limits: ProfileLimits = {};
+    if (lim?.bytes_per_hour !== undefined) limits.bytesPerHour = (parseSize(lim.bytes_per_hour) as { bytes: number }).bytes;
+    if (lim?.bytes_per_day !== undefined) limits.bytesPerDay = (parseSize(lim.bytes_per_day) as { bytes: number }).bytes;
+    return new Profile(
+      b.addr.map((pb) => pb.build()), b.domains.build(),
+      b.domains.count > 0 ? b.domainPorts.build() : null,
+      devices, devices.length > 0 ? devUnion.build() : null,
+      b.ruleIds, limits,
+    );
+  }
+
+  segmentOf(ip: string): string {
+    const fam = addrInto(ip, this.buf);
+    return fam === 0 ? '' : this.segs.longest(fam, this.buf) ?? '';
+  }
+
+  isWatched(ip: string): boolean {
+    const s = this.segmentOf(ip);
+    return s !== '' && this.watched.has(s);
+  }
+
+  /** Judged by the address's most specific segment: a /24 carved out of a protected /16 is not protected. */
+  protectedSegment(ip: string): string {
+    const s = this.segmentOf(ip);
+    return s !== '' && this.protectedSet.has(s) ? s : '';
+  }
+
+  isResolver(ip: string): boolean {
+    if (this.resolvers.has(ip)) return true;
+    const p = parseIp(ip);
+    return 'ip' in p && this.resolvers.has(p.ip);
+  }
+
+  place(d: DeviceFacts): DevicePlacement {
+    const mac = d.mac.toLowerCase();
+    let fam: 0 | 4 | 6 = 0;
+    let ipDone = false;
+    for (const m of this.matchers) {
+      if (m.macExact !== null && m.macExact !== mac) continue;
+      if (m.mac !== null && (mac === '' || !m.mac.test(mac))) continue;
+      if (m.ip !== null) {
+        if (!ipDone) { fam = d.ip ? addrInto(d.ip, this.buf) : 0; ipDone = true; }
+        if (fam === 0 || !cidrContains(m.ip, fam === 6, this.buf)) continue;
+      }
+      if (m.vendor !== null && (d.vendor === '' || !m.vendor.test(d.vendor))) continue;
+      if (m.hostname !== null && (d.hostname === '' || !m.hostname.test(d.hostname))) continue;
+      return { name: m.name, profile: m.profile, known: true, rule: m.rule };
+    }
+    return { name: '', profile: this.defaultProfile, known: false, rule: 'default_profile' };
+  }
+
+  evaluate(profile: string, flow: FlowFacts, names: readonly string[], deviceIps: (name: string) => readonly string[]): Verdict {
+    const p = this.profs.get(profile);
+    if (!p) return DENIED;
+    const proto = protoNum(flow.proto);
+    const port = flow.dport;
+    let best = -1;
+    const fam = addrInto(flow.dst, this.buf);
+    if (fam !== 0) {
+      const n = p.addr.path(fam, this.buf, this.pathOut);
+      for (let i = 0; i < n; i++) {
+        const r = this.pathOut[i].match(proto, port);
+        if (r >= 0 && (best < 0 || r < best)) best = r;
+      }
+    }
+    if (p.domainPorts !== null && p.domainPorts.match(proto, port) >= 0) {
+      for (let i = 0; i < names.length; i++) {
+        const r = p.domains.match(names[i], proto, port);
+        if (r >= 0 && (best < 0 || r < best)) best = r;
+      }
+    }
+    if (p.devicePorts !== null && fam !== 0) {
+      const floor = p.devicePorts.match(proto, port);
+      if (floor >= 0 && (best < 0 || floor < best)) {
+        for (const d of p.devices) {
+          const r = d.ports.match(proto, port);
+          if (r < 0 || (best >= 0 && r >= best)) continue;
+          if (this.ownsAddress(deviceIps(d.name), flow.dst, fam)) best = r;
+        }
+      }
+    }
+    if (best >= 0) return this.verdicts.get(profile)![best];
+    return p.domainPorts !== null && p.domainPorts.match(proto, port) >= 0 ? AWAITING : DENIED;
+  }
+
+  /** Does one of `ips` equal dst? Compared as bytes, so "fd00::1" and "FD00:0::1" agree. */
+  private ownsAddress(ips: readonly string[], dst: string, fam: 4 | 6): boolean {
+    const want = this.buf.slice(0, fam === 4 ? 4 : 16);
+    const tmp = new Uint8Array(16);
+    for (const ip of ips) {
+      if (ip === dst) return true;
+      if (addrInto(ip, tmp) !== fam) continue;
+      let same = true;
+      for (let k = 0; k < want.length; k++) if (tmp[k] !== want[k]) { same = false; break; }
+      if (same) return true;
+    }
+    return false;
+  }
+
+  limits(profile: string): ProfileLimits {
+    return this.profs.get(profile)?.limits ?? {};
+  }
+
+  profiles(): readonly string[] {
+    return this.profileNames;
+  }
+}
+
+/** Compile a document that passed validation (load.ts guarantees that). */
+export function compilePolicy(doc: PolicyDoc, source: string): CompiledPolicy {
+  return new Policy(source, doc);
+}

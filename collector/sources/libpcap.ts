@@ -1,0 +1,69 @@
+// Loads the optional `pcap` npm package (libpcap bindings) on demand, so segwatch runs without
+// it and only live capture (or the libpcap file reader) asks for it. Typed minimally here.
+
+import { EventEmitter } from 'node:events';
+
+export interface PcapPacket {
+  /** the session's reused snaplen-sized buffer; the frame is buf[0, min(caplen, buf.length)) */
+  buf: Buffer;
+  /** native-endian u32s: tv_sec, tv_usec, caplen, len */
+  header: Buffer;
+  link_type: string;
+}
+
+export interface PcapSessionLike extends EventEmitter {
+  readonly link_type: string;
+  close(): void;
+  stats(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
+}
+
+export interface PcapModule {
+  createSession(device: string, options?: {
+    filter?: string; buffer_size?: number; snap_length?: number; monitor?: boolean;
+    buffer_timeout?: number; promiscuous?: boolean;
+  }): PcapSessionLike;
+  createOfflineSession(path: string, options?: { filter?: string }): PcapSessionLike;
+  findalldevs(): { name: string; flags?: string; addresses?: unknown[] }[];
+  lib_version: string;
+  warningHandler: (msg: string) => void;
+}
+
+export const PCAP_MISSING_HELP =
+  'the optional "pcap" package (libpcap bindings) is not available: install libpcap-dev and run npm rebuild pcap';
+
+let cached: Promise<PcapModule> | undefined;
+
+/** The pcap module, or a rejection whose message says how to install it. */
+export function loadPcap(): Promise<PcapModule> {
+  cached ??= (async () => {
+    // A computed specifier keeps TypeScript (and bundlers) from requiring the optional package.
+    const spec = 'pcap';
+    try {
+      const mod = (await import(spec)) as { default?: PcapModule } & PcapModule;
+      const pcap = (mod.default ?? mod) as PcapModule;
+      // libpcap warnings (e.g. no IPv4 address on the interface) are not errors for us.
+      pcap.warningHandler = () => {};
+      return pcap;
+    } catch (e) {
+      cached = undefined;
+      throw new Error(`${PCAP_MISSING_HELP} (${(e as Error).message})`);
+    }
+  })();
+  return cached;
+}
+
+const LINKTYPE_BY_NAME: Record<string, number> = {
+  LINKTYPE_NULL: 0,
+  LINKTYPE_ETHERNET: 1,
+  LINKTYPE_RAW: 101,
+  LINKTYPE_IEEE802_11_RADIO: 127,
+  LINKTYPE_LINUX_SLL: 113,
+};
+
+/** LINKTYPE_* number from node-pcap's link_type string ("LINKTYPE_ETHERNET", "Unknown linktype 276"). */
+export function linkTypeNumber(name: string): number {
+  const n = LINKTYPE_BY_NAME[name];
+  if (n !== undefined) return n;
+  const m = /(\d+)\s*$/.exec(name);
+  return m ? Number(m[1]) : -1;
+}
