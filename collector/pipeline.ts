@@ -16,7 +16,7 @@ import { DetectEngine } from './detect/engine.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
-import { silentLog } from './types.js';
+import { silentLog, macString } from './types.js';
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -192,7 +192,7 @@ export class Pipeline {
     if (!msg) return;
     const src = ipText(p, true), dst = ipText(p, false);
     if (sp === 5353 || dp === 5353) {
-      this.inventory.observeMdns(src, p.srcMac, msg, p.ts);
+      this.inventory.observeMdns(src, macString(p.srcMac), msg, p.ts);
       return;
     }
     // A response is what the client (its destination) learned: names for addresses.

@@ -1,33 +1,23 @@
-// InfluxDB settings from a URL plus secrets from the environment (or *_FILE files), never
-// from flags or the repository; and the sink opened with them.
+// The InfluxDB sink opened from a URL plus SEGWATCH_INFLUX_* secrets from the environment
+// (or *_FILE files): never from flags or the repository.
 
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Log } from '../types.js';
-import { InfluxSink, type InfluxSettings } from '../sinks/influx/influx-sink.js';
+import { InfluxSink } from '../sinks/influx/influx-sink.js';
+import { influxSettingsFromEnv, type InfluxSinkSettings } from '../sinks/influx/settings.js';
 
-/** A secret from VAR or from the file named by VAR_FILE (trailing newline trimmed). */
-export function secretFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env[name]) return env[name];
-  const file = env[`${name}_FILE`];
-  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  return undefined;
-}
-
-export function influxSettingsFrom(url: string, spoolDir?: string, spoolMaxBytes?: number, username?: string): InfluxSettings {
+export function influxSettingsFrom(url: string, spoolDir?: string, spoolMaxBytes?: number, username?: string): InfluxSinkSettings {
+  const fromEnv = influxSettingsFromEnv(process.env, { spoolDir: join(tmpdir(), 'segwatch-spool') });
   return {
+    ...fromEnv,
     url,
-    username: username ?? process.env.SEGWATCH_INFLUX_USERNAME,
-    password: secretFromEnv('SEGWATCH_INFLUX_PASSWORD'),
-    token: secretFromEnv('SEGWATCH_INFLUX_TOKEN'),
-    spoolDir: spoolDir ?? join(tmpdir(), 'segwatch-spool'),
+    spoolDir: spoolDir ?? fromEnv.spoolDir!,
     ...(spoolMaxBytes ? { spoolMaxBytes } : {}),
+    ...(username ? { username } : {}),
   };
 }
 
-export async function openInflux(settings: InfluxSettings, log?: Log): Promise<InfluxSink> {
-  const sink = new InfluxSink(settings, log);
-  await sink.start();
-  return sink;
+export async function openInflux(settings: InfluxSinkSettings, log?: Log): Promise<InfluxSink> {
+  return InfluxSink.open(settings, log ? { log } : {});
 }

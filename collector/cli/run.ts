@@ -41,9 +41,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   const log = pino({ level: config.logLevel, base: { host: config.host } }, pino.destination(2));
 
   const watcher = new PolicyWatcher(config.policy);
-  const first = await watcher.start();
-  if (!first.policy) {
-    for (const e of first.errors) process.stderr.write(formatPolicyError(e) + '\n');
+  const firstErrors = await watcher.start();
+  if (!watcher.currentOrNull()) {
+    for (const e of firstErrors) process.stderr.write(formatPolicyError(e) + '\n');
+    watcher.close();
     return 2;
   }
   watcher.on('policy', () => log.info({ policy: config.policy }, 'policy reloaded'));

@@ -25,19 +25,7 @@ export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInf
   if (o + 14 > end) { p.error = DecodeError.Truncated; return; }
   p.dstMac = readMac(buf, o);
   p.srcMac = readMac(buf, o + 6);
-  let et = (buf[o + 12] << 8) | buf[o + 13];
-  o += 14;
-  while (et === ETH_8021Q || et === ETH_8021AD || et === ETH_QINQ_OLD) {
-    if (p.vlanTags === MAX_VLAN_TAGS) { p.etherType = et; p.error = DecodeError.TooManyTags; return; }
-    if (o + 4 > end) { p.etherType = et; p.error = DecodeError.Truncated; return; }
-    const id = ((buf[o] & 0x0f) << 8) | buf[o + 1];
-    if (p.vlanTags === 0) p.vlan = id;
-    else if (p.vlanTags === 1) p.vlanInner = id;
-    p.vlanTags++;
-    et = (buf[o + 2] << 8) | buf[o + 3];
-    o += 4;
-  }
-  dispatchEtherType(buf, o, end, et, p);
+  followTags(buf, o + 14, end, (buf[o + 12] << 8) | buf[o + 13], p);
 }
 
 /** Hands the L3 header at buf[o] to its decoder by EtherType; other EtherTypes are L3.None, not errors. */
@@ -58,7 +46,7 @@ export function decodeSll(buf: Buffer, o: number, end: number, p: PacketInfo): v
   const hatype = (buf[o + 2] << 8) | buf[o + 3];
   const alen = (buf[o + 4] << 8) | buf[o + 5];
   if ((hatype === 1 || hatype === 772) && alen === 6) p.srcMac = readMac(buf, o + 6);
-  cookedPayload(buf, o + 16, end, (buf[o + 14] << 8) | buf[o + 15], p);
+  followTags(buf, o + 16, end, (buf[o + 14] << 8) | buf[o + 15], p);
 }
 
 /** Linux cooked v2 (20 bytes): protocol, reserved, ifindex, ARPHRD, packet type, address length, address. */
@@ -66,11 +54,12 @@ export function decodeSll2(buf: Buffer, o: number, end: number, p: PacketInfo): 
   if (o + 20 > end) { p.error = DecodeError.Truncated; return; }
   const hatype = (buf[o + 8] << 8) | buf[o + 9];
   if ((hatype === 1 || hatype === 772) && buf[o + 11] === 6) p.srcMac = readMac(buf, o + 12);
-  cookedPayload(buf, o + 20, end, (buf[o + 0] << 8) | buf[o + 1], p);
+  followTags(buf, o + 20, end, (buf[o + 0] << 8) | buf[o + 1], p);
 }
 
-// Cooked captures keep VLAN tags in the payload when the kernel did not strip them.
-function cookedPayload(buf: Buffer, o: number, end: number, et: number, p: PacketInfo): void {
+// VLAN tags from buf[o] (et = the EtherType before them), then the L3 header. Cooked captures
+// carry tags here too when the kernel did not strip them.
+function followTags(buf: Buffer, o: number, end: number, et: number, p: PacketInfo): void {
   while (et === ETH_8021Q || et === ETH_8021AD || et === ETH_QINQ_OLD) {
     if (p.vlanTags === MAX_VLAN_TAGS) { p.etherType = et; p.error = DecodeError.TooManyTags; return; }
     if (o + 4 > end) { p.etherType = et; p.error = DecodeError.Truncated; return; }

@@ -64,6 +64,8 @@ interface Parked {
 /** The anomaly a flow raised, so its later bytes join the aggregate. */
 interface FlowTraffic {
   key: string;
+  /** start of the record last counted: a record with another start is a delta (counters restarted). */
+  start: number;
   bytes: number;
   packets: number;
 }
@@ -176,7 +178,8 @@ export class DetectEngine {
   /** An interim or final flow record. */
   flowRecord(r: FlowRecord): void {
     const p = this.opts.policy();
-    // bytes since the previous record of this flow (records carry totals from the start)
+    // bytes since the previous record of this flow: the flow table sends deltas (a new start
+    // each interim record); a source that repeats the start sends totals
     let dBytes = r.bytes + r.bytesRev;
     const prev = this.interim.get(r.id);
     if (prev && prev.start === r.start && dBytes >= prev.bytes) dBytes -= prev.bytes;
@@ -193,16 +196,19 @@ export class DetectEngine {
       else this.counters.parkedJudgedAtEnd++;
       const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
       this.judgeParked(pk, r.serverName ?? '', total, pkts, !r.final);
+      const ft = this.flowTraffic.get(r.id);
+      if (ft) ft.start = r.start;
       return;
     }
     const ft = this.flowTraffic.get(r.id);
     if (ft) {
       const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
-      if (total > ft.bytes || pkts > ft.packets) {
-        this.suppress.addTraffic(ft.key, Math.max(0, total - ft.bytes), Math.max(0, pkts - ft.packets), r.end);
-        ft.bytes = Math.max(ft.bytes, total);
-        ft.packets = Math.max(ft.packets, pkts);
-      }
+      // the flow table restarts its counters at each interim record (NetFlow style); a record
+      // with the same start as the last one counted carries totals instead
+      const same = r.start === ft.start;
+      const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
+      if (db > 0 || dp > 0) this.suppress.addTraffic(ft.key, db, dp, r.end);
+      ft.start = r.start; ft.bytes = total; ft.packets = pkts;
       if (r.final) this.flowTraffic.delete(r.id);
     }
   }
@@ -357,7 +363,7 @@ export class DetectEngine {
     const key = this.reporter.report(init);
     if (track) {
       if (this.flowTraffic.size >= this.settings.parkMax) this.flowTraffic.delete(this.flowTraffic.keys().next().value as number);
-      this.flowTraffic.set(f.id, { key, bytes, packets });
+      this.flowTraffic.set(f.id, { key, start: f.time, bytes, packets });
     }
   }
 
@@ -375,13 +381,13 @@ export class DetectEngine {
   private absorbScanned(p: CompiledPolicy, f: OpenedFlow, srcWatched: boolean, hostScan: number, portScan: number): void {
     const label = this.subject(p, f.src, f.srcMac, srcWatched).device;
     const target = f.dst;
+    // per-flow findings of the scanner since the scan began, and clear-text hits it caused on its targets
     this.suppress.absorb((a, first) => {
       if (a.kind === 'scan.hosts' || a.kind === 'scan.ports' || a.kind === 'device.new' || a.kind === 'device.spoof' || a.kind === 'volume.limit') return false;
-      // a served clear-text protocol is the target's finding, not the scanner's
+      // a sweep's telnet hits on watched targets (device = target, peer = scanner) are the sweep too
       if (hostScan >= 0 && first >= hostScan && (a.device === label || a.peer === f.src)) return true;
       if (a.device !== label) return false;
       return portScan >= 0 && first >= portScan && a.peer === target;
     });
-    void srcWatched;
   }
 }

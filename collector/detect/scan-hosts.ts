@@ -24,6 +24,8 @@ export class ScanHosts {
     private readonly reporter: Reporter,
   ) {}
 
+  private nextSweep = -Infinity;
+
   /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
   raisedNow = false;
 
@@ -36,7 +38,7 @@ export class ScanHosts {
     const win = this.settings.scanHostsWindowMs;
     let s = this.bySrc.get(src);
     if (!s) {
-      if (this.bySrc.size >= this.settings.scanMaxSources) this.evictOne();
+      if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
       s = { windowStart: time, last: time, hosts: new Set(), key: '' };
       this.bySrc.set(src, s);
     } else if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
@@ -69,6 +71,8 @@ export class ScanHosts {
 
   /** Forget sources idle for a window (memory stays bounded by activity). */
   tick(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + this.settings.scanHostsWindowMs / 2;
     const win = this.settings.scanHostsWindowMs;
     for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
   }
@@ -88,12 +92,17 @@ export class ScanHosts {
     });
   }
 
-  private evictOne(): void {
-    // the least recently active below-threshold source, else the oldest entry
-    let victim: string | undefined;
-    let oldest = Infinity;
-    for (const [k, s] of this.bySrc) if (!s.key && s.last < oldest) { oldest = s.last; victim = k; }
-    if (victim === undefined) victim = this.bySrc.keys().next().value as string;
-    this.bySrc.delete(victim);
+  /** At the cap: forget idle sources, else the oldest eighth below the threshold (amortised O(1)). */
+  private makeRoom(now: number): void {
+    const win = this.settings.scanHostsWindowMs;
+    for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
+    if (this.bySrc.size < this.settings.scanMaxSources) return;
+    let n = Math.max(1, this.settings.scanMaxSources >> 3);
+    for (const [k, s] of this.bySrc) {
+      if (n <= 0) break;
+      if (!s.key) { this.bySrc.delete(k); n--; }
+    }
+    if (this.bySrc.size >= this.settings.scanMaxSources) this.bySrc.delete(this.bySrc.keys().next().value as string);
   }
+
 }

@@ -27,6 +27,8 @@ export class ScanPorts {
     this.maxPairs = settings.scanMaxSources * 16;
   }
 
+  private nextSweep = -Infinity;
+
   /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
   raisedNow = false;
 
@@ -37,7 +39,7 @@ export class ScanPorts {
     const pk = src + ' ' + dst;
     let s = this.pairs.get(pk);
     if (!s) {
-      if (this.pairs.size >= this.maxPairs) this.pairs.delete(this.pairs.keys().next().value as string);
+      if (this.pairs.size >= this.maxPairs) this.makeRoom(time);
       s = { windowStart: time, last: time, firstPort: dport, ports: null, key: '' };
       this.pairs.set(pk, s);
       return -1;
@@ -72,8 +74,26 @@ export class ScanPorts {
   }
 
   tick(now: number): void {
+    if (now < this.nextSweep) return;
+    this.nextSweep = now + this.settings.scanPortsWindowMs / 2;
     const win = this.settings.scanPortsWindowMs;
     for (const [k, s] of this.pairs) if (now - s.last > win) this.pairs.delete(k);
+  }
+
+  /**
+   * At the cap: forget idle pairs, else the oldest eighth (a sweep of one address each
+   * touches many pairs once). Deleting in batches keeps this O(1) per flow amortised.
+   */
+  private makeRoom(now: number): void {
+    const win = this.settings.scanPortsWindowMs;
+    for (const [k, s] of this.pairs) if (now - s.last > win) this.pairs.delete(k);
+    if (this.pairs.size < this.maxPairs) return;
+    let n = Math.max(1, this.maxPairs >> 3);
+    for (const [k, s] of this.pairs) {
+      if (n <= 0) break;
+      if (!s.key) { this.pairs.delete(k); n--; }
+    }
+    if (this.pairs.size >= this.maxPairs) this.pairs.delete(this.pairs.keys().next().value as string);
   }
 
   get tracked(): number {

@@ -91,7 +91,7 @@ export class Suppressor {
     if (!e) return false;
     e.a.bytes += bytes;
     e.a.packets += packets;
-    if (timeMs > e.last) { e.last = timeMs; e.a.lastSeen = new Date(timeMs).toISOString(); }
+    if (timeMs > e.last) e.last = timeMs;
     return true;
   }
 
@@ -134,11 +134,13 @@ export class Suppressor {
     e.a.count += count;
     e.a.bytes += bytes;
     e.a.packets += packets;
-    if (lastMs > e.last) { e.last = lastMs; e.a.lastSeen = new Date(lastMs).toISOString(); }
+    if (lastMs > e.last) e.last = lastMs;
   }
 
   private release(key: string, e: Entry): void {
     this.entries.delete(key);
+    // lastSeen is written once here: bumps (a scan's every host) only move e.last
+    e.a.lastSeen = new Date(e.last).toISOString();
     this.emitted++;
     this.opts.emit(e.a);
   }

@@ -1,5 +1,6 @@
 // `segwatch policy check FILE`: validate a policy, print each error as file:line:col.
 
+import { fileURLToPath } from 'node:url';
 import { formatPolicyError, loadPolicyFile } from './load.js';
 
 /**
@@ -25,7 +26,6 @@ async function main(files: string[]): Promise<number> {
   return code;
 }
 
-import { fileURLToPath } from 'node:url';
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main(process.argv.slice(2)).then((c) => { process.exitCode = c; });
 }

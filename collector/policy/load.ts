@@ -1,7 +1,7 @@
 // Loading a policy file: YAML with positions, schema and semantic checks (every error
 // of the file at once), then compilation. Nothing here throws on a bad policy.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { compilePolicy } from './compile.js';
 import { Locator, dottedPath } from './locate.js';
@@ -15,6 +15,9 @@ export interface LoadResult {
   /** sorted by line and column. */
   errors: PolicyError[];
 }
+
+/** A policy larger than this is refused unread: 16 MiB is far beyond 10,000 rules (about 0.6 MB). */
+export const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 
 let validator: ReturnType<typeof makeSchemaValidator> | null = null;
 
@@ -53,6 +56,10 @@ export function loadPolicyText(text: string, file: string): LoadResult {
 export async function loadPolicyFile(path: string): Promise<LoadResult> {
   let text: string;
   try {
+    const st = await stat(path);
+    if (st.size > MAX_POLICY_BYTES) {
+      return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `expected a policy file of at most ${MAX_POLICY_BYTES} bytes, got ${st.size}`, path: '' }] };
+    }
     text = await readFile(path, 'utf8');
   } catch (e) {
     return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `cannot read the policy: ${(e as Error).message}`, path: '' }] };

@@ -136,8 +136,16 @@ export class PcapLiveSource implements FrameSource {
     this.timer = undefined;
     if (this.session) {
       this.pollStats();
-      try { this.session.close(); } catch { /* already closed */ }
+      const s = this.session;
       this.session = undefined;
+      try {
+        s.close();
+        // node-pcap's close() only calls pcap_breakloop(); the handle and its libuv poll (which
+        // keeps the process alive) are released by the next dispatch, which would otherwise wait
+        // for another packet on the interface. Dispatch once now so the session ends here.
+        const inner = (s as unknown as { session?: { dispatch?(b: Buffer, h: Buffer): number }; buf?: Buffer; header?: Buffer });
+        if (inner.session?.dispatch && inner.buf && inner.header) inner.session.dispatch(inner.buf, inner.header);
+      } catch { /* already closed */ }
     }
     const f = this.finish;
     this.finish = undefined;

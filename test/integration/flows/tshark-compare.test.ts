@@ -20,8 +20,8 @@ function key(proto: string, a: string, ap: number, b: string, bp: number): strin
 /** tshark's conversations, from per-packet fields, with reassembly off so each frame counts once. */
 function tsharkConversations(file: string): { convs: Map<string, Conv>; skipped: Record<string, number> } {
   const fields = ['frame.protocols', 'ip.src', 'ip.dst', 'ip.len', 'ip.id', 'ip.frag_offset', 'ip.flags.mf', 'ipv6.src', 'ipv6.dst', 'ipv6.plen',
-    'ipv6.fragment.id', 'ipv6.fragment.offset', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'];
-  const r = spawnSync('tshark', ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.reass:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE',
+    'ipv6.fraghdr.ident', 'ipv6.fraghdr.offset', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'];
+  const r = spawnSync('tshark', ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE',
     '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120_000 });
   const convs = new Map<string, Conv>();
   const skipped: Record<string, number> = {};

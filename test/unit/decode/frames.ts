@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { decodeFrame } from '../../../collector/decode/frame.js';
+import { PacketInfo } from '../../../collector/decode/packet.js';
 
 export interface Frame {
   /** the file's bytes; the frame is data[offset, offset + caplen) */
@@ -94,8 +97,7 @@ function readPcapng(d: Buffer): Frame[] {
   return out;
 }
 
-/** tshark -T fields output for a file: one string[] per frame. */
-import { execFileSync } from 'node:child_process';
+/** tshark -T fields output for a file: one string[] per frame (opts: extra tshark arguments such as -o prefs). */
 export function tsharkFields(file: string, fields: string[], filter?: string, opts: string[] = []): string[][] {
   const args = [...opts, '-r', file, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   if (filter) args.push('-Y', filter);
@@ -103,9 +105,6 @@ export function tsharkFields(file: string, fields: string[], filter?: string, op
   const text = execFileSync('tshark', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000, maxBuffer: 64 << 20 });
   return text.split('\n').slice(0, -1).map((l) => l.split('\t'));
 }
-
-import { decodeFrame } from '../../../collector/decode/frame.js';
-import { PacketInfo } from '../../../collector/decode/packet.js';
 
 /** Decodes every frame of a capture into one reused PacketInfo; fn gets it and the 1-based frame number. */
 export function eachPacket(file: string, fn: (p: PacketInfo, frameNo: number) => void): number {

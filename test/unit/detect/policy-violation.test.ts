@@ -103,6 +103,16 @@ t.test('parked flow without a name is judged at its final record, with its bytes
   t.equal(h.engine.stats().parkedJudgedAtEnd, 1);
 });
 
+t.test('a violating flow\'s interim (delta) and final records all add to its anomaly', async (t) => {
+  const h = harness();
+  const s = start({ dport: 8080, bytes: 60 });
+  h.engine.flowStart(s);
+  h.engine.flowRecord(recordOf(s, { end: T0 + 1000, bytes: 1000, bytesRev: 0, packets: 10, packetsRev: 0, final: false }));
+  h.engine.flowRecord(recordOf(s, { start: T0 + 1001, end: T0 + 2000, bytes: 500, bytesRev: 0, packets: 5, packetsRev: 0, final: true }));
+  h.engine.flush();
+  t.match(h.out[0], { kind: 'policy.violation', bytes: 1500, packets: 15, lastSeen: new Date(T0 + 2000).toISOString() });
+});
+
 t.test('parked flow whose end never comes is judged at flush: never silently skipped', async (t) => {
   const h = harness();
   h.engine.flowStart(start({ dst: '54.1.2.3', dport: 443 }));

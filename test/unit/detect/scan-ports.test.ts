@@ -42,3 +42,14 @@ t.test('near miss: allowed flows to many ports of a STUN range are counted but f
   h.engine.flush();
   t.same(h.out, []);
 });
+
+t.test('memory stays bounded: (scanner, target) pairs are capped; a running port scan survives a sweep', async (t) => {
+  const h = harness({ settings: { scanMaxSources: 16 } }); // 256 pairs
+  for (let i = 0; i < 40; i++) h.engine.flowStart(start({ dst: '203.0.113.5', dport: 1 + i, time: T0 + i }));
+  for (let i = 0; i < 5000; i++) h.engine.flowStart(start({ src: '192.168.50.12', srcMac: '', dst: `10.1.${i >> 8}.${i & 255}`, dport: 80, time: T0 + 100 + i }));
+  for (let i = 40; i < 60; i++) h.engine.flowStart(start({ dst: '203.0.113.5', dport: 1 + i, time: T0 + 6000 + i }));
+  const tracked = (h.engine as unknown as { scanPorts: { tracked: number } }).scanPorts.tracked;
+  t.ok(tracked <= 256, `tracked ${tracked}`);
+  h.engine.flush();
+  t.same(h.out.filter((a) => a.kind === 'scan.ports').map((a) => a.count), [60], 'one port scan, all 60 ports');
+});

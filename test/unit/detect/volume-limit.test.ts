@@ -49,6 +49,16 @@ t.test('near miss: interim records carry totals, not deltas (400 MB counted once
   t.same(h.out, []);
 });
 
+t.test('interim records as deltas (counters restart, new start): 600 MB in the hour is counted', async (t) => {
+  const h = harness();
+  const s = start({ dst: '52.94.1.1', dport: 443 });
+  h.engine.flowStart(s);
+  h.engine.flowRecord(recordOf(s, { start: T0, end: T0 + 10 * MIN, bytes: 300 * MB, bytesRev: 0, final: false }));
+  h.engine.flowRecord(recordOf(s, { start: T0 + 10 * MIN, end: T0 + 20 * MIN, bytes: 300 * MB, bytesRev: 0, final: true }));
+  h.engine.flush();
+  t.same(h.out.map((a) => [a.kind, a.bytes]), [['volume.limit', 600 * MB]]);
+});
+
 t.test('bytes_per_day: the plug over 1 GB in a rolling day', async (t) => {
   const h = harness();
   for (let i = 0; i < 24; i++) {

@@ -32,9 +32,9 @@ t.test('policyCheck returns 1 and prints every error', async (t) => {
   t.match(err, [
     new RegExp(`^${f}:4:9: expected a CIDR`),
     new RegExp(`^${f}:5:14: unknown segment "dmz"`),
-    new RegExp(`^${f}:9:45: unknown profile "camera"`),
+    new RegExp(`^${f}:9:46: unknown profile "camera"`),
     new RegExp(`^${f}:13:25: unknown key "colour"`),
-    new RegExp(`^${f}:14:33: expected a port`),
+    new RegExp(`^${f}:14:34: expected a port`),
     /5 errors; policy refused/,
   ]);
   t.equal(err.length, 6);

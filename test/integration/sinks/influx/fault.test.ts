@@ -1,6 +1,6 @@
 // Nothing lost, nothing doubled: influxd stopped mid-replay, the collector
 // restarted while it is down, and a full spool, against a real influxd.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startInfluxd, influxdAvailable, rows, type Influxd } from '../../../helpers/influxd.js';
 import { InfluxSink } from '../../../../collector/sinks/influx/influx-sink.js';
 import { anomaly, captureLog, tmpDir, waitFor } from './util.js';
@@ -8,7 +8,7 @@ import { anomaly, captureLog, tmpDir, waitFor } from './util.js';
 const fast = { batchSize: 20, flushIntervalMs: 50, retryMinMs: 50, retryMaxMs: 300, timeoutMs: 3000 };
 
 /** Every rule value r0..r(n-1) exactly once. */
-async function assertExactlyOnce(t: Tap.Test, influxd: Influxd, db: string, n: number, from = 0): Promise<void> {
+async function assertExactlyOnce(t: Test, influxd: Influxd, db: string, n: number, from = 0): Promise<void> {
   const count = rows(await influxd.query('SELECT count(rule) FROM anomaly', { db }))[0]?.[1];
   t.equal(count, n, `${n} anomaly points`);
   const rules = rows(await influxd.query('SELECT rule FROM anomaly', { db })).map((r) => r[1] as string);

@@ -1,11 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Spool } from '../../../../collector/sinks/influx/spool.js';
 import type { Log } from '../../../../collector/types.js';
 
-function tmpDir(t: Tap.Test): string {
+function tmpDir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segwatch-spool-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

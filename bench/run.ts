@@ -1,0 +1,194 @@
+// Benchmark harness: generates the synthetic capture into a temp dir, times segwatch and
+// the installed peers on it in the same run (wall seconds, packets/s, peak RSS via
+// /usr/bin/time), prints a table, writes bench/results.json, and removes the temp dir.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateBenchCapture } from './gen-capture.js';
+import { bigPolicyYaml } from './big-policy.js';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6 && !existsSync(join(dir, 'package.json')); i++) dir = dirname(dir);
+  return dir;
+}
+
+const ROOT = repoRoot();
+/** The one place the segwatch command line is spelled (the built CLI). */
+const SEGWATCH = [process.execPath, join(ROOT, 'dist/collector/cli/main.js')];
+const PACKETS = Number(process.env.BENCH_PACKETS ?? 2_000_000);
+/** per-tool wall-time limit, seconds. */
+const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 600);
+/** BENCH_ONLY=tcpdump,argus runs a subset. */
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+
+interface Tool {
+  name: string;
+  scenario: 'flows' | 'replay' | 'read';
+  /** argv; null when the tool is not installed. */
+  argv: string[] | null;
+  /** when set, the tool needs help to get through the file: runs until done() is true. */
+  nudge?: (done: () => boolean) => Promise<void>;
+}
+
+interface Result {
+  scenario: string;
+  tool: string;
+  seconds: number | null;
+  packetsPerSecond: number | null;
+  peakRssMB: number | null;
+  /** packets/s of segwatch in the same scenario divided by this tool's: > 1 means segwatch is faster. */
+  segwatchSpeedup: number | null;
+  exitCode: number | null;
+  note: string;
+}
+
+function which(cmd: string): string | null {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** nfpcapd takes the output dir as -w in nfdump >= 1.7, -l before. */
+function nfpcapdDirFlag(bin: string): string {
+  const h = spawnSync(bin, ['-h'], { encoding: 'utf8', timeout: 10_000 });
+  return /-w flowdir/.test(`${h.stdout}${h.stderr}`) ? '-w' : '-l';
+}
+
+function tools(file: string, policy: string, tmp: string): Tool[] {
+  const list: Tool[] = [];
+  const sw = existsSync(SEGWATCH[1]) ? SEGWATCH : null;
+  list.push({ name: 'segwatch flows', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl'] });
+  const tcpdump = which('tcpdump');
+  list.push({ name: 'tcpdump -r -w /dev/null', scenario: 'read', argv: tcpdump ? [tcpdump, '-r', file, '-w', '/dev/null'] : null });
+  const softflowd = which('softflowd');
+  const ctl = join(tmp, 'softflowd.ctl');
+  list.push({
+    name: 'softflowd -r', scenario: 'flows',
+    // Exports to the discard port on loopback: nobody listens, nothing leaves the host.
+    argv: softflowd ? [softflowd, '-r', file, '-n', '127.0.0.1:9', '-d', '-c', ctl, '-p', join(tmp, 'softflowd.pid'), '-m', '65536'] : null,
+    // softflowd 1.1.0 in -r mode blocks in accept() on its control socket between batches of
+    // 8192 packets (it never polls offline): each control connection lets one batch through, and
+    // it exits by itself at EOF. The pokes cost well under a millisecond each.
+    nudge: (done) => pokeControlSocket(ctl, done),
+  });
+  const argus = which('argus');
+  list.push({ name: 'argus -r', scenario: 'flows', argv: argus ? [argus, '-r', file, '-w', join(tmp, 'out.argus')] : null });
+  const nfpcapd = which('nfpcapd');
+  const nfdir = join(tmp, 'nfpcapd');
+  mkdirSync(nfdir, { recursive: true });
+  list.push({ name: 'nfpcapd -r', scenario: 'flows', argv: nfpcapd ? [nfpcapd, '-r', file, nfpcapdDirFlag(nfpcapd), nfdir] : null });
+  list.push({ name: 'segwatch replay (1k devices, 10k rules)', scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', policy, '--format', 'jsonl'] });
+  return list.filter((t) => !ONLY || [...ONLY].some((o) => t.name.startsWith(o)));
+}
+
+/** Runs argv under /usr/bin/time, stdout to /dev/null; wall seconds and max RSS. */
+async function measure(tool: Tool, tmp: string): Promise<{ seconds: number; rssKB: number | null; code: number | null; stderr: string; timedOut: boolean }> {
+  const timeFile = join(tmp, 'time.txt');
+  const gnuTime = existsSync('/usr/bin/time');
+  const argv = gnuTime ? ['/usr/bin/time', '-f', '%e %M', '-o', timeFile, ...tool.argv!] : tool.argv!;
+  const t0 = process.hrtime.bigint();
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 20000) stderr += d.toString();
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+  }, TIMEOUT_S * 1000);
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+  let finished = false;
+  const code0 = exited.then((c) => { finished = true; return c; });
+  if (tool.nudge) void tool.nudge(() => finished || timedOut);
+  const code = await code0;
+  clearTimeout(timer);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  let rssKB: number | null = null;
+  if (gnuTime && existsSync(timeFile)) {
+    const m = /(\S+)\s+(\d+)\s*$/.exec(readFileSync(timeFile, 'utf8').trim());
+    if (m) rssKB = Number(m[2]);
+    rmSync(timeFile, { force: true });
+  }
+  return { seconds, rssKB, code, stderr, timedOut };
+}
+
+/** Connects to a unix control socket, sends "statistics", waits for close; repeats until done(). */
+async function pokeControlSocket(path: string, done: () => boolean): Promise<void> {
+  while (!done()) {
+    await new Promise<void>((res) => {
+      const sock = connect(path);
+      sock.on('connect', () => sock.end('statistics\n'));
+      sock.on('data', () => {});
+      sock.on('close', () => res());
+      sock.on('error', () => setTimeout(res, 5));
+    });
+  }
+}
+
+function fmt(n: number | null, digits = 1): string {
+  return n === null ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-'));
+  const cleanup = () => rmSync(tmp, { recursive: true, force: true });
+  process.on('SIGINT', () => { cleanup(); process.exit(130); });
+  try {
+    const file = join(tmp, 'bench.pcap');
+    const g0 = Date.now();
+    const gen = generateBenchCapture(file, { packets: PACKETS });
+    const size = statSync(file).size;
+    console.error(`generated ${gen.packets.toLocaleString('en-US')} packets, ${(size / 1e6).toFixed(0)} MB, ${gen.flows} flows, ${gen.devices.length} devices in ${((Date.now() - g0) / 1000).toFixed(1)} s`);
+    const policy = join(tmp, 'big-policy.yaml');
+    writeFileSync(policy, bigPolicyYaml(gen.devices));
+    // Warm the page cache so the first tool does not pay for the disk.
+    spawnSync('cat', [file], { stdio: 'ignore', timeout: 120_000 });
+
+    const results: Result[] = [];
+    for (const tool of tools(file, policy, tmp)) {
+      if (!tool.argv) {
+        results.push({ scenario: tool.scenario, tool: tool.name, seconds: null, packetsPerSecond: null, peakRssMB: null, segwatchSpeedup: null, exitCode: null, note: 'not installed / not built' });
+        continue;
+      }
+      console.error(`running ${tool.name} ...`);
+      const m = await measure(tool, tmp);
+      const ok = m.code === 0 && !m.timedOut;
+      results.push({
+        scenario: tool.scenario, tool: tool.name, seconds: m.seconds, packetsPerSecond: ok ? gen.packets / m.seconds : null,
+        peakRssMB: m.rssKB === null ? null : m.rssKB / 1024, segwatchSpeedup: null, exitCode: m.code,
+        note: m.timedOut ? `killed after ${TIMEOUT_S} s` : ok ? '' : `exit ${m.code}: ${m.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+      });
+    }
+    const swFlows = results.find((r) => r.tool === 'segwatch flows')?.packetsPerSecond ?? null;
+    for (const r of results) {
+      if (swFlows && r.packetsPerSecond && !r.tool.startsWith('segwatch')) r.segwatchSpeedup = swFlows / r.packetsPerSecond;
+    }
+
+    const rows = [['scenario', 'tool', 'seconds', 'packets/s', 'peak RSS MB', 'segwatch speedup', 'note']];
+    for (const r of results) rows.push([r.scenario, r.tool, fmt(r.seconds, 2), fmt(r.packetsPerSecond, 0), fmt(r.peakRssMB, 1), r.segwatchSpeedup === null ? '-' : `${r.segwatchSpeedup.toFixed(2)}x`, r.note]);
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+    console.log(`(${gen.packets.toLocaleString('en-US')} packets; segwatch speedup = segwatch flows packets/s / tool packets/s: > 1 means segwatch is faster)`);
+
+    const out = {
+      date: new Date().toISOString(),
+      host: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '', node: process.version },
+      capture: { packets: gen.packets, bytes: size, flows: gen.flows, devices: gen.devices.length, snaplen: 65535, imix: '64/576/1500 bytes in 7:4:1' },
+      timeoutSeconds: TIMEOUT_S,
+      results,
+    };
+    writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,39 @@
+// Address classes inventory needs: which IPs may be bound to a device, which count as local,
+// which MACs name a single station.
+
+import { parseIp4, parseIp6 } from '../decode/addr.js';
+
+/** RFC 1918, 100.64/10 (CGNAT), 169.254/16, fe80::/10, fc00::/7. */
+export function isLocalIp(ip: string): boolean {
+  const v4 = parseIp4(ip);
+  if (v4 >= 0) {
+    const a = v4 >>> 24, b = (v4 >>> 16) & 255;
+    return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
+  }
+  const v6 = parseIp6(ip);
+  if (!v6) return false;
+  return (v6[0] === 0xfe && (v6[1] & 0xc0) === 0x80) || (v6[0] & 0xfe) === 0xfc;
+}
+
+/** An address a single host can own: not unspecified, limited broadcast, multicast or reserved class E. */
+export function isBindableIp(ip: string): boolean {
+  const v4 = parseIp4(ip);
+  if (v4 >= 0) return v4 !== 0 && v4 < 0xe0000000 && (v4 >>> 24) !== 0 && (v4 >>> 24) !== 127;
+  const v6 = parseIp6(ip);
+  if (!v6) return false;
+  if (v6[0] === 0xff) return false;
+  let zero = true, loop = true;
+  for (let i = 0; i < 16; i++) {
+    if (v6[i] !== 0) zero = false;
+    if (v6[i] !== (i === 15 ? 1 : 0)) loop = false;
+  }
+  return !zero && !loop;
+}
+
+/** A unicast station MAC: not all-zero, not broadcast or multicast (group bit). */
+export function isStationMac(mac: string): boolean {
+  if (mac.length !== 17 || mac === '00:00:00:00:00:00') return false;
+  const first = parseInt(mac.slice(0, 2), 16);
+  return Number.isFinite(first) && (first & 1) === 0;
+}

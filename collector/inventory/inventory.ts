@@ -1,0 +1,299 @@
+// The device inventory: devices keyed by MAC (by IP when a source has no link layer), their
+// IP bindings from ARP, DHCP, neighbour discovery and traffic, names from DHCP and mDNS,
+// vendor from the OUI registry, and the DNS names each client resolved.
+
+import type { Device, FlowStart } from '../types.js';
+import { macString } from '../types.js';
+import type { PacketInfo } from '../decode/packet.js';
+import { L3 } from '../decode/packet.js';
+import type { NdpInfo } from '../decode/ndp.js';
+import type { DhcpMessage } from '../decode/dhcp.js';
+import type { DnsMessage } from '../decode/dns.js';
+import { DNS_A, DNS_AAAA } from '../decode/dns.js';
+import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
+import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
+import { isBindableIp, isLocalIp, isStationMac } from './addresses.js';
+import { vendorOf } from './oui.js';
+import { DnsNames } from './dns-names.js';
+
+export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string }
+
+export interface InventoryOptions {
+  /** which source addresses of traffic are bound to the sender's MAC; default isLocalIp (RFC 1918, CGNAT, link-local, ULA) */
+  isLocal?: (ip: string) => boolean;
+  /** the policy's placement of a device; called when a device appears and when its facts change */
+  place?: (facts: DeviceFacts) => Placement;
+  /** ms a DNS name outlives its TTL; default 300 000 */
+  dnsGraceMs?: number;
+  /** DNS names kept in all (per client and address); default 100 000 */
+  dnsMaxEntries?: number;
+  /**
+   * ms of packet time after which a binding nobody re-confirmed may move to another MAC without
+   * a conflict (a lease handed to a new device after the old one left); default 1 800 000.
+   */
+  bindingStaleMs?: number;
+  /**
+   * Traffic alone (a flow's source MAC and IP) claiming another MAC's address raises a conflict.
+   * Default false: a router forwarding other subnets' packets would look like a spoofer; an
+   * attacker needs ARP or ND to receive replies, and those are always checked.
+   */
+  trafficConflicts?: boolean;
+}
+
+export type BindingSource = BindingConflict['source'];
+
+interface Binding {
+  mac: string;
+  /** last packet time the owner claimed or used the address */
+  confirmed: number;
+  source: BindingSource;
+}
+
+interface Entry {
+  dev: Device;
+  /** text of the fields onDevice reports, to tell a change from a lastSeen tick */
+  sig: string;
+  /** the facts placement was last computed from: place() runs only when they change */
+  facts: string;
+  hostnameFrom: 'dhcp' | 'mdns' | '';
+}
+
+const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' };
+
+export class Inventory implements InventoryView {
+  private readonly isLocal: (ip: string) => boolean;
+  private readonly place: ((facts: DeviceFacts) => Placement) | undefined;
+  private readonly staleMs: number;
+  private readonly trafficConflicts: boolean;
+  private readonly events: InventoryEvents;
+  private readonly byId = new Map<string, Entry>();
+  private readonly bindings = new Map<string, Binding>();
+  private readonly dns: DnsNames;
+
+  constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
+    this.isLocal = opts.isLocal ?? isLocalIp;
+    this.place = opts.place;
+    this.staleMs = opts.bindingStaleMs ?? 1_800_000;
+    this.trafficConflicts = opts.trafficConflicts ?? false;
+    this.events = events;
+    this.dns = new DnsNames(opts.dnsGraceMs ?? 300_000, Math.max(1, opts.dnsMaxEntries ?? 100_000));
+  }
+
+  // ---- InventoryView -------------------------------------------------------------
+  // The Device objects returned are the inventory's own: read them, do not change them.
+
+  deviceByIp(ip: string): Device | undefined {
+    const c = canonicalIp(ip);
+    if (c === null) return undefined;
+    const b = this.bindings.get(c);
+    if (b) return this.byId.get(b.mac)?.dev;
+    return this.byId.get(c)?.dev;
+  }
+
+  deviceByMac(mac: string): Device | undefined {
+    return this.byId.get(mac.toLowerCase())?.dev;
+  }
+
+  namesFor(client: string, peer: string, ts: number): readonly string[] {
+    return this.dns.namesFor(client, peer, ts);
+  }
+
+  /** Sorted by first seen, then id. */
+  devices(): readonly Device[] {
+    return [...this.byId.values()].map((e) => e.dev)
+      .sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // ---- what the pipeline feeds ---------------------------------------------------
+
+  /** ARP request or reply: the sender's MAC owns the sender's address (probes from 0.0.0.0 own nothing). */
+  observeArp(p: PacketInfo): void {
+    if (p.l3 !== L3.ARP || p.arpSenderMac < 0) return;
+    const mac = macString(p.arpSenderMac);
+    if (!isStationMac(mac)) return;
+    const e = this.ensure(mac, p.ts);
+    if (p.arpSenderIp !== 0) this.bind(ip4String(p.arpSenderIp), mac, p.ts, 'arp');
+    this.commit(e);
+  }
+
+  /**
+   * Neighbour discovery: NS/RS/RA bind their source address to the source link-layer option,
+   * NA binds its target to the target link-layer option (or, without one, to the frame's sender
+   * when the NA comes from the target itself). DAD probes from :: bind nothing.
+   */
+  observeNdp(p: PacketInfo, nd: NdpInfo): void {
+    if (p.l3 !== L3.IPv6) return;
+    const t = p.icmpType;
+    let ip = '', macNum = -1;
+    if (t === 133 || t === 134 || t === 135) {
+      ip = ip6String(p.buf, p.srcOff);
+      macNum = nd.lladdr;
+    } else if (t === 136 && nd.hasTarget) {
+      ip = ip6String(p.buf, nd.targetOff);
+      macNum = nd.lladdr >= 0 ? nd.lladdr : ip === ip6String(p.buf, p.srcOff) ? p.srcMac : -1;
+    }
+    if (macNum < 0) return;
+    this.observeBinding(ip, macString(macNum), p.ts, 'nd');
+  }
+
+  /** An address seen bound to a MAC by any other means (a decoder of its own, a static table). */
+  observeBinding(ip: string, mac: string, ts: number, source: BindingSource): void {
+    mac = mac.toLowerCase();
+    if (!isStationMac(mac)) return;
+    const e = this.ensure(mac, ts);
+    const c = canonicalIp(ip);
+    if (c !== null) this.bind(c, mac, ts, source);
+    this.commit(e);
+  }
+
+  /**
+   * DHCP: a client message names its device (chaddr) and hostname (option 12, else the first
+   * label of option 81) and, in ciaddr, the address it holds; an ACK binds yiaddr to chaddr.
+   * A requested address (option 50) of a REQUEST is only a wish: bound when no other MAC holds it.
+   */
+  observeDhcp(msg: DhcpMessage, ts: number): void {
+    const mac = msg.chaddr.toLowerCase();
+    if (!isStationMac(mac)) return;
+    const e = this.ensure(mac, ts);
+    if (msg.op === 1) {
+      const name = msg.hostname ?? (msg.fqdn ? msg.fqdn.split('.')[0] : undefined);
+      if (name) { e.dev.hostname = name; e.hostnameFrom = 'dhcp'; }
+      if (msg.ciaddr && msg.ciaddr !== '0.0.0.0') this.bind(msg.ciaddr, mac, ts, 'dhcp');
+      // In a DISCOVER it is often the address of the network the device was last on.
+      if (msg.messageType === 3 && msg.requestedIp && isBindableIp(msg.requestedIp)) {
+        const held = this.bindings.get(msg.requestedIp);
+        if (!held || held.mac === mac || ts - held.confirmed >= this.staleMs) this.bind(msg.requestedIp, mac, ts, 'dhcp');
+      }
+    } else if (msg.op === 2 && msg.messageType === 5 && msg.yiaddr && msg.yiaddr !== '0.0.0.0') {
+      this.bind(msg.yiaddr, mac, ts, 'dhcp');
+    }
+    this.commit(e);
+  }
+
+  /** A DNS response `client` received: remembered for namesFor(). */
+  observeDns(client: string, msg: DnsMessage, ts: number): void {
+    this.dns.observe(client, msg, ts);
+  }
+
+  /**
+   * mDNS from a device: an A/AAAA record it announces for its own address names it
+   * ("kettle.local" -> "kettle") unless DHCP already did.
+   */
+  observeMdns(srcIp: string, srcMac: string, msg: DnsMessage, ts: number): void {
+    const mac = srcMac.toLowerCase();
+    const e = isStationMac(mac) ? this.ensure(mac, ts) : this.byId.get(canonicalIp(srcIp) ?? '');
+    if (!e) return;
+    const self = canonicalIp(srcIp);
+    if (!msg.qr || self === null) { this.commit(e); return; }
+    if (e.hostnameFrom !== 'dhcp') {
+      for (const list of [msg.answers, msg.additional]) {
+        for (const r of list) {
+          if ((r.type !== DNS_A && r.type !== DNS_AAAA) || canonicalIp(r.data) !== self) continue;
+          if (!r.name.endsWith('.local')) continue;
+          const name = r.name.slice(0, -'.local'.length);
+          if (name !== '' && !name.includes('._')) { e.dev.hostname = name; e.hostnameFrom = 'mdns'; break; }
+        }
+        if (e.hostnameFrom === 'mdns') break;
+      }
+    }
+    this.commit(e);
+  }
+
+  /**
+   * A flow's first packet: the initiator's device is seen, and its source address is bound to
+   * its MAC when local. Sources without a link layer (NetFlow) key the device by that address.
+   * The responder's device, when known, is seen too.
+   */
+  observeFlowStart(ev: FlowStart): void {
+    const mac = ev.srcMac.toLowerCase();
+    if (isStationMac(mac)) {
+      const e = this.ensure(mac, ev.time);
+      if (this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
+      this.commit(e);
+    } else if (ev.srcMac === '' && this.isLocal(ev.src) && isBindableIp(ev.src)) {
+      const ip = canonicalIp(ev.src);
+      if (ip !== null && !this.bindings.has(ip)) {
+        const e = this.ensure(ip, ev.time, ip);
+        this.commit(e);
+      } else if (ip !== null) this.touch(ip, ev.time);
+    }
+    if (ev.dstMac !== '') this.touch(ev.dstMac, ev.time);
+  }
+
+  /** Bring a device's lastSeen forward (by MAC, or by IP); never creates one. */
+  touch(macOrIp: string, ts: number): void {
+    const k = macOrIp.toLowerCase();
+    let e = this.byId.get(k);
+    if (!e) {
+      const c = canonicalIp(macOrIp);
+      const b = c !== null ? this.bindings.get(c) : undefined;
+      if (b) e = this.byId.get(b.mac);
+    }
+    if (e && ts > e.dev.lastSeen) e.dev.lastSeen = ts;
+  }
+
+  // ---- internals -----------------------------------------------------------------
+
+  private ensure(id: string, ts: number, ip?: string): Entry {
+    let e = this.byId.get(id);
+    if (!e) {
+      const isMac = ip === undefined;
+      const dev: Device = {
+        id, name: '', mac: isMac ? id : '', ips: isMac ? [] : [ip], vendor: isMac ? vendorOf(id) : '',
+        hostname: '', profile: '', segment: '', firstSeen: ts, lastSeen: ts, known: false,
+      };
+      e = { dev, sig: '', facts: '', hostnameFrom: '' };
+      this.byId.set(id, e);
+    } else {
+      if (ts > e.dev.lastSeen) e.dev.lastSeen = ts;
+      if (ts < e.dev.firstSeen) e.dev.firstSeen = ts;
+    }
+    return e;
+  }
+
+  /** ip (canonical) now belongs to mac; raises onConflict when another MAC held it recently. */
+  private bind(ip: string, mac: string, ts: number, source: BindingSource): void {
+    if (!isBindableIp(ip)) return;
+    const old = this.bindings.get(ip);
+    if (old && old.mac === mac) {
+      if (ts > old.confirmed) old.confirmed = ts;
+      return;
+    }
+    if (old) {
+      const stale = ts - old.confirmed >= this.staleMs;
+      if (source === 'traffic' && !this.trafficConflicts && !stale) return;
+      if (!stale) this.events.onConflict?.({ time: ts, ip, oldMac: old.mac, newMac: mac, source });
+      const prev = this.byId.get(old.mac);
+      if (prev) {
+        prev.dev.ips = prev.dev.ips.filter((x) => x !== ip);
+        this.commit(prev);
+      }
+    }
+    this.bindings.set(ip, { mac, confirmed: ts, source });
+    const e = this.byId.get(mac);
+    if (e && !e.dev.ips.includes(ip)) e.dev.ips = [...e.dev.ips, ip];
+    // a device known only by this address (from a source without MACs) is now the MAC's
+    const ipDev = this.byId.get(ip);
+    if (ipDev && e) {
+      if (ipDev.dev.firstSeen < e.dev.firstSeen) e.dev.firstSeen = ipDev.dev.firstSeen;
+      this.byId.delete(ip);
+    }
+  }
+
+  /** Re-place the device and report it when something other than lastSeen changed. */
+  private commit(e: Entry): void {
+    const d = e.dev;
+    const isNew = e.sig === '';
+    const ip = d.ips[0] ?? '';
+    const facts = d.mac + '|' + ip + '|' + d.vendor + '|' + d.hostname;
+    if (facts !== e.facts) {
+      e.facts = facts;
+      const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname }) : NO_PLACE;
+      d.name = pl.name; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
+    }
+    const sig = JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment]);
+    if (sig === e.sig) return;
+    e.sig = sig;
+    this.events.onDevice?.({ ...d, ips: [...d.ips] }, isNew ? 'new' : 'updated');
+  }
+}

@@ -1,0 +1,57 @@
+// Flow table over real captures: with timeouts out of the way, one flow per conversation, and
+// per-direction packet counts equal to tshark's conversation statistics.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { openCapture } from '../../../collector/sources/pcap-file.js';
+import { decodeFrame } from '../../../collector/decode/frame.js';
+import { PacketInfo } from '../../../collector/decode/packet.js';
+import { FlowTable } from '../../../collector/flows/flow-table.js';
+import type { FlowRecord } from '../../../collector/types.js';
+
+const repoRoot = new URL('../../../', import.meta.url);
+const dir = fileURLToPath(new URL('../shared/captures/iot/iotsentinel/', repoRoot));
+const NEVER = 1e15;
+
+async function flows(file: string): Promise<FlowRecord[]> {
+  const recs: FlowRecord[] = [];
+  const ft = new FlowTable({ idleTcpMs: NEVER, idleTcpClosedMs: NEVER, idleUdpMs: NEVER, activeTimeoutMs: NEVER },
+    { onStart() {}, onRecord: (r) => recs.push(r) });
+  const p = new PacketInfo();
+  await openCapture(file).run((buf, off, caplen, wirelen, ts, lt) => { decodeFrame(buf, off, caplen, wirelen, ts, lt, p); ft.add(p); });
+  ft.flush();
+  return recs;
+}
+
+/** tshark -z conv: "a:pa <-> b:pb  framesBtoA bytes framesAtoB bytes ..." keyed without direction. */
+function tsharkConv(file: string, proto: 'udp' | 'tcp'): Map<string, number[]> {
+  const out = execFileSync('tshark', ['-r', file, '-q', '-z', `conv,${proto}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  const m = new Map<string, number[]>();
+  for (const line of out.split('\n')) {
+    const x = /^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+)\s+\d+\s+\S+\s+(\d+)\s/.exec(line);
+    if (!x) continue;
+    const a = `${x[1]}:${x[2]}`, b = `${x[3]}:${x[4]}`;
+    m.set([a, b].sort().join(' '), [Number(x[5]) + Number(x[6])]);
+  }
+  return m;
+}
+
+for (const name of ['D-LinkCam-Setup-A-1-STA.pcap', 'HueBridge-Setup-A-1-STA.pcap', 'Aria-Setup-A-1-STA.pcap']) {
+  t.test(`${name}: flows match tshark conversations`, async (t) => {
+    const file = dir + name;
+    const recs = await flows(file);
+    for (const proto of ['udp', 'tcp'] as const) {
+      const conv = tsharkConv(file, proto);
+      const mine = new Map<string, number[]>();
+      for (const r of recs) {
+        if (r.proto !== proto) continue;
+        const k = [`${r.src}:${r.sport}`, `${r.dst}:${r.dport}`].sort().join(' ');
+        const prev = mine.get(k)?.[0] ?? 0;
+        mine.set(k, [prev + r.packets + r.packetsRev]);
+      }
+      t.ok(conv.size > 0, `${proto}: tshark found conversations`);
+      t.same(mine, conv, `${proto}: same conversations and packet counts`);
+    }
+    t.equal(new Set(recs.map((r) => r.id)).size, recs.length, 'one final record per flow');
+  });
+}

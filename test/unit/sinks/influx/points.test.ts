@@ -1,0 +1,48 @@
+import t from 'tap';
+import {
+  anomalyPoint, anomalyOffsetNs, collectorPoint, devicePoint, deviceTrafficPoint, fnv1a, SeriesTimeGuard, anomalyIdentity,
+} from '../../../../collector/sinks/influx/points.js';
+import { serializePoint } from '../../../../collector/sinks/influx/line-protocol.js';
+import type { Anomaly } from '../../../../collector/types.js';
+
+const a: Anomaly = {
+  time: '2024-01-01T00:00:00.123Z', kind: 'segment.crossing', severity: 'critical', device: 'cam', mac: 'aa:bb:cc:00:00:01',
+  ip: '192.168.50.10', segment: 'iot', profile: '', peer: '192.168.1.5', peerName: '', peerPort: 22, proto: 'tcp',
+  bytes: 60, packets: 1, count: 1, firstSeen: '2024-01-01T00:00:00.123Z', lastSeen: '2024-01-01T00:00:00.123Z',
+  rule: 'protected: lan', message: 'cam opened 22/tcp into lan',
+};
+
+t.test('anomaly line', async (t) => {
+  const line = serializePoint(anomalyPoint(a))!;
+  const ns = String(anomalyOffsetNs(a)).padStart(6, '0');
+  t.equal(line, `anomaly,device=cam,kind=segment.crossing,segment=iot,severity=critical peer="192.168.1.5",peer_name="",proto="tcp",message="cam opened 22/tcp into lan",rule="protected: lan",peer_port=22i,bytes=60i,packets=1i,count=1i 1704067200123${ns}`,
+    'tags of DESIGN.md, empty profile left out, time = first packet + identity offset');
+  t.equal(anomalyOffsetNs({ ...a, count: 9, bytes: 1 }), anomalyOffsetNs(a), 'count changes keep the key');
+  t.not(anomalyOffsetNs({ ...a, peer: '192.168.1.6' }), anomalyOffsetNs(a), 'another peer, another key');
+  t.equal(fnv1a(''), 0x811c9dc5);
+  t.equal(fnv1a('a'), 0xe40c292c, 'FNV-1a reference value');
+  t.equal(anomalyPoint({ ...a, time: 'garbage' }).time, undefined, 'bad time: no timestamp rather than a wrong one');
+});
+
+t.test('other measurements', async (t) => {
+  t.equal(serializePoint(deviceTrafficPoint({ time: 60000, device: 'cam', segment: 'iot', bytesOut: 1, bytesIn: 2, packetsOut: 3, packetsIn: 4, flows: 5, peers: 6 })),
+    'device_traffic,device=cam,segment=iot bytes_out=1i,bytes_in=2i,packets_out=3i,packets_in=4i,flows=5i,peers=6i 60000000000');
+  t.equal(serializePoint(devicePoint({ id: '192.168.50.9', name: '', mac: '', ips: ['192.168.50.9'], vendor: '', hostname: '', profile: 'quarantine', segment: 'iot', firstSeen: 1, lastSeen: 2, known: false })),
+    'device,device=192.168.50.9 ip="192.168.50.9",hostname="",profile="quarantine",known=false 2000000', 'device falls back to id; empty mac/vendor tags left out');
+  t.equal(serializePoint(collectorPoint({ time: 10000, host: 'pi', source: 'eth0', packets: 1, bytes: 2, drops: 3, decodeErrors: 4, flowsActive: 5, flowsEvicted: 6, queue: 7, spoolBytes: 8 })),
+    'collector,host=pi,source=eth0 packets=1i,bytes=2i,drops=3i,decode_errors=4i,flows_active=5i,flows_evicted=6i,queue=7i,spool_bytes=8i 10000000000');
+});
+
+t.test('SeriesTimeGuard moves a colliding distinct point by 1 ns, never a repeat', async (t) => {
+  const g = new SeriesTimeGuard(4);
+  const p1 = anomalyPoint(a);
+  const p2 = { ...anomalyPoint(a), timeNs: p1.timeNs };
+  g.place(p1, anomalyIdentity(a));
+  g.place(p2, 'someone else');
+  t.equal(p2.timeNs, (p1.timeNs! + 1) % 1000000);
+  const p3 = anomalyPoint(a);
+  g.place(p3, anomalyIdentity(a));
+  t.equal(p3.timeNs, p1.timeNs, 'the same anomaly again keeps its key');
+  for (let i = 0; i < 10; i++) g.place({ ...anomalyPoint(a), time: i }, `x${i}`);
+  t.pass('bounded memory: capacity 4 respected without error');
+});
