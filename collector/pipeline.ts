@@ -35,6 +35,11 @@ export interface PipelineOptions {
   host?: string;
   source?: string;
   log?: Log;
+  /**
+   * Learn devices (ARP, DHCP, DNS, mDNS, neighbour discovery, traffic bindings). Default true;
+   * `segwatch flows` turns it off: flow records need none of it.
+   */
+  inventory?: boolean;
   /** extra figures for the collector measurement (source drops, sink queue and spool). */
   extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number };
 }
@@ -89,12 +94,16 @@ export class Pipeline {
   private traffic = new Map<string, TrafficAcc>();
   private readonly trafficIntervalMs: number;
   private readonly statsIntervalMs: number;
+  private readonly learn: boolean;
+  private readonly wantTraffic: boolean;
 
   constructor(private readonly opts: PipelineOptions = {}) {
     this.log = opts.log ?? silentLog;
     this.sinks = opts.sinks ?? [];
     this.trafficIntervalMs = opts.trafficIntervalMs ?? 60_000;
     this.statsIntervalMs = opts.statsIntervalMs ?? 10_000;
+    this.learn = opts.inventory ?? true;
+    this.wantTraffic = this.sinks.some((s) => s.deviceTraffic !== undefined);
     const policy = opts.policy;
 
     this.inventory = new Inventory(
@@ -129,13 +138,13 @@ export class Pipeline {
       {
         onStart: (ev) => {
           this.counters.flows++;
-          this.starts.set(ev.id, ev);
-          this.inventory.observeFlowStart(ev);
+          if (this.detect) this.starts.set(ev.id, ev);
+          if (this.learn) this.inventory.observeFlowStart(ev);
           this.detect?.flowStart(ev);
         },
         onRecord: (r) => {
-          if (r.final) this.starts.delete(r.id);
-          this.accountTraffic(r);
+          if (r.final && this.detect) this.starts.delete(r.id);
+          if (this.wantTraffic) this.accountTraffic(r);
           this.detect?.flowRecord(r);
           this.opts.onFlow?.(r);
         },
@@ -159,7 +168,7 @@ export class Pipeline {
       this.errorCounts[p.error]++;
     }
     if (p.l3 === L3.ARP) {
-      if (p.error === DecodeError.None) this.inventory.observeArp(p);
+      if (p.error === DecodeError.None && this.learn) this.inventory.observeArp(p);
       return;
     }
     if (p.l3 === L3.None) {
@@ -170,6 +179,7 @@ export class Pipeline {
     if (id < 0 || !p.hasL4) return;
 
     if (p.proto === 17) {
+      if (!this.learn) return;
       const sp = p.sport, dp = p.dport;
       if (sp === 53 || dp === 53 || sp === 5353 || dp === 5353) this.onDns(p, sp, dp);
       else if (sp === 67 || dp === 67 || sp === 68 || dp === 68) {
@@ -180,7 +190,7 @@ export class Pipeline {
       if (p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) {
         this.onTcpPayload(id, p);
       }
-    } else if (p.proto === 58) {
+    } else if (p.proto === 58 && this.learn) {
       if (p.icmpType >= 133 && p.icmpType <= 137 && decodeNdp(p.buf, p.payloadOffset, p.payloadLength, p.icmpType, this.ndp)) {
         this.inventory.observeNdp(p, this.ndp);
       }

@@ -2,12 +2,6 @@
 // The `segwatch` command: dispatches to one module per sub-command.
 
 import { UsageError } from './args.js';
-import { flowsCommand } from './flows.js';
-import { devicesCommand } from './devices.js';
-import { replayCommand } from './replay.js';
-import { policyCommand } from './policy-check.js';
-import { dashboardsCommand } from './dashboards.js';
-import { runCommand } from './run.js';
 
 const USAGE = `usage: segwatch COMMAND [options]
 
@@ -22,13 +16,14 @@ commands:
 Run 'segwatch COMMAND --help' for a command's options.
 `;
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  replay: replayCommand,
-  flows: flowsCommand,
-  devices: devicesCommand,
-  run: runCommand,
-  policy: policyCommand,
-  dashboards: dashboardsCommand,
+// Loaded on demand: `flows` should not pay for the InfluxDB client, the policy compiler or Grafana's SDK.
+const commands: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
+  replay: async () => (await import('./replay.js')).replayCommand,
+  flows: async () => (await import('./flows.js')).flowsCommand,
+  devices: async () => (await import('./devices.js')).devicesCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  policy: async () => (await import('./policy-check.js')).policyCommand,
+  dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -37,12 +32,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
   }
-  const fn = commands[cmd];
-  if (!fn) {
+  const load = commands[cmd];
+  if (!load) {
     process.stderr.write(`segwatch: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
     return 2;
   }
   try {
+    const fn = await load();
     return await fn(rest);
   } catch (err) {
     if (err instanceof UsageError) {

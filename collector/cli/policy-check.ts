@@ -1,6 +1,6 @@
 // `segwatch policy check FILE`: validate a policy; every error as file:line:column: message.
 
-import { loadPolicyFile, formatPolicyError } from '../policy/load.js';
+import { policyCheck } from '../policy/check.js';
 import { parseCommand, helpText, type CommandSpec } from './args.js';
 
 export const policyCheckSpec: CommandSpec = {
@@ -20,12 +20,5 @@ export async function policyCommand(argv: string[]): Promise<number> {
   if (a.help) { process.stdout.write(helpText(policyCheckSpec) + '\n'); return 0; }
   const file = a.positionals[0];
   if (!file) { process.stderr.write(helpText(policyCheckSpec) + '\n'); return 2; }
-  const { policy, errors } = await loadPolicyFile(file);
-  if (errors.length || !policy) {
-    for (const e of errors) process.stderr.write(formatPolicyError(e) + '\n');
-    process.stderr.write(`${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
-    return 1;
-  }
-  process.stdout.write(`${file}: ok (${policy.profiles().length} profiles)\n`);
-  return 0;
+  return policyCheck(file, (l) => process.stdout.write(l + '\n'), (l) => process.stderr.write(l + '\n'));
 }

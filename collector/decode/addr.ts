@@ -36,18 +36,25 @@ export function ip6WordsString(w: ArrayLike<number>): string {
   return s;
 }
 
-/** uint32 of a dotted quad, or -1 when it is not one. */
+/** uint32 of a dotted quad, or -1 when it is not one. Char codes, no split or regex: inventory calls it per flow. */
 export function parseIp4(s: string): number {
-  const parts = s.split('.');
-  if (parts.length !== 4) return -1;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return -1;
-    const v = Number(p);
-    if (v > 255) return -1;
-    n = n * 256 + v;
+  const n = s.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0, part = 0, digits = 0, dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + part;
+      part = 0; digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+    } else return -1;
   }
-  return n;
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + part;
 }
 
 /** 16 bytes of an IPv6 address (with optional embedded IPv4 tail), or null when it is not one. */

@@ -305,7 +305,7 @@ export class DetectEngine {
 
   private subjectOfDevice(p: CompiledPolicy, d: Device, ip: string, watched = true): Subject {
     let name = d.name, profile = d.profile;
-    if (watched && (!name || !profile)) {
+    if (watched && !profile) {
       const place = p.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname });
       name = name || place.name;
       profile = profile || place.profile;

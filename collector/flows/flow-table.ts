@@ -129,6 +129,7 @@ export class FlowTable {
   // scratch for the packet being added: key words, and the unordered addresses
   private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
+  private readonly macs = new Map<number, string>();
   private readonly dw = new Uint32Array(4);
 
   constructor(opts: FlowTableOptions, events: FlowTableEvents) {
@@ -367,7 +368,7 @@ export class FlowTable {
     this.append(slot, c);
     const s = p.l3 === L3.IPv4 ? ip4String(p.src4) : ip6String(p.buf, p.srcOff);
     const d = p.l3 === L3.IPv4 ? ip4String(p.dst4) : ip6String(p.buf, p.dstOff);
-    const sm = macString(p.srcMac), dm = macString(p.dstMac);
+    const sm = this.macText(p.srcMac), dm = this.macText(p.dstMac);
     this.srcStr[slot] = rev ? d : s;
     this.dstStr[slot] = rev ? s : d;
     this.srcMacStr[slot] = rev ? dm : sm;
@@ -418,6 +419,17 @@ export class FlowTable {
     this.lastIndex = n;
     this.lastSlot = slot;
     return this.f[slot * RW + R_ID];
+  }
+
+  /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
+  private macText(mac: number): string {
+    let s = this.macs.get(mac);
+    if (s === undefined) {
+      s = macString(mac);
+      if (this.macs.size >= 65_536) this.macs.clear();
+      this.macs.set(mac, s);
+    }
+    return s;
   }
 
   private evictOldest(): void {

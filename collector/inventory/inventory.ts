@@ -47,6 +47,8 @@ interface Binding {
   /** last packet time the owner claimed or used the address */
   confirmed: number;
   source: BindingSource;
+  /** the holder before a contested claim took the address: its reclaim restores, it does not spoof */
+  previous?: string;
 }
 
 interface Entry {
@@ -83,6 +85,9 @@ export class Inventory implements InventoryView {
   // The Device objects returned are the inventory's own: read them, do not change them.
 
   deviceByIp(ip: string): Device | undefined {
+    // Callers mostly pass the canonical text the decoders produced: try it before re-parsing.
+    const hit = this.bindings.get(ip);
+    if (hit) return this.byId.get(hit.mac)?.dev;
     const c = canonicalIp(ip);
     if (c === null) return undefined;
     const b = this.bindings.get(c);
@@ -205,11 +210,20 @@ export class Inventory implements InventoryView {
    * The responder's device, when known, is seen too.
    */
   observeFlowStart(ev: FlowStart): void {
-    const mac = ev.srcMac.toLowerCase();
+    // Runs at every flow start: the common case (a known device from a bound address) must not
+    // canonicalise, re-place or compare device signatures.
+    const mac = ev.srcMac.length === 17 && ev.srcMac === ev.srcMac.toLowerCase() ? ev.srcMac : ev.srcMac.toLowerCase();
     if (isStationMac(mac)) {
-      const e = this.ensure(mac, ev.time);
-      if (this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
-      this.commit(e);
+      const known = this.byId.get(mac);
+      const b = this.bindings.get(ev.src);
+      if (known && b && b.mac === mac) {
+        if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
+        if (ev.time > b.confirmed) b.confirmed = ev.time;
+      } else {
+        const e = this.ensure(mac, ev.time);
+        if (this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
+        this.commit(e);
+      }
     } else if (ev.srcMac === '' && this.isLocal(ev.src) && isBindableIp(ev.src)) {
       const ip = canonicalIp(ev.src);
       if (ip !== null && !this.bindings.has(ip)) {
@@ -222,9 +236,9 @@ export class Inventory implements InventoryView {
 
   /** Bring a device's lastSeen forward (by MAC, or by IP); never creates one. */
   touch(macOrIp: string, ts: number): void {
-    const k = macOrIp.toLowerCase();
-    let e = this.byId.get(k);
-    if (!e) {
+    let e = this.byId.get(macOrIp) ?? this.byId.get(macOrIp.toLowerCase());
+    // a MAC that is no device of ours (the gateway seen as a destination) is not an address either
+    if (!e && !(macOrIp.length === 17 && macOrIp.charCodeAt(2) === 58)) {
       const c = canonicalIp(macOrIp);
       const b = c !== null ? this.bindings.get(c) : undefined;
       if (b) e = this.byId.get(b.mac);
@@ -259,17 +273,23 @@ export class Inventory implements InventoryView {
       if (ts > old.confirmed) old.confirmed = ts;
       return;
     }
+    let previous: string | undefined;
     if (old) {
       const stale = ts - old.confirmed >= this.staleMs;
       if (source === 'traffic' && !this.trafficConflicts && !stale) return;
-      if (!stale) this.events.onConflict?.({ time: ts, ip, oldMac: old.mac, newMac: mac, source });
+      // The rightful holder answering again after a spoofer (ARP cache repair) is no new conflict.
+      const restoring = old.previous === mac;
+      if (!stale && !restoring) {
+        this.events.onConflict?.({ time: ts, ip, oldMac: old.mac, newMac: mac, source });
+        previous = old.mac;
+      }
       const prev = this.byId.get(old.mac);
       if (prev) {
         prev.dev.ips = prev.dev.ips.filter((x) => x !== ip);
         this.commit(prev);
       }
     }
-    this.bindings.set(ip, { mac, confirmed: ts, source });
+    this.bindings.set(ip, previous !== undefined ? { mac, confirmed: ts, source, previous } : { mac, confirmed: ts, source });
     const e = this.byId.get(mac);
     if (e && !e.dev.ips.includes(ip)) e.dev.ips = [...e.dev.ips, ip];
     // a device known only by this address (from a source without MACs) is now the MAC's

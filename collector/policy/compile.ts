@@ -88,6 +88,9 @@ export class Policy implements CompiledPolicy {
   private protectedSet: ReadonlySet<string>;
   private resolvers: ReadonlySet<string>;
   private matchers: DeviceMatcher[] = [];
+  /** entries matched by an exact MAC, by that MAC (several may share one); the rest in order. */
+  private byMac = new Map<string, number[]>();
+  private nonMac: number[] = [];
   private defaultProfile: string;
   private profs = new Map<string, Profile>();
   private profileNames: string[];
@@ -122,6 +125,11 @@ export class Policy implements CompiledPolicy {
         vendor: d.vendor !== undefined ? globToRegExp(d.vendor) : null,
         hostname: d.hostname !== undefined ? globToRegExp(d.hostname) : null,
       });
+    });
+    this.matchers.forEach((m, i) => {
+      if (m.macExact === null) { this.nonMac.push(i); return; }
+      const l = this.byMac.get(m.macExact);
+      if (l) l.push(i); else this.byMac.set(m.macExact, [i]);
     });
     this.profileNames = Object.keys(doc.profiles);
     for (const name of this.profileNames) {
@@ -194,21 +202,31 @@ export class Policy implements CompiledPolicy {
   }
 
   place(d: DeviceFacts): DevicePlacement {
+    // First match wins. Entries with an exact MAC are looked up, not scanned, so a policy of
+    // thousands of devices places one in time proportional to its entries without one.
     const mac = d.mac.toLowerCase();
-    let fam: 0 | 4 | 6 = 0;
-    let ipDone = false;
-    for (const m of this.matchers) {
-      if (m.macExact !== null && m.macExact !== mac) continue;
-      if (m.mac !== null && (mac === '' || !m.mac.test(mac))) continue;
-      if (m.ip !== null) {
-        if (!ipDone) { fam = d.ip ? addrInto(d.ip, this.buf) : 0; ipDone = true; }
-        if (fam === 0 || !cidrContains(m.ip, fam === 6, this.buf)) continue;
-      }
-      if (m.vendor !== null && (d.vendor === '' || !m.vendor.test(d.vendor))) continue;
-      if (m.hostname !== null && (d.hostname === '' || !m.hostname.test(d.hostname))) continue;
-      return { name: m.name, profile: m.profile, known: true, rule: m.rule };
+    const exact = this.byMac.get(mac);
+    const other = this.nonMac;
+    let i = 0, j = 0;
+    const ipBox = { done: false, fam: 0 as 0 | 4 | 6 };
+    while (i < other.length || (exact !== undefined && j < exact.length)) {
+      const takeExact = exact !== undefined && j < exact.length && (i >= other.length || exact[j] < other[i]);
+      const m = this.matchers[takeExact ? exact![j++] : other[i++]];
+      if (this.matches(m, mac, d, ipBox)) return { name: m.name, profile: m.profile, known: true, rule: m.rule };
     }
     return { name: '', profile: this.defaultProfile, known: false, rule: 'default_profile' };
+  }
+
+  private matches(m: DeviceMatcher, mac: string, d: DeviceFacts, ipBox: { done: boolean; fam: 0 | 4 | 6 }): boolean {
+    if (m.macExact !== null && m.macExact !== mac) return false;
+    if (m.mac !== null && (mac === '' || !m.mac.test(mac))) return false;
+    if (m.ip !== null) {
+      if (!ipBox.done) { ipBox.fam = d.ip ? addrInto(d.ip, this.buf) : 0; ipBox.done = true; }
+      if (ipBox.fam === 0 || !cidrContains(m.ip, ipBox.fam === 6, this.buf)) return false;
+    }
+    if (m.vendor !== null && (d.vendor === '' || !m.vendor.test(d.vendor))) return false;
+    if (m.hostname !== null && (d.hostname === '' || !m.hostname.test(d.hostname))) return false;
+    return true;
   }
 
   evaluate(profile: string, flow: FlowFacts, names: readonly string[], deviceIps: (name: string) => readonly string[]): Verdict {
