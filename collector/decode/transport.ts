@@ -5,7 +5,8 @@ import { DecodeError, type PacketInfo } from './packet.js';
 
 /**
  * Transport header at buf[o]. end = min(captured end, IP end); ipEnd = where the IP length says
- * the packet ends (may lie past the capture). Sets hasL4 only when the header is complete;
+ * the packet ends (may lie past the capture). Sets hasL4 when the ports were captured (for TCP
+ * even when the rest of its header was not, with Truncated or BadTcpHeaderLength set);
  * a UDP length that disagrees with the IP length keeps the ports (hasL4) and sets BadUdpLength.
  * A first fragment (p.moreFragments) whose header continues in the next fragment is Truncated.
  * Other protocols: hasL4 false, payload = everything after the IP header(s).
@@ -13,17 +14,36 @@ import { DecodeError, type PacketInfo } from './packet.js';
 export function decodeTransport(buf: Buffer, o: number, end: number, ipEnd: number, proto: number, p: PacketInfo): void {
   p.l4Offset = o;
   if (proto === 6) {
-    if (o + 20 > end) { p.error = DecodeError.Truncated; return; }
+    if (o + 20 > end || ((buf[o + 12] >> 4) << 2) < 20) {
+      // A header cut short (snaplen, a tiny first fragment) or with a bogus data offset still
+      // names its ports in its first four bytes: the packet belongs to that conversation, as
+      // tshark and the flow exporters count it. Flags only when their byte was captured.
+      if (o + 4 <= end) {
+        p.sport = (buf[o] << 8) | buf[o + 1];
+        p.dport = (buf[o + 2] << 8) | buf[o + 3];
+        if (o + 14 <= end) p.tcpFlags = buf[o + 13];
+        p.hasL4 = true;
+      }
+      // A first fragment split inside the TCP header is legal (if suspicious): not an error.
+      if (!(p.moreFragments && o + 20 > end && o + 4 <= end)) {
+        p.error = o + 20 > end ? DecodeError.Truncated : DecodeError.BadTcpHeaderLength;
+      }
+      return;
+    }
     const doff = (buf[o + 12] >> 4) << 2;
-    if (doff < 20) { p.error = DecodeError.BadTcpHeaderLength; return; }
     // In a first fragment the options may continue in the next fragment: that is truncation.
     if (o + doff > ipEnd && !p.moreFragments) { p.error = DecodeError.BadTcpHeaderLength; return; }
-    if (o + doff > end) { p.error = DecodeError.Truncated; return; }
     p.sport = (buf[o] << 8) | buf[o + 1];
     p.dport = (buf[o + 2] << 8) | buf[o + 3];
     p.tcpSeq = ((buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7]) >>> 0;
     p.tcpFlags = buf[o + 13];
     p.hasL4 = true;
+    // Options cut off by the snaplen or continued in the next fragment: ports and flags stand.
+    if (o + doff > end) {
+      if (!p.moreFragments) p.error = DecodeError.Truncated;
+      p.payloadOffset = end;
+      return;
+    }
     p.payloadOffset = o + doff;
     p.payloadLength = end - o - doff;
   } else if (proto === 17) {

@@ -1,5 +1,5 @@
-// Streams a file through one reused chunk buffer so capture parsers read records in place
-// with bounded memory: the chunk grows only for a record larger than itself, up to a cap.
+// Streams a file through two reused chunk buffers so capture parsers read records in place
+// with bounded memory, while the next chunk's read is already in flight (read-ahead).
 
 import { open, type FileHandle } from 'node:fs/promises';
 
@@ -7,22 +7,39 @@ import { open, type FileHandle } from 'node:fs/promises';
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Largest record (pcapng block) the reader will grow its chunk for, bytes. */
 export const MAX_RECORD_BYTES = 16 << 20;
+/**
+ * Room left in front of each read-ahead for the current chunk's unread tail (a partial record),
+ * bytes: covers any 64 KiB frame with its record header; a longer tail takes the slow path.
+ */
+const MAX_RESERVE_BYTES = 128 << 10;
+
+type ReadResult = { bytesRead: number };
+
+const ignore = (): void => {};
 
 export class ChunkReader {
-  /** The chunk. Replaced (not resized) when it grows, so re-read it after every need(). */
+  /** The chunk. Replaced (not resized) when it grows or the read-ahead is taken, so re-read it after every need(). */
   buf: Buffer;
-  /** Valid bytes are buf[0, end). */
+  /** Valid bytes are buf[0, end); the caller's data starts at the position need() returned. */
   end = 0;
   /** File offset of buf[0]. */
   base = 0;
   /** Parser's position in buf at its last refill, for progress reporting. */
   pos = 0;
   private fh: FileHandle | undefined;
+  /** File offset of buf[end]. */
   private filePos = 0;
   private eof = false;
+  /** The second buffer: the read-ahead's target, allocated with the first read-ahead. */
+  private spare: Buffer | undefined;
+  /** The read in flight into spare[reserve, ...) from file offset filePos, if any. */
+  private ahead: Promise<ReadResult> | undefined;
+  private aheadLen = 0;
+  private readonly reserve: number;
 
   constructor(readonly path: string, chunkBytes = DEFAULT_CHUNK_BYTES) {
     this.buf = Buffer.allocUnsafe(Math.max(4096, chunkBytes));
+    this.reserve = Math.min(MAX_RESERVE_BYTES, this.buf.length >> 2);
   }
 
   async open(): Promise<void> {
@@ -32,6 +49,10 @@ export class ChunkReader {
   async close(): Promise<void> {
     const fh = this.fh;
     this.fh = undefined;
+    // The read-ahead must land before its file handle closes; its outcome no longer matters.
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead) await ahead.catch(ignore);
     if (fh) await fh.close();
   }
 
@@ -42,17 +63,71 @@ export class ChunkReader {
 
   /**
    * Makes buf[p, p + n) valid for the caller's position pos (p = the returned position, which
-   * moves when the chunk is compacted). Returns -1 when the file ends before n bytes.
+   * moves when the chunk is compacted or swapped). Returns -1 when the file ends before n bytes,
+   * leaving the unread tail at buf[this.pos, end).
    * n must be <= MAX_RECORD_BYTES (callers check lengths against their caps first).
    */
   async need(pos: number, n: number): Promise<number> {
     if (pos + n <= this.end) return pos;
+    const tail = this.end - pos;
+    if (this.ahead) {
+      const { bytesRead } = await this.takeAhead();
+      if (bytesRead === 0) this.eof = true;
+      else if (tail <= this.reserve) {
+        // Fast path: put the tail just in front of the read-ahead's bytes and swap buffers.
+        const next = this.spare as Buffer;
+        const start = this.reserve - tail;
+        this.buf.copy(next, start, pos, this.end);
+        this.spare = this.buf;
+        this.buf = next;
+        this.base = this.filePos - this.reserve;
+        this.end = this.reserve + bytesRead;
+        this.filePos += bytesRead;
+        pos = start;
+        if (pos + n <= this.end) {
+          // A short read means end of file for a regular file; the slow path confirms it.
+          if (bytesRead === this.aheadLen) this.readAhead();
+          this.pos = pos;
+          return pos;
+        }
+        // Still short (a record larger than the chunk, or the end of the file): the slow path
+        // reads on and starts the next read-ahead after it, so the two never cover one range.
+      } else {
+        // The tail does not fit the reserve: compact, then keep what fits of the read-ahead.
+        pos = this.compact(pos, n);
+        const take = Math.min(bytesRead, this.buf.length - this.end);
+        (this.spare as Buffer).copy(this.buf, this.end, this.reserve, this.reserve + take);
+        this.end += take;
+        this.filePos += take;
+      }
+    }
+    pos = this.compact(pos, n);
+    let full = true;
+    while (this.end < n && !this.eof) {
+      if (!this.fh) throw new Error('ChunkReader: not open');
+      const want = this.buf.length - this.end;
+      const { bytesRead } = await this.fh.read(this.buf, this.end, want, this.filePos);
+      if (bytesRead === 0) this.eof = true;
+      this.end += bytesRead;
+      this.filePos += bytesRead;
+      full = bytesRead === want;
+    }
+    if (full && !this.eof && !this.ahead) this.readAhead();
+    this.pos = pos;
+    return this.end - pos >= n ? pos : -1;
+  }
+
+  /** Bytes left in the chunk from pos (the file may hold more). */
+  available(pos: number): number {
+    return this.end - pos;
+  }
+
+  /** Moves buf[pos, end) to the chunk's start, growing the chunk to hold n bytes; returns 0. */
+  private compact(pos: number, n: number): number {
     if (pos > 0) {
-      // Compact: keep the unread tail at the chunk's start so the next read fills the rest.
       this.buf.copy(this.buf, 0, pos, this.end);
       this.base += pos;
       this.end -= pos;
-      pos = 0;
     }
     if (n > this.buf.length) {
       let size = this.buf.length;
@@ -61,19 +136,23 @@ export class ChunkReader {
       this.buf.copy(grown, 0, 0, this.end);
       this.buf = grown;
     }
-    while (this.end < n && !this.eof) {
-      if (!this.fh) throw new Error('ChunkReader: not open');
-      const { bytesRead } = await this.fh.read(this.buf, this.end, this.buf.length - this.end, this.filePos);
-      if (bytesRead === 0) this.eof = true;
-      this.end += bytesRead;
-      this.filePos += bytesRead;
-    }
-    this.pos = pos;
-    return this.end >= n ? pos : -1;
+    return 0;
   }
 
-  /** Bytes left in the chunk from pos (the file may hold more). */
-  available(pos: number): number {
-    return this.end - pos;
+  /** Starts reading the bytes after buf[end) into spare[reserve, ...). */
+  private readAhead(): void {
+    if (!this.fh) return;
+    const spare = this.spare ?? (this.spare = Buffer.allocUnsafe(this.buf.length));
+    this.aheadLen = spare.length - this.reserve;
+    const p = this.fh.read(spare, this.reserve, this.aheadLen, this.filePos);
+    // Awaited later (need() or close()); until then a failure must not count as unhandled.
+    p.catch(ignore);
+    this.ahead = p;
+  }
+
+  private takeAhead(): Promise<ReadResult> {
+    const p = this.ahead as Promise<ReadResult>;
+    this.ahead = undefined;
+    return p;
   }
 }

@@ -19,7 +19,7 @@ function key(proto: string, a: string, ap: number, b: string, bp: number): strin
 
 /** tshark's conversations, from per-packet fields, with reassembly off so each frame counts once. */
 function tsharkConversations(file: string): { convs: Map<string, Conv>; skipped: Record<string, number> } {
-  const fields = ['frame.protocols', 'ip.src', 'ip.dst', 'ip.len', 'ip.id', 'ip.frag_offset', 'ip.flags.mf', 'ipv6.src', 'ipv6.dst', 'ipv6.plen',
+  const fields = ['frame.protocols', 'ip.proto', 'ipv6.fraghdr.nxt', 'ip.src', 'ip.dst', 'ip.len', 'ip.id', 'ip.frag_offset', 'ip.flags.mf', 'ipv6.src', 'ipv6.dst', 'ipv6.plen',
     'ipv6.fraghdr.ident', 'ipv6.fraghdr.offset', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport'];
   const r = spawnSync('tshark', ['-r', file, '-n', '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE', '-o', 'tcp.desegment_tcp_streams:FALSE',
     '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 120_000 });
@@ -30,7 +30,7 @@ function tsharkConversations(file: string): { convs: Map<string, Conv>; skipped:
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;
     const f = line.split('\t');
-    const [protos, ip4s, ip4d, ip4len, ip4id, ip4off, ip4mf, ip6s, ip6d, ip6plen, ip6fid, ip6foff, tsp, tdp, usp, udp] = f;
+    const [protos, ip4proto, ip6fnxt, ip4s, ip4d, ip4len, ip4id, ip4off, ip4mf, ip6s, ip6d, ip6plen, ip6fid, ip6foff, tsp, tdp, usp, udp] = f;
     const toks = protos.split(':');
     const ipAt = toks.findIndex((x) => x === 'ip' || x === 'ipv6');
     if (ipAt < 0) continue;
@@ -45,7 +45,13 @@ function tsharkConversations(file: string): { convs: Map<string, Conv>; skipped:
     let k: string | undefined;
     if (later) {
       k = fragKey.get(fid);
-      if (!k) { skipped['fragment-before-first'] = (skipped['fragment-before-first'] ?? 0) + 1; continue; }
+      if (!k) {
+        // A fragment whose first fragment is not in the file: no ports anywhere. segwatch keeps
+        // it in a ports-0 flow of its address pair, which is what this key compares.
+        const nxt = Number(v4 ? ip4proto : ip6fnxt);
+        if (nxt !== 6 && nxt !== 17) continue;
+        k = key(nxt === 6 ? 'tcp' : 'udp', src, 0, dst, 0);
+      }
     } else if (TRANSPORT.has(next)) {
       const sp = Number(next === 'tcp' ? tsp : usp), dp = Number(next === 'tcp' ? tdp : udp);
       if (!Number.isFinite(sp) || !Number.isFinite(dp) || (next === 'tcp' ? tsp : usp) === '') {
@@ -86,7 +92,15 @@ function segwatchConversations(file: string): Map<string, Conv> {
  * Differences that are right, with their reasons. Key: capture path; value: conversation keys
  * and why tshark and segwatch legitimately differ there.
  */
-const KNOWN: Record<string, { reason: string; ignore: (k: string) => boolean }> = {};
+const KNOWN: Record<string, { reason: string; ignore: (k: string) => boolean }> = {
+  // Frame 1 carries a destination-options header whose option (type 0xca) claims 144 bytes
+  // inside a 24-byte header. tshark calls the frame malformed and stops; segwatch, like a
+  // router, steps over the header by its own length field and finds the UDP datagram after it.
+  'decode/zeek-ipv6-mobility-dst-opts.pcap': {
+    reason: 'segwatch skips a destination-options header by its length where tshark stops at a malformed option inside it',
+    ignore: (k) => k.includes('|30000'),
+  },
+};
 
 const rows = manifest().filter((m) => m.protocols.includes('tcp') || m.protocols.includes('udp'));
 

@@ -180,7 +180,8 @@ t.test('malformed frames report their error and keep what came before', async (t
   tt.equal(bad[0].err, 'truncated');
   tt.equal(bad[0].snap.l3, L3.IPv4, 'IP fields stay valid under a truncated TCP header');
   tt.equal(bad[0].snap.proto, 6);
-  tt.equal(bad[0].snap.hasL4, false);
+  tt.equal(bad[0].snap.hasL4, true, 'the ports were captured: the packet keeps its conversation');
+  tt.same([bad[0].snap.sport, bad[0].snap.dport], [60827, 25]);
   tt.ok((bad[0].snap.ipLen as number) > 0);
 
   const icmp = decodeAll('decode/zeek-trunc_icmp-header-trunc.pcap');
@@ -195,10 +196,11 @@ t.test('malformed frames report their error and keep what came before', async (t
     tt.same(decodeAll(rel).map((x) => x.err), ['truncated'], rel);
   }
 
-  // A tiny first fragment that cuts the TCP header: truncated, but the fragment fields are set.
+  // A first fragment whose TCP options go on in the next fragment: legal, ports and flags known.
   const syn = decodeAll('decode/zeek-ipv4_fragmented-syn.pcap');
-  tt.equal(syn[0].err, 'truncated');
+  tt.equal(syn[0].err, 'none');
   tt.equal(syn[0].snap.isFragment, true);
+  tt.same([syn[0].snap.sport, syn[0].snap.dport], [12345, 80]);
   tt.equal(syn[1].err, 'none');
   tt.equal(syn[1].snap.hasL4, false, 'a later fragment has no ports');
   tt.ok((syn[1].snap.fragOffset as number) > 0);
