@@ -92,6 +92,9 @@ export class Pipeline {
   private trafficEnd = 0;
   private statsDue = 0;
   private traffic = new Map<string, TrafficAcc>();
+  private pendingDevices = new Map<string, Device>();
+  /** the policy's VLAN (frames of other VLANs teach the inventory nothing), -1 for all; refreshed every tick. */
+  private vlanOnly = -1;
   private readonly trafficIntervalMs: number;
   private readonly statsIntervalMs: number;
   private readonly learn: boolean;
@@ -109,6 +112,7 @@ export class Pipeline {
     this.inventory = new Inventory(
       {
         isLocal: policy ? (ip) => policy().segmentOf(ip) !== '' || defaultLocal(ip) : undefined,
+        dnsGraceMs: opts.detect?.dnsGraceMs ?? policy?.().detectSettings().dnsGraceMs,
         place: policy ? (facts): Placement => {
           const p = policy();
           const placed = p.place(facts);
@@ -118,7 +122,9 @@ export class Pipeline {
       {
         onDevice: (d, change) => {
           this.detect?.device(d, change);
-          for (const s of this.sinks) s.device?.(d);
+          // A device's first packets often come before its DHCP name: the sinks get its state
+          // once per tick, so a store keyed by name sees the settled name, not a MAC then a name.
+          this.pendingDevices.set(d.id, d);
         },
         onConflict: (c) => this.detect?.conflict(c),
       },
@@ -128,20 +134,21 @@ export class Pipeline {
       ? new DetectEngine({
           policy,
           inventory: this.inventory,
-          settings: opts.detect,
+          // the policy's `detectors:` section, under what the caller set explicitly (read at start)
+          settings: mergeDetect(policy().detectSettings(), opts.detect),
           emit: (a) => this.emitAnomaly(a),
         })
       : null;
 
+    const onStart = (ev: FlowStart) => {
+      if (this.detect) this.starts.set(ev.id, ev);
+      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
+      this.detect?.flowStart(ev);
+    };
     this.flows = new FlowTable(
       { ...(opts.flows ?? {}) },
       {
-        onStart: (ev) => {
-          this.counters.flows++;
-          if (this.detect) this.starts.set(ev.id, ev);
-          if (this.learn) this.inventory.observeFlowStart(ev);
-          this.detect?.flowStart(ev);
-        },
+        ...(this.learn || this.detect ? { onStart } : {}),
         onRecord: (r) => {
           if (r.final && this.detect) this.starts.delete(r.id);
           if (this.wantTraffic) this.accountTraffic(r);
@@ -168,7 +175,7 @@ export class Pipeline {
       this.errorCounts[p.error]++;
     }
     if (p.l3 === L3.ARP) {
-      if (p.error === DecodeError.None && this.learn) this.inventory.observeArp(p);
+      if (p.error === DecodeError.None && this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly)) this.inventory.observeArp(p);
       return;
     }
     if (p.l3 === L3.None) {
@@ -177,6 +184,11 @@ export class Pipeline {
     }
     const id = this.flows.add(p);
     if (id < 0 || !p.hasL4) return;
+    if (this.vlanOnly >= 0 && p.vlan !== this.vlanOnly) {
+      // Not the watched VLAN: counted as flows, but no names or bindings from it.
+      if (p.proto === 6 && p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.onTcpPayload(id, p);
+      return;
+    }
 
     if (p.proto === 17) {
       if (!this.learn) return;
@@ -232,6 +244,9 @@ export class Pipeline {
   /** Time-driven work, by packet time in replays; the live collector also calls it from a wall-clock timer. */
   tick(now: number): void {
     this.nextTick = now + 1000;
+    this.counters.flows = this.flows.stats().created;
+    this.vlanOnly = this.opts.policy?.().vlan ?? -1;
+    this.emitDevices();
     this.flows.advance(now);
     this.detect?.tick(now);
     if (this.trafficEnd === 0) this.trafficEnd = alignUp(now, this.trafficIntervalMs);
@@ -244,6 +259,12 @@ export class Pipeline {
       this.emitStats(this.statsDue);
       this.statsDue = alignUp(now + 1, this.statsIntervalMs);
     }
+  }
+
+  private emitDevices(): void {
+    if (this.pendingDevices.size === 0) return;
+    for (const d of this.pendingDevices.values()) for (const s of this.sinks) s.device?.(d);
+    this.pendingDevices.clear();
   }
 
   private accountTraffic(r: FlowRecord): void {
@@ -317,8 +338,10 @@ export class Pipeline {
 
   /** End of input (or shutdown): close every flow, judge what is still pending, write the last points, flush sinks. */
   async finish(): Promise<void> {
+    this.counters.flows = this.flows.stats().created;
     this.flows.flush();
     this.detect?.flush();
+    this.emitDevices();
     const end = this.counters.lastTs || Date.now();
     this.emitTraffic(this.trafficEnd || alignUp(end, this.trafficIntervalMs));
     this.emitStats(end);
@@ -329,6 +352,10 @@ export class Pipeline {
   async close(): Promise<void> {
     for (const s of this.sinks) await s.close();
   }
+}
+
+function mergeDetect(fromPolicy: Partial<DetectSettings>, explicit: Partial<DetectSettings> = {}): Partial<DetectSettings> {
+  return { ...fromPolicy, ...explicit, severity: { ...fromPolicy.severity, ...explicit.severity } as DetectSettings['severity'] };
 }
 
 /** RFC 1918, CGNAT, link-local and ULA: addresses that belong to devices on a local segment. */

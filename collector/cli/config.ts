@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
+import { parseListen, apiTokenFromEnv } from '../api/server.js';
 
 export interface RunConfig {
   policy: string;
@@ -18,6 +19,7 @@ export interface RunConfig {
   spoolDir: string;
   spoolMaxBytes: number;
   out?: string;
+  listen?: string;
   host: string;
   logLevel: string;
 }
@@ -39,6 +41,7 @@ export const SETTINGS: KeyDef[] = [
   { key: 'spoolDir', file: 'spool_dir', flag: 'spool-dir', env: 'SEGWATCH_SPOOL_DIR', kind: 'string', help: 'where points wait while InfluxDB is unreachable' },
   { key: 'spoolMaxBytes', file: 'spool_max_bytes', flag: 'spool-max-bytes', env: 'SEGWATCH_SPOOL_MAX_BYTES', kind: 'int', min: 1024, help: 'spool size bound, bytes' },
   { key: 'out', file: 'out', flag: 'out', env: 'SEGWATCH_OUT', kind: 'string', help: 'append anomalies as JSON lines to this file' },
+  { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'serve the API (REST, /metrics) on ADDRESS:PORT; needs SEGWATCH_API_TOKEN; loopback unless told otherwise' },
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
 ];
@@ -70,7 +73,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     else if (fromFile.has(d.file)) { const f = fromFile.get(d.file)!; raw = f.value; where = f.where; }
     else continue;
     const v = coerce(d, raw);
-    if (typeof v === 'object' && v !== null && 'error' in v) errors.push(`${where}: ${v.error}`);
+    if (typeof v === "object" && v !== null && "error" in v) errors.push(`${where}: ${d.file}: ${v.error}`);
     else cfg[d.key] = v;
   }
 
@@ -85,6 +88,18 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
       if (u.password) errors.push('influx: a password in the URL is refused: put it in SEGWATCH_INFLUX_PASSWORD or SEGWATCH_INFLUX_PASSWORD_FILE');
     } catch {
       errors.push(`influx: expected a URL like http://127.0.0.1:8086/segwatch, got ${JSON.stringify(cfg.influx)}`);
+    }
+  }
+  if (typeof cfg.listen === 'string') {
+    try {
+      parseListen(cfg.listen);
+    } catch (err) {
+      errors.push(`listen: ${(err as Error).message}`);
+    }
+    try {
+      if (!apiTokenFromEnv(env)) errors.push('listen: the API needs a token: set SEGWATCH_API_TOKEN or SEGWATCH_API_TOKEN_FILE (there is no default)');
+    } catch (err) {
+      errors.push(`SEGWATCH_API_TOKEN_FILE: ${(err as Error).message}`);
     }
   }
   return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };

@@ -15,6 +15,8 @@ import type { FrameSource } from '../sources/source.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS } from './config.js';
 import { influxSettingsFrom, openInflux } from './influx.js';
+import { startApi, apiTokenFromEnv } from '../api/server.js';
+import { AnomalyRing, type CollectorFacade } from '../api/facade.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 for (const d of SETTINGS) {
@@ -70,14 +72,42 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const ring = new AnomalyRing(1000);
   const pipeline = new Pipeline({
     policy: () => watcher.current(),
     sinks,
+    onAnomaly: (a) => ring.push(a),
     log,
     host: config.host,
     source: source.name,
     extraStats: () => ({ drops: source.stats().drops, spoolBytes: influx?.stats().spoolBytes ?? 0 }),
   });
+
+  const startedAt = Date.now();
+  const facade: CollectorFacade = {
+    devices: () => pipeline.inventory.devices(),
+    recentAnomalies: (n) => ring.last(n),
+    counters: () => {
+      const c = pipeline.counters;
+      return {
+        packets: c.packets, bytes: c.bytes, decodeErrors: c.decodeErrors, flows: pipeline.flows.stats().created,
+        flowsActive: pipeline.flows.stats().active, anomalies: c.anomalies, anomaliesByKind: { ...c.anomaliesByKind } as Record<string, number>,
+        drops: source.stats().drops, spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: source.name, policy: config.policy,
+      };
+    },
+  };
+  let api: Awaited<ReturnType<typeof startApi>> | null = null;
+  if (config.listen) {
+    try {
+      api = await startApi({ listen: config.listen, token: apiTokenFromEnv(), facade, log });
+      log.info({ address: api.address }, 'API listening');
+    } catch (err) {
+      process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
+      await pipeline.close();
+      watcher.close();
+      return 1;
+    }
+  }
 
   // Live: time moves on between packets too, so idle flows expire and intervals close.
   const timer = config.interface
@@ -105,10 +135,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   if (timer) clearInterval(timer);
   await pipeline.finish();
+  await api?.close();
   await pipeline.close();
   watcher.close();
   process.off('SIGHUP', onHup);
   const c = pipeline.counters;
   log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors }, 'segwatch collector stopped');
+  // libpcap's poller holds the event loop until one more packet arrives after stop():
+  // everything is flushed by now, so leave without waiting for it.
+  if (config.interface) setTimeout(() => process.exit(code), 200).unref();
   return code;
 }

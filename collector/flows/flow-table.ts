@@ -44,7 +44,8 @@ export interface FlowTableOptions {
 }
 
 export interface FlowTableEvents {
-  onStart(ev: FlowStart): void;
+  /** absent when nobody acts at a flow's first packet (`segwatch flows`): no event is built then. */
+  onStart?(ev: FlowStart): void;
   onRecord(rec: FlowRecord): void;
 }
 
@@ -374,7 +375,7 @@ export class FlowTable {
     this.srcMacStr[slot] = rev ? dm : sm;
     this.dstMacStr[slot] = rev ? sm : dm;
     this.names[slot] = undefined;
-    this.ev.onStart({
+    if (this.ev.onStart) this.ev.onStart({
       id, time: ts, proto: protoName(p.proto),
       src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
       srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: p.vlan, tcpFlags: flags,

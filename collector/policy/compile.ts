@@ -1,14 +1,15 @@
 // Compiles a validated policy document into look-up structures (prefix tries, a domain
 // trie, port range sets) so evaluate() costs a few trie walks, whatever the rule count.
 
-import type { PolicyDoc, RuleDoc, ServiceName } from './schema.js';
+import type { DetectorsDoc, PolicyDoc, RuleDoc, ServiceName } from './schema.js';
+import type { DetectSettings, PlaintextPort } from '../detect/settings.js';
 import type { CompiledPolicy, DeviceFacts, DevicePlacement, FlowFacts, ProfileLimits, Verdict } from './types.js';
 import type { Proto } from '../types.js';
 import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
 import { PortIndex, PortIndexBuilder } from './ports.js';
 import { DomainTrie, globToRegExp } from './glob.js';
 import { parsePort, parseSize, type PortSpec } from './units.js';
-import { parseTarget } from './validate.js';
+import { parseDuration, parseTarget } from './validate.js';
 
 const ANY4: Cidr = { v6: false, bytes: new Uint8Array(16), len: 0 };
 const ANY6: Cidr = { v6: true, bytes: new Uint8Array(16), len: 0 };
@@ -29,6 +30,55 @@ function serviceParts(svc: ServiceName, resolvers: readonly Cidr[]): { to: Cidr[
     case 'ssdp': return [{ to: [cidr('239.255.255.250'), cidr('ff02::c')], ports: [udp(1900)] }];
     case 'icmp': return [{ to: [ANY4, ANY6], ports: [{ proto: 'icmp', lo: 0, hi: 65535 }] }];
   }
+}
+
+/**
+ * Names of clear-text protocols by server port, for `detectors.plaintext_ports` (messages
+ * say "telnet", not "23/tcp"). Ports not here are named "port N".
+ */
+const PLAINTEXT_NAMES: Readonly<Record<string, string>> = {
+  '21/tcp': 'ftp', '23/tcp': 'telnet', '2323/tcp': 'telnet', '25/tcp': 'smtp', '69/udp': 'tftp',
+  '79/tcp': 'finger', '80/tcp': 'http', '110/tcp': 'pop3', '119/tcp': 'nntp', '143/tcp': 'imap',
+  '161/udp': 'snmp', '162/udp': 'snmp-trap', '389/tcp': 'ldap', '512/tcp': 'rexec', '513/tcp': 'rlogin',
+  '514/tcp': 'rsh', '514/udp': 'syslog', '1883/tcp': 'mqtt', '5683/udp': 'coap', '5900/tcp': 'vnc',
+  '6667/tcp': 'irc', '8080/tcp': 'http',
+};
+
+/** `detectors:` as DetectSettings fields; only what the policy sets (the caller overlays defaults). */
+export function detectorSettings(det: DetectorsDoc | undefined): Partial<DetectSettings> {
+  const out: Partial<DetectSettings> = {};
+  if (det === undefined) return out;
+  const ms = (v: string) => (parseDuration(v) as { ms: number }).ms;
+  if (det.scan_hosts?.threshold !== undefined) out.scanHostsThreshold = det.scan_hosts.threshold;
+  if (det.scan_hosts?.window !== undefined) out.scanHostsWindowMs = ms(det.scan_hosts.window);
+  if (det.scan_ports?.threshold !== undefined) out.scanPortsThreshold = det.scan_ports.threshold;
+  if (det.scan_ports?.window !== undefined) out.scanPortsWindowMs = ms(det.scan_ports.window);
+  if (det.suppress_window !== undefined) out.suppressWindowMs = ms(det.suppress_window);
+  if (det.dns_grace !== undefined) out.dnsGraceMs = ms(det.dns_grace);
+  if (det.plaintext_ports !== undefined) {
+    const list: PlaintextPort[] = [];
+    const seen = new Set<string>();
+    for (const q of det.plaintext_ports) {
+      const x = parsePort(q) as PortSpec;
+      if (x.proto !== 'tcp' && x.proto !== 'udp') continue;
+      for (let port = x.lo; port <= x.hi; port++) {
+        const key = `${port}/${x.proto}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        list.push({ port, proto: x.proto, name: PLAINTEXT_NAMES[key] ?? `port ${port}` });
+      }
+    }
+    out.plaintextPorts = list;
+  }
+  if (det.critical_ips !== undefined) {
+    // canonical text, as the inventory reports addresses ("FD00::1" -> "fd00::1")
+    out.spoofCriticalIps = det.critical_ips.map((r) => (parseIp(r) as { ip: string }).ip);
+  }
+  if (det.severity !== undefined) {
+    // a partial table: resolveSettings() merges severity per kind over the defaults
+    out.severity = { ...det.severity } as DetectSettings['severity'];
+  }
+  return out;
 }
 
 class ProfileBuilder {
@@ -99,9 +149,11 @@ export class Policy implements CompiledPolicy {
   private pathOut: PortIndex[] = new Array(129);
   /** one frozen verdict per rule, so an allow allocates nothing either. */
   private verdicts = new Map<string, Verdict[]>();
+  private detectors: Partial<DetectSettings>;
 
   constructor(readonly source: string, doc: PolicyDoc) {
     this.vlan = doc.vlan;
+    this.detectors = detectorSettings(doc.detectors);
     for (const [name, list] of Object.entries(doc.segments)) {
       for (const c of list) this.segs.insert(cidr(c), () => name);
     }
@@ -283,6 +335,16 @@ export class Policy implements CompiledPolicy {
 
   profiles(): readonly string[] {
     return this.profileNames;
+  }
+
+  /** A fresh copy each call: callers may merge into it. */
+  detectSettings(): Partial<DetectSettings> {
+    const d = this.detectors;
+    const out: Partial<DetectSettings> = { ...d };
+    if (d.plaintextPorts) out.plaintextPorts = d.plaintextPorts.map((p) => ({ ...p }));
+    if (d.spoofCriticalIps) out.spoofCriticalIps = [...d.spoofCriticalIps];
+    if (d.severity) out.severity = { ...d.severity };
+    return out;
   }
 }
 

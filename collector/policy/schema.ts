@@ -2,6 +2,7 @@
 // published JSON Schema (policies/schema/policy.schema.json) both come from here.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { ANOMALY_KINDS, SEVERITIES } from '../types.js';
 
 /** Names of segments, profiles and devices: what `segment:NAME` and `device:NAME` can spell. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
@@ -50,6 +51,39 @@ export const DeviceEntrySchema = Type.Object({
   comment: Type.Optional(Type.String()),
 }, { additionalProperties: false, description: 'a device entry: name, profile and at least one of mac, ip, vendor, hostname; all given keys must match' });
 
+/** `90s`, `5m`, `1h`: a whole number with one unit; checked strictly after the schema (parseDuration). */
+export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
+const Duration = (what: string) => Type.String({
+  pattern: DURATION_PATTERN,
+  description: `${what}. A duration: a whole number with a unit ms, s, m, h or d, e.g. "60s", "5m", "1h"`,
+});
+
+const ScanSchema = (kind: string, what: string) => Type.Object({
+  threshold: Type.Optional(Type.Integer({ minimum: 1, description: `${kind} fires at this many distinct ${what} within the window, at least 1` })),
+  window: Type.Optional(Duration(`window of ${kind}, packet time`)),
+}, { additionalProperties: false, description: `${kind}: threshold and window` });
+
+const SeverityName = Type.Union(SEVERITIES.map((s) => Type.Literal(s)), {
+  description: `a severity: ${SEVERITIES.join(', ')}`,
+});
+
+export const DetectorsSchema = Type.Object({
+  scan_hosts: Type.Optional(ScanSchema('scan.hosts', 'hosts one device opens flows to')),
+  scan_ports: Type.Optional(ScanSchema('scan.ports', 'ports of one host one device opens flows to')),
+  suppress_window: Type.Optional(Duration('repeats of one (device, kind, peer, port) within this window become one anomaly with a count; at least 1ms')),
+  dns_grace: Type.Optional(Duration('how long a DNS answer still names its address after its TTL ran out; 0s for none')),
+  plaintext_ports: Type.Optional(Type.Array(Type.String({
+    description: 'a clear-text protocol\'s server port: "23/tcp" or a range "512-514/tcp" (tcp or udp)',
+  }), { description: 'server ports reported as protocol.plaintext; replaces the default list ([] turns the detector off)' })),
+  critical_ips: Type.Optional(Type.Array(Type.String({ description: 'an IP address' }), {
+    description: 'addresses (gateways) whose claim by a second MAC is critical; approved resolvers always are',
+  })),
+  severity: Type.Optional(Type.Object(
+    Object.fromEntries(ANOMALY_KINDS.map((k) => [k, Type.Optional(SeverityName)])),
+    { additionalProperties: false, description: 'severity per anomaly kind; kinds left out keep their default' },
+  )),
+}, { additionalProperties: false, description: 'detector thresholds, windows and severities; everything left out keeps its default' });
+
 export const PolicySchema = Type.Object({
   version: Type.Literal(1, { description: 'policy language version: 1' }),
   segments: Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Array(Type.String({ description: 'a CIDR or an IP' }), { minItems: 1 }), {
@@ -63,6 +97,7 @@ export const PolicySchema = Type.Object({
   devices: Type.Optional(Type.Array(DeviceEntrySchema, { description: 'device entries; first match wins' })),
   default_profile: Name('profile'),
   profiles: Type.Record(Type.String({ pattern: NAME_PATTERN }), ProfileSchema, { description: 'profiles by name', additionalProperties: false }),
+  detectors: Type.Optional(DetectorsSchema),
 }, {
   additionalProperties: false,
   $id: 'https://segwatch.invalid/schema/policy.schema.json',
@@ -74,6 +109,7 @@ export type PolicyDoc = Static<typeof PolicySchema>;
 export type RuleDoc = Static<typeof RuleSchema>;
 export type ProfileDoc = Static<typeof ProfileSchema>;
 export type DeviceEntryDoc = Static<typeof DeviceEntrySchema>;
+export type DetectorsDoc = Static<typeof DetectorsSchema>;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The published JSON Schema document, as written to policies/schema/policy.schema.json. */

@@ -2,6 +2,7 @@
 // module owns parsing, validation and compilation; detectors only ask questions.
 
 import type { Proto } from '../types.js';
+import type { DetectSettings } from '../detect/settings.js';
 
 /** What the policy needs to know of a device to place it and pick its entry. */
 export interface DeviceFacts {
@@ -73,6 +74,12 @@ export interface CompiledPolicy {
   limits(profile: string): ProfileLimits;
   /** every profile name defined. */
   profiles(): readonly string[];
+  /**
+   * The `detectors:` section as DetectSettings fields: only those the policy sets ({} when
+   * the section is absent); severity is partial, per kind. Overlay on defaults with
+   * resolveSettings(). A fresh object each call.
+   */
+  detectSettings(): Partial<DetectSettings>;
 }
 
 /** One problem in a policy file, with its place. line/col are 1-based. */

@@ -85,6 +85,64 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): v is string => typeof v === 'string';
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_EXPECTED = 'expected a duration like "60s", "5m" or "1h" (a whole number with a unit ms, s, m, h or d)';
+
+/**
+ * Milliseconds of a duration "N<unit>", unit ms, s, m, h or d. Strict: a unit is required
+ * (a bare 60 could mean seconds or ms), no fractions, signs, spaces or leading zeros.
+ */
+export function parseDuration(v: unknown): { ms: number } | { error: string } {
+  if (typeof v === 'number') return { error: `${DURATION_EXPECTED}, got ${v} (add a unit, e.g. "${v}s")` };
+  if (typeof v !== 'string') return { error: `${DURATION_EXPECTED}, got ${show(v)}` };
+  const m = /^([0-9]+)([A-Za-z]+)$/.exec(v);
+  if (!m) return { error: `${DURATION_EXPECTED}, got ${show(v)}${/^[0-9]+$/.test(v) ? ` (add a unit, e.g. "${v}s")` : ''}` };
+  const mult = DURATION_UNITS[m[2]];
+  if (mult === undefined) {
+    const near = Object.keys(DURATION_UNITS).find((u) => u === m[2].toLowerCase());
+    return { error: `${DURATION_EXPECTED}, got unknown unit "${m[2]}" in ${show(v)}${near ? ` (did you mean "${m[1]}${near}"?)` : ''}` };
+  }
+  if (m[1].length > 1 && m[1][0] === '0') return { error: `${DURATION_EXPECTED}, got a leading zero in ${show(v)}` };
+  const ms = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(ms)) return { error: `${DURATION_EXPECTED}, got ${show(v)}, which is too long` };
+  return { ms };
+}
+
+/** Most ports `plaintext_ports` may expand to: each flow's check walks the list. */
+export const MAX_PLAINTEXT_PORTS = 1024;
+
+/** Checks of `detectors:`; each is skipped where the shape is wrong (the schema says so). */
+function detectorErrors(det: Record<string, unknown>, err: (path: PathSeg[], msg: string) => void): void {
+  const dur = (path: PathSeg[], v: unknown, min: number) => {
+    if (v === undefined) return;
+    const d = parseDuration(v);
+    if ('error' in d) err(path, d.error);
+    else if (d.ms < min) err(path, `expected a duration of at least ${min}ms, got ${show(v)}`);
+  };
+  for (const k of ['scan_hosts', 'scan_ports']) {
+    const sc = det[k];
+    if (isObj(sc)) dur(['detectors', k, 'window'], sc.window, 1);
+  }
+  dur(['detectors', 'suppress_window'], det.suppress_window, 1);
+  dur(['detectors', 'dns_grace'], det.dns_grace, 0);
+  let total = 0;
+  arr(det.plaintext_ports).forEach((q, i) => {
+    const at: PathSeg[] = ['detectors', 'plaintext_ports', i];
+    const x = parsePort(q);
+    if ('error' in x) return err(at, x.error);
+    if (x.proto !== 'tcp' && x.proto !== 'udp') return err(at, `expected a tcp or udp port like "23/tcp" (a clear-text protocol's server port), got ${show(q)}`);
+    total += x.hi - x.lo + 1;
+    if (total > MAX_PLAINTEXT_PORTS && total - (x.hi - x.lo + 1) <= MAX_PLAINTEXT_PORTS) {
+      err(at, `expected at most ${MAX_PLAINTEXT_PORTS} ports in plaintext_ports altogether, got more by ${show(q)}`);
+    }
+  });
+  arr(det.critical_ips).forEach((r, i) => {
+    if (!str(r)) return;
+    const p = parseIp(r);
+    if ('error' in p) err(['detectors', 'critical_ips', i], p.error);
+  });
+}
+
 function unknownName(what: string, name: string, known: readonly string[]): string {
   return `unknown ${what} "${name}"; expected one of: ${known.length ? oneList(known) : `(no ${what}s defined)`}`;
 }
@@ -165,6 +223,7 @@ export function semanticErrors(doc: unknown, loc: Locator, skip: ReadonlySet<str
     err(['default_profile'], unknownName('profile', doc.default_profile, profNames));
   }
   const hasResolvers = arr(doc.resolvers).length > 0;
+  if (isObj(doc.detectors)) detectorErrors(doc.detectors, err);
 
   for (const p of profNames) {
     const prof = profiles[p];

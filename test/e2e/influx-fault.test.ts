@@ -111,7 +111,8 @@ if (!influxdAvailable()) {
     t.teardown(() => influxd.destroy());
     const db = 'fault_a';
     const capture = join(dir, 'long.pcap');
-    longCapture(capture, 150);
+    longCapture(capture, 350);
+    // ~800k packets: the run lasts several seconds after influxd is back, so its spool drains in the run.
     const spool = join(dir, 'spool-a');
     const out = join(dir, 'a.jsonl');
 

@@ -3,7 +3,7 @@
 // carry the demo's devices and packet total, and a second replay adds no anomaly.
 
 import t from 'tap';
-import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -85,7 +85,6 @@ if (!influxdAvailable()) {
     t.equal(r.code, 0, r.stderr);
     printed = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as A);
     t.ok(printed.length >= 10, `${printed.length} anomalies printed`);
-    t.same(readdirSync(spool).filter((f) => !f.startsWith('.')).length >= 0, true);
 
     const n = countOf(await influxd.query('SELECT count("message") FROM "anomaly"', { db: DB }));
     t.equal(n, printed.length, 'as many anomaly points as JSON lines');
@@ -150,10 +149,8 @@ if (!influxdAvailable()) {
     for (const m of demoMacs) t.ok(macs.includes(m), `device series for ${m}`);
     t.same(dseries.filter((s) => s.tags?.device === 'plugs').map((s) => s.tags?.mac).sort(), demoMacs.slice(3, 6), 'plugs: three devices under one name');
     const dupes = macs.filter((m, i) => macs.indexOf(m) !== i);
-    t.same(dupes, [], `one device series per device (MAC): ${dseries.map((s) => `${s.tags?.device}/${s.tags?.mac}`).join(' ')}`,
-      { todo: 'a device first named by its MAC keeps that series after it is renamed (ESP_F60070)' });
-    t.same(macs.filter((m) => !demoMacs.includes(m)), [], 'no device from outside the watched VLAN',
-      { todo: 'the inventory learns from VLAN 1 frames (3c:7c:3f:11:22:33, 192.168.1.20)' });
+    t.same(dupes, [], `one device series per device (MAC): ${dseries.map((s) => `${s.tags?.device}/${s.tags?.mac}`).join(' ')}`);
+    t.same(macs.filter((m) => !demoMacs.includes(m)), [], 'no device from outside the watched VLAN');
     for (const s of dseries) {
       t.match(s.tags?.mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, `${s.tags?.device} has a mac tag`);
       t.ok(s.tags && 'vendor' in s.tags, `${s.tags?.device} has a vendor tag`);
@@ -178,7 +175,6 @@ if (!influxdAvailable()) {
     t.equal(before, printed.length);
     t.equal(after, before, 'anomaly count unchanged');
     const got = multiset(await storedAnomalies(influxd));
-    t.ok([...got.values()].every((c) => c === 1) || got.size < printed.length, 'still one point per anomaly');
     t.same(got, multiset(printed.map(expectedKey)), 'the same points');
   });
 }

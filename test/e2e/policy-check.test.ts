@@ -33,7 +33,8 @@ t.test('a broken policy: each error with file:line:column, exit 1', async (t) =>
   writeFileSync(file, broken);
   const r = segwatch(['policy', 'check', file]);
   t.equal(r.code, 1, 'exit 1');
-  const lines = r.stderr.split('\n').filter((l) => l.startsWith(file + ':'));
+  const lines = r.stderr.split('\n').filter((l) => /^.+:\d+:\d+: /.test(l) && l.startsWith(file + ':'));
+  t.match(r.stderr, /5 errors; policy refused/, 'a closing count');
   const at = (line: number, re: RegExp) => lines.some((l) => l.startsWith(`${file}:${line}:`) && re.test(l));
   t.ok(at(4, /CIDR|prefix/i), 'bad CIDR on line 4');
   t.ok(at(6, /dmz|segment/i), 'unknown segment on line 6');
@@ -41,7 +42,7 @@ t.test('a broken policy: each error with file:line:column, exit 1', async (t) =>
   t.ok(at(14, /colour|unknown|additional/i), 'unknown key on line 14');
   t.ok(at(16, /3479-3478|range/i), 'bad port range on line 16');
   for (const l of lines) t.match(l, /^.+:\d+:\d+: \S/, `file:line:col: message — ${l}`);
-  t.ok(lines.length >= 5, `all errors at once (${lines.length})`);
+  t.equal(lines.length, 5, `all errors at once (${lines.length})`);
 });
 
 t.test('the example policies pass', async (t) => {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { have } from '../../helpers/paths.js';
 import { expandQuery, grafanaInterval, listQueries } from '../../../dashboards/queries.js';
-import { startLocalInfluxd, type LocalInfluxd } from './influxd-local.js';
+import { startInfluxd, type Influxd } from '../../helpers/influxd.js';
 
 const T0 = 1_700_000_000_000;
 const RANGE = { fromMs: T0, toMs: T0 + 600_000 };
@@ -41,10 +41,17 @@ function schemaPoints(): string {
 const queries = listQueries();
 
 t.test('every dashboard query runs on influxd', { skip: have('influxd') ? false : 'influxd not installed' }, async (t) => {
-  let influx: LocalInfluxd | undefined;
-  t.teardown(async () => { await influx?.stop(); });
-  influx = await startLocalInfluxd();
-  const db = influx;
+  let influx: Influxd | undefined;
+  t.teardown(async () => { await influx?.destroy(); });
+  influx = await startInfluxd();
+  const server = influx;
+  const db = {
+    query: (q: string, database?: string) => server.query(q, database ? { db: database } : {}),
+    write: async (database: string, lines: string) => {
+      const r = await fetch(`${server.url}/write?db=${encodeURIComponent(database)}&precision=ns`, { method: 'POST', body: lines });
+      if (r.status !== 204) throw new Error(`write: ${r.status} ${await r.text()}`);
+    },
+  };
 
   t.ok(queries.length >= 30, `dashboards list ${queries.length} queries`);
   for (const name of ['empty', 'segwatch']) {

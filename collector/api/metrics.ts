@@ -1,0 +1,76 @@
+// Prometheus metrics of one API instance: a Registry of its own (never prom-client's
+// global default, so two collectors or two tests never share series), filled from
+// the facade at scrape time rather than updated on the hot path.
+
+import { Counter, Gauge, Registry } from 'prom-client';
+import { ANOMALY_KINDS } from '../types.js';
+import type { CollectorCounters, CollectorFacade } from './facade.js';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** Reads the facade once and renders the exposition text. */
+  scrape(): Promise<string>;
+}
+
+/** A counter from the facade may be missing or garbage; a scrape must still succeed. */
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+}
+
+export function createMetrics(facade: CollectorFacade): Metrics {
+  const registry = new Registry();
+  // One snapshot per scrape so every series in one exposition agrees with the others.
+  let snap: CollectorCounters | null = null;
+  const read = (): CollectorCounters => snap ?? facade.counters();
+
+  // prom-client counters have no set(): reset then add the facade's running total.
+  const total = (name: string, help: string, pick: (c: CollectorCounters) => number) =>
+    new Counter({
+      name, help, registers: [registry],
+      collect() { this.reset(); this.inc(num(pick(read()))); },
+    });
+  const gauge = (name: string, help: string, pick: (c: CollectorCounters) => number) =>
+    new Gauge({
+      name, help, registers: [registry],
+      collect() { this.set(num(pick(read()))); },
+    });
+
+  total('segwatch_packets_total', 'Frames read by the collector.', (c) => c.packets);
+  total('segwatch_bytes_total', 'Bytes of the frames read (IP length).', (c) => c.bytes);
+  total('segwatch_decode_errors_total', 'Frames that failed to decode and were skipped.', (c) => c.decodeErrors);
+  total('segwatch_flows_total', 'Flows opened.', (c) => c.flows);
+  gauge('segwatch_flows_active', 'Flows in the flow table now.', (c) => c.flowsActive);
+  total('segwatch_drops_total', 'Frames or records lost by sources or queues.', (c) => c.drops);
+  gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
+  gauge('segwatch_start_time_seconds', 'When the collector started, seconds since epoch.', (c) => num(c.startedAt) / 1000);
+
+  new Counter({
+    name: 'segwatch_anomalies_total',
+    help: 'Anomalies emitted after suppression, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const byKind = read().anomaliesByKind ?? {};
+      // Every known kind appears, at 0 when none was seen, so rate() has a series from the start.
+      for (const kind of ANOMALY_KINDS) this.inc({ kind }, num(byKind[kind]));
+      for (const kind of Object.keys(byKind)) {
+        if (!(ANOMALY_KINDS as readonly string[]).includes(kind)) this.inc({ kind }, num(byKind[kind]));
+      }
+    },
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async scrape() {
+      snap = facade.counters();
+      try {
+        return await registry.metrics();
+      } finally {
+        snap = null;
+      }
+    },
+  };
+}
