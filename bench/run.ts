@@ -23,6 +23,8 @@ const SEGWATCH = [process.execPath, join(ROOT, 'dist/collector/cli/main.js')];
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 2_000_000);
 /** per-tool wall-time limit, seconds. */
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 600);
+/** BENCH_RUNS=N: each tool runs N times, the fastest counts. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 
@@ -155,13 +157,21 @@ async function main(): Promise<void> {
         results.push({ scenario: tool.scenario, tool: tool.name, seconds: null, packetsPerSecond: null, peakRssMB: null, segwatchSpeedup: null, exitCode: null, note: 'not installed / not built' });
         continue;
       }
-      console.error(`running ${tool.name} ...`);
-      const m = await measure(tool, tmp);
+      console.error(`running ${tool.name} (best of ${RUNS}) ...`);
+      // The machine is shared: the best of a few runs is the figure least disturbed by others.
+      let m = await measure(tool, tmp);
+      for (let i = 1; i < RUNS && m.code === 0 && !m.timedOut; i++) {
+        const again = await measure(tool, tmp);
+        if (again.code === 0 && !again.timedOut && again.seconds < m.seconds) m = again;
+      }
+      // replay's own summary gives the pipeline's rate once the policy is loaded and compiled
+      const pipelineRate = /\((\d+) packets\/s\)/.exec(m.stderr)?.[1];
       const ok = m.code === 0 && !m.timedOut;
       results.push({
         scenario: tool.scenario, tool: tool.name, seconds: m.seconds, packetsPerSecond: ok ? gen.packets / m.seconds : null,
         peakRssMB: m.rssKB === null ? null : m.rssKB / 1024, segwatchSpeedup: null, exitCode: m.code,
-        note: m.timedOut ? `killed after ${TIMEOUT_S} s` : ok ? '' : `exit ${m.code}: ${m.stderr.trim().split('\n').slice(-2).join(' | ')}`,
+        note: m.timedOut ? `killed after ${TIMEOUT_S} s` : !ok ? `exit ${m.code}: ${m.stderr.trim().split('\n').slice(-2).join(' | ')}`
+          : tool.scenario === 'replay' && pipelineRate ? `wall time includes loading the policy; pipeline alone ${Number(pipelineRate).toLocaleString('en-US')} packets/s` : '',
       });
     }
     const swFlows = results.find((r) => r.tool === 'segwatch flows')?.packetsPerSecond ?? null;

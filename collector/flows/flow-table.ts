@@ -89,8 +89,11 @@ export class FlowTable {
   private readonly cap: number;
 
   // hash index: slot + 1, 0 = empty; linear probing with backward-shift deletion
-  private readonly index: Int32Array;
-  private readonly mask: number;
+  /** open-addressing index: slot + 1, 0 = empty. Grows with the live flows (kept under half full) so a
+   * small segment's index stays in the CPU cache instead of spanning megabytes of random probes. */
+  private index: Int32Array;
+  private mask: number;
+  private readonly maxIndex: number;
 
   // Hot per-flow numbers sit together in one record of RW doubles (two cache lines) so a packet
   // touches few lines; key words and hash in another; cold fields (strings, ports) apart.
@@ -149,8 +152,9 @@ export class FlowTable {
     this.cap = cap;
     let size = 16;
     while (size < cap * 2) size *= 2;
-    this.index = new Int32Array(size);
-    this.mask = size - 1;
+    this.maxIndex = size;
+    this.index = new Int32Array(Math.min(size, 4096));
+    this.mask = this.index.length - 1;
     this.key = new Uint32Array(cap * KW);
     this.f = new Float64Array(cap * RW);
     this.n = new Int32Array(this.f.buffer);
@@ -308,6 +312,14 @@ export class FlowTable {
     }
   }
 
+  private growIndex(): void {
+    this.index = new Int32Array(this.index.length * 2);
+    this.mask = this.index.length - 1;
+    for (let c = 0; c < N_CLASSES; c++) {
+      for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) this.indexInsert(s, this.key[s * KW + K_HASH]);
+    }
+  }
+
   private indexInsert(slot: number, h: number): void {
     const index = this.index, mask = this.mask;
     let i = h & mask;
@@ -340,6 +352,7 @@ export class FlowTable {
     const slot = this.freeHead;
     this.freeHead = this.freeNext[slot];
     this.live++;
+    if (this.live * 2 > this.index.length && this.index.length < this.maxIndex) this.growIndex();
     this.nCreated++;
     const base = slot * KW, k = this.k;
     for (let i = 0; i < KL; i++) this.key[base + i] = k[i];
