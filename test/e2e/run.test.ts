@@ -13,7 +13,7 @@ import { cliPath, repoRoot, segwatch } from '../helpers/paths.js';
 const policy = join(repoRoot, 'test/fixtures/demo/policy.yaml');
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
 
-function tmp(t: Tap.Test): string {
+function tmp(t: { teardown(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'segwatch-run-'));
   t.teardown(() => rmSync(d, { recursive: true, force: true }));
   return d;

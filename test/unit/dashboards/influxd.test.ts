@@ -48,7 +48,7 @@ t.test('every dashboard query runs on influxd', { skip: have('influxd') ? false 
   const db = {
     query: (q: string, database?: string) => server.query(q, database ? { db: database } : {}),
     write: async (database: string, lines: string) => {
-      const r = await fetch(`${server.url}/write?db=${encodeURIComponent(database)}&precision=ns`, { method: 'POST', body: lines });
+      const r = await fetch(`${server.url}/write?db=${encodeURIComponent(database)}&precision=ms`, { method: 'POST', body: lines });
       if (r.status !== 204) throw new Error(`write: ${r.status} ${await r.text()}`);
     },
   };
