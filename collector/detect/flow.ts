@@ -1,24 +1,10 @@
 // The flow as detectors judge it: oriented so that src is the side that opened it, plus
 // the address tests detectors share.
 
-import type { FlowStart, Proto } from '../types.js';
+import type { FlowStart } from '../types.js';
 
-/** A flow seen from its opener. Built once per flow start, never per packet. */
-export interface OpenedFlow {
-  id: number;
-  /** ms since epoch of the first packet. */
-  time: number;
-  proto: Proto;
-  src: string;
-  sport: number;
-  dst: string;
-  dport: number;
-  srcMac: string;
-  dstMac: string;
-  vlan: number;
-  /** IP length of the first packet. */
-  bytes: number;
-}
+/** A flow seen from its opener (src opened it). Built once per flow start, never per packet. */
+export type OpenedFlow = Pick<FlowStart, 'id' | 'time' | 'proto' | 'src' | 'sport' | 'dst' | 'dport' | 'srcMac' | 'dstMac' | 'vlan' | 'bytes'>;
 
 /**
  * The opener of a flow. A flow whose first packet was not a SYN (capture started mid-flow)

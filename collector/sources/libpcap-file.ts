@@ -5,8 +5,7 @@
 
 import { basename } from 'node:path';
 import { CaptureError, type FrameHandler, type FrameSource, type SourceStats } from './source.js';
-import { linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
-import { endianness } from 'node:os';
+import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
 
 export class LibpcapFileSource implements FrameSource {
   readonly name: string;
@@ -29,21 +28,12 @@ export class LibpcapFileSource implements FrameSource {
     }
     this.session = session;
     const linkType = linkTypeNumber(session.link_type);
-    const le = endianness() === 'LE';
     const c = this.counts;
     await new Promise<void>((resolve) => {
       this.finish = resolve;
       session.on('packet', (p: PcapPacket) => {
         if (this.stopped) return;
-        const h = p.header;
-        const sec = le ? h.readUInt32LE(0) : h.readUInt32BE(0);
-        const usec = le ? h.readUInt32LE(4) : h.readUInt32BE(4);
-        let caplen = le ? h.readUInt32LE(8) : h.readUInt32BE(8);
-        const wirelen = le ? h.readUInt32LE(12) : h.readUInt32BE(12);
-        if (caplen > p.buf.length) caplen = p.buf.length;
-        c.packets++;
-        c.bytes += caplen;
-        onFrame(p.buf, 0, caplen, wirelen, sec * 1000 + usec / 1000, linkType);
+        deliverPacket(p, linkType, c, onFrame);
       });
       // node-pcap reads the whole file in one synchronous dispatch loop; closing the handle
       // inside it is unsafe, so stop() only mutes delivery and the handle closes here.

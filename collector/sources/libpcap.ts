@@ -2,6 +2,8 @@
 // it and only live capture (or the libpcap file reader) asks for it. Typed minimally here.
 
 import { EventEmitter } from 'node:events';
+import { endianness } from 'node:os';
+import type { FrameHandler } from './source.js';
 
 export interface PcapPacket {
   /** the session's reused snaplen-sized buffer; the frame is buf[0, min(caplen, buf.length)) */
@@ -66,4 +68,22 @@ export function linkTypeNumber(name: string): number {
   if (n !== undefined) return n;
   const m = /(\d+)\s*$/.exec(name);
   return m ? Number(m[1]) : -1;
+}
+
+const HOST_LE = endianness() === 'LE';
+
+/**
+ * Hands one node-pcap packet to a FrameHandler. Its header is libpcap's struct pcap_pkthdr in
+ * host byte order (tv_sec, tv_usec, caplen, len as 32-bit words on the platforms node-pcap builds for).
+ */
+export function deliverPacket(p: PcapPacket, linkType: number, counts: { packets: number; bytes: number }, onFrame: FrameHandler): void {
+  const h = p.header;
+  const sec = HOST_LE ? h.readUInt32LE(0) : h.readUInt32BE(0);
+  const usec = HOST_LE ? h.readUInt32LE(4) : h.readUInt32BE(4);
+  let caplen = HOST_LE ? h.readUInt32LE(8) : h.readUInt32BE(8);
+  const wirelen = HOST_LE ? h.readUInt32LE(12) : h.readUInt32BE(12);
+  if (caplen > p.buf.length) caplen = p.buf.length;
+  counts.packets++;
+  counts.bytes += caplen;
+  onFrame(p.buf, 0, caplen, wirelen, sec * 1000 + usec / 1000, linkType);
 }

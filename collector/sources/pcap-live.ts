@@ -1,9 +1,8 @@
 // Live capture from a network interface through libpcap (the optional `pcap` package):
 // BPF filter, snaplen, kernel buffer, promiscuous mode; kernel/interface drops polled into stats().
 
-import { endianness } from 'node:os';
 import type { FrameHandler, FrameSource, SourceStats } from './source.js';
-import { linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
+import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
 
 export interface LiveOptions {
   /** interface name, e.g. "eth0" ("any" for all, on Linux) */
@@ -96,18 +95,9 @@ export class PcapLiveSource implements FrameSource {
     }
     this.session = session;
     const linkType = linkTypeNumber(session.link_type);
-    const le = endianness() === 'LE';
     const c = this.counts;
     session.on('packet', (p: PcapPacket) => {
-      const h = p.header;
-      const sec = le ? h.readUInt32LE(0) : h.readUInt32BE(0);
-      const usec = le ? h.readUInt32LE(4) : h.readUInt32BE(4);
-      let caplen = le ? h.readUInt32LE(8) : h.readUInt32BE(8);
-      const wirelen = le ? h.readUInt32LE(12) : h.readUInt32BE(12);
-      if (caplen > p.buf.length) caplen = p.buf.length;
-      c.packets++;
-      c.bytes += caplen;
-      onFrame(p.buf, 0, caplen, wirelen, sec * 1000 + usec / 1000, linkType);
+      deliverPacket(p, linkType, c, onFrame);
     });
     this.timer = setInterval(() => this.pollStats(), this.opts.statsIntervalMs ?? 5000);
     this.timer.unref();
