@@ -66,9 +66,10 @@ t.test('live on lo: the API answers with its token, SIGTERM flushes and exits 0'
   t.match(stderr, /API listening/, 'collector up');
 
   const sock = createSocket('udp4');
-  for (let i = 0; i < 5; i++) await new Promise<void>((r) => sock.send(Buffer.alloc(100 + i), port, '127.0.0.1', () => r()));
   let stats: { packets: number } | undefined;
+  // The API answers before libpcap is capturing: keep sending until the datagrams are counted.
   while (Date.now() < deadline) {
+    await new Promise<void>((r) => sock.send(Buffer.alloc(100), port, '127.0.0.1', () => r()));
     const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1/stats`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
     stats = await res.json() as { packets: number };
     if (stats.packets >= 10) break; // each datagram is seen twice on lo (out and in)
