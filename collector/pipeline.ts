@@ -16,7 +16,7 @@ import { DetectEngine } from './detect/engine.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
-import { silentLog, macString } from './types.js';
+import { silentLog, macString, deviceLabel } from './types.js';
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -377,7 +377,4 @@ function alignUp(t: number, step: number): number {
   return Math.floor(t / step) * step + step;
 }
 
-export function deviceLabel(d: Device): string {
-  return d.name || d.hostname || d.id;
-}
 

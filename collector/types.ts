@@ -88,6 +88,14 @@ export interface Device {
   known: boolean;
 }
 
+/**
+ * How a device is named in anomalies and in InfluxDB's `device` tag: its policy name, else its
+ * hostname, else its id (MAC, or IP without one). One rule, so the measurements join up.
+ */
+export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'>): string {
+  return d.name || d.hostname || d.id;
+}
+
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 

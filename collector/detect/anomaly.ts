@@ -2,6 +2,7 @@
 // detectors share: who the device is, protocol spelling, service names for messages.
 
 import type { Anomaly, AnomalyKind, Device, Proto, Severity } from '../types.js';
+import { deviceLabel as labelOf } from '../types.js';
 
 /** The device an anomaly is about, as shown in anomaly fields. */
 export interface Subject {
@@ -53,8 +54,7 @@ export function iso(ms: number): string {
 
 /** Device label used in anomalies and messages. */
 export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'> | undefined, fallback: string): string {
-  if (!d) return fallback;
-  return d.name || d.hostname || d.id || fallback;
+  return (d && labelOf(d)) || fallback;
 }
 
 export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<AnomalyKind, Severity>>): Anomaly {

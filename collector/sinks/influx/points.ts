@@ -2,6 +2,7 @@
 // (measurements anomaly, device_traffic, device, collector). Pure: no I/O.
 
 import type { Anomaly, CollectorStats, Device, DeviceTraffic } from '../../types.js';
+import { deviceLabel } from '../../types.js';
 import type { Point } from './line-protocol.js';
 
 /**
@@ -70,7 +71,7 @@ export function deviceTrafficPoint(t: DeviceTraffic): Point {
 export function devicePoint(d: Device): Point {
   return {
     measurement: 'device',
-    tags: { device: d.name || d.hostname || d.id, mac: d.mac, vendor: d.vendor },
+    tags: { device: deviceLabel(d), mac: d.mac, vendor: d.vendor },
     fields: { ip: d.ips.join(','), hostname: d.hostname, profile: d.profile, known: d.known },
     time: d.lastSeen,
   };
