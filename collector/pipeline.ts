@@ -49,6 +49,10 @@ export interface PipelineCounters {
   packets: number;
   bytes: number;
   decodeErrors: number;
+  /** frames skipped because a stage threw (a bug): counted and logged, never fatal. */
+  stageErrors: number;
+  /** points a sink threw on (the other sinks still got them). */
+  sinkErrors: number;
   decodeErrorsByReason: Record<string, number>;
   nonIp: number;
   flows: number;
@@ -74,7 +78,7 @@ interface TrafficAcc {
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
-    packets: 0, bytes: 0, decodeErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
+    packets: 0, bytes: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
     anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0,
   };
   readonly inventory: Inventory;
@@ -161,6 +165,18 @@ export class Pipeline {
 
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */
   readonly handleFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void => {
+    try {
+      this.frame(buf, offset, caplen, wirelen, ts, linkType);
+    } catch (err) {
+      // A fault in a stage (a bug, or input no test foresaw) costs that frame, not the collector.
+      this.counters.stageErrors++;
+      if (this.counters.stageErrors <= 10 || this.counters.stageErrors % 10_000 === 0) {
+        this.log.error({ err: (err as Error).stack ?? String(err), count: this.counters.stageErrors }, 'frame skipped after a stage error');
+      }
+    }
+  };
+
+  private frame(buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void {
     const p = this.pkt;
     const c = this.counters;
     c.packets++;
@@ -207,7 +223,7 @@ export class Pipeline {
         this.inventory.observeNdp(p, this.ndp);
       }
     }
-  };
+  }
 
   private onDns(p: PacketInfo, sp: number, dp: number): void {
     const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
@@ -263,7 +279,7 @@ export class Pipeline {
 
   private emitDevices(): void {
     if (this.pendingDevices.size === 0) return;
-    for (const d of this.pendingDevices.values()) for (const s of this.sinks) s.device?.(d);
+    for (const d of this.pendingDevices.values()) this.toSinks((s) => s.device?.(d));
     this.pendingDevices.clear();
   }
 
@@ -297,7 +313,7 @@ export class Pipeline {
         time: end, device: acc.device, segment: acc.segment, bytesOut: acc.bytesOut, bytesIn: acc.bytesIn,
         packetsOut: acc.packetsOut, packetsIn: acc.packetsIn, flows: acc.flows, peers: acc.peers.size,
       };
-      for (const s of this.sinks) s.deviceTraffic?.(t);
+      this.toSinks((s) => s.deviceTraffic?.(t));
     }
     this.traffic = new Map();
   }
@@ -318,14 +334,31 @@ export class Pipeline {
       queue: extra.queue ?? 0,
       spoolBytes: extra.spoolBytes ?? 0,
     };
-    for (const sink of this.sinks) sink.collector?.(s);
+    this.toSinks((sink) => sink.collector?.(s));
+  }
+
+  /**
+   * Hands a point to every sink. A sink that throws (they should not) is counted and logged:
+   * the other sinks still get the point and the pipeline goes on.
+   */
+  private toSinks(push: (s: Sink) => void): void {
+    for (const s of this.sinks) {
+      try {
+        push(s);
+      } catch (err) {
+        this.counters.sinkErrors++;
+        if (this.counters.sinkErrors <= 10 || this.counters.sinkErrors % 10_000 === 0) {
+          this.log.error({ sink: s.name, err: (err as Error).message, count: this.counters.sinkErrors }, 'a sink refused a point');
+        }
+      }
+    }
   }
 
   private emitAnomaly(a: Anomaly): void {
     this.counters.anomalies++;
     this.counters.anomaliesByKind[a.kind] = (this.counters.anomaliesByKind[a.kind] ?? 0) + 1;
     this.opts.onAnomaly?.(a);
-    for (const s of this.sinks) s.anomaly?.(a);
+    this.toSinks((s) => s.anomaly?.(a));
   }
 
   /** Decode errors by reason name, for summaries and the collector measurement. */
