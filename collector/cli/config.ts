@@ -34,7 +34,7 @@ export const SETTINGS: KeyDef[] = [
   { key: 'capture', file: 'capture', flag: 'capture', env: 'SEGWATCH_CAPTURE', kind: 'string', help: 'read this capture file instead of an interface, then stop' },
   { key: 'filter', file: 'filter', flag: 'filter', env: 'SEGWATCH_FILTER', kind: 'string', help: 'BPF filter for live capture' },
   { key: 'snaplen', file: 'snaplen', flag: 'snaplen', env: 'SEGWATCH_SNAPLEN', kind: 'int', min: 64, max: 262144, help: 'bytes captured per packet' },
-  { key: 'promisc', file: 'promisc', flag: 'promisc', env: 'SEGWATCH_PROMISC', kind: 'bool', help: 'promiscuous mode (needed on a mirror port)' },
+  { key: 'promisc', file: 'promisc', flag: 'promisc', env: 'SEGWATCH_PROMISC', kind: 'bool', help: 'promiscuous mode, needed on a mirror port (turn off with promisc: false or SEGWATCH_PROMISC=false)' },
   { key: 'bufferSizeMb', file: 'buffer_size_mb', flag: 'buffer-size-mb', env: 'SEGWATCH_BUFFER_SIZE_MB', kind: 'int', min: 1, max: 2048, help: 'kernel capture buffer, MB' },
   { key: 'influx', file: 'influx', flag: 'influx', env: 'SEGWATCH_INFLUX_URL', kind: 'string', help: 'InfluxDB URL with database, e.g. http://127.0.0.1:8086/segwatch' },
   { key: 'influxUsername', file: 'influx_username', flag: 'influx-username', env: 'SEGWATCH_INFLUX_USERNAME', kind: 'string', help: 'InfluxDB user (password only from SEGWATCH_INFLUX_PASSWORD[_FILE])' },
@@ -46,7 +46,7 @@ export const SETTINGS: KeyDef[] = [
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
 ];
 
-const DEFAULTS: Partial<RunConfig> = {
+export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, spoolDir: '/var/lib/segwatch/spool',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info',
 };

@@ -13,14 +13,21 @@ import { openCapture } from '../sources/pcap-file.js';
 import { openLive } from '../sources/pcap-live.js';
 import type { FrameSource } from '../sources/source.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
-import { resolveConfig, SETTINGS } from './config.js';
+import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
 import { influxSettingsFrom, openInflux } from './influx.js';
 import { startApi, apiTokenFromEnv } from '../api/server.js';
 import { AnomalyRing, type CollectorFacade } from '../api/facade.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
+// Defaults are shown in the help text, not set as flag values: a flag given wins over the
+// environment and the config file, so an unset flag must stay unset.
+const ARG: Record<string, string> = { policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER' };
 for (const d of SETTINGS) {
-  flags[d.flag] = { type: d.kind === 'bool' ? 'boolean' : 'string', help: d.help, env: d.env };
+  const def = DEFAULTS[d.key];
+  flags[d.flag] = {
+    type: d.kind === 'bool' ? 'boolean' : 'string', env: d.env, arg: ARG[d.flag] ?? 'N',
+    help: def === undefined ? d.help : `${d.help}; default ${def}`,
+  };
 }
 
 export const runSpec: CommandSpec = {
