@@ -59,6 +59,13 @@ export function idCounter(): () => number {
   return () => next++;
 }
 
+/** Counts per interval drawn as bars, stacked by series unless told otherwise. */
+export function countBars(panel: TimeseriesPanel, stacked = true): TimeseriesPanel {
+  panel.drawStyle(common.GraphDrawStyle.Bars);
+  if (stacked) panel.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+  return panel.unit('short').min(0);
+}
+
 export function timeseries(id: number, title: string, description: string): TimeseriesPanel {
   return new TimeseriesPanel()
     .id(id)

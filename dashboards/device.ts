@@ -5,7 +5,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { agg, as, select } from './influxql.js';
 import {
-  ANOMALY_COLUMNS, DATASOURCE, UIDS, baseDashboard, idCounter, stat, table, target, timeseries,
+  ANOMALY_COLUMNS, DATASOURCE, UIDS, baseDashboard, countBars, idCounter, stat, table, target, timeseries,
 } from './common.js';
 
 /** The variable's own query: every device the inventory ever wrote. */
@@ -91,13 +91,11 @@ export function deviceDashboard(): dashboard.DashboardBuilder {
         .min(0),
     )
     .withPanel(
-      timeseries(id(), 'Anomalies by kind', 'Anomaly records of the device per interval.')
-        .withTarget(target('A', anomalies().select(as(agg('count', 'message'), 'anomalies'))
-          .groupByTime().groupBy('kind').fill(0), 'time_series', '$tag_kind'))
-        .drawStyle(common.GraphDrawStyle.Bars)
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
-        .unit('short')
-        .min(0),
+      countBars(
+        timeseries(id(), 'Anomalies by kind', 'Anomaly records of the device per interval.')
+          .withTarget(target('A', anomalies().select(as(agg('count', 'message'), 'anomalies'))
+            .groupByTime().groupBy('kind').fill(0), 'time_series', '$tag_kind')),
+      ),
     )
     .withPanel(
       table(id(), 'Anomalies and their peers', 'The device\'s latest anomalies: which peer, port and protocol, and what to do.')

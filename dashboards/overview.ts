@@ -5,7 +5,7 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import { agg, as, ident, select } from './influxql.js';
 import {
-  ANOMALY_COLUMNS, SEVERITY_COLOURS, UIDS, barGauge, baseDashboard, idCounter, stat, table, target, timeseries,
+  ANOMALY_COLUMNS, SEVERITY_COLOURS, UIDS, barGauge, baseDashboard, countBars, idCounter, stat, table, target, timeseries,
 } from './common.js';
 
 /** Bytes both ways per device over the range; the subquery top talkers and device counts build on. */
@@ -56,23 +56,18 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
     )
     .withRow(new dashboard.RowBuilder('Anomalies').id(id()))
     .withPanel(
-      timeseries(id(), 'Anomalies by kind', 'Anomaly records per interval, one series per kind.')
-        .withTarget(target('A', select(as(COUNT_ANOMALIES, 'anomalies')).from('anomaly')
-          .groupByTime().groupBy('kind').fill(0), 'time_series', '$tag_kind'))
-        .drawStyle(common.GraphDrawStyle.Bars)
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
-        .unit('short')
-        .min(0),
+      countBars(
+        timeseries(id(), 'Anomalies by kind', 'Anomaly records per interval, one series per kind.')
+          .withTarget(target('A', select(as(COUNT_ANOMALIES, 'anomalies')).from('anomaly')
+            .groupByTime().groupBy('kind').fill(0), 'time_series', '$tag_kind')),
+      ),
     )
     .withPanel(
-      timeseries(id(), 'Anomalies by severity', 'Anomaly records per interval, one series per severity.')
-        .withTarget(target('A', select(as(COUNT_ANOMALIES, 'anomalies')).from('anomaly')
-          .groupByTime().groupBy('severity').fill(0), 'time_series', '$tag_severity'))
-        .drawStyle(common.GraphDrawStyle.Bars)
-        .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
-        .overrides(severityOverrides)
-        .unit('short')
-        .min(0),
+      countBars(
+        timeseries(id(), 'Anomalies by severity', 'Anomaly records per interval, one series per severity.')
+          .withTarget(target('A', select(as(COUNT_ANOMALIES, 'anomalies')).from('anomaly')
+            .groupByTime().groupBy('severity').fill(0), 'time_series', '$tag_severity')),
+      ).overrides(severityOverrides),
     )
     .withPanel(
       table(id(), 'Latest anomalies', 'The 100 most recent anomalies; message says what to do.')
