@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath, repoRoot, segwatch } from '../helpers/paths.js';
+import { cliPath, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
 
 const policy = join(repoRoot, 'test/fixtures/demo/policy.yaml');
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
@@ -48,7 +48,7 @@ t.test('a capture file as source: the same anomalies as replay, exit 0', async (
 
 const canCapture = existsSync('/sys/class/net/lo') && spawnSync('sh', ['-c', 'test "$(id -u)" = 0']).status === 0;
 
-t.test('live on lo: the API answers with its token, SIGTERM flushes and exits 0', { skip: canCapture ? false : 'needs root or CAP_NET_RAW on lo' }, async (t) => {
+t.test('live on lo: the API answers with its token, SIGTERM flushes and exits 0', { skip: skipUnless(canCapture, 'needs root or CAP_NET_RAW on lo') }, async (t) => {
   const dir = tmp(t);
   const out = join(dir, 'anomalies.jsonl');
   const port = 20000 + Math.floor(Math.random() * 20000);

@@ -55,3 +55,11 @@ export function segwatch(args: string[], opts: { timeoutMs?: number; env?: NodeJ
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
+
+/**
+ * A test's `skip` option for a part this machine may lack. Under CI (CI set), where .ci/run
+ * installs every part, nothing is skipped: a missing install step fails the test instead.
+ */
+export function skipUnless(ok: boolean, reason: string): false | string {
+  return ok || process.env.CI ? false : reason;
+}

@@ -2,7 +2,7 @@
 // database, and at least one series once points shaped like the storage schema are written.
 
 import t from 'tap';
-import { have } from '../../helpers/paths.js';
+import { have, skipUnless } from '../../helpers/paths.js';
 import { expandQuery, grafanaInterval, listQueries } from '../../../dashboards/queries.js';
 import { startInfluxd, type Influxd } from '../../helpers/influxd.js';
 
@@ -40,7 +40,7 @@ function schemaPoints(): string {
 
 const queries = listQueries();
 
-t.test('every dashboard query runs on influxd', { skip: have('influxd') ? false : 'influxd not installed' }, async (t) => {
+t.test('every dashboard query runs on influxd', { skip: skipUnless(have('influxd'), 'influxd not installed') }, async (t) => {
   let influx: Influxd | undefined;
   t.teardown(async () => { await influx?.destroy(); });
   influx = await startInfluxd();

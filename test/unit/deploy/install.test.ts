@@ -4,7 +4,7 @@ import t from 'tap';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { have, repoRoot } from '../../helpers/paths.js';
+import { have, repoRoot, skipUnless } from '../../helpers/paths.js';
 
 const script = join(repoRoot, 'deploy', 'install.sh');
 const text = readFileSync(script, 'utf8');
@@ -15,7 +15,7 @@ t.test('install.sh parses and is executable', async (t) => {
   t.equal(r.status, 0, r.stderr);
 });
 
-t.test('shellcheck', { skip: have('shellcheck') ? false : 'shellcheck not installed (Debian package shellcheck)' }, async (t) => {
+t.test('shellcheck', { skip: skipUnless(have('shellcheck'), 'shellcheck not installed (Debian package shellcheck)') }, async (t) => {
   const r = spawnSync('shellcheck', ['-s', 'sh', script], { encoding: 'utf8', timeout: 30_000 });
   t.equal(r.status, 0, r.stdout);
 });

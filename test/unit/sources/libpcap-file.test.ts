@@ -1,6 +1,7 @@
 // The libpcap-backed file reader agrees with the TypeScript reader on real captures.
 
 import t from 'tap';
+import { skipUnless } from '../../helpers/paths.js';
 import { fileURLToPath } from 'node:url';
 import { openLibpcapFile } from '../../../collector/sources/libpcap-file.js';
 import { openCapture } from '../../../collector/sources/pcap-file.js';
@@ -12,7 +13,7 @@ const havePcap = await loadPcap().then(() => true, () => false);
 const FILES = ['iot/ndpi-nest_log_sink.pcap', 'iot/ndpi-sonos.pcapng', 'decode/zeek-linuxsll-arp.pcap', 'decode/zeek-empty.pcap'];
 
 for (const f of FILES) {
-  t.test(f, { skip: havePcap ? false : 'needs pcap package' }, async (t) => {
+  t.test(f, { skip: skipUnless(havePcap, 'needs pcap package') }, async (t) => {
     const a: number[][] = [];
     const b: number[][] = [];
     await openCapture(captures + f).run((buf, off, cap, wire, ts, lt) => a.push([cap, wire, Math.round(ts * 1000), lt, buf[off + cap - 1]]));

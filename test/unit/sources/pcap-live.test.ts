@@ -2,6 +2,7 @@
 // pcap package), plus the nonexistent-interface error.
 
 import t from 'tap';
+import { skipUnless } from '../../helpers/paths.js';
 import { createSocket } from 'node:dgram';
 import { openLive, LiveCaptureError } from '../../../collector/sources/pcap-live.js';
 import { loadPcap } from '../../../collector/sources/libpcap.js';
@@ -9,7 +10,7 @@ import { loadPcap } from '../../../collector/sources/libpcap.js';
 const havePcap = await loadPcap().then(() => true, () => false);
 const isRoot = process.getuid?.() === 0;
 
-t.test('UDP datagrams on lo are captured with their lengths', { skip: !havePcap || !isRoot ? 'needs pcap package and root' : false }, async (t) => {
+t.test('UDP datagrams on lo are captured with their lengths', { skip: skipUnless(havePcap && isRoot, 'needs pcap package and root') }, async (t) => {
   const port = 20000 + Math.floor(Math.random() * 40000);
   const src = openLive({ iface: 'lo', filter: `udp and dst port ${port}`, bufferTimeoutMs: 10, statsIntervalMs: 200 });
   const frames: { caplen: number; wirelen: number; ts: number; lt: number; dport: number; payload: number }[] = [];
@@ -45,7 +46,7 @@ t.test('UDP datagrams on lo are captured with their lengths', { skip: !havePcap 
   t.equal(st.drops, 0);
 });
 
-t.test('a nonexistent interface is a clear error', { skip: !havePcap ? 'needs pcap package' : false }, async (t) => {
+t.test('a nonexistent interface is a clear error', { skip: skipUnless(havePcap, 'needs pcap package') }, async (t) => {
   const src = openLive({ iface: 'nosuch0' });
   const err = await src.run(() => {}).then(() => undefined, (e: unknown) => e);
   t.type(err, LiveCaptureError);
@@ -54,7 +55,7 @@ t.test('a nonexistent interface is a clear error', { skip: !havePcap ? 'needs pc
   await t.rejects(src.started(), /nosuch0/);
 });
 
-t.test('a bad BPF filter is reported as such', { skip: !havePcap || !isRoot ? 'needs pcap package and root' : false }, async (t) => {
+t.test('a bad BPF filter is reported as such', { skip: skipUnless(havePcap && isRoot, 'needs pcap package and root') }, async (t) => {
   const src = openLive({ iface: 'lo', filter: 'udp and and port' });
   const err = await src.run(() => {}).then(() => undefined, (e: unknown) => e);
   t.type(err, LiveCaptureError);
