@@ -166,26 +166,39 @@ export class Pipeline {
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */
   readonly handleFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void => {
     try {
-      this.frame(buf, offset, caplen, wirelen, ts, linkType);
+      decodeFrame(buf, offset, caplen, wirelen, ts, linkType, this.pkt);
+      this.packet(this.pkt);
     } catch (err) {
-      // A fault in a stage (a bug, or input no test foresaw) costs that frame, not the collector.
-      this.counters.stageErrors++;
-      if (this.counters.stageErrors <= 10 || this.counters.stageErrors % 10_000 === 0) {
-        this.log.error({ err: (err as Error).stack ?? String(err), count: this.counters.stageErrors }, 'frame skipped after a stage error');
-      }
+      this.stageError(err);
     }
   };
 
-  private frame(buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void {
-    const p = this.pkt;
+  /** For a source that decodes frames itself (on another thread): the decoded packet, in file order. */
+  readonly handlePacket = (p: PacketInfo): void => {
+    try {
+      this.packet(p);
+    } catch (err) {
+      this.stageError(err);
+    }
+  };
+
+  private stageError(err: unknown): void {
+    // A fault in a stage (a bug, or input no test foresaw) costs that frame, not the collector.
+    this.counters.stageErrors++;
+    if (this.counters.stageErrors <= 10 || this.counters.stageErrors % 10_000 === 0) {
+      this.log.error({ err: (err as Error).stack ?? String(err), count: this.counters.stageErrors }, 'frame skipped after a stage error');
+    }
+  }
+
+  private packet(p: PacketInfo): void {
     const c = this.counters;
+    const ts = p.ts;
     c.packets++;
-    c.bytes += wirelen;
+    c.bytes += p.wirelen;
     if (c.firstTs === 0) c.firstTs = ts;
     if (ts > c.lastTs) c.lastTs = ts;
     if (ts >= this.nextTick) this.tick(ts);
 
-    decodeFrame(buf, offset, caplen, wirelen, ts, linkType, p);
     if (p.error !== DecodeError.None) {
       c.decodeErrors++;
       this.errorCounts[p.error]++;

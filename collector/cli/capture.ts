@@ -3,6 +3,7 @@
 import { openCapture } from '../sources/pcap-file.js';
 import type { Pipeline } from '../pipeline.js';
 import { startProgress } from './progress.js';
+import { captureSize, runThreadedCapture } from '../sources/threaded-file.js';
 
 export interface CaptureRun {
   /** the error that ended the file early (corrupt or truncated), after every frame before it was processed. */
@@ -11,7 +12,17 @@ export interface CaptureRun {
   ms: number;
 }
 
-export async function runCapture(path: string, pipeline: Pipeline): Promise<CaptureRun> {
+export interface RunCaptureOptions {
+  /**
+   * Read and decode on a worker thread while this one runs the pipeline. Only for pipelines
+   * that learn nothing from packet payloads beyond the TCP name search (`segwatch flows`):
+   * the decode thread hands over headers, not frames.
+   */
+  threaded?: boolean;
+}
+
+export async function runCapture(path: string, pipeline: Pipeline, opts: RunCaptureOptions = {}): Promise<CaptureRun> {
+  if (opts.threaded) return runThreaded(path, pipeline);
   const source = openCapture(path);
   const progress = startProgress(source.size(), path.split('/').pop() ?? path);
   const t0 = performance.now();
@@ -23,6 +34,21 @@ export async function runCapture(path: string, pipeline: Pipeline): Promise<Capt
       handle(buf, off, caplen, wirelen, ts, linkType);
       if ((++n & 0xffff) === 0) progress.update(source.position());
     });
+  } catch (err) {
+    error = err as Error;
+  } finally {
+    progress.stop();
+  }
+  await pipeline.finish();
+  return { error, ms: performance.now() - t0 };
+}
+
+async function runThreaded(path: string, pipeline: Pipeline): Promise<CaptureRun> {
+  const progress = startProgress(captureSize(path), path.split('/').pop() ?? path);
+  const t0 = performance.now();
+  let error: Error | null = null;
+  try {
+    await runThreadedCapture(path, pipeline.handlePacket, { onProgress: (pos) => progress.update(pos) });
   } catch (err) {
     error = err as Error;
   } finally {

@@ -45,7 +45,7 @@ export async function flowsCommand(argv: string[]): Promise<number> {
     flows: Number.isFinite(activeTimeoutMs) && activeTimeoutMs > 0 ? { activeTimeoutMs } : {},
     onFlow: format === 'jsonl' ? (r) => out.line(flowJson(r)) : (r) => table.push(r),
   });
-  const run = await runCapture(file, pipeline);
+  const run = await runCapture(file, pipeline, { threaded: true });
   if (format === 'table') {
     table.sort((x, y) => x.start - y.start || x.id - y.id);
     out.text(renderTable(

@@ -190,18 +190,20 @@ export class FlowTable {
     const ts = p.ts;
     if (ts >= this.nextAdvance) this.advance(ts);
 
-    this.loadAddrs(p);
+    const v4 = p.l3 === L3.IPv4;
+    // sw/dw (the unordered addresses) serve IPv6 keys and fragments; an IPv4 key is built straight from p.
+    if (!v4 || p.isFragment) this.loadAddrs(p);
     // Later fragments have no ports: find the flow their first fragment went to.
     if (p.isFragment && p.fragOffset > 0) {
       const slot = this.fragLookup(p, ts);
       if (slot !== NIL) {
         const side = this.sideOf(slot);
-        return this.count(slot, side === this.n[slot * IW + I_INIT] ? 0 : 1, p, ts);
+        return this.count(slot, side === this.n[slot * IW + I_INIT] ? 0 : 1, p);
       }
     }
     const sport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.sport : 0;
     const dport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.dport : 0;
-    const side = this.buildKey(p, sport, dport);
+    const side = v4 ? this.buildKey4(p, sport, dport) : this.buildKey(p, sport, dport);
     const h = hashKey(this.k);
     let slot = this.find(h);
     const flags = p.proto === 6 && p.hasL4 ? p.tcpFlags : 0;
@@ -216,10 +218,10 @@ export class FlowTable {
         slot = NIL;
       }
     }
-    if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags, ts);
+    if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags);
     else {
       const dir = side === this.n[slot * IW + I_INIT] ? 0 : 1;
-      this.count(slot, dir, p, ts);
+      this.count(slot, dir, p);
     }
     if (p.isFragment && p.fragOffset === 0) this.fragRemember(p, slot, ts);
     return this.f[slot * RW + R_ID];
@@ -292,6 +294,20 @@ export class FlowTable {
     return side;
   }
 
+  /**
+   * buildKey() for IPv4 without the word-by-word compare: the same key (IPv4-mapped words), since
+   * fragments and IPv6 go through buildKey() and both must land on the same flow.
+   */
+  private buildKey4(p: PacketInfo, sport: number, dport: number): number {
+    const k = this.k, s = p.src4, d = p.dst4;
+    const side = s > d || (s === d && sport > dport) ? 1 : 0;
+    k[0] = 0; k[1] = 0; k[2] = 0xffff; k[3] = side ? d : s;
+    k[4] = 0; k[5] = 0; k[6] = 0xffff; k[7] = side ? s : d;
+    k[8] = side ? ((dport << 16) | sport) >>> 0 : ((sport << 16) | dport) >>> 0;
+    k[9] = (((p.vlan & 0xfff) << 16) | ((p.proto & 255) << 8) | 4) >>> 0;
+    return side;
+  }
+
   /** Which key side the packet's source address is on (for fragments, whose ports are unknown). */
   private sideOf(slot: number): number {
     const base = slot * KW, key = this.key, sw = this.sw;
@@ -306,9 +322,11 @@ export class FlowTable {
       const s = e - 1;
       if (this.key[(s) * KW + K_HASH] !== h) continue;
       const base = s * KW;
-      if (key[base] === k[0] && key[base + 1] === k[1] && key[base + 2] === k[2] && key[base + 3] === k[3] &&
-        key[base + 4] === k[4] && key[base + 5] === k[5] && key[base + 6] === k[6] && key[base + 7] === k[7] &&
-        key[base + 8] === k[8] && key[base + 9] === k[9]) return s;
+      // The words that differ most first; with the family (in word 9) equal to 4, words 0-2 and
+      // 4-6 are the IPv4-mapped prefix on both sides and need no compare.
+      if (key[base + 9] === k[9] && key[base + 8] === k[8] && key[base + 3] === k[3] && key[base + 7] === k[7] &&
+        ((k[9] & 0xff) === 4 || (key[base] === k[0] && key[base + 1] === k[1] && key[base + 2] === k[2] &&
+        key[base + 4] === k[4] && key[base + 5] === k[5] && key[base + 6] === k[6]))) return s;
     }
   }
 
@@ -347,7 +365,10 @@ export class FlowTable {
 
   // ---- flow life -----------------------------------------------------------------
 
-  private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number, ts: number): number {
+  // ts is read from p, not passed: a fractional double argument to a call that is not inlined
+  // is boxed, one heap number per packet.
+  private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number): number {
+    const ts = p.ts;
     if (this.freeHead === NIL) this.evictOldest();
     const slot = this.freeHead;
     this.freeHead = this.freeNext[slot];
@@ -394,11 +415,12 @@ export class FlowTable {
       srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: p.vlan, tcpFlags: flags,
       bytes: p.ipLen, origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
     });
-    this.count(slot, rev ? 1 : 0, p, ts);
+    this.count(slot, rev ? 1 : 0, p);
     return slot;
   }
 
-  private count(slot: number, dir: number, p: PacketInfo, ts: number): number {
+  private count(slot: number, dir: number, p: PacketInfo): number {
+    const ts = p.ts;
     if (ts - this.f[slot * RW + R_START] >= this.activeMs) {
       this.emit(slot, false);
       this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;
@@ -545,20 +567,22 @@ export class FlowTable {
   get capacity(): number { return this.cap; }
 }
 
-/** murmur3-style mix of the ten key words. */
+/** murmur3-style mix of the key words: an IPv4 key's constant prefix words are left out. */
 function hashKey(k: Uint32Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < KL; i++) {
-    let w = Math.imul(k[i], 0xcc9e2d51);
-    w = (w << 15) | (w >>> 17);
-    h ^= Math.imul(w, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
+  let h = mix(mix(mix(mix(0x811c9dc5, k[3]), k[7]), k[8]), k[9]);
+  if ((k[9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[0]), k[1]), k[2]), k[4]), k[5]), k[6]);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+function mix(h: number, word: number): number {
+  let w = Math.imul(word, 0xcc9e2d51);
+  w = (w << 15) | (w >>> 17);
+  h ^= Math.imul(w, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }

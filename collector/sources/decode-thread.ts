@@ -1,0 +1,50 @@
+// Worker-thread entry of the threaded file source: reads the capture and decodes every frame
+// on this thread, handing the decoded packets to the main thread through the shared ring.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { openCapture } from './pcap-file.js';
+import { CaptureError } from './source.js';
+import { decodeFrame } from '../decode/frame.js';
+import { PacketInfo } from '../decode/packet.js';
+import { RingWriter, type RingMemory } from './packet-ring.js';
+
+export interface DecodeThreadData {
+  path: string;
+  mem: RingMemory;
+}
+
+/** What the thread posts once, after its last record is in the ring. */
+export interface DecodeThreadEnd {
+  packets: number;
+  error?: { message: string; name: string; file?: string; offset?: number; code?: string };
+}
+
+async function main(): Promise<void> {
+  const { path, mem } = workerData as DecodeThreadData;
+  const ring = new RingWriter(mem);
+  const source = openCapture(path);
+  const p = new PacketInfo();
+  let n = 0;
+  let end: DecodeThreadEnd;
+  try {
+    await source.run((buf, off, caplen, wirelen, ts, linkType) => {
+      decodeFrame(buf, off, caplen, wirelen, ts, linkType, p);
+      ring.write(p);
+      if ((++n & 0xffff) === 0) ring.setProgress(source.position());
+    });
+    end = { packets: n };
+  } catch (err) {
+    const e = err as Error;
+    end = {
+      packets: n,
+      error: e instanceof CaptureError
+        ? { message: e.message, name: e.name, file: e.file, offset: e.offset, code: e.code }
+        : { message: e.message, name: e.name },
+    };
+  }
+  ring.setProgress(source.position());
+  ring.end();
+  parentPort?.postMessage(end);
+}
+
+void main();

@@ -1,0 +1,290 @@
+// A single-producer single-consumer ring of decoded packets in shared memory, so one thread
+// can read and decode a capture while another counts flows. A record carries the PacketInfo
+// fields the flow table and the flow listing read; nothing is allocated per packet on
+// either side. Positions wrap at the ring's end (a -1 length marks the jump to the start).
+
+import { L3, type DecodeError, type PacketInfo } from '../decode/packet.js';
+
+/** Ring data bytes: room for tens of thousands of records, so neither side waits on every batch. */
+export const RING_BYTES = 8 << 20;
+
+// control words (Int32Array over their own SharedArrayBuffer)
+const C_WRITE = 0;   // producer's published position
+const C_READ = 1;    // consumer's published position
+const C_DONE = 2;    // 1 once the producer has published its last record
+const C_CONSUMER_WAITING = 3;
+const C_PRODUCER_WAITING = 4;
+const CTRL_WORDS = 8;
+/** progress figures (Float64Array): bytes of the file consumed, frames read */
+const P_POSITION = 0;
+
+// record layout, in 32-bit words from the record start (8-byte aligned)
+const W_LEN = 0;        // record bytes, multiple of 8; -1 = wrap to 0
+const W_WIRELEN = 1;
+const D_TS = 1;         // doubles: words 2-3, 4-5, 6-7
+const D_SRC_MAC = 2;
+const D_DST_MAC = 3;
+const W_IPLEN = 8;
+const W_SRC4 = 9;
+const W_DST4 = 10;
+const W_PORTS = 11;     // sport << 16 | dport
+const W_L3 = 12;        // vlan (12 bits) | proto << 16 | l3 << 24
+const W_FLAGS = 13;     // error | tcpFlags << 8 | hasL4, isFragment, moreFragments bits << 16
+const W_FRAG_OFFSET = 14;
+const W_FRAG_ID = 15;
+const W_PAYLOAD_LEN = 16; // payload bytes carried after the header (and the IPv6 addresses)
+const W_ICMP = 17;      // icmpType | icmpCode << 8
+const HEADER_BYTES = 72;
+const V6_BYTES = 32;
+
+/**
+ * TCP payload carried across, at most: enough for any TLS record's ClientHello (the SNI reader
+ * stops at the first record) and the HTTP head the Host reader scans.
+ */
+export const MAX_CARRIED_PAYLOAD = 5 + 65535;
+
+export interface RingMemory {
+  data: SharedArrayBuffer;
+  ctrl: SharedArrayBuffer;
+  progress: SharedArrayBuffer;
+}
+
+/** Smallest ring: four of the largest records, so a wrap never waits for space that cannot come. */
+export const MIN_RING_BYTES = 4 * (HEADER_BYTES + V6_BYTES + MAX_CARRIED_PAYLOAD + 8);
+
+export function ringMemory(bytes = RING_BYTES): RingMemory {
+  const size = (Math.max(MIN_RING_BYTES, bytes) + 7) & ~7;
+  return {
+    data: new SharedArrayBuffer(size),
+    ctrl: new SharedArrayBuffer(CTRL_WORDS * 4),
+    progress: new SharedArrayBuffer(16),
+  };
+}
+
+/**
+ * Only payloads the name search can use are carried: a TLS handshake record or what may be an
+ * HTTP request line (methods are upper case). Any other payload yields no SNI or Host, so it is
+ * sent as empty and the consumer's name search sees nothing, as it would on the real bytes.
+ */
+function carriedPayload(p: PacketInfo): number {
+  if (p.proto !== 6 || p.payloadLength <= 0) return 0;
+  const b = p.buf, o = p.payloadOffset, first = b[o];
+  if ((first === 22 && b[o + 1] === 3) || (first >= 0x41 && first <= 0x5a)) {
+    return p.payloadLength < MAX_CARRIED_PAYLOAD ? p.payloadLength : MAX_CARRIED_PAYLOAD;
+  }
+  return 0;
+}
+
+/** Atomics.waitAsync (Node >= 16) is missing from the ES2022 library typings. */
+interface AtomicsWaitAsync {
+  waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: unknown };
+}
+
+export class RingWriter {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly bytes: Buffer;
+  private readonly ctrl: Int32Array;
+  private readonly progress: Float64Array;
+  private readonly size: number;
+  private w = 0;
+  private unpublished = 0;
+
+  constructor(mem: RingMemory) {
+    this.i32 = new Int32Array(mem.data);
+    this.f64 = new Float64Array(mem.data);
+    this.bytes = Buffer.from(mem.data);
+    this.ctrl = new Int32Array(mem.ctrl);
+    this.progress = new Float64Array(mem.progress);
+    this.size = mem.data.byteLength;
+  }
+
+  /** Append one decoded packet; waits (bounded steps) while the ring is full. */
+  write(p: PacketInfo): void {
+    const payload = carriedPayload(p);
+    const v6 = p.l3 === L3.IPv6;
+    const len = (HEADER_BYTES + (v6 ? V6_BYTES : 0) + payload + 7) & ~7;
+    let w = this.reserve(len);
+    const i = w >> 2, f = w >> 3, i32 = this.i32, f64 = this.f64;
+    i32[i + W_LEN] = len;
+    i32[i + W_WIRELEN] = p.wirelen;
+    f64[f + D_TS] = p.ts;
+    f64[f + D_SRC_MAC] = p.srcMac;
+    f64[f + D_DST_MAC] = p.dstMac;
+    i32[i + W_IPLEN] = p.ipLen;
+    i32[i + W_SRC4] = p.src4;
+    i32[i + W_DST4] = p.dst4;
+    i32[i + W_PORTS] = (p.sport << 16) | p.dport;
+    i32[i + W_L3] = (p.vlan & 0xfff) | (p.proto << 16) | (p.l3 << 24);
+    i32[i + W_FLAGS] = p.error | (p.tcpFlags << 8) | ((p.hasL4 ? 1 : 0) | (p.isFragment ? 2 : 0) | (p.moreFragments ? 4 : 0)) << 16;
+    i32[i + W_FRAG_OFFSET] = p.fragOffset;
+    i32[i + W_FRAG_ID] = p.fragId;
+    i32[i + W_PAYLOAD_LEN] = payload;
+    i32[i + W_ICMP] = p.icmpType | (p.icmpCode << 8);
+    w += HEADER_BYTES;
+    if (v6) {
+      // byte loops: Buffer.copy's call overhead is larger than 32 bytes of copying
+      const src = p.buf, dst = this.bytes, so = p.srcOff, d = p.dstOff;
+      for (let k = 0; k < 16; k++) { dst[w + k] = src[so + k]; dst[w + 16 + k] = src[d + k]; }
+      w += V6_BYTES;
+    }
+    if (payload > 0) p.buf.copy(this.bytes, w, p.payloadOffset, p.payloadOffset + payload);
+    this.w += len;
+    if (++this.unpublished === 256) this.publish();
+  }
+
+  /** Make written records visible to the consumer (and wake it if it sleeps). */
+  publish(): void {
+    this.unpublished = 0;
+    Atomics.store(this.ctrl, C_WRITE, this.w);
+    if (Atomics.load(this.ctrl, C_CONSUMER_WAITING) !== 0) Atomics.notify(this.ctrl, C_WRITE);
+  }
+
+  setProgress(position: number): void {
+    this.progress[P_POSITION] = position;
+  }
+
+  /** The last record is written: publish and mark the end. */
+  end(): void {
+    this.publish();
+    Atomics.store(this.ctrl, C_DONE, 1);
+    Atomics.notify(this.ctrl, C_WRITE);
+  }
+
+  /** Position for a record of len bytes, wrapping and waiting for the consumer as needed. */
+  private reserve(len: number): number {
+    if (this.w + len + 8 > this.size) {
+      // A record never straddles the end: mark the jump, and go on at the start once the
+      // consumer has left it (and is not at 0 itself, which would read as empty).
+      while (!this.fitsAtStart(len)) this.waitForReader();
+      this.i32[this.w >> 2] = -1;
+      this.w = 0;
+      this.publish();
+    }
+    // The writer must not catch up with the reader from behind (w === r means empty).
+    while (!this.fits(len)) this.waitForReader();
+    return this.w;
+  }
+
+  private fitsAtStart(len: number): boolean {
+    const r = Atomics.load(this.ctrl, C_READ);
+    return r <= this.w && r > len;
+  }
+
+  private fits(len: number): boolean {
+    const r = Atomics.load(this.ctrl, C_READ);
+    return r <= this.w || this.w + len < r;
+  }
+
+  /** One bounded wait for the consumer to move. */
+  private waitForReader(): void {
+    this.publish();
+    Atomics.store(this.ctrl, C_PRODUCER_WAITING, 1);
+    Atomics.wait(this.ctrl, C_READ, Atomics.load(this.ctrl, C_READ), 20);
+    Atomics.store(this.ctrl, C_PRODUCER_WAITING, 0);
+  }
+}
+
+export class RingReader {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly bytes: Buffer;
+  private readonly ctrl: Int32Array;
+  private readonly progress: Float64Array;
+  private r = 0;
+
+  constructor(mem: RingMemory) {
+    this.i32 = new Int32Array(mem.data);
+    this.f64 = new Float64Array(mem.data);
+    this.bytes = Buffer.from(mem.data);
+    this.ctrl = new Int32Array(mem.ctrl);
+    this.progress = new Float64Array(mem.progress);
+  }
+
+  /**
+   * Hand every published record to onPacket (p refilled in place each time). Returns the number
+   * of records, 0 when none were waiting.
+   */
+  drain(p: PacketInfo, onPacket: (p: PacketInfo) => void): number {
+    const w = Atomics.load(this.ctrl, C_WRITE);
+    let r = this.r, n = 0;
+    const i32 = this.i32, f64 = this.f64;
+    while (r !== w) {
+      const i = r >> 2;
+      const len = i32[i + W_LEN];
+      if (len === -1) { r = 0; continue; }
+      const f = r >> 3;
+      // Every field a record carries is set below; the rest (link details, ARP) stay as
+      // reset() left them once, so no per-packet reset.
+      p.buf = this.bytes;
+      p.frameOffset = r;
+      p.caplen = 0;
+      p.wirelen = i32[i + W_WIRELEN];
+      p.ts = f64[f + D_TS];
+      p.srcMac = f64[f + D_SRC_MAC];
+      p.dstMac = f64[f + D_DST_MAC];
+      p.ipLen = i32[i + W_IPLEN];
+      p.src4 = i32[i + W_SRC4] >>> 0;
+      p.dst4 = i32[i + W_DST4] >>> 0;
+      const ports = i32[i + W_PORTS];
+      p.sport = ports >>> 16;
+      p.dport = ports & 0xffff;
+      const l3 = i32[i + W_L3];
+      p.vlan = l3 & 0xfff;
+      p.proto = (l3 >>> 16) & 0xff;
+      p.l3 = (l3 >>> 24) as L3;
+      const fl = i32[i + W_FLAGS];
+      p.error = (fl & 0xff) as DecodeError;
+      p.tcpFlags = (fl >>> 8) & 0xff;
+      p.hasL4 = (fl & (1 << 16)) !== 0;
+      p.isFragment = (fl & (2 << 16)) !== 0;
+      p.moreFragments = (fl & (4 << 16)) !== 0;
+      p.fragOffset = i32[i + W_FRAG_OFFSET];
+      p.fragId = i32[i + W_FRAG_ID];
+      const icmp = i32[i + W_ICMP];
+      p.icmpType = icmp & 0xff;
+      p.icmpCode = (icmp >>> 8) & 0xff;
+      let o = r + HEADER_BYTES;
+      if (p.l3 === L3.IPv6) {
+        p.srcOff = o; p.dstOff = o + 16;
+        o += V6_BYTES;
+      } else {
+        p.srcOff = 0; p.dstOff = 0;
+      }
+      p.payloadOffset = o;
+      p.payloadLength = i32[i + W_PAYLOAD_LEN];
+      r += len;
+      onPacket(p);
+      if ((++n & 255) === 0) this.release(r);
+    }
+    this.release(r);
+    return n;
+  }
+
+  /** true once the producer has ended and every record was drained. */
+  get finished(): boolean {
+    return Atomics.load(this.ctrl, C_DONE) === 1 && this.r === Atomics.load(this.ctrl, C_WRITE);
+  }
+
+  /** Resolves when records may be waiting (or after timeoutMs): lets the event loop run meanwhile. */
+  async waitForData(timeoutMs: number): Promise<void> {
+    Atomics.store(this.ctrl, C_CONSUMER_WAITING, 1);
+    const w = this.r;
+    if (Atomics.load(this.ctrl, C_WRITE) === w && Atomics.load(this.ctrl, C_DONE) === 0) {
+      const res = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctrl, C_WRITE, w, timeoutMs);
+      if (res.async) await res.value;
+    }
+    Atomics.store(this.ctrl, C_CONSUMER_WAITING, 0);
+  }
+
+  /** Bytes of the file the producer has consumed. */
+  position(): number {
+    return this.progress[P_POSITION];
+  }
+
+  private release(r: number): void {
+    this.r = r;
+    Atomics.store(this.ctrl, C_READ, r);
+    if (Atomics.load(this.ctrl, C_PRODUCER_WAITING) !== 0) Atomics.notify(this.ctrl, C_READ);
+  }
+}

@@ -1,0 +1,88 @@
+// The decoded-packet ring on one thread: every carried field survives the trip, only payloads
+// the name search can use cross, and positions wrap correctly lap after lap.
+
+import t from 'tap';
+import { manifest, capture } from '../../helpers/paths.js';
+import { openCapture } from '../../../collector/sources/pcap-file.js';
+import { decodeFrame } from '../../../collector/decode/frame.js';
+import { PacketInfo, L3 } from '../../../collector/decode/packet.js';
+import { MIN_RING_BYTES, RingReader, RingWriter, ringMemory } from '../../../collector/sources/packet-ring.js';
+import { tlsSni } from '../../../collector/decode/tls.js';
+import { httpHost } from '../../../collector/decode/http.js';
+
+
+/** What a record must carry, as plain values (addresses as text, the name a payload gives). */
+function facts(p: PacketInfo): Record<string, unknown> {
+  const addr = (off: number): string => (p.l3 === L3.IPv6 ? p.buf.subarray(off, off + 16).toString('hex') : '');
+  const tcpPayload = p.proto === 6 && p.payloadLength > 0;
+  return {
+    ts: p.ts, wirelen: p.wirelen, error: p.error, l3: p.l3, vlan: p.vlan, proto: p.proto, ipLen: p.ipLen,
+    src4: p.src4, dst4: p.dst4, src6: addr(p.srcOff), dst6: addr(p.dstOff), srcMac: p.srcMac, dstMac: p.dstMac,
+    sport: p.sport, dport: p.dport, hasL4: p.hasL4, tcpFlags: p.tcpFlags, isFragment: p.isFragment,
+    fragOffset: p.fragOffset, moreFragments: p.moreFragments, fragId: p.fragId, icmpType: p.icmpType, icmpCode: p.icmpCode,
+    sni: tcpPayload ? tlsSni(p.buf, p.payloadOffset, p.payloadLength) : null,
+    host: tcpPayload ? httpHost(p.buf, p.payloadOffset, p.payloadLength) : null,
+  };
+}
+
+async function decoded(file: string): Promise<Record<string, unknown>[]> {
+  const p = new PacketInfo();
+  const out: Record<string, unknown>[] = [];
+  await openCapture(file).run((b, o, c, w, ts, lt) => { decodeFrame(b, o, c, w, ts, lt, p); out.push(facts(p)); });
+  return out;
+}
+
+/** Writes every frame of file to a ring, draining after each `batch` records. */
+async function throughRing(file: string, batch: number, bytes: number): Promise<Record<string, unknown>[]> {
+  const mem = ringMemory(bytes);
+  const writer = new RingWriter(mem);
+  const reader = new RingReader(mem);
+  const src = new PacketInfo(), dst = new PacketInfo();
+  const out: Record<string, unknown>[] = [];
+  let n = 0;
+  await openCapture(file).run((b, o, c, w, ts, lt) => {
+    decodeFrame(b, o, c, w, ts, lt, src);
+    writer.write(src);
+    if (++n % batch === 0) { writer.publish(); reader.drain(dst, (p) => out.push(facts(p))); }
+  });
+  writer.end();
+  reader.drain(dst, (p) => out.push(facts(p)));
+  t.ok(reader.finished, 'reader sees the end');
+  return out;
+}
+
+// every shared capture small enough to read twice quickly: all link types, fragments, IPv6
+// extension headers, VLAN stacks, broken headers, TLS and HTTP
+const files = manifest().filter((r) => r.bytes < 8_000_000).map((r) => r.file);
+
+t.test('every carried field arrives as decoded, across wraps', async (t) => {
+  let checked = 0;
+  for (const rel of files) {
+    const file = capture(rel);
+    let want: Record<string, unknown>[];
+    try { want = await decoded(file); } catch { continue; } // corrupt on purpose: threaded-file.test covers those
+    const got = await throughRing(file, 1000, MIN_RING_BYTES);
+    t.same(got, want, rel);
+    checked++;
+  }
+  t.ok(checked >= 100, `${checked} captures compared`);
+});
+
+t.test('only payloads the name search reads cross', async (t) => {
+  const mem = ringMemory();
+  const writer = new RingWriter(mem), reader = new RingReader(mem);
+  const p = new PacketInfo();
+  const frame = Buffer.alloc(14 + 20 + 20 + 8);
+  frame.set([0x08, 0x00], 12);
+  frame.set([0x45, 0, 0, 48, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
+  frame.set([0x30, 0x39, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0], 34);
+  const lengths: number[] = [];
+  for (const payload of ['GET / HT', 'abcdefgh', '\x17\x03\x03\x00\x10xyz', '\x16\x03\x01\x00\x10xyz']) {
+    frame.write(payload, 54, 'latin1');
+    decodeFrame(frame, 0, frame.length, frame.length, 1000, 1, p);
+    writer.write(p);
+  }
+  writer.end();
+  reader.drain(new PacketInfo(), (q) => lengths.push(q.payloadLength));
+  t.same(lengths, [8, 0, 0, 8], 'an HTTP-looking request and a TLS handshake carry their bytes; other payloads none');
+});
