@@ -62,14 +62,13 @@ export interface FlowTableStats {
 
 // Timeout classes; each has its own last-seen ordered list so the oldest of each is at its head.
 const C_TCP = 0, C_TCP_CLOSED = 1, C_UDP = 2, C_ICMP = 3, C_OTHER = 4, N_CLASSES = 5;
-const KL = 10; // key words compared: A addr (4), B addr (4), ports, vlan/proto/family
-const KW = 12; // key stride: the key, its hash, padding to 48 bytes
-const K_HASH = 10;
-// flow record layout in f, RW doubles a flow
-// (128 bytes: doubles first, then int32 fields read through the Int32Array view n).
-const RW = 16, IW = 32;
-const R_ID = 0, R_START = 1, R_END = 2, R_PKTS = 3, R_BYTES = 5, R_LISTED = 7;
-const I_PREV = 16, I_NEXT = 17, I_CLS = 18, I_FIN = 19, I_FLAGS = 20, I_INIT = 21, I_SEQ = 22;
+const KL = 10; // key words: A addr (4), B addr (4), ports, vlan/proto/family
+// One 128-byte record per flow, in two cache lines: the first holds the key and the int32 state a
+// packet reads and writes, the second its doubles. A packet touches the index and these two lines
+// only (the last-seen list links, touched once per second per flow, live apart).
+const RW = 16, IW = 32, KW = 32;   // a record in doubles, in 32-bit words; key words start the record
+const I_CLS = 10, I_FIN = 11, I_FLAGS = 12, I_INIT = 13, I_SEQ = 14; // int32 words 10-15
+const R_ID = 8, R_START = 9, R_END = 10, R_PKTS = 11, R_BYTES = 13, R_LISTED = 15; // doubles 8-15
 const FW = 10; // fragment key words: src (4), dst (4), proto/family, fragment id
 const NIL = -1;
 
@@ -87,6 +86,8 @@ export class FlowTable {
   private readonly advanceEvery: number;
   private readonly relistMs: number;
   private readonly cap: number;
+  /** a power of two above every slot number, for flush()'s sort keys */
+  private readonly slotSpan: number;
 
   // hash index: slot + 1, 0 = empty; linear probing with backward-shift deletion
   /** open-addressing index: slot + 1, 0 = empty. Grows with the live flows (kept under half full) so a
@@ -100,6 +101,8 @@ export class FlowTable {
   private readonly f: Float64Array;
   private readonly n: Int32Array;
   private readonly key: Uint32Array;
+  /** last-seen list links: prev, next per slot */
+  private readonly links: Int32Array;
   private readonly sure: Uint8Array;
   private readonly proto: Uint8Array;
   private readonly vlan: Uint16Array;
@@ -134,6 +137,7 @@ export class FlowTable {
   private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
   private readonly macs = new Map<number, string>();
+  private readonly ip4s = new Map<number, string>();
   private readonly dw = new Uint32Array(4);
 
   constructor(opts: FlowTableOptions, events: FlowTableEvents) {
@@ -150,14 +154,18 @@ export class FlowTable {
     this.relistMs = opts.lruResolutionMs ?? 1000;
     const cap = Math.max(1, Math.floor(opts.maxFlows ?? 262_144));
     this.cap = cap;
+    let span = 1;
+    while (span < cap) span *= 2;
+    this.slotSpan = span;
     let size = 16;
     while (size < cap * 2) size *= 2;
     this.maxIndex = size;
     this.index = new Int32Array(Math.min(size, 4096));
     this.mask = this.index.length - 1;
-    this.key = new Uint32Array(cap * KW);
     this.f = new Float64Array(cap * RW);
     this.n = new Int32Array(this.f.buffer);
+    this.key = new Uint32Array(this.f.buffer);
+    this.links = new Int32Array(cap * 2);
     this.sure = new Uint8Array(cap);
     this.proto = new Uint8Array(cap);
     this.vlan = new Uint16Array(cap);
@@ -235,7 +243,7 @@ export class FlowTable {
       // Each list is ordered by last-seen, so the walk stops at the first flow still alive.
       let s = this.heads[c];
       while (s !== NIL && nowMs - this.f[s * RW + R_END] >= t) {
-        const n = this.n[s * IW + I_NEXT];
+        const n = this.links[s * 2 + 1];
         this.nExpired++;
         this.finish(s, true);
         s = n;
@@ -252,10 +260,14 @@ export class FlowTable {
 
   /** Emit every live flow as final, oldest id first (end of capture, shutdown). */
   flush(): void {
-    const slots: number[] = [];
-    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) slots.push(s);
-    slots.sort((a, b) => this.f[a * RW + R_ID] - this.f[b * RW + R_ID]);
-    for (const s of slots) this.finish(s, true);
+    // id * slotSpan + slot, sorted as numbers: a native typed-array sort instead of a comparator
+    // call per compare; exact while id * slotSpan stays below 2^53
+    const keys = new Float64Array(this.live);
+    const mul = this.slotSpan;
+    let n = 0;
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) keys[n++] = this.f[s * RW + R_ID] * mul + s;
+    keys.sort();
+    for (let i = 0; i < n; i++) this.finish(keys[i] % mul, true);
   }
 
   stats(): FlowTableStats {
@@ -320,7 +332,6 @@ export class FlowTable {
       const e = index[i];
       if (e === 0) return NIL;
       const s = e - 1;
-      if (this.key[(s) * KW + K_HASH] !== h) continue;
       const base = s * KW;
       // The words that differ most first; with the family (in word 9) equal to 4, words 0-2 and
       // 4-6 are the IPv4-mapped prefix on both sides and need no compare.
@@ -334,7 +345,7 @@ export class FlowTable {
     this.index = new Int32Array(this.index.length * 2);
     this.mask = this.index.length - 1;
     for (let c = 0; c < N_CLASSES; c++) {
-      for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) this.indexInsert(s, this.key[s * KW + K_HASH]);
+      for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) this.indexInsert(s, hashAt(this.key, s * KW));
     }
   }
 
@@ -348,14 +359,14 @@ export class FlowTable {
   /** Backward-shift deletion keeps probe chains intact without tombstones. */
   private indexRemove(slot: number): void {
     const index = this.index, mask = this.mask;
-    let i = this.key[(slot) * KW + K_HASH] & mask;
+    let i = hashAt(this.key, slot * KW) & mask;
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const e = index[j];
       if (e === 0) break;
-      const home = this.key[(e - 1) * KW + K_HASH] & mask;
+      const home = hashAt(this.key, (e - 1) * KW) & mask;
       // move e into the hole at i unless its home lies cyclically in (i, j]
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) { index[i] = e; i = j; }
@@ -377,7 +388,6 @@ export class FlowTable {
     this.nCreated++;
     const base = slot * KW, k = this.k;
     for (let i = 0; i < KL; i++) this.key[base + i] = k[i];
-    this.key[(slot) * KW + K_HASH] = h;
     this.indexInsert(slot, h);
     const id = this.nextId++;
     this.f[slot * RW + R_ID] = id;
@@ -401,8 +411,8 @@ export class FlowTable {
     const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
     this.n[slot * IW + I_CLS] = c;
     this.append(slot, c);
-    const s = p.l3 === L3.IPv4 ? ip4String(p.src4) : ip6String(p.buf, p.srcOff);
-    const d = p.l3 === L3.IPv4 ? ip4String(p.dst4) : ip6String(p.buf, p.dstOff);
+    const s = p.l3 === L3.IPv4 ? this.ip4Text(p.src4) : ip6String(p.buf, p.srcOff);
+    const d = p.l3 === L3.IPv4 ? this.ip4Text(p.dst4) : ip6String(p.buf, p.dstOff);
     const sm = this.macText(p.srcMac), dm = this.macText(p.dstMac);
     this.srcStr[slot] = rev ? d : s;
     this.dstStr[slot] = rev ? s : d;
@@ -457,6 +467,20 @@ export class FlowTable {
     return this.f[slot * RW + R_ID];
   }
 
+  /**
+   * IPv4 text, cached: a segment's devices, resolvers and servers recur on flow after flow, and a
+   * shared string costs neither the formatting nor a young-generation copy while the flow lives.
+   */
+  private ip4Text(a: number): string {
+    let s = this.ip4s.get(a);
+    if (s === undefined) {
+      s = ip4String(a);
+      if (this.ip4s.size >= 65_536) this.ip4s.clear();
+      this.ip4s.set(a, s);
+    }
+    return s;
+  }
+
   /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
   private macText(mac: number): string {
     let s = this.macs.get(mac);
@@ -508,22 +532,22 @@ export class FlowTable {
 
   private append(slot: number, c: number): void {
     const t = this.tails[c];
-    this.n[slot * IW + I_PREV] = t;
-    this.n[slot * IW + I_NEXT] = NIL;
+    this.links[slot * 2] = t;
+    this.links[slot * 2 + 1] = NIL;
     this.f[slot * RW + R_LISTED] = this.f[slot * RW + R_END];
-    if (t === NIL) this.heads[c] = slot; else this.n[t * IW + I_NEXT] = slot;
+    if (t === NIL) this.heads[c] = slot; else this.links[t * 2 + 1] = slot;
     this.tails[c] = slot;
   }
 
   private unlink(slot: number): void {
-    const c = this.n[slot * IW + I_CLS], pv = this.n[slot * IW + I_PREV], nx = this.n[slot * IW + I_NEXT];
-    if (pv === NIL) this.heads[c] = nx; else this.n[pv * IW + I_NEXT] = nx;
-    if (nx === NIL) this.tails[c] = pv; else this.n[nx * IW + I_PREV] = pv;
-    this.n[slot * IW + I_PREV] = NIL; this.n[slot * IW + I_NEXT] = NIL;
+    const c = this.n[slot * IW + I_CLS], pv = this.links[slot * 2], nx = this.links[slot * 2 + 1];
+    if (pv === NIL) this.heads[c] = nx; else this.links[pv * 2 + 1] = nx;
+    if (nx === NIL) this.tails[c] = pv; else this.links[nx * 2] = pv;
+    this.links[slot * 2] = NIL; this.links[slot * 2 + 1] = NIL;
   }
 
   private slotOf(flowId: number): number {
-    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.n[s * IW + I_NEXT]) if (this.f[s * RW + R_ID] === flowId) return s;
+    for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) if (this.f[s * RW + R_ID] === flowId) return s;
     return NIL;
   }
 
@@ -569,8 +593,13 @@ export class FlowTable {
 
 /** murmur3-style mix of the key words: an IPv4 key's constant prefix words are left out. */
 function hashKey(k: Uint32Array): number {
-  let h = mix(mix(mix(mix(0x811c9dc5, k[3]), k[7]), k[8]), k[9]);
-  if ((k[9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[0]), k[1]), k[2]), k[4]), k[5]), k[6]);
+  return hashAt(k, 0);
+}
+
+/** hashKey() of the key stored at k[b] (the table keeps no hash: removal and growth recompute it). */
+function hashAt(k: Uint32Array, b: number): number {
+  let h = mix(mix(mix(mix(0x811c9dc5, k[b + 3]), k[b + 7]), k[b + 8]), k[b + 9]);
+  if ((k[b + 9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[b]), k[b + 1]), k[b + 2]), k[b + 4]), k[b + 5]), k[b + 6]);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
