@@ -63,7 +63,8 @@ function nfpcapdDirFlag(bin: string): string {
 function tools(file: string, policy: string, tmp: string): Tool[] {
   const list: Tool[] = [];
   const sw = existsSync(SEGWATCH[1]) ? SEGWATCH : null;
-  list.push({ name: 'segwatch flows', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl'] });
+  list.push({ name: 'segwatch flows', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '2'] });
+  list.push({ name: 'segwatch flows --threads 1', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '1'] });
   const tcpdump = which('tcpdump');
   list.push({ name: 'tcpdump -r -w /dev/null', scenario: 'read', argv: tcpdump ? [tcpdump, '-r', file, '-w', '/dev/null'] : null });
   const softflowd = which('softflowd');

@@ -1,5 +1,6 @@
 // `segwatch flows CAPTURE`: the flow records of a capture, as a table or JSON lines.
 
+import { availableParallelism } from 'node:os';
 import type { FlowRecord } from '../types.js';
 import { Pipeline } from '../pipeline.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
@@ -9,12 +10,16 @@ import { writeLines } from './output.js';
 
 export const flowsSpec: CommandSpec = {
   name: 'flows',
-  usage: 'segwatch flows CAPTURE [--format table|jsonl] [--out FILE]',
+  usage: 'segwatch flows CAPTURE [--format table|jsonl] [--out FILE] [--threads 1|2]',
   summary: 'Print the bidirectional flow records of a pcap or pcapng file (src = initiator; bytes are IP lengths).',
   flags: {
     format: { type: 'string', arg: 'table|jsonl', default: 'table', env: 'SEGWATCH_FORMAT', help: 'output format' },
     out: { type: 'string', arg: 'FILE', env: 'SEGWATCH_OUT', help: 'write to FILE instead of stdout' },
     'active-timeout': { type: 'string', arg: 'SECONDS', default: '1800', help: 'emit an interim record for flows open longer than this' },
+    threads: {
+      type: 'string', arg: '1|2', default: availableParallelism() > 1 ? '2' : '1',
+      help: '2: read and decode on a second thread while this one counts flows (same output); 1: one thread',
+    },
   },
 };
 
@@ -37,6 +42,7 @@ export async function flowsCommand(argv: string[]): Promise<number> {
   const file = a.positionals[0];
   if (!file) { process.stderr.write(helpText(flowsSpec) + '\n'); return 2; }
   const activeTimeoutMs = Number(a.values['active-timeout']) * 1000;
+  const threads = oneOf(a.values.threads, ['1', '2'] as const, 'threads');
 
   const out = writeLines(a.values.out as string | undefined);
   const table: FlowRecord[] = [];
@@ -45,7 +51,7 @@ export async function flowsCommand(argv: string[]): Promise<number> {
     flows: Number.isFinite(activeTimeoutMs) && activeTimeoutMs > 0 ? { activeTimeoutMs } : {},
     onFlow: format === 'jsonl' ? (r) => out.line(flowJson(r)) : (r) => table.push(r),
   });
-  const run = await runCapture(file, pipeline, { threaded: true });
+  const run = await runCapture(file, pipeline, { threaded: threads === '2' });
   if (format === 'table') {
     table.sort((x, y) => x.start - y.start || x.id - y.id);
     out.text(renderTable(
