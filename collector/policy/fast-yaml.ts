@@ -123,11 +123,10 @@ class Reader {
     return this.isItem() ? this.seq(ind) : this.map(ind, this.start);
   }
 
-  /** Items "- ..." at indentation `ind`. */
+  /** Items "- ..." at indentation `ind` (a key after them, at the same indentation, is the caller's). */
   seq(ind: number): unknown[] {
     const t = this.t, out: unknown[] = [];
-    while (!this.done && this.indent === ind) {
-      if (!this.isItem()) giveUp();
+    while (!this.done && this.indent === ind && this.isItem()) {
       const e = this.end;
       let i = this.start + 1;
       while (i < e && t.charCodeAt(i) === SPACE) i++;
