@@ -9,7 +9,7 @@ import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from
 import { PortIndex, PortIndexBuilder } from './ports.js';
 import { DomainTrie, globToRegExp } from './glob.js';
 import { parsePort, parseSize, type PortSpec } from './units.js';
-import { parseDuration, parseTarget } from './validate.js';
+import { parseDuration, TargetMemo } from './validate.js';
 
 const ANY4: Cidr = { v6: false, bytes: new Uint8Array(16), len: 0 };
 const ANY6: Cidr = { v6: true, bytes: new Uint8Array(16), len: 0 };
@@ -81,6 +81,13 @@ export function detectorSettings(det: DetectorsDoc | undefined): Partial<DetectS
   return out;
 }
 
+/** Port specs of a validated rule. */
+function portSpecs(ports: readonly string[]): PortSpec[] {
+  const out: PortSpec[] = new Array(ports.length);
+  for (let i = 0; i < ports.length; i++) out[i] = parsePort(ports[i]) as PortSpec;
+  return out;
+}
+
 class ProfileBuilder {
   addr = new AddrTable<PortIndexBuilder>();
   domains = new DomainTrie();
@@ -88,8 +95,19 @@ class ProfileBuilder {
   devices = new Map<string, PortIndexBuilder>();
   ruleIds: string[] = [];
 
+  private rule = 0;
+  private ports: readonly PortSpec[] | undefined;
+  /** one merge function for every insert (not a closure per rule): reads rule and ports set just before. */
+  private readonly merge = (old: PortIndexBuilder | undefined): PortIndexBuilder => {
+    const b = old ?? new PortIndexBuilder();
+    b.add(this.rule, this.ports);
+    return b;
+  };
+
   addAddr(c: Cidr, rule: number, ports: readonly PortSpec[] | undefined): void {
-    this.addr.insert(c, (old) => { const b = old ?? new PortIndexBuilder(); b.add(rule, ports); return b; });
+    this.rule = rule;
+    this.ports = ports;
+    this.addr.insert(c, this.merge);
   }
 }
 
@@ -151,7 +169,7 @@ export class Policy implements CompiledPolicy {
   private verdicts = new Map<string, Verdict[]>();
   private detectors: Partial<DetectSettings>;
 
-  constructor(readonly source: string, doc: PolicyDoc) {
+  constructor(readonly source: string, doc: PolicyDoc, targets: TargetMemo = new TargetMemo()) {
     this.vlan = doc.vlan;
     this.detectors = detectorSettings(doc.detectors);
     for (const [name, list] of Object.entries(doc.segments)) {
@@ -186,25 +204,29 @@ export class Policy implements CompiledPolicy {
     this.profileNames = Object.keys(doc.profiles);
     for (const name of this.profileNames) {
       const p = doc.profiles[name];
-      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits));
+      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits, targets));
       const ids = this.profs.get(name)!.ruleIds;
       this.verdicts.set(name, ids.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })));
     }
   }
 
   private compileProfile(name: string, allow: readonly RuleDoc[], doc: PolicyDoc, resolvers: readonly Cidr[],
-    lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined): Profile {
+    lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined, targets: TargetMemo): Profile {
     const b = new ProfileBuilder();
-    allow.forEach((r, i) => {
-      b.ruleIds.push(`profiles.${name}.allow[${i}]`);
+    // every rule toward a device, for the cheap "could any device rule allow this" floor
+    const devUnion = new PortIndexBuilder();
+    const idPrefix = `profiles.${name}.allow[`;
+    for (let i = 0; i < allow.length; i++) {
+      const r = allow[i];
+      b.ruleIds.push(`${idPrefix}${i}]`);
       if (r.service !== undefined) {
         for (const part of serviceParts(r.service, resolvers)) for (const c of part.to) b.addAddr(c, i, part.ports);
-        return;
+        continue;
       }
-      const ports = r.ports?.map((p) => parsePort(p) as PortSpec);
-      if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); return; }
-      const t = parseTarget(r.to);
-      if ('error' in t) return;
+      const ports = r.ports === undefined ? undefined : portSpecs(r.ports);
+      if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); continue; }
+      const t = targets.get(r.to);
+      if ('error' in t) continue;
       switch (t.kind) {
         case 'cidr': b.addAddr(t.cidr, i, ports); break;
         case 'segment': for (const c of doc.segments[t.name] ?? []) b.addAddr(cidr(c), i, ports); break;
@@ -213,13 +235,12 @@ export class Policy implements CompiledPolicy {
           let d = b.devices.get(t.name);
           if (!d) { d = new PortIndexBuilder(); b.devices.set(t.name, d); }
           d.add(i, ports);
+          devUnion.add(i, ports);
           break;
         }
       }
-    });
+    }
     const devices = [...b.devices].map(([n, pb]) => ({ name: n, ports: pb.build() }));
-    const devUnion = new PortIndexBuilder();
-    allow.forEach((r, i) => { if (r.to?.startsWith('device:')) devUnion.add(i, r.ports?.map((p) => parsePort(p) as PortSpec)); });
     const limits: ProfileLimits = {};
     if (lim?.bytes_per_hour !== undefined) limits.bytesPerHour = (parseSize(lim.bytes_per_hour) as { bytes: number }).bytes;
     if (lim?.bytes_per_day !== undefined) limits.bytesPerDay = (parseSize(lim.bytes_per_day) as { bytes: number }).bytes;
@@ -348,7 +369,10 @@ export class Policy implements CompiledPolicy {
   }
 }
 
-/** Compile a document that passed validation (load.ts guarantees that). */
-export function compilePolicy(doc: PolicyDoc, source: string): CompiledPolicy {
-  return new Policy(source, doc);
+/**
+ * Compile a document that passed validation (load.ts guarantees that). `targets` may hold
+ * the rule targets the validation already read.
+ */
+export function compilePolicy(doc: PolicyDoc, source: string, targets: TargetMemo = new TargetMemo()): CompiledPolicy {
+  return new Policy(source, doc, targets);
 }

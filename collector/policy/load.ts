@@ -1,12 +1,19 @@
 // Loading a policy file: YAML with positions, schema and semantic checks (every error
 // of the file at once), then compilation. Nothing here throws on a bad policy.
+//
+// Two readings: a fast one (js-yaml, plain values; see fast-yaml.ts) that alone serves
+// a policy without any problem, and the positional one (`yaml`), taken whenever the fast
+// one finds anything at all, which reports the errors. Both run the same checks and the
+// same compiler, so a policy either passes both or its errors come from the second.
 
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { compilePolicy } from './compile.js';
 import { Locator, dottedPath } from './locate.js';
-import { makeSchemaValidator, schemaErrors, semanticErrors } from './validate.js';
-import type { PolicyDoc } from './schema.js';
+import { makeSchemaValidator, schemaErrors, semanticErrors, TargetMemo, type ErrorPlacer } from './validate.js';
+import { fastParseYaml } from './fast-yaml.js';
+import { makeSchemaCheck } from './schema-check.js';
+import { PolicySchema, type PolicyDoc } from './schema.js';
 import type { CompiledPolicy, PolicyError } from './types.js';
 
 export interface LoadResult {
@@ -20,9 +27,42 @@ export interface LoadResult {
 export const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 
 let validator: ReturnType<typeof makeSchemaValidator> | null = null;
+/** The fast yes/no schema check; null if it cannot handle the schema (then ajv decides). */
+let quickCheck: ((v: unknown) => boolean) | null | undefined;
+
+function schemaValid(value: unknown): boolean {
+  if (quickCheck === undefined) quickCheck = makeSchemaCheck(PolicySchema);
+  if (quickCheck !== null) return quickCheck(value);
+  validator ??= makeSchemaValidator();
+  return validator(value);
+}
 
 /** Parse, validate and compile policy text; `file` names it in errors. */
 export function loadPolicyText(text: string, file: string): LoadResult {
+  return fastLoad(text, file) ?? positionalLoad(text, file);
+}
+
+/** Semantic errors of the fast reading only need counting: their places come from the second. */
+const UNPLACED: ErrorPlacer = { error: (_path, message) => ({ file: '', line: 0, col: 0, message, path: '' }) };
+const NO_SKIP: ReadonlySet<string> = new Set();
+
+/** The compiled policy when the fast reading finds no problem at all, else null. */
+export function fastLoad(text: string, file: string): LoadResult | null {
+  const parsed = fastParseYaml(text);
+  if (parsed === null || parsed.value === null || parsed.value === undefined) return null;
+  const value = parsed.value;
+  try {
+    const targets = new TargetMemo();
+    if (!schemaValid(value) || semanticErrors(value, UNPLACED, NO_SKIP, targets).length > 0) return null;
+    return { policy: compilePolicy(value as PolicyDoc, file, targets), errors: [] };
+  } catch {
+    // whatever went wrong, the positional path meets it too and reports it
+    return null;
+  }
+}
+
+/** The reading with positions: every error of the file, each with its line and column. */
+export function positionalLoad(text: string, file: string): LoadResult {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const errors: PolicyError[] = [];
@@ -40,12 +80,13 @@ export function loadPolicyText(text: string, file: string): LoadResult {
   }
   validator ??= makeSchemaValidator();
   // where both speak about the same place the semantic check is the more specific
-  const semantic = semanticErrors(value, loc, new Set());
+  const targets = new TargetMemo();
+  const semantic = semanticErrors(value, loc, new Set(), targets);
   const covered = new Set(semantic.map((e) => e.path));
   errors.push(...schemaErrors(validator, value, loc).filter((e) => !covered.has(e.path)), ...semantic);
   if (errors.length > 0) return { policy: null, errors: sortErrors(errors) };
   try {
-    return { policy: compilePolicy(value as PolicyDoc, file), errors: [] };
+    return { policy: compilePolicy(value as PolicyDoc, file, targets), errors: [] };
   } catch (e) {
     // a validated document should always compile; say so rather than crash the collector
     return { policy: null, errors: [{ file, line: 1, col: 1, message: `internal error compiling the policy: ${(e as Error).message}`, path: dottedPath([]) }] };

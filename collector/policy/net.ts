@@ -39,10 +39,22 @@ export function addrInto(s: string, out: Uint8Array): 0 | 4 | 6 {
 }
 
 /** A CIDR or a bare IP (a host prefix); `error` says what was expected. Host bits set are refused with a hint. */
+/** Scratch for parseCidr's unmasked address (a policy parses one per rule; only the result is kept). */
+const cidrScratch = new Uint8Array(16);
+
+/** "0" or 1-3 digits without a leading zero, as /^(0|[1-9][0-9]{0,2})$/. */
+function prefixDigits(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 3) return false;
+  for (let i = 0; i < n; i++) { const c = s.charCodeAt(i); if (c < 48 || c > 57) return false; }
+  return n === 1 || s.charCodeAt(0) !== 48;
+}
+
 export function parseCidr(s: string): Cidr | { error: string } {
   const slash = s.indexOf('/');
   const addr = slash < 0 ? s : s.slice(0, slash);
-  const bytes = new Uint8Array(16);
+  const bytes = cidrScratch;
+  bytes.fill(0);
   const fam = addrInto(addr, bytes);
   if (fam === 0) {
     return { error: `expected a CIDR like "192.168.50.0/24" or "fd00:50::/64" (or an IP), got "${s}": "${addr}" is not an IPv4 or IPv6 address` };
@@ -51,7 +63,7 @@ export function parseCidr(s: string): Cidr | { error: string } {
   let len = max;
   if (slash >= 0) {
     const lt = s.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(lt) || Number(lt) > max) {
+    if (!prefixDigits(lt) || Number(lt) > max) {
       return { error: `expected a CIDR like "${fam === 4 ? '192.168.50.0/24' : 'fd00:50::/64'}", got "${s}": the prefix length must be 0-${max}` };
     }
     len = Number(lt);
@@ -99,8 +111,9 @@ export function cidrContains(c: Cidr, v6: boolean, addr: Uint8Array): boolean {
  * so a 10,000-prefix table is a few arrays, not 300,000 objects.
  */
 export class PrefixTrie<T> {
-  private c0: number[] = [-1];
-  private c1: number[] = [-1];
+  /** child indices per node, in typed arrays grown by doubling (off the GC'd heap). */
+  private c0 = new Int32Array(64).fill(-1);
+  private c1 = new Int32Array(64).fill(-1);
   private vals: (T | undefined)[] = [undefined];
 
   /** Set the value at a prefix; `merge` gets the value already there (undefined when none). */
@@ -112,12 +125,22 @@ export class PrefixTrie<T> {
       let next = kids[node];
       if (next < 0) {
         next = this.vals.length;
-        this.c0.push(-1); this.c1.push(-1); this.vals.push(undefined);
-        kids[node] = next;
+        if (next === this.c0.length) this.grow();
+        this.vals.push(undefined);
+        (bit ? this.c1 : this.c0)[node] = next;
       }
       node = next;
     }
     this.vals[node] = merge(this.vals[node]);
+  }
+
+  private grow(): void {
+    const n = this.c0.length * 2;
+    const c0 = new Int32Array(n).fill(-1), c1 = new Int32Array(n).fill(-1);
+    c0.set(this.c0);
+    c1.set(this.c1);
+    this.c0 = c0;
+    this.c1 = c1;
   }
 
   /** Value of the longest prefix holding `bytes`, or undefined. */
@@ -153,9 +176,12 @@ export class PrefixTrie<T> {
   /** The same shape with every value mapped (builders to finished indexes). */
   map<U>(fn: (v: T) => U): PrefixTrie<U> {
     const t = new PrefixTrie<U>();
-    t.c0 = this.c0.slice();
-    t.c1 = this.c1.slice();
-    t.vals = this.vals.map((v) => (v === undefined ? undefined : fn(v)));
+    const n = this.vals.length;
+    t.c0 = this.c0.slice(0, n);
+    t.c1 = this.c1.slice(0, n);
+    const vals: (U | undefined)[] = new Array(n);
+    for (let i = 0; i < n; i++) { const v = this.vals[i]; vals[i] = v === undefined ? undefined : fn(v); }
+    t.vals = vals;
     return t;
   }
 

@@ -5,18 +5,22 @@ import { PROTO_NUM, type PortSpec } from './units.js';
 
 const NONE = 0x7fffffff;
 
-/** Disjoint sorted ranges [lo[i], hi[i]] with the rule index that wins there. */
+/**
+ * Disjoint sorted ranges with the rule index that wins there, packed as (lo, hi, rule)
+ * triples in one array: a policy has one set per address prefix, thousands of them.
+ */
 class RangeSet {
-  constructor(readonly lo: Int32Array, readonly hi: Int32Array, readonly rule: Int32Array) {}
+  constructor(readonly r: Int32Array) {}
 
   /** Rule index for `port`, or NONE. */
   find(port: number): number {
-    let a = 0, b = this.lo.length - 1;
+    const r = this.r;
+    let a = 0, b = r.length / 3 - 1;
     while (a <= b) {
       const m = (a + b) >> 1;
-      if (port < this.lo[m]) b = m - 1;
-      else if (port > this.hi[m]) a = m + 1;
-      else return this.rule[m];
+      if (port < r[3 * m]) b = m - 1;
+      else if (port > r[3 * m + 1]) a = m + 1;
+      else return r[3 * m + 2];
     }
     return NONE;
   }
@@ -56,7 +60,8 @@ export class PortIndexBuilder {
   /** `ports` undefined = any protocol and port. */
   add(rule: number, ports: readonly PortSpec[] | undefined): void {
     if (ports === undefined) { if (rule < this.any) this.any = rule; return; }
-    for (const p of ports) {
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i];
       if (p.proto === 'icmp') { if (rule < this.icmp) this.icmp = rule; continue; }
       (this.spans[PROTO_NUM[p.proto]] ??= []).push({ lo: p.lo, hi: p.hi, rule });
     }
@@ -73,9 +78,44 @@ export class PortIndexBuilder {
   }
 }
 
+/** Up to this many spans, smallRanges (quadratic, no heap or map) is the cheaper build. */
+const SMALL = 16;
+
+/**
+ * The same ranges as the sweep below for a few well-formed spans: between consecutive
+ * range ends, the lowest rule of the spans covering that stretch; equal neighbours merged.
+ */
+function smallRanges(spans: Span[]): RangeSet {
+  const pts: number[] = [];
+  for (let i = 0; i < spans.length; i++) pts.push(spans[i].lo, spans[i].hi + 1);
+  pts.sort((a, b) => a - b);
+  const out: number[] = [];
+  for (let k = 0; k + 1 < pts.length; k++) {
+    const point = pts[k];
+    const next = pts[k + 1];
+    if (next === point) continue;
+    let t = NONE;
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i];
+      if (s.lo <= point && point <= s.hi && s.rule < t) t = s.rule;
+    }
+    if (t === NONE) continue;
+    const n = out.length;
+    if (n > 0 && out[n - 2] === point - 1 && out[n - 1] === t) out[n - 2] = next - 1;
+    else out.push(point, next - 1, t);
+  }
+  return new RangeSet(Int32Array.from(out));
+}
+
 /** Sweep over range ends keeping the lowest active rule (a min-heap with lazy removal). */
 function buildRanges(spans: Span[] | undefined): RangeSet | null {
   if (!spans || spans.length === 0) return null;
+  // most places carry one rule with one range: no sweep needed
+  if (spans.length === 1 && spans[0].lo <= spans[0].hi) {
+    const s = spans[0];
+    return new RangeSet(Int32Array.of(s.lo, s.hi, s.rule));
+  }
+  if (spans.length <= SMALL && spans.every((s) => s.lo <= s.hi)) return smallRanges(spans);
   const ev: number[] = [];
   for (let i = 0; i < spans.length; i++) { ev.push(spans[i].lo * 2 + 0, i); ev.push((spans[i].hi + 1) * 2 + 1, i); }
   const order: number[] = [];
@@ -131,5 +171,7 @@ function buildRanges(spans: Span[] | undefined): RangeSet | null {
       else { lo.push(point); hi.push(next - 1); rule.push(t); }
     }
   }
-  return new RangeSet(Int32Array.from(lo), Int32Array.from(hi), Int32Array.from(rule));
+  const out = new Int32Array(3 * lo.length);
+  for (let i = 0; i < lo.length; i++) { out[3 * i] = lo[i]; out[3 * i + 1] = hi[i]; out[3 * i + 2] = rule[i]; }
+  return new RangeSet(out);
 }

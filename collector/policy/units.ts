@@ -44,6 +44,8 @@ export function parsePort(v: unknown): PortSpec | { error: string } {
   if (typeof v === 'number') return { error: `${PORT_EXPECTED}, got ${v} (add the protocol, e.g. "${v}/tcp")` };
   if (typeof v !== 'string') return { error: `${PORT_EXPECTED}, got ${show(v)}` };
   if (v === 'icmp' || v === 'icmpv6') return { proto: 'icmp', lo: 0, hi: 65535 };
+  const quick = quickPort(v);
+  if (quick !== null) return quick;
   const m = /^([0-9]+)(?:-([0-9]+))?\/([a-z]+)$/.exec(v);
   if (!m) {
     const hint = /^[0-9]+(-[0-9]+)?$/.test(v) ? ` (add the protocol, e.g. "${v}/tcp")` : '';
@@ -63,6 +65,33 @@ export function parsePort(v: unknown): PortSpec | { error: string } {
   }
   if (lo > hi) return { error: `${PORT_EXPECTED}, got ${show(v)}: the range runs backwards (${lo} > ${hi})` };
   return { proto, lo, hi };
+}
+
+/**
+ * The common well-formed port ("443/tcp", "3478-3479/udp") without the regular
+ * expression (a policy has thousands); null for anything else, which parsePort then reads
+ * (and words the error of) the long way.
+ */
+function quickPort(v: string): PortSpec | null {
+  const n = v.length;
+  let i = 0;
+  let lo = 0;
+  const start = i;
+  for (; i < n; i++) { const c = v.charCodeAt(i); if (c < 48 || c > 57) break; lo = lo * 10 + c - 48; if (lo > 65535) return null; }
+  if (i === start || (i - start > 1 && v.charCodeAt(start) === 48) || lo < 1) return null;
+  let hi = lo;
+  if (v.charCodeAt(i) === 45) {
+    const s2 = ++i;
+    hi = 0;
+    for (; i < n; i++) { const c = v.charCodeAt(i); if (c < 48 || c > 57) break; hi = hi * 10 + c - 48; if (hi > 65535) return null; }
+    if (i === s2 || (i - s2 > 1 && v.charCodeAt(s2) === 48) || hi < 1 || lo > hi) return null;
+  }
+  if (v.charCodeAt(i) !== 47) return null;
+  const rest = n - i - 1;
+  if (rest === 3 && v.endsWith('tcp')) return { proto: 'tcp', lo, hi };
+  if (rest === 3 && v.endsWith('udp')) return { proto: 'udp', lo, hi };
+  if (rest === 4 && v.endsWith('sctp')) return { proto: 'sctp', lo, hi };
+  return null;
 }
 
 /** Short printable form of a value for messages. */
