@@ -4,6 +4,8 @@
 import { decodeFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
+import { DnsAnswers } from './decode/dns-answers.js';
+import { packetIpWords } from './inventory/ip-words.js';
 import { decodeDhcp } from './decode/dhcp.js';
 import { tlsSni } from './decode/tls.js';
 import { httpHost, httpBasicAuth } from './decode/http.js';
@@ -87,6 +89,8 @@ export class Pipeline {
 
   private readonly pkt = new PacketInfo();
   private readonly ndp = new NdpInfo();
+  private readonly dnsAnswers = new DnsAnswers();
+  private readonly dnsClient = new Uint32Array(4);
   private readonly errorCounts = new Float64Array(DECODE_ERROR_NAMES.length);
   private readonly sinks: Sink[];
   private readonly log: Log;
@@ -226,15 +230,15 @@ export class Pipeline {
   }
 
   private onDns(p: PacketInfo, sp: number, dp: number): void {
-    const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
-    if (!msg) return;
-    const src = ipText(p, true), dst = ipText(p, false);
     if (sp === 5353 || dp === 5353) {
-      this.inventory.observeMdns(src, macString(p.srcMac), msg, p.ts);
+      const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
+      if (msg) this.inventory.observeMdns(ipText(p, true), macString(p.srcMac), msg, p.ts);
       return;
     }
-    // A response is what the client (its destination) learned: names for addresses.
-    if (msg.qr) this.inventory.observeDns(dst, msg, p.ts);
+    // A response is what the client (its destination) learned: names for addresses. Read
+    // without a message object: queries and the other sections teach nothing here.
+    if (!this.dnsAnswers.read(p.buf, p.payloadOffset, p.payloadLength)) return;
+    this.inventory.observeDnsAnswers(packetIpWords(p, false, this.dnsClient, 0), this.dnsClient, this.dnsAnswers, p.ts);
   }
 
   private onTcpPayload(id: number, p: PacketInfo): void {

@@ -16,6 +16,7 @@ import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { deviceLabel, makeAnomaly } from './anomaly.js';
 import type { OpenedFlow } from './flow.js';
 import { isGroupAddress, orient } from './flow.js';
+import { addrKey } from './addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
 import { Suppressor } from './suppress.js';
@@ -56,6 +57,11 @@ export interface DetectStats {
   emitted: number;
 }
 
+/** addrFacts() bits: in a watched segment; broadcast or multicast */
+const WATCHED = 1, GROUP = 2;
+/** addresses whose facts are remembered; beyond it they are forgotten and learned again */
+const ADDR_FACTS_MAX = 65_536;
+
 interface Parked {
   f: OpenedFlow;
   profile: string;
@@ -86,6 +92,9 @@ export class DetectEngine {
   /** cumulative totals of flows that sent interim records, for volume deltas. */
   private readonly interim = new Map<number, { start: number; bytes: number }>();
   private deviceIpsCache: Map<string, string[]> | null = null;
+  /** addrFacts() by addrKey(), for factsPolicy */
+  private readonly facts = new Map<number | string, number>();
+  private factsPolicy: CompiledPolicy | null = null;
   private readonly spoofCritical: Set<string>;
   private readonly counters = {
     flowsJudged: 0, parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0,
@@ -117,15 +126,18 @@ export class DetectEngine {
   flowStart(fs: FlowStart): void {
     const p = this.opts.policy();
     const f = orient(fs);
-    const srcWatched = this.watched(p, f.src, f.vlan);
-    const dstWatched = this.watched(p, f.dst, f.vlan);
+    const srcKey = addrKey(f.src), dstKey = addrKey(f.dst);
+    const inVlan = p.vlan === undefined || f.vlan === p.vlan;
+    const srcWatched = inVlan && (this.addrFacts(p, f.src, srcKey) & WATCHED) !== 0;
+    const dstFacts = this.addrFacts(p, f.dst, dstKey);
+    const dstWatched = inVlan && (dstFacts & WATCHED) !== 0;
     if (!srcWatched && !dstWatched) return;
     this.counters.flowsJudged++;
 
-    if (!isGroupAddress(f.dst)) {
+    if ((dstFacts & GROUP) === 0) {
       const subj = () => this.subject(p, f.src, f.srcMac, srcWatched);
-      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj);
-      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj);
+      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj, srcKey, dstKey);
+      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj, srcKey, dstKey);
       if (hostScan >= 0 || portScan >= 0) {
         // the scan anomaly stands for this flow and, from when it is raised, for the ones before it
         if (this.scanHosts.raisedNow || this.scanPorts.raisedNow) this.absorbScanned(p, f, srcWatched, hostScan, portScan);
@@ -272,7 +284,25 @@ export class DetectEngine {
   // ---- internals
 
   private watched(p: CompiledPolicy, ip: string, vlan: number): boolean {
-    return (p.vlan === undefined || vlan === p.vlan) && p.isWatched(ip);
+    return (p.vlan === undefined || vlan === p.vlan) && (this.addrFacts(p, ip, addrKey(ip)) & WATCHED) !== 0;
+  }
+
+  /**
+   * WATCHED and GROUP of an address under policy p, remembered per address: every flow asks
+   * for both ends, and a segment look-up parses the text. Forgotten when the policy changes.
+   */
+  private addrFacts(p: CompiledPolicy, ip: string, key: number | string): number {
+    if (p !== this.factsPolicy) {
+      this.facts.clear();
+      this.factsPolicy = p;
+    }
+    let v = this.facts.get(key);
+    if (v === undefined) {
+      if (this.facts.size >= ADDR_FACTS_MAX) this.facts.clear();
+      v = (p.isWatched(ip) ? WATCHED : 0) | (isGroupAddress(ip) ? GROUP : 0);
+      this.facts.set(key, v);
+    }
+    return v;
   }
 
   /** `device:NAME` rules: the named device's current addresses (from the inventory). */

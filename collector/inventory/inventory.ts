@@ -10,6 +10,7 @@ import type { NdpInfo } from '../decode/ndp.js';
 import type { DhcpMessage } from '../decode/dhcp.js';
 import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA } from '../decode/dns.js';
+import type { DnsAnswers } from '../decode/dns-answers.js';
 import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
 import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
 import { isBindableIp, isLocalIp, isStationMac } from './addresses.js';
@@ -178,6 +179,14 @@ export class Inventory implements InventoryView {
   /** A DNS response `client` received: remembered for namesFor(). */
   observeDns(client: string, msg: DnsMessage, ts: number): void {
     this.dns.observe(client, msg, ts);
+  }
+
+  /**
+   * observeDns() for answers read straight from the wire (every unicast response goes this way).
+   * @param family 4 or 6; `client` holds the client's address words (ip-words.ts)
+   */
+  observeDnsAnswers(family: number, client: Uint32Array, answers: DnsAnswers, ts: number): void {
+    this.dns.observeAnswers(family, client, answers, ts);
   }
 
   /**
