@@ -15,6 +15,7 @@ import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
 import { DetectEngine } from './detect/engine.js';
+import { FlowStarts } from './detect/flow-starts.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
@@ -95,7 +96,7 @@ export class Pipeline {
   private readonly sinks: Sink[];
   private readonly log: Log;
   /** live flows' first-packet facts, for signals that arrive later in the flow. */
-  private readonly starts = new Map<number, FlowStart>();
+  private readonly starts = new FlowStarts();
   private nextTick = 0;
   private trafficEnd = 0;
   private statsDue = 0;
@@ -149,7 +150,7 @@ export class Pipeline {
       : null;
 
     const onStart = (ev: FlowStart) => {
-      if (this.detect) this.starts.set(ev.id, ev);
+      if (this.detect) this.starts.set(ev);
       if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
       this.detect?.flowStart(ev);
     };

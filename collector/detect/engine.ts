@@ -95,6 +95,9 @@ export class DetectEngine {
   /** addrFacts() by addrKey(), for factsPolicy */
   private readonly facts = new Map<number | string, number>();
   private factsPolicy: CompiledPolicy | null = null;
+  /** anyLimits() for limitsPolicy */
+  private limitsPolicy: CompiledPolicy | null = null;
+  private limitsAny = false;
   private readonly spoofCritical: Set<string>;
   private readonly counters = {
     flowsJudged: 0, parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0,
@@ -399,12 +402,27 @@ export class DetectEngine {
 
   /** Volume for the watched side(s) of a record. */
   private account(p: CompiledPolicy, ip: string, mac: string, vlan: number, bytes: number, time: number): void {
-    if (bytes <= 0 || !this.watched(p, ip, vlan)) return;
+    if (bytes <= 0 || !this.anyLimits(p) || !this.watched(p, ip, vlan)) return;
     const d = this.inv.deviceByIp(ip);
     const profile = this.profileOf(p, ip, mac);
     const limits = p.limits(profile);
     if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
     this.volume.add(d?.id ?? ip, bytes, time, limits, () => this.subject(p, ip, mac, true));
+  }
+
+  /**
+   * Whether any profile of p has a byte limit: without one, no record needs its device and
+   * profile looked up (a profile p does not define has no limits).
+   */
+  private anyLimits(p: CompiledPolicy): boolean {
+    if (p !== this.limitsPolicy) {
+      this.limitsPolicy = p;
+      this.limitsAny = p.profiles().some((name) => {
+        const l = p.limits(name);
+        return l.bytesPerHour !== undefined || l.bytesPerDay !== undefined;
+      });
+    }
+    return this.limitsAny;
   }
 
   /** Drop the per-flow anomalies a new scan anomaly stands for (they are still held). */
