@@ -150,7 +150,8 @@ export class Pipeline {
       : null;
 
     const onStart = (ev: FlowStart) => {
-      if (this.detect) this.starts.set(ev);
+      // only a TCP flow's payload can carry the later signals (onTcpPayload)
+      if (this.detect && ev.proto === 'tcp') this.starts.set(ev);
       if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
       this.detect?.flowStart(ev);
     };

@@ -16,7 +16,7 @@ import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { deviceLabel, makeAnomaly } from './anomaly.js';
 import type { OpenedFlow } from './flow.js';
 import { isGroupAddress, orient } from './flow.js';
-import { addrKey } from './addr-key.js';
+import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
 import { Suppressor } from './suppress.js';
@@ -138,9 +138,10 @@ export class DetectEngine {
     this.counters.flowsJudged++;
 
     if ((dstFacts & GROUP) === 0) {
-      const subj = () => this.subject(p, f.src, f.srcMac, srcWatched);
-      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj, srcKey, dstKey);
-      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj, srcKey, dstKey);
+      const sj = this.scanSubjectOf;
+      sj.p = p; sj.ip = f.src; sj.mac = f.srcMac; sj.watched = srcWatched;
+      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
+      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
       if (hostScan >= 0 || portScan >= 0) {
         // the scan anomaly stands for this flow and, from when it is raised, for the ones before it
         if (this.scanHosts.raisedNow || this.scanPorts.raisedNow) this.absorbScanned(p, f, srcWatched, hostScan, portScan);
@@ -308,6 +309,16 @@ export class DetectEngine {
     return v;
   }
 
+  /**
+   * The scanner as anomaly fields, for the scan detectors: they ask only when they raise, during
+   * observe(), so one function over fields set per flow serves every flow without a closure each.
+   */
+  private readonly scanSubjectOf = { p: null as CompiledPolicy | null, ip: '', mac: '', watched: false };
+  private readonly scanSubject = (): Subject => {
+    const a = this.scanSubjectOf;
+    return this.subject(a.p!, a.ip, a.mac, a.watched);
+  };
+
   /** `device:NAME` rules: the named device's current addresses (from the inventory). */
   private readonly deviceIps = (name: string): readonly string[] => {
     if (!this.deviceIpsCache) {
@@ -357,7 +368,10 @@ export class DetectEngine {
       this.counters.parkedEvicted++;
       this.judgeParkedWith(p, old, '', old.f.bytes, 1, false);
     }
-    this.parked.set(f.id, { f, profile });
+    // a copy: f may be the caller's FlowStart, which is only the engine's during flowStart()
+    const own: OpenedFlow = { id: f.id, time: f.time, proto: f.proto, src: f.src, sport: f.sport, dst: f.dst, dport: f.dport,
+      srcMac: f.srcMac, dstMac: f.dstMac, vlan: f.vlan, bytes: f.bytes };
+    this.parked.set(f.id, { f: own, profile });
   }
 
   private judgeParked(pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {

@@ -5,7 +5,7 @@ import type { Proto } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
-import { addrKey } from './addr-key.js';
+import { addrKey } from '../inventory/addr-key.js';
 
 interface PortScan {
   windowStart: number;

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { FlowStarts } from '../../../collector/detect/flow-starts.js';
 import type { FlowStart } from '../../../collector/types.js';
+import { Prng } from '../../fixtures/synth/prng.js';
 
 function start(id: number): FlowStart {
   return {
@@ -39,4 +40,34 @@ t.test('setting a live id again replaces its facts', async (tt) => {
   s.set({ ...start(1), dst: '192.0.2.9' });
   tt.equal(s.size, 1);
   tt.equal(s.get(1)!.dst, '192.0.2.9');
+});
+
+t.test('long-lived flows among short ones: rows taken over, growth, against a Map', async (tt) => {
+  for (const seed of [1, 2, 3]) {
+    const rnd = new Prng(seed);
+    const s = new FlowStarts(16), model = new Map<number, FlowStart>();
+    const live: number[] = [];
+    let id = rnd.int(0, 3), bad = 0, maxLive = 0;
+    for (let step = 0; step < 30_000; step++) {
+      const r = rnd.float();
+      if (r < 0.5) {
+        id += rnd.int(1, 3);
+        const ev = start(id);
+        s.set(ev); model.set(id, ev); live.push(id);
+      } else if (live.length > 0) {
+        // mostly the oldest few go (short flows), now and then any (a long one ends)
+        const i = r < 0.9 ? rnd.int(0, Math.min(live.length - 1, 8)) : rnd.int(0, live.length - 1);
+        const gone = live.splice(i, 1)[0];
+        s.delete(gone); model.delete(gone);
+      }
+      // a few flows live long: never deleted while the others churn
+      maxLive = Math.max(maxLive, live.length);
+      const q = rnd.float() < 0.8 && live.length ? rnd.pick(live) : rnd.int(0, id + 5);
+      if (JSON.stringify(s.get(q)) !== JSON.stringify(model.get(q))) bad++;
+      if (s.size !== model.size) bad++;
+    }
+    for (const q of model.keys()) if (JSON.stringify(s.get(q)) !== JSON.stringify(model.get(q))) bad++;
+    tt.equal(bad, 0, `seed ${seed}: every look-up agrees`);
+    tt.ok(maxLive > 32, `seed ${seed}: up to ${maxLive} live flows in a table of 16 rows at first`);
+  }
 });

@@ -1,7 +1,7 @@
 // addrKey: canonical dotted quads become integers, everything else stays text, and two texts
 // share a key exactly when they are the same text.
 import t from 'tap';
-import { addrKey } from '../../../collector/detect/addr-key.js';
+import { addrKey } from '../../../collector/inventory/addr-key.js';
 
 t.test('canonical IPv4 as a 32-bit integer, the rest as text', async (tt) => {
   tt.equal(addrKey('0.0.0.0'), 0);

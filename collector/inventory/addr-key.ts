@@ -1,6 +1,6 @@
-// Map keys for addresses in the per-flow detector state. A fresh address string per flow
-// costs a Map a hash of its text and, on a hit, a compare with the stored key's text (a cache
-// miss on an old string); a small integer is hashed and compared in place.
+// Map keys for addresses in per-flow state (inventory bindings, detectors). A fresh address
+// string per flow costs a Map a hash of its text and, on a hit, a compare with the stored key's
+// text (a cache miss on an old string); a small integer is hashed and compared in place.
 
 /**
  * The key of an address text: a canonical dotted quad ("192.168.1.2": no leading zeros) becomes
