@@ -9,21 +9,16 @@
 
 import type { FlowStart, Origin, Proto } from '../types.js';
 
-const EMPTY = -1;
-/** numbers per row: id, time, sport, dport, vlan, tcpFlags, bytes */
+/** numbers per row: id + 1 (0 = empty row), time, sport, dport, vlan, tcpFlags, bytes */
 const NW = 7;
+/** texts per row: proto, src, dst, srcMac, dstMac, origin, exporter */
+const SW = 7;
 
 export class FlowStarts {
   private mask: number;
   private nums: Float64Array;
   private sure: Uint8Array;
-  private proto: Proto[];
-  private src: string[];
-  private dst: string[];
-  private srcMac: string[];
-  private dstMac: string[];
-  private origin: Origin[];
-  private exporter: string[];
+  private texts: (string | number)[];
   /** rows in use */
   private used = 0;
   /** flows whose row was taken by a newer flow */
@@ -33,10 +28,10 @@ export class FlowStarts {
     let n = 16;
     while (n < rows) n *= 2;
     this.mask = n - 1;
-    this.nums = new Float64Array(0);
-    this.sure = new Uint8Array(0);
-    this.proto = []; this.src = []; this.dst = []; this.srcMac = []; this.dstMac = []; this.origin = []; this.exporter = [];
-    this.alloc(n);
+    // zeroed memory: every row starts empty without being written
+    this.nums = new Float64Array(n * NW);
+    this.sure = new Uint8Array(n);
+    this.texts = new Array<string | number>(n * SW);
   }
 
   get size(): number {
@@ -48,88 +43,74 @@ export class FlowStarts {
     if (this.spilled.size > 0) this.spilled.delete(id);
     let r = id & this.mask;
     let held = this.nums[r * NW];
-    if (held !== EMPTY && held !== id && this.used * 2 > this.mask + 1) {
+    if (held !== 0 && held !== id + 1 && this.used * 2 > this.mask + 1) {
       this.grow();
       r = id & this.mask;
       held = this.nums[r * NW];
     }
-    if (held === EMPTY) this.used++;
+    if (held === 0) this.used++;
     // the row passes to the newer flow
-    else if (held !== id) this.spilled.set(held, this.rowStart(r));
-    this.write(r, ev);
+    else if (held !== id + 1) this.spilled.set(held - 1, this.rowStart(r));
+    const n = this.nums, b = r * NW;
+    n[b] = id + 1; n[b + 1] = ev.time; n[b + 2] = ev.sport; n[b + 3] = ev.dport; n[b + 4] = ev.vlan; n[b + 5] = ev.tcpFlags; n[b + 6] = ev.bytes;
+    this.sure[r] = ev.sureInitiator ? 1 : 0;
+    const s = this.texts, t = r * SW;
+    s[t] = ev.proto; s[t + 1] = ev.src; s[t + 2] = ev.dst; s[t + 3] = ev.srcMac; s[t + 4] = ev.dstMac; s[t + 5] = ev.origin; s[t + 6] = ev.exporter;
   }
 
   /** The FlowStart of a live flow (a new object equal to the one stored), or undefined. */
   get(id: number): FlowStart | undefined {
     const r = id & this.mask;
-    if (this.nums[r * NW] === id) return this.rowStart(r);
-    return this.spilled.get(id);
+    if (this.nums[r * NW] === id + 1) return this.rowStart(r);
+    return this.spilled.size > 0 ? this.spilled.get(id) : undefined;
   }
 
   delete(id: number): void {
     const r = id & this.mask;
-    if (this.nums[r * NW] === id) {
-      this.nums[r * NW] = EMPTY;
+    if (this.nums[r * NW] === id + 1) {
+      this.nums[r * NW] = 0;
       // let the strings go with the flow
-      this.src[r] = this.dst[r] = this.srcMac[r] = this.dstMac[r] = this.exporter[r] = '';
+      const s = this.texts, t = r * SW;
+      s[t + 1] = s[t + 2] = s[t + 3] = s[t + 4] = s[t + 6] = '';
       this.used--;
       return;
     }
     if (this.spilled.size > 0) this.spilled.delete(id);
   }
 
-  private write(r: number, ev: FlowStart): void {
-    const n = this.nums, b = r * NW;
-    n[b] = ev.id; n[b + 1] = ev.time; n[b + 2] = ev.sport; n[b + 3] = ev.dport; n[b + 4] = ev.vlan; n[b + 5] = ev.tcpFlags; n[b + 6] = ev.bytes;
-    this.sure[r] = ev.sureInitiator ? 1 : 0;
-    this.proto[r] = ev.proto;
-    this.src[r] = ev.src;
-    this.dst[r] = ev.dst;
-    this.srcMac[r] = ev.srcMac;
-    this.dstMac[r] = ev.dstMac;
-    this.origin[r] = ev.origin;
-    this.exporter[r] = ev.exporter;
-  }
-
   private rowStart(r: number): FlowStart {
-    const n = this.nums, b = r * NW;
+    const n = this.nums, b = r * NW, s = this.texts, t = r * SW;
     return {
-      id: n[b], time: n[b + 1], proto: this.proto[r], src: this.src[r], sport: n[b + 2], dst: this.dst[r], dport: n[b + 3],
-      srcMac: this.srcMac[r], dstMac: this.dstMac[r], vlan: n[b + 4], tcpFlags: n[b + 5], bytes: n[b + 6],
-      origin: this.origin[r], exporter: this.exporter[r], sureInitiator: this.sure[r] === 1,
+      id: n[b] - 1, time: n[b + 1], proto: s[t] as Proto, src: s[t + 1] as string, sport: n[b + 2], dst: s[t + 2] as string, dport: n[b + 3],
+      srcMac: s[t + 3] as string, dstMac: s[t + 4] as string, vlan: n[b + 4], tcpFlags: n[b + 5], bytes: n[b + 6],
+      origin: s[t + 5] as Origin, exporter: s[t + 6] as string, sureInitiator: this.sure[r] === 1,
     };
   }
 
-  private alloc(n: number): void {
-    this.nums = new Float64Array(n * NW).fill(EMPTY);
-    this.sure = new Uint8Array(n);
-    this.proto = new Array<Proto>(n).fill('tcp');
-    this.src = new Array<string>(n).fill('');
-    this.dst = new Array<string>(n).fill('');
-    this.srcMac = new Array<string>(n).fill('');
-    this.dstMac = new Array<string>(n).fill('');
-    this.origin = new Array<Origin>(n).fill('pcap');
-    this.exporter = new Array<string>(n).fill('');
-  }
-
-  /** Twice the rows; every live flow, the spilled ones too, is placed again. */
+  /**
+   * Twice the rows. Two rows of the old table never meet in the new one (they differ in the
+   * bits the old mask kept), so rows move without clashes; spilled flows come back where free.
+   */
   private grow(): void {
-    const live: FlowStart[] = [];
-    for (let r = 0; r <= this.mask; r++) if (this.nums[r * NW] !== EMPTY) live.push(this.rowStart(r));
-    for (const ev of this.spilled.values()) live.push(ev);
-    this.spilled.clear();
-    const n = (this.mask + 1) * 2;
-    this.mask = n - 1;
-    this.alloc(n);
-    this.used = 0;
-    // oldest first, so that a clash leaves the newer flow in the table, as set() does
-    live.sort((a, b) => a.id - b.id);
-    for (const ev of live) {
-      const r = ev.id & this.mask;
-      const held = this.nums[r * NW];
-      if (held === EMPTY) this.used++;
-      else this.spilled.set(held, this.rowStart(r));
-      this.write(r, ev);
+    const oldNums = this.nums, oldSure = this.sure, oldTexts = this.texts, oldRows = this.mask + 1;
+    const rows = oldRows * 2;
+    this.mask = rows - 1;
+    this.nums = new Float64Array(rows * NW);
+    this.sure = new Uint8Array(rows);
+    this.texts = new Array<string | number>(rows * SW);
+    const nums = this.nums, texts = this.texts, mask = this.mask;
+    for (let r = 0; r < oldRows; r++) {
+      const key = oldNums[r * NW];
+      if (key === 0) continue;
+      const nr = (key - 1) & mask;
+      for (let k = 0; k < NW; k++) nums[nr * NW + k] = oldNums[r * NW + k];
+      this.sure[nr] = oldSure[r];
+      for (let k = 0; k < SW; k++) texts[nr * SW + k] = oldTexts[r * SW + k];
+    }
+    for (const [id, ev] of this.spilled) {
+      if (this.nums[(id & this.mask) * NW] !== 0) continue;
+      this.spilled.delete(id);
+      this.set(ev);
     }
   }
 }

@@ -46,3 +46,15 @@ function hexDigit(c: number): number {
   c |= 0x20;
   return c >= 97 && c <= 102 ? c - 87 : -1;
 }
+
+/**
+ * s.toLowerCase(), without a new string when there is nothing to lower: MACs arrive in lower
+ * case at every flow start, and toLowerCase() copies them all the same.
+ */
+export function lowerText(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c >= 128) return s.toLowerCase();
+  }
+  return s;
+}

@@ -13,7 +13,7 @@ import { DNS_A, DNS_AAAA } from '../decode/dns.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
 import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
 import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
-import { isBindableIp, isLocalIp, isStationMac } from './addresses.js';
+import { isBindableIp, isLocalIp, isStationMac, lowerText } from './addresses.js';
 import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
@@ -99,7 +99,7 @@ export class Inventory implements InventoryView {
   }
 
   deviceByMac(mac: string): Device | undefined {
-    return this.byId.get(mac.toLowerCase())?.dev;
+    return this.byId.get(lowerText(mac))?.dev;
   }
 
   namesFor(client: string, peer: string, ts: number): readonly string[] {
@@ -223,7 +223,7 @@ export class Inventory implements InventoryView {
   observeFlowStart(ev: FlowStart): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
     // canonicalise, re-place or compare device signatures.
-    const mac = ev.srcMac.length === 17 && ev.srcMac === ev.srcMac.toLowerCase() ? ev.srcMac : ev.srcMac.toLowerCase();
+    const mac = lowerText(ev.srcMac);
     if (isStationMac(mac)) {
       const known = this.byId.get(mac);
       const b = this.bindings.get(addrKey(ev.src));
@@ -249,7 +249,7 @@ export class Inventory implements InventoryView {
   touch(macOrIp: string, ts: number): void {
     let e = this.byId.get(macOrIp);
     if (e === undefined) {
-      const lower = macOrIp.toLowerCase();
+      const lower = lowerText(macOrIp);
       if (lower !== macOrIp) e = this.byId.get(lower);
     }
     // a MAC that is no device of ours (the gateway seen as a destination) is not an address either

@@ -1,6 +1,7 @@
 // isStationMac reads the first byte in place; it must answer as parseInt of the first two characters did.
+// lowerText is toLowerCase without the copy.
 import t from 'tap';
-import { isStationMac } from '../../../collector/inventory/addresses.js';
+import { isStationMac, lowerText } from '../../../collector/inventory/addresses.js';
 
 t.test('isStationMac agrees with parseInt of the first two characters', async (tt) => {
   const old = (mac: string) => {
@@ -20,4 +21,12 @@ t.test('isStationMac agrees with parseInt of the first two characters', async (t
   tt.same(wrong, []);
   tt.ok(stations > 100 && stations < n, `${stations} of ${n} are stations`);
   for (const mac of ['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:fb', '02:00:00:00:00:01', 'aa:bb:cc:dd:ee', '']) tt.equal(isStationMac(mac), old(mac), mac);
+});
+
+t.test('lowerText is toLowerCase', async (tt) => {
+  for (const s of ['', 'aa:bb:cc:dd:ee:ff', 'AA:bb:CC:dd:EE:ff', '192.168.1.1', 'FD00::1', 'Z', '@[`{', '\u00c9cole', '\u0130', 'stra\u00dfe', 'ÅÄÖ']) {
+    tt.equal(lowerText(s), s.toLowerCase(), JSON.stringify(s));
+  }
+  const mac = 'aa:bb:cc:dd:ee:ff';
+  tt.equal(lowerText(mac), mac);
 });
