@@ -4,6 +4,8 @@
 import { decodeFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
+import { DnsAnswers } from './decode/dns-answers.js';
+import { packetIpWords } from './inventory/ip-words.js';
 import { decodeDhcp } from './decode/dhcp.js';
 import { tlsSni } from './decode/tls.js';
 import { httpHost, httpBasicAuth } from './decode/http.js';
@@ -13,6 +15,7 @@ import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
 import { DetectEngine } from './detect/engine.js';
+import { FlowStarts } from './detect/flow-starts.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
@@ -87,11 +90,13 @@ export class Pipeline {
 
   private readonly pkt = new PacketInfo();
   private readonly ndp = new NdpInfo();
+  private readonly dnsAnswers = new DnsAnswers();
+  private readonly dnsClient = new Uint32Array(4);
   private readonly errorCounts = new Float64Array(DECODE_ERROR_NAMES.length);
   private readonly sinks: Sink[];
   private readonly log: Log;
   /** live flows' first-packet facts, for signals that arrive later in the flow. */
-  private readonly starts = new Map<number, FlowStart>();
+  private readonly starts = new FlowStarts();
   private nextTick = 0;
   private trafficEnd = 0;
   private statsDue = 0;
@@ -145,7 +150,8 @@ export class Pipeline {
       : null;
 
     const onStart = (ev: FlowStart) => {
-      if (this.detect) this.starts.set(ev.id, ev);
+      // only a TCP flow's payload can carry the later signals (onTcpPayload)
+      if (this.detect && ev.proto === 'tcp') this.starts.set(ev);
       if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
       this.detect?.flowStart(ev);
     };
@@ -239,15 +245,15 @@ export class Pipeline {
   }
 
   private onDns(p: PacketInfo, sp: number, dp: number): void {
-    const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
-    if (!msg) return;
-    const src = ipText(p, true), dst = ipText(p, false);
     if (sp === 5353 || dp === 5353) {
-      this.inventory.observeMdns(src, macString(p.srcMac), msg, p.ts);
+      const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
+      if (msg) this.inventory.observeMdns(ipText(p, true), macString(p.srcMac), msg, p.ts);
       return;
     }
-    // A response is what the client (its destination) learned: names for addresses.
-    if (msg.qr) this.inventory.observeDns(dst, msg, p.ts);
+    // A response is what the client (its destination) learned: names for addresses. Read
+    // without a message object: queries and the other sections teach nothing here.
+    if (!this.dnsAnswers.read(p.buf, p.payloadOffset, p.payloadLength)) return;
+    this.inventory.observeDnsAnswers(packetIpWords(p, false, this.dnsClient, 0), this.dnsClient, this.dnsAnswers, p.ts);
   }
 
   private onTcpPayload(id: number, p: PacketInfo): void {

@@ -64,14 +64,14 @@ export interface DnsMessage {
 
 // A name's end (offset after it in the message, -1 when malformed) comes back through this
 // box so readName can return the text; one per decodeDns call.
-interface Cursor { pos: number }
+export interface Cursor { pos: number }
 
 /**
  * Name at buf[pos] within the message buf[start, end). Pointers must point strictly backwards
  * from where they sit and at most DNS_MAX_JUMPS are followed, so a loop cannot run forever.
  * Returns null on a malformed name; cur.pos is set to the offset after the name in the original position.
  */
-function readName(buf: Uint8Array, start: number, end: number, pos: number, cur: Cursor): string | null {
+export function readName(buf: Uint8Array, start: number, end: number, pos: number, cur: Cursor): string | null {
   let name = '';
   let wireLen = 0;
   let jumps = 0;

@@ -16,6 +16,7 @@ import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { deviceLabel, makeAnomaly } from './anomaly.js';
 import type { OpenedFlow } from './flow.js';
 import { isGroupAddress, orient } from './flow.js';
+import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
 import { Suppressor } from './suppress.js';
@@ -56,6 +57,11 @@ export interface DetectStats {
   emitted: number;
 }
 
+/** addrFacts() bits: in a watched segment; broadcast or multicast */
+const WATCHED = 1, GROUP = 2;
+/** addresses whose facts are remembered; beyond it they are forgotten and learned again */
+const ADDR_FACTS_MAX = 65_536;
+
 interface Parked {
   f: OpenedFlow;
   profile: string;
@@ -86,6 +92,12 @@ export class DetectEngine {
   /** cumulative totals of flows that sent interim records, for volume deltas. */
   private readonly interim = new Map<number, { start: number; bytes: number }>();
   private deviceIpsCache: Map<string, string[]> | null = null;
+  /** addrFacts() by addrKey(), for factsPolicy */
+  private readonly facts = new Map<number | string, number>();
+  private factsPolicy: CompiledPolicy | null = null;
+  /** anyLimits() for limitsPolicy */
+  private limitsPolicy: CompiledPolicy | null = null;
+  private limitsAny = false;
   private readonly spoofCritical: Set<string>;
   private readonly counters = {
     flowsJudged: 0, parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0,
@@ -117,15 +129,19 @@ export class DetectEngine {
   flowStart(fs: FlowStart): void {
     const p = this.opts.policy();
     const f = orient(fs);
-    const srcWatched = this.watched(p, f.src, f.vlan);
-    const dstWatched = this.watched(p, f.dst, f.vlan);
+    const srcKey = addrKey(f.src), dstKey = addrKey(f.dst);
+    const inVlan = p.vlan === undefined || f.vlan === p.vlan;
+    const srcWatched = inVlan && (this.addrFacts(p, f.src, srcKey) & WATCHED) !== 0;
+    const dstFacts = this.addrFacts(p, f.dst, dstKey);
+    const dstWatched = inVlan && (dstFacts & WATCHED) !== 0;
     if (!srcWatched && !dstWatched) return;
     this.counters.flowsJudged++;
 
-    if (!isGroupAddress(f.dst)) {
-      const subj = () => this.subject(p, f.src, f.srcMac, srcWatched);
-      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj);
-      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, subj);
+    if ((dstFacts & GROUP) === 0) {
+      const sj = this.scanSubjectOf;
+      sj.p = p; sj.ip = f.src; sj.mac = f.srcMac; sj.watched = srcWatched;
+      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
+      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
       if (hostScan >= 0 || portScan >= 0) {
         // the scan anomaly stands for this flow and, from when it is raised, for the ones before it
         if (this.scanHosts.raisedNow || this.scanPorts.raisedNow) this.absorbScanned(p, f, srcWatched, hostScan, portScan);
@@ -272,8 +288,36 @@ export class DetectEngine {
   // ---- internals
 
   private watched(p: CompiledPolicy, ip: string, vlan: number): boolean {
-    return (p.vlan === undefined || vlan === p.vlan) && p.isWatched(ip);
+    return (p.vlan === undefined || vlan === p.vlan) && (this.addrFacts(p, ip, addrKey(ip)) & WATCHED) !== 0;
   }
+
+  /**
+   * WATCHED and GROUP of an address under policy p, remembered per address: every flow asks
+   * for both ends, and a segment look-up parses the text. Forgotten when the policy changes.
+   */
+  private addrFacts(p: CompiledPolicy, ip: string, key: number | string): number {
+    if (p !== this.factsPolicy) {
+      this.facts.clear();
+      this.factsPolicy = p;
+    }
+    let v = this.facts.get(key);
+    if (v === undefined) {
+      if (this.facts.size >= ADDR_FACTS_MAX) this.facts.clear();
+      v = (p.isWatched(ip) ? WATCHED : 0) | (isGroupAddress(ip) ? GROUP : 0);
+      this.facts.set(key, v);
+    }
+    return v;
+  }
+
+  /**
+   * The scanner as anomaly fields, for the scan detectors: they ask only when they raise, during
+   * observe(), so one function over fields set per flow serves every flow without a closure each.
+   */
+  private readonly scanSubjectOf = { p: null as CompiledPolicy | null, ip: '', mac: '', watched: false };
+  private readonly scanSubject = (): Subject => {
+    const a = this.scanSubjectOf;
+    return this.subject(a.p!, a.ip, a.mac, a.watched);
+  };
 
   /** `device:NAME` rules: the named device's current addresses (from the inventory). */
   private readonly deviceIps = (name: string): readonly string[] => {
@@ -324,7 +368,10 @@ export class DetectEngine {
       this.counters.parkedEvicted++;
       this.judgeParkedWith(p, old, '', old.f.bytes, 1, false);
     }
-    this.parked.set(f.id, { f, profile });
+    // a copy: f may be the caller's FlowStart, which is only the engine's during flowStart()
+    const own: OpenedFlow = { id: f.id, time: f.time, proto: f.proto, src: f.src, sport: f.sport, dst: f.dst, dport: f.dport,
+      srcMac: f.srcMac, dstMac: f.dstMac, vlan: f.vlan, bytes: f.bytes };
+    this.parked.set(f.id, { f: own, profile });
   }
 
   private judgeParked(pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {
@@ -369,12 +416,27 @@ export class DetectEngine {
 
   /** Volume for the watched side(s) of a record. */
   private account(p: CompiledPolicy, ip: string, mac: string, vlan: number, bytes: number, time: number): void {
-    if (bytes <= 0 || !this.watched(p, ip, vlan)) return;
+    if (bytes <= 0 || !this.anyLimits(p) || !this.watched(p, ip, vlan)) return;
     const d = this.inv.deviceByIp(ip);
     const profile = this.profileOf(p, ip, mac);
     const limits = p.limits(profile);
     if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
     this.volume.add(d?.id ?? ip, bytes, time, limits, () => this.subject(p, ip, mac, true));
+  }
+
+  /**
+   * Whether any profile of p has a byte limit: without one, no record needs its device and
+   * profile looked up (a profile p does not define has no limits).
+   */
+  private anyLimits(p: CompiledPolicy): boolean {
+    if (p !== this.limitsPolicy) {
+      this.limitsPolicy = p;
+      this.limitsAny = p.profiles().some((name) => {
+        const l = p.limits(name);
+        return l.bytesPerHour !== undefined || l.bytesPerDay !== undefined;
+      });
+    }
+    return this.limitsAny;
   }
 
   /** Drop the per-flow anomalies a new scan anomaly stands for (they are still held). */

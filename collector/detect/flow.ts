@@ -3,8 +3,8 @@
 
 import type { FlowStart } from '../types.js';
 
-/** A flow seen from its opener (src opened it). Built once per flow start, never per packet. */
-export type OpenedFlow = Pick<FlowStart, 'id' | 'time' | 'proto' | 'src' | 'sport' | 'dst' | 'dport' | 'srcMac' | 'dstMac' | 'vlan' | 'bytes'>;
+/** A flow seen from its opener (src opened it). Read-only: it may be the FlowStart itself. */
+export type OpenedFlow = Readonly<Pick<FlowStart, 'id' | 'time' | 'proto' | 'src' | 'sport' | 'dst' | 'dport' | 'srcMac' | 'dstMac' | 'vlan' | 'bytes'>>;
 
 /**
  * The opener of a flow. A flow whose first packet was not a SYN (capture started mid-flow)
@@ -16,11 +16,11 @@ export function orient(f: FlowStart): OpenedFlow {
   const udp = f.proto === 'udp';
   const unsure = (f.proto === 'tcp' && !f.sureInitiator) || udp;
   const reversed = unsure && f.sport > 0 && f.sport < 1024 && f.dport >= 1024;
+  // the usual case needs no copy: a FlowStart already is its opener's view
   return reversed
     ? { id: f.id, time: f.time, proto: f.proto, src: f.dst, sport: f.dport, dst: f.src, dport: f.sport,
         srcMac: f.dstMac, dstMac: f.srcMac, vlan: f.vlan, bytes: f.bytes }
-    : { id: f.id, time: f.time, proto: f.proto, src: f.src, sport: f.sport, dst: f.dst, dport: f.dport,
-        srcMac: f.srcMac, dstMac: f.dstMac, vlan: f.vlan, bytes: f.bytes };
+    : f;
 }
 
 /** Broadcast or multicast (IPv4 224/4, 255.255.255.255; IPv6 ff00::/8): not a host. */

@@ -7,17 +7,20 @@ import type { Proto } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { portText, who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
+import { addrKey } from '../inventory/addr-key.js';
 
 interface HostScan {
   windowStart: number;
   last: number;
-  hosts: Set<string>;
+  /** addrKey()s of the hosts */
+  hosts: Set<number | string>;
   /** suppression key of the open scan anomaly; "" while below the threshold. */
   key: string;
 }
 
 export class ScanHosts {
-  private readonly bySrc = new Map<string, HostScan>();
+  /** by addrKey() of the source */
+  private readonly bySrc = new Map<number | string, HostScan>();
 
   constructor(
     private readonly settings: Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>,
@@ -31,16 +34,18 @@ export class ScanHosts {
 
   /**
    * Count one opened flow. Returns the scan's start (ms) when src is scanning after it,
-   * else -1; `subject` is only called when an anomaly is raised.
+   * else -1; `subject` is only called when an anomaly is raised. srcKey/dstKey are addrKey()
+   * of src/dst, for a caller that has them already.
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
     const win = this.settings.scanHostsWindowMs;
-    let s = this.bySrc.get(src);
+    let s = this.bySrc.get(srcKey);
     if (!s) {
       if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
       s = { windowStart: time, last: time, hosts: new Set(), key: '' };
-      this.bySrc.set(src, s);
+      this.bySrc.set(srcKey, s);
     } else if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
       // below threshold: a fresh window; scanning: the scan ended (idle for a window)
       s.windowStart = time;
@@ -48,9 +53,9 @@ export class ScanHosts {
       s.key = '';
     }
     if (time > s.last) s.last = time;
-    if (s.hosts.has(dst)) return s.key ? s.windowStart : -1;
+    if (s.hosts.has(dstKey)) return s.key ? s.windowStart : -1;
     // beyond the cap new hosts still count, without dedup (documented as "at least")
-    if (s.hosts.size < this.settings.scanMaxTargets) s.hosts.add(dst);
+    if (s.hosts.size < this.settings.scanMaxTargets) s.hosts.add(dstKey);
     if (s.key) {
       if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, subject(), proto, dport, dst, time, 1);
       return s.windowStart;
@@ -65,7 +70,7 @@ export class ScanHosts {
 
   /** ms the scan of src began, or -1 when src is not scanning now. */
   scanningSince(src: string, time: number): number {
-    const s = this.bySrc.get(src);
+    const s = this.bySrc.get(addrKey(src));
     return s && s.key && time - s.last <= this.settings.scanHostsWindowMs ? s.windowStart : -1;
   }
 
@@ -102,7 +107,7 @@ export class ScanHosts {
       if (n <= 0) break;
       if (!s.key) { this.bySrc.delete(k); n--; }
     }
-    if (this.bySrc.size >= this.settings.scanMaxSources) this.bySrc.delete(this.bySrc.keys().next().value as string);
+    if (this.bySrc.size >= this.settings.scanMaxSources) this.bySrc.delete(this.bySrc.keys().next().value!);
   }
 
 }

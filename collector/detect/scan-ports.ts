@@ -5,6 +5,7 @@ import type { Proto } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
+import { addrKey } from '../inventory/addr-key.js';
 
 interface PortScan {
   windowStart: number;
@@ -13,10 +14,20 @@ interface PortScan {
   firstPort: number;
   ports: Set<number> | null;
   key: string;
+  /** addrKey()s of the pair */
+  src: number | string;
+  dst: number | string;
+  // pairs in the order they were first seen (sweeps and eviction go oldest first)
+  prev: PortScan | null;
+  next: PortScan | null;
 }
 
 export class ScanPorts {
-  private readonly pairs = new Map<string, PortScan>();
+  /** source -> target -> pair, by addrKey(): two integer look-ups, no key string per flow */
+  private readonly bySrc = new Map<number | string, Map<number | string, PortScan>>();
+  private head: PortScan | null = null;
+  private tail: PortScan | null = null;
+  private count = 0;
   private readonly maxPairs: number;
 
   constructor(
@@ -32,16 +43,18 @@ export class ScanPorts {
   /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
   raisedNow = false;
 
-  /** Count one opened flow; returns the scan's start when src is port-scanning dst, else -1. */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject): number {
+  /**
+   * Count one opened flow; returns the scan's start when src is port-scanning dst, else -1.
+   * srcKey/dstKey are addrKey() of src/dst, for a caller that has them already.
+   */
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
     const win = this.settings.scanPortsWindowMs;
-    const pk = src + ' ' + dst;
-    let s = this.pairs.get(pk);
+    let s = this.bySrc.get(srcKey)?.get(dstKey);
     if (!s) {
-      if (this.pairs.size >= this.maxPairs) this.makeRoom(time);
-      s = { windowStart: time, last: time, firstPort: dport, ports: null, key: '' };
-      this.pairs.set(pk, s);
+      if (this.count >= this.maxPairs) this.makeRoom(time);
+      this.add({ windowStart: time, last: time, firstPort: dport, ports: null, key: '', src: srcKey, dst: dstKey, prev: null, next: null });
       return -1;
     }
     if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
@@ -69,7 +82,7 @@ export class ScanPorts {
   }
 
   scanningSince(src: string, dst: string, time: number): number {
-    const s = this.pairs.get(src + ' ' + dst);
+    const s = this.bySrc.get(addrKey(src))?.get(addrKey(dst));
     return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.windowStart : -1;
   }
 
@@ -77,7 +90,11 @@ export class ScanPorts {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanPortsWindowMs / 2;
     const win = this.settings.scanPortsWindowMs;
-    for (const [k, s] of this.pairs) if (now - s.last > win) this.pairs.delete(k);
+    for (let s = this.head; s !== null; ) {
+      const next = s.next;
+      if (now - s.last > win) this.remove(s);
+      s = next;
+    }
   }
 
   /**
@@ -86,18 +103,46 @@ export class ScanPorts {
    */
   private makeRoom(now: number): void {
     const win = this.settings.scanPortsWindowMs;
-    for (const [k, s] of this.pairs) if (now - s.last > win) this.pairs.delete(k);
-    if (this.pairs.size < this.maxPairs) return;
-    let n = Math.max(1, this.maxPairs >> 3);
-    for (const [k, s] of this.pairs) {
-      if (n <= 0) break;
-      if (!s.key) { this.pairs.delete(k); n--; }
+    for (let s = this.head; s !== null; ) {
+      const next = s.next;
+      if (now - s.last > win) this.remove(s);
+      s = next;
     }
-    if (this.pairs.size >= this.maxPairs) this.pairs.delete(this.pairs.keys().next().value as string);
+    if (this.count < this.maxPairs) return;
+    let n = Math.max(1, this.maxPairs >> 3);
+    for (let s = this.head; s !== null && n > 0; ) {
+      const next = s.next;
+      if (!s.key) { this.remove(s); n--; }
+      s = next;
+    }
+    if (this.count >= this.maxPairs && this.head) this.remove(this.head);
+  }
+
+  private add(s: PortScan): void {
+    let targets = this.bySrc.get(s.src);
+    if (!targets) {
+      targets = new Map();
+      this.bySrc.set(s.src, targets);
+    }
+    targets.set(s.dst, s);
+    s.prev = this.tail;
+    if (this.tail) this.tail.next = s; else this.head = s;
+    this.tail = s;
+    this.count++;
+  }
+
+  private remove(s: PortScan): void {
+    const targets = this.bySrc.get(s.src)!;
+    targets.delete(s.dst);
+    if (targets.size === 0) this.bySrc.delete(s.src);
+    if (s.prev) s.prev.next = s.next; else this.head = s.next;
+    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
+    s.prev = s.next = null;
+    this.count--;
   }
 
   get tracked(): number {
-    return this.pairs.size;
+    return this.count;
   }
 
   private raise(start: number, sub: Subject, dst: string, proto: Proto, time: number, count: number): string {

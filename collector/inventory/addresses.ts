@@ -34,6 +34,27 @@ export function isBindableIp(ip: string): boolean {
 /** A unicast station MAC: not all-zero, not broadcast or multicast (group bit). */
 export function isStationMac(mac: string): boolean {
   if (mac.length !== 17 || mac === '00:00:00:00:00:00') return false;
+  // every flow start asks: two hex digits are read in place, anything else as parseInt reads it
+  const hi = hexDigit(mac.charCodeAt(0)), lo = hexDigit(mac.charCodeAt(1));
+  if (hi >= 0 && lo >= 0) return (lo & 1) === 0;
   const first = parseInt(mac.slice(0, 2), 16);
   return Number.isFinite(first) && (first & 1) === 0;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  c |= 0x20;
+  return c >= 97 && c <= 102 ? c - 87 : -1;
+}
+
+/**
+ * s.toLowerCase(), without a new string when there is nothing to lower: MACs arrive in lower
+ * case at every flow start, and toLowerCase() copies them all the same.
+ */
+export function lowerText(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c >= 128) return s.toLowerCase();
+  }
+  return s;
 }

@@ -1,9 +1,16 @@
 // Which names a client resolved to which addresses, from the DNS answers it received:
 // (client, address) -> names with TTL, bounded by total names with least-recently-updated eviction.
+//
+// Runs for every DNS response: pairs are found through a typed-array index on the two
+// addresses' words (no key strings), the eviction order is a linked list of pair ids (a Map
+// re-inserted on every update churns its table), and answers arrive as a DnsAnswers read
+// straight from the wire, so a response for a pair already known allocates nothing.
 
 import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA, DNS_CNAME } from '../decode/dns.js';
-import { canonicalIp } from '../decode/addr.js';
+import { DnsAnswers } from '../decode/dns-answers.js';
+import { KeyIndex } from './key-index.js';
+import { ipWords } from './ip-words.js';
 
 interface NameEntry {
   name: string;
@@ -17,11 +24,24 @@ interface NameEntry {
 const MAX_CHAIN = 16;
 /** names kept per (client, address) */
 const MAX_PER_PAIR = 16;
+/** key words: client (4), address (4), the two families */
+const KW = 9;
+const NO_NAMES: NameEntry[] = [];
 
 export class DnsNames {
-  // Map iteration order is insertion order: re-inserting on update makes the first key the stalest.
-  private readonly pairs = new Map<string, NameEntry[]>();
+  private readonly pairs = new KeyIndex(KW, 1024);
+  /** names of each pair id, in the order they were added */
+  private readonly lists: NameEntry[][] = [];
+  // least recently updated pair first: a doubly linked list over pair ids
+  private readonly prev: number[] = [];
+  private readonly next: number[] = [];
+  private head = -1;
+  private tail = -1;
   private total = 0;
+  private readonly client = new Uint32Array(4);
+  private readonly fromMessage = new DnsAnswers();
+  /** a record's owner name and the names that CNAME to it */
+  private readonly chain: string[] = [];
 
   /**
    * @param graceMs how long a name outlives its TTL (clients cache longer than they should)
@@ -32,37 +52,66 @@ export class DnsNames {
   /** A DNS response `client` received. Every A/AAAA answer maps its address to its owner name and every name that CNAMEs to it. */
   observe(client: string, msg: DnsMessage, ts: number): void {
     if (!msg.qr || msg.answers.length === 0) return;
-    const c = canonicalIp(client);
-    if (c === null) return;
-    // reverse CNAME edges: target -> names pointing at it
-    let back: Map<string, string[]> | null = null;
-    for (const r of msg.answers) {
-      if (r.type !== DNS_CNAME) continue;
-      back ??= new Map();
-      const list = back.get(r.data);
-      if (list) list.push(r.name); else back.set(r.data, [r.name]);
-    }
-    for (const r of msg.answers) {
-      if (r.type !== DNS_A && r.type !== DNS_AAAA) continue;
-      const addr = canonicalIp(r.data);
-      if (addr === null) continue;
-      const names = [r.name];
-      // walk the chain back to the queried name
-      for (let i = 0; i < names.length && i < MAX_CHAIN && back; i++) {
-        for (const src of back.get(names[i]) ?? []) if (!names.includes(src)) names.push(src);
+    const fam = ipWords(client, this.client, 0);
+    if (fam === 0) return;
+    this.fromMessage.fromMessage(msg);
+    this.observeAnswers(fam, this.client, this.fromMessage, ts);
+  }
+
+  /**
+   * The answers of a response the client received, as observe() takes them.
+   * @param family 4 or 6, client's family; `client` holds its words (see ipWords)
+   */
+  observeAnswers(family: number, client: Uint32Array, a: DnsAnswers, ts: number): void {
+    const n = a.count;
+    if (n === 0) return;
+    const probe = this.pairs.probe;
+    let cnames = false;
+    for (let i = 0; i < n; i++) if (a.type[i] === DNS_CNAME) { cnames = true; break; }
+    const chain = this.chain;
+    for (let i = 0; i < n; i++) {
+      const t = a.type[i];
+      if ((t !== DNS_A && t !== DNS_AAAA) || a.family[i] === 0) continue;
+      let len = 1;
+      chain[0] = a.name[i];
+      // walk the chain back to the queried name: names whose CNAME points at one already held
+      for (let c = 0; c < len && c < MAX_CHAIN && cnames; c++) {
+        const want = chain[c];
+        for (let k = 0; k < n; k++) {
+          if (a.type[k] !== DNS_CNAME || a.target[k] !== want) continue;
+          const src = a.name[k];
+          let held = false;
+          for (let m = 0; m < len; m++) if (chain[m] === src) { held = true; break; }
+          if (!held) chain[len++] = src;
+        }
       }
-      for (const n of names) if (n !== '') this.put(c, addr, n, ts + r.ttl * 1000, ts);
+      const expires = ts + a.ttl[i] * 1000;
+      for (let c = 0; c < len; c++) {
+        if (chain[c] === '') continue;
+        // the probe is refilled per put: put() may not leave it as it found it
+        probe[0] = client[0]; probe[1] = client[1]; probe[2] = client[2]; probe[3] = client[3];
+        const w = i * 4;
+        probe[4] = a.addr[w]; probe[5] = a.addr[w + 1]; probe[6] = a.addr[w + 2]; probe[7] = a.addr[w + 3];
+        probe[8] = (family << 4) | a.family[i];
+        this.put(chain[c], expires, ts);
+      }
     }
   }
 
   /** Names `client` got for `peer` still valid at ts (expires + grace >= ts), newest first. */
   namesFor(client: string, peer: string, ts: number): string[] {
-    const c = canonicalIp(client), p = canonicalIp(peer);
-    if (c === null || p === null) return [];
-    const list = this.pairs.get(c + '|' + p);
-    if (!list) return [];
+    const probe = this.pairs.probe;
+    const cf = ipWords(client, probe, 0);
+    if (cf === 0) return [];
+    const pf = ipWords(peer, probe, 4);
+    if (pf === 0) return [];
+    probe[8] = (cf << 4) | pf;
+    const id = this.pairs.find();
+    if (id < 0) return [];
+    const list = this.lists[id];
     const out: NameEntry[] = [];
     for (const e of list) if (ts <= e.expires + this.graceMs) out.push(e);
+    if (out.length === 1) return [out[0].name];
     out.sort((a, b) => b.seen - a.seen);
     return out.map((e) => e.name);
   }
@@ -70,13 +119,23 @@ export class DnsNames {
   /** names held */
   get size(): number { return this.total; }
 
-  private put(client: string, addr: string, name: string, expires: number, seen: number): void {
-    const key = client + '|' + addr;
-    let list = this.pairs.get(key);
-    if (list) this.pairs.delete(key); else list = [];
-    this.pairs.set(key, list);
-    const old = list.find((e) => e.name === name);
-    if (old) { old.expires = Math.max(old.expires, expires); old.seen = seen; return; }
+  /** Adds name to the pair in the index's probe. */
+  private put(name: string, expires: number, seen: number): void {
+    let id = this.pairs.find();
+    let list: NameEntry[];
+    if (id >= 0) {
+      list = this.lists[id];
+      this.unlink(id);
+    } else {
+      id = this.pairs.add();
+      list = [];
+      this.lists[id] = list;
+    }
+    this.append(id);
+    for (let i = 0; i < list.length; i++) {
+      const old = list[i];
+      if (old.name === name) { old.expires = Math.max(old.expires, expires); old.seen = seen; return; }
+    }
     // expired names of this pair go first, then the oldest
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i].expires + this.graceMs < seen) { list.splice(i, 1); this.total--; }
@@ -90,17 +149,31 @@ export class DnsNames {
     list.push({ name, expires, seen });
     this.total++;
     while (this.total > this.maxEntries) {
-      const first = this.pairs.keys().next();
-      if (first.done) break;
-      const victim = this.pairs.get(first.value)!;
-      if (first.value === key && this.pairs.size === 1) {
+      const first = this.head;
+      const victim = this.lists[first];
+      if (first === id && this.pairs.size === 1) {
         // only this pair left: drop its oldest names
         victim.shift();
         this.total--;
         continue;
       }
       this.total -= victim.length;
-      this.pairs.delete(first.value);
+      this.unlink(first);
+      this.pairs.remove(first);
+      this.lists[first] = NO_NAMES;
     }
+  }
+
+  private unlink(id: number): void {
+    const p = this.prev[id], n = this.next[id];
+    if (p >= 0) this.next[p] = n; else this.head = n;
+    if (n >= 0) this.prev[n] = p; else this.tail = p;
+  }
+
+  private append(id: number): void {
+    this.prev[id] = this.tail;
+    this.next[id] = -1;
+    if (this.tail >= 0) this.next[this.tail] = id; else this.head = id;
+    this.tail = id;
   }
 }

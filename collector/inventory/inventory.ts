@@ -10,11 +10,13 @@ import type { NdpInfo } from '../decode/ndp.js';
 import type { DhcpMessage } from '../decode/dhcp.js';
 import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA } from '../decode/dns.js';
+import type { DnsAnswers } from '../decode/dns-answers.js';
 import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
 import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
-import { isBindableIp, isLocalIp, isStationMac } from './addresses.js';
+import { isBindableIp, isLocalIp, isStationMac, lowerText } from './addresses.js';
 import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
+import { addrKey } from './addr-key.js';
 
 export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string }
 
@@ -69,7 +71,8 @@ export class Inventory implements InventoryView {
   private readonly trafficConflicts: boolean;
   private readonly events: InventoryEvents;
   private readonly byId = new Map<string, Entry>();
-  private readonly bindings = new Map<string, Binding>();
+  /** by addrKey() of the canonical address text */
+  private readonly bindings = new Map<number | string, Binding>();
   private readonly dns: DnsNames;
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
@@ -86,17 +89,17 @@ export class Inventory implements InventoryView {
 
   deviceByIp(ip: string): Device | undefined {
     // Callers mostly pass the canonical text the decoders produced: try it before re-parsing.
-    const hit = this.bindings.get(ip);
+    const hit = this.bindings.get(addrKey(ip));
     if (hit) return this.byId.get(hit.mac)?.dev;
     const c = canonicalIp(ip);
     if (c === null) return undefined;
-    const b = this.bindings.get(c);
+    const b = this.bindings.get(addrKey(c));
     if (b) return this.byId.get(b.mac)?.dev;
     return this.byId.get(c)?.dev;
   }
 
   deviceByMac(mac: string): Device | undefined {
-    return this.byId.get(mac.toLowerCase())?.dev;
+    return this.byId.get(lowerText(mac))?.dev;
   }
 
   namesFor(client: string, peer: string, ts: number): readonly string[] {
@@ -166,7 +169,7 @@ export class Inventory implements InventoryView {
       if (msg.ciaddr && msg.ciaddr !== '0.0.0.0') this.bind(msg.ciaddr, mac, ts, 'dhcp');
       // In a DISCOVER it is often the address of the network the device was last on.
       if (msg.messageType === 3 && msg.requestedIp && isBindableIp(msg.requestedIp)) {
-        const held = this.bindings.get(msg.requestedIp);
+        const held = this.bindings.get(addrKey(msg.requestedIp));
         if (!held || held.mac === mac || ts - held.confirmed >= this.staleMs) this.bind(msg.requestedIp, mac, ts, 'dhcp');
       }
     } else if (msg.op === 2 && msg.messageType === 5 && msg.yiaddr && msg.yiaddr !== '0.0.0.0') {
@@ -178,6 +181,14 @@ export class Inventory implements InventoryView {
   /** A DNS response `client` received: remembered for namesFor(). */
   observeDns(client: string, msg: DnsMessage, ts: number): void {
     this.dns.observe(client, msg, ts);
+  }
+
+  /**
+   * observeDns() for answers read straight from the wire (every unicast response goes this way).
+   * @param family 4 or 6; `client` holds the client's address words (ip-words.ts)
+   */
+  observeDnsAnswers(family: number, client: Uint32Array, answers: DnsAnswers, ts: number): void {
+    this.dns.observeAnswers(family, client, answers, ts);
   }
 
   /**
@@ -212,10 +223,10 @@ export class Inventory implements InventoryView {
   observeFlowStart(ev: FlowStart): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
     // canonicalise, re-place or compare device signatures.
-    const mac = ev.srcMac.length === 17 && ev.srcMac === ev.srcMac.toLowerCase() ? ev.srcMac : ev.srcMac.toLowerCase();
+    const mac = lowerText(ev.srcMac);
     if (isStationMac(mac)) {
       const known = this.byId.get(mac);
-      const b = this.bindings.get(ev.src);
+      const b = this.bindings.get(addrKey(ev.src));
       if (known && b && b.mac === mac) {
         if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
         if (ev.time > b.confirmed) b.confirmed = ev.time;
@@ -226,7 +237,7 @@ export class Inventory implements InventoryView {
       }
     } else if (ev.srcMac === '' && this.isLocal(ev.src) && isBindableIp(ev.src)) {
       const ip = canonicalIp(ev.src);
-      if (ip !== null && !this.bindings.has(ip)) {
+      if (ip !== null && !this.bindings.has(addrKey(ip))) {
         const e = this.ensure(ip, ev.time, ip);
         this.commit(e);
       } else if (ip !== null) this.touch(ip, ev.time);
@@ -236,11 +247,15 @@ export class Inventory implements InventoryView {
 
   /** Bring a device's lastSeen forward (by MAC, or by IP); never creates one. */
   touch(macOrIp: string, ts: number): void {
-    let e = this.byId.get(macOrIp) ?? this.byId.get(macOrIp.toLowerCase());
+    let e = this.byId.get(macOrIp);
+    if (e === undefined) {
+      const lower = lowerText(macOrIp);
+      if (lower !== macOrIp) e = this.byId.get(lower);
+    }
     // a MAC that is no device of ours (the gateway seen as a destination) is not an address either
     if (!e && !(macOrIp.length === 17 && macOrIp.charCodeAt(2) === 58)) {
       const c = canonicalIp(macOrIp);
-      const b = c !== null ? this.bindings.get(c) : undefined;
+      const b = c !== null ? this.bindings.get(addrKey(c)) : undefined;
       if (b) e = this.byId.get(b.mac);
     }
     if (e && ts > e.dev.lastSeen) e.dev.lastSeen = ts;
@@ -268,7 +283,7 @@ export class Inventory implements InventoryView {
   /** ip (canonical) now belongs to mac; raises onConflict when another MAC held it recently. */
   private bind(ip: string, mac: string, ts: number, source: BindingSource): void {
     if (!isBindableIp(ip)) return;
-    const old = this.bindings.get(ip);
+    const old = this.bindings.get(addrKey(ip));
     if (old && old.mac === mac) {
       if (ts > old.confirmed) old.confirmed = ts;
       return;
@@ -289,7 +304,7 @@ export class Inventory implements InventoryView {
         this.commit(prev);
       }
     }
-    this.bindings.set(ip, previous !== undefined ? { mac, confirmed: ts, source, previous } : { mac, confirmed: ts, source });
+    this.bindings.set(addrKey(ip), previous !== undefined ? { mac, confirmed: ts, source, previous } : { mac, confirmed: ts, source });
     const e = this.byId.get(mac);
     if (e && !e.dev.ips.includes(ip)) e.dev.ips = [...e.dev.ips, ip];
     // a device known only by this address (from a source without MACs) is now the MAC's

@@ -7,7 +7,13 @@ import { decodeDhcp } from '../decode/dhcp.js';
 import { decodeDns } from '../decode/dns.js';
 import { ip4String, ip6String } from '../decode/addr.js';
 import { macString } from '../types.js';
+import { DnsAnswers } from '../decode/dns-answers.js';
 import type { Inventory } from './inventory.js';
+import { packetIpWords } from './ip-words.js';
+
+// scratch for DNS responses: observePacket runs on one thread, one packet at a time
+const answers = new DnsAnswers();
+const client = new Uint32Array(4);
 
 /**
  * Per-packet cost for the common case (TCP, non-discovery UDP) is a few comparisons; the app
@@ -28,8 +34,9 @@ export function observePacket(inv: Inventory, p: PacketInfo, nd: NdpInfo): void 
     const m = decodeDhcp(p.buf, p.payloadOffset, p.payloadLength);
     if (m) inv.observeDhcp(m, p.ts);
   } else if (sp === 53) {
-    const m = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
-    if (m) inv.observeDns(p.l3 === L3.IPv4 ? ip4String(p.dst4) : ip6String(p.buf, p.dstOff), m, p.ts);
+    if (answers.read(p.buf, p.payloadOffset, p.payloadLength)) {
+      inv.observeDnsAnswers(packetIpWords(p, false, client, 0), client, answers, p.ts);
+    }
   } else if (sp === 5353 || dp === 5353) {
     const m = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
     if (m) inv.observeMdns(p.l3 === L3.IPv4 ? ip4String(p.src4) : ip6String(p.buf, p.srcOff), macString(p.srcMac), m, p.ts);
