@@ -225,7 +225,7 @@ export class Policy implements CompiledPolicy {
       }
       const ports = r.ports === undefined ? undefined : portSpecs(r.ports);
       if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); continue; }
-      const t = targets.get(r.to);
+      const t = targets.reuse(r.to);
       if ('error' in t) continue;
       switch (t.kind) {
         case 'cidr': b.addAddr(t.cidr, i, ports); break;

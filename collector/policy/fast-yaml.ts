@@ -80,8 +80,8 @@ const MAX_KEY = 1024;
 
 /**
  * Content lines as [start, end, indent] triples (end excludes the line break and a CR
- * before it): blank and comment-only lines are left out, since no multi-line scalar is
- * read here.
+ * before it), then a sentinel of indentation -1: blank and comment-only lines are left
+ * out, since no multi-line scalar is read here.
  */
 function contentLines(t: string, from: number): number[] {
   const out: number[] = [];
@@ -97,56 +97,61 @@ function contentLines(t: string, from: number): number[] {
     if (i < end && t.charCodeAt(i) !== HASH) out.push(pos, end, i - pos);
     pos = next;
   }
+  out.push(n, n, -1);
   return out;
 }
 
 class Reader {
-  /** the current content line (an index into `lines`, in steps of 3). */
+  /** the current content line: an index into `lines`, in steps of 3. */
   li = 0;
-  constructor(readonly t: string, readonly lines: number[]) {}
+  /** one flow reader for every line value. */
+  private flow: FlowReader;
 
-  get done(): boolean { return this.li >= this.lines.length; }
-  get indent(): number { return this.lines[this.li + 2]; }
-  get start(): number { return this.lines[this.li] + this.lines[this.li + 2]; }
-  get end(): number { return this.lines[this.li + 1]; }
+  /** `lines` ends with a sentinel line of indentation -1, so "no more lines" needs no test of its own. */
+  constructor(readonly t: string, readonly lines: number[]) {
+    this.flow = new FlowReader(t, t.includes('\\'));
+  }
 
-  /** The current line opens a sequence item: "- " or a lone "-". */
-  private isItem(): boolean {
-    const s = this.start, t = this.t;
-    return t.charCodeAt(s) === DASH && (s + 1 === this.end || t.charCodeAt(s + 1) === SPACE);
+  get done(): boolean { return this.lines[this.li + 2] < 0; }
+
+  /** Does the current line open a sequence item ("- " or a lone "-")? Its indentation is `ind` (>= 0). */
+  private isItem(ind: number): boolean {
+    const L = this.lines, t = this.t;
+    const s = L[this.li] + ind;
+    return t.charCodeAt(s) === DASH && (s + 1 === L[this.li + 1] || t.charCodeAt(s + 1) === SPACE);
   }
 
   /** A block node on the lines from here, indented more than `parent`. */
   block(parent: number): unknown {
-    if (this.done || this.indent <= parent) giveUp();
-    const ind = this.indent;
-    return this.isItem() ? this.seq(ind) : this.map(ind, this.start);
+    const ind = this.lines[this.li + 2];
+    if (ind <= parent) giveUp();
+    return this.isItem(ind) ? this.seq(ind) : this.map(ind, this.lines[this.li] + ind);
   }
 
   /** Items "- ..." at indentation `ind` (a key after them, at the same indentation, is the caller's). */
   seq(ind: number): unknown[] {
-    const t = this.t, out: unknown[] = [];
-    while (!this.done && this.indent === ind && this.isItem()) {
-      const e = this.end;
-      let i = this.start + 1;
+    const t = this.t, L = this.lines, out: unknown[] = [];
+    while (L[this.li + 2] === ind && this.isItem(ind)) {
+      const e = L[this.li + 1];
+      let i = L[this.li] + ind + 1;
       while (i < e && t.charCodeAt(i) === SPACE) i++;
       // "-" alone (or before a comment): the item is the block below
       if (i === e || t.charCodeAt(i) === HASH) { this.li += 3; out.push(this.block(ind)); continue; }
       const c = t.charCodeAt(i);
-      if (c === LBRACE || c === LBRACKET || c === DQUOTE || c === SQUOTE) { out.push(this.lineValue(i, e)); this.li += 3; }
-      else if (keyColon(t, i, e) >= 0) out.push(this.map(i - this.lines[this.li], i));
+      if (c === LBRACE || c === LBRACKET || c === DQUOTE || c === SQUOTE) { out.push(this.flow.lineValue(i, e)); this.li += 3; }
+      else if (keyColon(t, i, e) >= 0) out.push(this.map(i - L[this.li], i));
       else { out.push(plainValue(t, i, e)); this.li += 3; }
-      if (!this.done && this.indent > ind) giveUp();
+      if (L[this.li + 2] > ind) giveUp();
     }
     return out;
   }
 
   /** Entries "key: ..." at indentation `ind`, the first one's key starting at `first`. */
   map(ind: number, first: number): Record<string, unknown> {
-    const t = this.t, out: Record<string, unknown> = {};
+    const t = this.t, L = this.lines, out: Record<string, unknown> = {};
     let start = first;
     for (;;) {
-      const e = this.end;
+      const e = L[this.li + 1];
       const colon = keyColon(t, start, e);
       if (colon < 0 || colon - start > MAX_KEY) giveUp();
       const key = plainKey(t, start, colon);
@@ -156,39 +161,42 @@ class Reader {
       if (i === e || t.charCodeAt(i) === HASH) {
         // the value is the block below; a sequence may sit at the key's own indentation
         this.li += 3;
-        if (!this.done && this.indent === ind && this.isItem()) out[key] = this.seq(ind);
-        else out[key] = this.block(ind);
+        out[key] = L[this.li + 2] === ind && this.isItem(ind) ? this.seq(ind) : this.block(ind);
       } else {
         const c = t.charCodeAt(i);
-        out[key] = c === LBRACE || c === LBRACKET || c === DQUOTE || c === SQUOTE ? this.lineValue(i, e) : plainValue(t, i, e);
+        out[key] = c === LBRACE || c === LBRACKET || c === DQUOTE || c === SQUOTE ? this.flow.lineValue(i, e) : plainValue(t, i, e);
         this.li += 3;
-        if (!this.done && this.indent > ind) giveUp();
+        if (L[this.li + 2] > ind) giveUp();
       }
-      if (this.done || this.indent !== ind || this.isItem()) return out;
-      start = this.start;
+      if (L[this.li + 2] !== ind || this.isItem(ind)) return out;
+      start = L[this.li] + ind;
     }
-  }
-
-  /** A flow collection or quoted scalar filling the rest of the line (a comment may follow). */
-  private lineValue(i: number, e: number): unknown {
-    const f = new FlowReader(this.t, i, e);
-    const v = f.node();
-    const after = f.p;
-    let p = after;
-    while (p < e && this.t.charCodeAt(p) === SPACE) p++;
-    if (p < e && !(this.t.charCodeAt(p) === HASH && p > after)) giveUp();
-    return v;
   }
 }
 
 /** The ": " (or ":" at the line end) after a plain key starting at i, or -1 (none, or a comment first). */
 function keyColon(t: string, i: number, e: number): number {
-  for (let j = i; j < e; j++) {
-    const c = t.charCodeAt(j);
-    if (c === COLON && (j + 1 === e || t.charCodeAt(j + 1) === SPACE)) return j;
-    if (c === HASH && j > i && t.charCodeAt(j - 1) === SPACE) return -1;
+  for (let j = skipTo(BLOCK_RUN, t, i); j < e; j = skipTo(BLOCK_RUN, t, j + 1)) {
+    if (t.charCodeAt(j) === COLON) {
+      if (j + 1 === e || t.charCodeAt(j + 1) === SPACE) return j;
+    } else if (j > i && t.charCodeAt(j - 1) === SPACE) return -1;
   }
   return -1;
+}
+
+/**
+ * Runs of characters that scanning passes over, up to the next one to look at (or the
+ * line's end). Scanning in the regular expression engine: much of a load runs before the
+ * JIT has warmed up, and a native scan costs the same cold or warm.
+ */
+const BLOCK_RUN = /[^:#\n]*/y;
+const FLOW_RUN = /[^:#,[\]{}\n]*/y;
+
+/** Where the run of `re` from `from` ends. */
+function skipTo(re: RegExp, t: string, from: number): number {
+  re.lastIndex = from;
+  re.exec(t);
+  return re.lastIndex;
 }
 
 /** May a plain scalar start with this character here? Letters, digits and a few safe signs. */
@@ -217,12 +225,12 @@ function plainKey(t: string, i: number, colon: number): string {
 /** A plain scalar from i to the line end (or a comment): no ": " in it. */
 function plainValue(t: string, i: number, e: number): unknown {
   if (!plainStart(t, i)) giveUp();
-  let j = i;
-  for (; j < e; j++) {
-    const c = t.charCodeAt(j);
-    if (c === HASH && t.charCodeAt(j - 1) === SPACE) break;
-    if (c === COLON && (j + 1 === e || t.charCodeAt(j + 1) === SPACE)) giveUp();
+  let j = skipTo(BLOCK_RUN, t, i);
+  for (; j < e; j = skipTo(BLOCK_RUN, t, j + 1)) {
+    if (t.charCodeAt(j) === HASH) { if (t.charCodeAt(j - 1) === SPACE) break; }
+    else if (j + 1 === e || t.charCodeAt(j + 1) === SPACE) giveUp();
   }
+  if (j > e) j = e;
   let k = j;
   while (k > i && t.charCodeAt(k - 1) === SPACE) k--;
   const s = t.slice(i, k);
@@ -232,26 +240,41 @@ function plainValue(t: string, i: number, e: number): unknown {
 
 /** Flow collections and quoted scalars within t[p, e) (one line). */
 class FlowReader {
-  constructor(readonly t: string, public p: number, readonly e: number) {}
+  p = 0;
+  e = 0;
+  /** `backslashes`: the text has a backslash somewhere (else quoted text needs no escape check). */
+  constructor(readonly t: string, readonly backslashes: boolean) {}
 
-  private skip(): void { while (this.p < this.e && this.t.charCodeAt(this.p) === SPACE) this.p++; }
+  /** A flow collection or quoted scalar from i, filling the line up to e (a comment may follow). */
+  lineValue(i: number, e: number): unknown {
+    const t = this.t;
+    this.p = i;
+    this.e = e;
+    const v = this.node();
+    const after = this.p;
+    let p = after;
+    while (p < e && t.charCodeAt(p) === SPACE) p++;
+    if (p < e && !(t.charCodeAt(p) === HASH && p > after)) giveUp();
+    return v;
+  }
 
+  // (spaces never run past the line: it ends with a line break or the text's end)
   node(): unknown {
     const t = this.t, c = t.charCodeAt(this.p);
     if (c === LBRACE) {
       this.p++;
       const out: Record<string, unknown> = {};
-      this.skip();
+      while (t.charCodeAt(this.p) === SPACE) this.p++;
       if (t.charCodeAt(this.p) === RBRACE) { this.p++; return out; }
       for (;;) {
-        this.skip();
+        while (t.charCodeAt(this.p) === SPACE) this.p++;
         const key = this.key();
         if (t.charCodeAt(this.p) !== COLON || t.charCodeAt(this.p + 1) !== SPACE) giveUp();
         this.p += 2;
-        this.skip();
+        while (t.charCodeAt(this.p) === SPACE) this.p++;
         if (Object.prototype.hasOwnProperty.call(out, key)) giveUp();
         out[key] = this.node();
-        this.skip();
+        while (t.charCodeAt(this.p) === SPACE) this.p++;
         const d = t.charCodeAt(this.p++);
         if (d === RBRACE) return out;
         if (d !== COMMA) giveUp();
@@ -260,12 +283,12 @@ class FlowReader {
     if (c === LBRACKET) {
       this.p++;
       const out: unknown[] = [];
-      this.skip();
+      while (t.charCodeAt(this.p) === SPACE) this.p++;
       if (t.charCodeAt(this.p) === RBRACKET) { this.p++; return out; }
       for (;;) {
-        this.skip();
+        while (t.charCodeAt(this.p) === SPACE) this.p++;
         out.push(this.node());
-        this.skip();
+        while (t.charCodeAt(this.p) === SPACE) this.p++;
         const d = t.charCodeAt(this.p++);
         if (d === RBRACKET) return out;
         if (d !== COMMA) giveUp();
@@ -294,13 +317,11 @@ class FlowReader {
   /** Quoted text without escapes, closed on this line. */
   private quoted(q: number): string {
     const t = this.t, s = this.p + 1;
-    let j = s;
-    for (; j < this.e; j++) {
-      const d = t.charCodeAt(j);
-      if (d === q) break;
-      if (d === BACKSLASH && q === DQUOTE) giveUp();
+    const j = t.indexOf(q === DQUOTE ? '"' : "'", s);
+    if (j < 0 || j >= this.e || (q === SQUOTE && t.charCodeAt(j + 1) === SQUOTE)) giveUp();
+    if (q === DQUOTE && this.backslashes) {
+      for (let k = s; k < j; k++) if (t.charCodeAt(k) === BACKSLASH) giveUp();
     }
-    if (j >= this.e || (q === SQUOTE && t.charCodeAt(j + 1) === SQUOTE)) giveUp();
     this.p = j + 1;
     return t.slice(s, j);
   }
@@ -312,18 +333,17 @@ class FlowReader {
   private plainEnd(): number {
     const t = this.t;
     if (!plainStart(t, this.p)) giveUp();
-    let j = this.p;
-    for (; j < this.e; j++) {
+    for (let j = skipTo(FLOW_RUN, t, this.p); ; j = skipTo(FLOW_RUN, t, j + 1)) {
+      if (j >= this.e) giveUp();
       const d = t.charCodeAt(j);
-      if (d === COMMA || d === LBRACKET || d === RBRACKET || d === LBRACE || d === RBRACE) return j;
       if (d === COLON) {
         const x = j + 1 < this.e ? t.charCodeAt(j + 1) : SPACE;
         if (x === SPACE) return j;
         if (x === COMMA || x === LBRACKET || x === RBRACKET || x === LBRACE || x === RBRACE) giveUp();
-      }
-      if (d === HASH && t.charCodeAt(j - 1) === SPACE) giveUp();
+      } else if (d === HASH) {
+        if (t.charCodeAt(j - 1) === SPACE) giveUp();
+      } else return j;
     }
-    giveUp();
   }
 
   private plain(): unknown {

@@ -1,16 +1,17 @@
 // Port sets compiled to sorted disjoint ranges per protocol, each range carrying the
 // lowest (first-written) rule index that allows it, so a look-up is one binary search.
 
-import { PROTO_NUM, type PortSpec } from './units.js';
+import type { PortSpec } from './units.js';
 
 const NONE = 0x7fffffff;
 
 /**
  * Disjoint sorted ranges with the rule index that wins there, packed as (lo, hi, rule)
- * triples in one array: a policy has one set per address prefix, thousands of them.
+ * triples in one plain array: a policy has one set per address prefix, thousands of
+ * them, so each is one small allocation.
  */
 class RangeSet {
-  constructor(readonly r: Int32Array) {}
+  constructor(readonly r: readonly number[]) {}
 
   /** Rule index for `port`, or NONE. */
   find(port: number): number {
@@ -49,21 +50,26 @@ export class PortIndex {
   }
 }
 
-interface Span { lo: number; hi: number; rule: number }
-
 /** Collects ports of several rules for one place, then builds the PortIndex. */
 export class PortIndexBuilder {
   private any = NONE;
   private icmp = NONE;
-  private spans: Record<number, Span[]> = {};
+  /** per protocol, (lo, hi, rule) triples in the order added. */
+  private tcp: number[] | null = null;
+  private udp: number[] | null = null;
+  private sctp: number[] | null = null;
 
   /** `ports` undefined = any protocol and port. */
   add(rule: number, ports: readonly PortSpec[] | undefined): void {
     if (ports === undefined) { if (rule < this.any) this.any = rule; return; }
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i];
-      if (p.proto === 'icmp') { if (rule < this.icmp) this.icmp = rule; continue; }
-      (this.spans[PROTO_NUM[p.proto]] ??= []).push({ lo: p.lo, hi: p.hi, rule });
+      switch (p.proto) {
+        case 'icmp': if (rule < this.icmp) this.icmp = rule; break;
+        case 'tcp': (this.tcp ??= []).push(p.lo, p.hi, rule); break;
+        case 'udp': (this.udp ??= []).push(p.lo, p.hi, rule); break;
+        case 'sctp': (this.sctp ??= []).push(p.lo, p.hi, rule); break;
+      }
     }
   }
 
@@ -71,57 +77,72 @@ export class PortIndexBuilder {
     const ix = new PortIndex();
     ix.anyRule = this.any;
     ix.icmpRule = this.icmp;
-    ix.tcp = buildRanges(this.spans[6]);
-    ix.udp = buildRanges(this.spans[17]);
-    ix.sctp = buildRanges(this.spans[132]);
+    ix.tcp = buildRanges(this.tcp);
+    ix.udp = buildRanges(this.udp);
+    ix.sctp = buildRanges(this.sctp);
     return ix;
   }
 }
 
 /** Up to this many spans, smallRanges (quadratic, no heap or map) is the cheaper build. */
-const SMALL = 16;
+const SMALL = 64;
 
 /**
- * The same ranges as the sweep below for a few well-formed spans: between consecutive
- * range ends, the lowest rule of the spans covering that stretch; equal neighbours merged.
+ * The same ranges as the sweep below for a few well-formed spans (s: triples): between
+ * consecutive range ends, the lowest rule of the spans covering that stretch; equal
+ * neighbours merged.
  */
-function smallRanges(spans: Span[]): RangeSet {
-  const pts: number[] = [];
-  for (let i = 0; i < spans.length; i++) pts.push(spans[i].lo, spans[i].hi + 1);
-  pts.sort((a, b) => a - b);
+function smallRanges(s: readonly number[]): RangeSet {
+  const pts = new Int32Array((s.length / 3) * 2);
+  for (let i = 0, j = 0; i < s.length; i += 3) { pts[j++] = s[i]; pts[j++] = s[i + 1] + 1; }
+  // a typed array sorts numerically without calling back into JS
+  pts.sort();
   const out: number[] = [];
   for (let k = 0; k + 1 < pts.length; k++) {
     const point = pts[k];
     const next = pts[k + 1];
     if (next === point) continue;
     let t = NONE;
-    for (let i = 0; i < spans.length; i++) {
-      const s = spans[i];
-      if (s.lo <= point && point <= s.hi && s.rule < t) t = s.rule;
+    for (let i = 0; i < s.length; i += 3) {
+      if (s[i] <= point && point <= s[i + 1] && s[i + 2] < t) t = s[i + 2];
     }
     if (t === NONE) continue;
     const n = out.length;
     if (n > 0 && out[n - 2] === point - 1 && out[n - 1] === t) out[n - 2] = next - 1;
     else out.push(point, next - 1, t);
   }
-  return new RangeSet(Int32Array.from(out));
+  return new RangeSet(out);
+}
+
+/** Are all spans (triples) well formed, lo <= hi? */
+function wellFormed(s: readonly number[]): boolean {
+  for (let i = 0; i < s.length; i += 3) if (s[i] > s[i + 1]) return false;
+  return true;
 }
 
 /** Sweep over range ends keeping the lowest active rule (a min-heap with lazy removal). */
-function buildRanges(spans: Span[] | undefined): RangeSet | null {
-  if (!spans || spans.length === 0) return null;
+function buildRanges(flat: readonly number[] | null): RangeSet | null {
+  if (flat === null || flat.length === 0) return null;
   // most places carry one rule with one range: no sweep needed
-  if (spans.length === 1 && spans[0].lo <= spans[0].hi) {
-    const s = spans[0];
-    return new RangeSet(Int32Array.of(s.lo, s.hi, s.rule));
-  }
-  if (spans.length <= SMALL && spans.every((s) => s.lo <= s.hi)) return smallRanges(spans);
+  if (flat.length === 3 && flat[0] <= flat[1]) return new RangeSet([flat[0], flat[1], flat[2]]);
+  if (flat.length <= 3 * SMALL && wellFormed(flat)) return smallRanges(flat);
+  const spans: { lo: number; hi: number; rule: number }[] = [];
+  for (let i = 0; i < flat.length; i += 3) spans.push({ lo: flat[i], hi: flat[i + 1], rule: flat[i + 2] });
   const ev: number[] = [];
   for (let i = 0; i < spans.length; i++) { ev.push(spans[i].lo * 2 + 0, i); ev.push((spans[i].hi + 1) * 2 + 1, i); }
-  const order: number[] = [];
-  for (let i = 0; i < ev.length; i += 2) order.push(i);
+  // positions of the events in ev, sorted by key and, for equal keys, by position (as a
+  // stable sort would): key and position in one number, sorted natively as a typed array
+  let order: number[] = [];
+  if (ev.length < 2 ** 24) {
+    const keyed = new Float64Array(ev.length / 2);
+    for (let i = 0; i < ev.length; i += 2) keyed[i / 2] = ev[i] * 2 ** 24 + i;
+    keyed.sort();
+    for (let i = 0; i < keyed.length; i++) order.push(keyed[i] % 2 ** 24);
+  } else {
+    for (let i = 0; i < ev.length; i += 2) order.push(i);
+    order = order.sort((a, b) => ev[a] - ev[b]);
+  }
   // removals (odd key) after additions at the same point do not matter: the key is the point*2+kind.
-  order.sort((a, b) => ev[a] - ev[b]);
   const heap: number[] = [];
   const removed = new Map<number, number>();
   const push = (r: number) => {
@@ -171,7 +192,7 @@ function buildRanges(spans: Span[] | undefined): RangeSet | null {
       else { lo.push(point); hi.push(next - 1); rule.push(t); }
     }
   }
-  const out = new Int32Array(3 * lo.length);
-  for (let i = 0; i < lo.length; i++) { out[3 * i] = lo[i]; out[3 * i + 1] = hi[i]; out[3 * i + 2] = rule[i]; }
+  const out: number[] = [];
+  for (let i = 0; i < lo.length; i++) out.push(lo[i], hi[i], rule[i]);
   return new RangeSet(out);
 }

@@ -79,7 +79,8 @@ export function makeSchemaCheck(schema: unknown): Check | null {
   if (s.minLength !== undefined) {
     const m = s.minLength;
     if (typeof m !== 'number') return null;
-    checks.push((v) => typeof v !== 'string' || ucs2length(v) >= m);
+    // at most two UTF-16 units per code point: most texts are decided by their length alone
+    checks.push((v) => typeof v !== 'string' || v.length >= 2 * m || (v.length >= m && ucs2length(v) >= m));
   }
   if (s.pattern !== undefined) {
     if (typeof s.pattern !== 'string') return null;

@@ -178,16 +178,28 @@ export function parseTarget(to: string): Target | { error: string } {
 export type ErrorPlacer = Pick<Locator, 'error'>;
 
 /**
- * parseTarget results of one load, by text: the checks and the compiler both read every
- * rule's `to` (10,000 of them in a big policy). Results are shared, so never mutate one.
+ * parseTarget results of one load, shared by the checks and the compiler, which both read
+ * every rule's `to` (10,000 of them in a big policy) in the same order: the checks record
+ * each result, the compiler takes them back in turn. A turn whose text differs is parsed
+ * afresh, so the order is a speed-up, never a condition. Results are shared: never mutate one.
  */
 export class TargetMemo {
-  private m = new Map<string, Target | { error: string }>();
+  private tos: string[] = [];
+  private results: (Target | { error: string })[] = [];
+  private turn = 0;
 
-  get(to: string): Target | { error: string } {
-    let r = this.m.get(to);
-    if (r === undefined) { r = parseTarget(to); this.m.set(to, r); }
+  /** parseTarget(to), recorded. */
+  parse(to: string): Target | { error: string } {
+    const r = parseTarget(to);
+    this.tos.push(to);
+    this.results.push(r);
     return r;
+  }
+
+  /** parseTarget(to), from the record when the next recorded text is `to`. */
+  reuse(to: string): Target | { error: string } {
+    const i = this.turn++;
+    return i < this.tos.length && this.tos[i] === to ? this.results[i] : parseTarget(to);
   }
 }
 
@@ -250,26 +262,29 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
   for (const p of profNames) {
     const prof = profiles[p];
     if (!isObj(prof)) continue;
-    arr(prof.allow).forEach((r, j) => {
-      if (!isObj(r)) return;
-      const at: PathSeg[] = ['profiles', p, 'allow', j];
+    // plain loops, paths built only for an error: this runs once per rule, often cold
+    const allow = arr(prof.allow);
+    for (let j = 0; j < allow.length; j++) {
+      const r = allow[j];
+      if (!isObj(r)) continue;
       if (r.service !== undefined) {
-        if (r.to !== undefined || r.ports !== undefined) err([...at, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to` and `ports` (or write a rule without `service`)');
-        if (r.service === 'dns' && !hasResolvers) err([...at, 'service'], 'expected at least one approved resolver in `resolvers` for `service: dns` (DNS to an approved resolver)');
+        if (r.to !== undefined || r.ports !== undefined) err(['profiles', p, 'allow', j, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to` and `ports` (or write a rule without `service`)');
+        if (r.service === 'dns' && !hasResolvers) err(['profiles', p, 'allow', j, 'service'], 'expected at least one approved resolver in `resolvers` for `service: dns` (DNS to an approved resolver)');
       } else if (r.to === undefined && r.ports === undefined && Object.keys(r).every((k) => k === 'comment')) {
-        err(at, 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
+        err(['profiles', p, 'allow', j], 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
       }
       if (str(r.to)) {
-        const t = targets.get(r.to);
-        if ('error' in t) err([...at, 'to'], t.error);
-        else if (t.kind === 'segment' && !segSet.has(t.name)) err([...at, 'to'], unknownName('segment', t.name, segNames));
-        else if (t.kind === 'device' && !devSet.has(t.name)) err([...at, 'to'], unknownName('device', t.name, devNames));
+        const t = targets.parse(r.to);
+        if ('error' in t) err(['profiles', p, 'allow', j, 'to'], t.error);
+        else if (t.kind === 'segment' && !segSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('segment', t.name, segNames));
+        else if (t.kind === 'device' && !devSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('device', t.name, devNames));
       }
-      arr(r.ports).forEach((q, k) => {
-        const x = parsePort(q);
-        if ('error' in x) err([...at, 'ports', k], x.error);
-      });
-    });
+      const ports = arr(r.ports);
+      for (let k = 0; k < ports.length; k++) {
+        const x = parsePort(ports[k]);
+        if ('error' in x) err(['profiles', p, 'allow', j, 'ports', k], x.error);
+      }
+    }
     if (isObj(prof.limits)) {
       for (const lk of ['bytes_per_hour', 'bytes_per_day']) {
         const v = prof.limits[lk];
