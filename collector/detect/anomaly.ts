@@ -59,8 +59,10 @@ export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'> | undefi
 
 export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<AnomalyKind, Severity>>): Anomaly {
   const last = init.lastSeen ?? init.time;
+  // one ISO text for time and firstSeen, and for lastSeen when it is the same instant
+  const first = iso(init.time);
   return {
-    time: iso(init.time),
+    time: first,
     kind: init.kind,
     severity: init.severity ?? severity[init.kind],
     device: init.subject.device,
@@ -75,8 +77,8 @@ export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<Anomaly
     bytes: init.bytes ?? 0,
     packets: init.packets ?? 0,
     count: init.count ?? 1,
-    firstSeen: iso(init.time),
-    lastSeen: iso(last),
+    firstSeen: first,
+    lastSeen: last === init.time ? first : iso(last),
     rule: init.rule ?? '',
     message: init.message,
   };

@@ -19,7 +19,7 @@ import { isGroupAddress, orient } from './flow.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
-import { Suppressor } from './suppress.js';
+import { Suppressor, keyOf } from './suppress.js';
 import { policyViolation } from './policy-violation.js';
 import { segmentCrossing } from './segment-crossing.js';
 import { dnsBypass, dnsPort } from './dns-bypass.js';
@@ -116,7 +116,13 @@ export class DetectEngine {
     });
     const sev = this.settings.severity;
     this.reporter = {
-      report: (init: AnomalyInit) => this.suppress.submit(makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time),
+      report: (init: AnomalyInit) => {
+        // a repeat joins its aggregate without an Anomaly (and its two ISO times) built for it
+        const key = keyOf(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
+        const last = init.lastSeen ?? init.time;
+        if (this.suppress.fold(key, init.count ?? 1, init.time, last, init.bytes ?? 0, init.packets ?? 0)) return key;
+        return this.suppress.submit(makeAnomaly(init, sev), init.time, last);
+      },
       bump: (key, count, time) => this.suppress.bump(key, count, time),
     };
     this.scanHosts = new ScanHosts(this.settings, this.reporter);

@@ -32,7 +32,12 @@ interface Entry {
 }
 
 export function suppressionKey(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerPort' | 'rule'>): string {
-  return `${a.device}\u0000${a.kind}\u0000${a.peer}\u0000${a.peerPort}\u0000${a.rule}`;
+  return keyOf(a.device, a.kind, a.peer, a.peerPort, a.rule);
+}
+
+/** suppressionKey() of the five fields, without an object to hold them. */
+export function keyOf(device: string, kind: string, peer: string, peerPort: number, rule: string): string {
+  return `${device}\u0000${kind}\u0000${peer}\u0000${peerPort}\u0000${rule}`;
 }
 
 export class Suppressor {
@@ -71,6 +76,19 @@ export class Suppressor {
       this.release(oldest, this.entries.get(oldest)!);
     }
     return key;
+  }
+
+  /**
+   * What submit() does with a repeat, for a caller that has not built the Anomaly yet: when key
+   * has an aggregate open at timeMs, the occurrence joins it and true is returned; false when
+   * submit() would start a new one (the caller then builds the Anomaly and submits it).
+   */
+  fold(key: string, count: number, timeMs: number, lastMs: number, bytes: number, packets: number): boolean {
+    const e = this.entries.get(key);
+    if (!e || timeMs >= e.windowEnd) return false;
+    this.merge(e, count, Math.max(timeMs, lastMs), bytes, packets);
+    this.folded++;
+    return true;
   }
 
   /**

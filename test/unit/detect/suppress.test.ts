@@ -91,3 +91,20 @@ t.test('flush emits oldest first', async (t) => {
   s.flush();
   t.equal(out.length, 2, 'nothing twice');
 });
+
+t.test('fold() joins a repeat as submit() would, and declines when submit() would start afresh', async (t) => {
+  const viaSubmit = rig(), viaFold = rig();
+  const key = suppressionKey(an(T0));
+  t.notOk(viaFold.s.fold(key, 1, T0, T0, 100, 2), 'nothing held yet');
+  for (const r of [viaSubmit, viaFold]) r.s.submit(an(T0), T0);
+  for (let i = 1; i < 10; i++) {
+    viaSubmit.s.submit(an(T0 + i * 1000), T0 + i * 1000, T0 + i * 1500);
+    t.ok(viaFold.s.fold(key, 1, T0 + i * 1000, T0 + i * 1500, 100, 2));
+  }
+  t.notOk(viaFold.s.fold(key, 1, T0 + 3_600_000, T0 + 3_600_000, 100, 2), 'the window is over');
+  t.notOk(viaFold.s.fold(suppressionKey(an(T0, '203.0.113.9')), 1, T0, T0, 1, 1), 'another key');
+  for (const r of [viaSubmit, viaFold]) r.s.flush();
+  t.same(viaFold.out, viaSubmit.out);
+  t.equal(viaFold.s.folded, viaSubmit.s.folded);
+  t.match(viaFold.out[0], { count: 10, bytes: 1000, packets: 20, lastSeen: new Date(T0 + 13_500).toISOString() });
+});
