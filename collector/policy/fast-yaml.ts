@@ -155,7 +155,7 @@ class Reader {
       const colon = keyColon(t, start, e);
       if (colon < 0 || colon - start > MAX_KEY) giveUp();
       const key = plainKey(t, start, colon);
-      if (Object.prototype.hasOwnProperty.call(out, key)) giveUp();
+      if (Object.hasOwn(out, key)) giveUp();
       let i = colon + 1;
       while (i < e && t.charCodeAt(i) === SPACE) i++;
       if (i === e || t.charCodeAt(i) === HASH) {
@@ -192,10 +192,10 @@ function keyColon(t: string, i: number, e: number): number {
 const BLOCK_RUN = /[^:#\n]*/y;
 const FLOW_RUN = /[^:#,[\]{}\n]*/y;
 
-/** Where the run of `re` from `from` ends. */
+/** Where the run of `re` from `from` ends (test, not exec: no match object to allocate). */
 function skipTo(re: RegExp, t: string, from: number): number {
   re.lastIndex = from;
-  re.exec(t);
+  re.test(t);
   return re.lastIndex;
 }
 
@@ -272,7 +272,7 @@ class FlowReader {
         if (t.charCodeAt(this.p) !== COLON || t.charCodeAt(this.p + 1) !== SPACE) giveUp();
         this.p += 2;
         while (t.charCodeAt(this.p) === SPACE) this.p++;
-        if (Object.prototype.hasOwnProperty.call(out, key)) giveUp();
+        if (Object.hasOwn(out, key)) giveUp();
         out[key] = this.node();
         while (t.charCodeAt(this.p) === SPACE) this.p++;
         const d = t.charCodeAt(this.p++);
