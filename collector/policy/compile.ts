@@ -9,7 +9,7 @@ import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from
 import { PortIndex, PortIndexBuilder } from './ports.js';
 import { DomainTrie, globToRegExp } from './glob.js';
 import { parsePort, parseSize, type PortSpec } from './units.js';
-import { parseDuration, TargetMemo } from './validate.js';
+import { parseDuration, RuleMemo } from './validate.js';
 
 const ANY4: Cidr = { v6: false, bytes: new Uint8Array(16), len: 0 };
 const ANY6: Cidr = { v6: true, bytes: new Uint8Array(16), len: 0 };
@@ -78,13 +78,6 @@ export function detectorSettings(det: DetectorsDoc | undefined): Partial<DetectS
     // a partial table: resolveSettings() merges severity per kind over the defaults
     out.severity = { ...det.severity } as DetectSettings['severity'];
   }
-  return out;
-}
-
-/** Port specs of a validated rule. */
-function portSpecs(ports: readonly string[]): PortSpec[] {
-  const out: PortSpec[] = new Array(ports.length);
-  for (let i = 0; i < ports.length; i++) out[i] = parsePort(ports[i]) as PortSpec;
   return out;
 }
 
@@ -169,7 +162,7 @@ export class Policy implements CompiledPolicy {
   private verdicts = new Map<string, Verdict[]>();
   private detectors: Partial<DetectSettings>;
 
-  constructor(readonly source: string, doc: PolicyDoc, targets: TargetMemo = new TargetMemo()) {
+  constructor(readonly source: string, doc: PolicyDoc, memo: RuleMemo = new RuleMemo()) {
     this.vlan = doc.vlan;
     this.detectors = detectorSettings(doc.detectors);
     for (const [name, list] of Object.entries(doc.segments)) {
@@ -204,14 +197,14 @@ export class Policy implements CompiledPolicy {
     this.profileNames = Object.keys(doc.profiles);
     for (const name of this.profileNames) {
       const p = doc.profiles[name];
-      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits, targets));
+      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits, memo));
       const ids = this.profs.get(name)!.ruleIds;
       this.verdicts.set(name, ids.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })));
     }
   }
 
   private compileProfile(name: string, allow: readonly RuleDoc[], doc: PolicyDoc, resolvers: readonly Cidr[],
-    lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined, targets: TargetMemo): Profile {
+    lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined, memo: RuleMemo): Profile {
     const b = new ProfileBuilder();
     // every rule toward a device, for the cheap "could any device rule allow this" floor
     const devUnion = new PortIndexBuilder();
@@ -223,9 +216,9 @@ export class Policy implements CompiledPolicy {
         for (const part of serviceParts(r.service, resolvers)) for (const c of part.to) b.addAddr(c, i, part.ports);
         continue;
       }
-      const ports = r.ports === undefined ? undefined : portSpecs(r.ports);
+      const ports = r.ports === undefined ? undefined : memo.portsAgain(r.ports);
       if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); continue; }
-      const t = targets.reuse(r.to);
+      const t = memo.targetAgain(r.to);
       if ('error' in t) continue;
       switch (t.kind) {
         case 'cidr': b.addAddr(t.cidr, i, ports); break;
@@ -370,9 +363,9 @@ export class Policy implements CompiledPolicy {
 }
 
 /**
- * Compile a document that passed validation (load.ts guarantees that). `targets` may hold
- * the rule targets the validation already read.
+ * Compile a document that passed validation (load.ts guarantees that). `memo` may hold
+ * what the validation already read of the rules.
  */
-export function compilePolicy(doc: PolicyDoc, source: string, targets: TargetMemo = new TargetMemo()): CompiledPolicy {
-  return new Policy(source, doc, targets);
+export function compilePolicy(doc: PolicyDoc, source: string, memo: RuleMemo = new RuleMemo()): CompiledPolicy {
+  return new Policy(source, doc, memo);
 }

@@ -75,8 +75,8 @@ const MARKER_RE = /^---/gm;
 /** Only comments and blank lines before a single leading `---` line. */
 const LEADING_MARKER_RE = /^(?:[ ]*(?:#[^\n]*)?\n)*---[ ]*\r?\n/;
 
-/** `yaml` refuses an implicit key longer than this. */
-const MAX_KEY = 1024;
+/** `yaml` refuses an implicit key of over 1024 characters: give up well before. */
+const MAX_KEY = 1000;
 
 /**
  * Content lines as [start, end, indent] triples (end excludes the line break and a CR
@@ -155,7 +155,7 @@ class Reader {
       const colon = keyColon(t, start, e);
       if (colon < 0 || colon - start > MAX_KEY) giveUp();
       const key = plainKey(t, start, colon);
-      if (Object.prototype.hasOwnProperty.call(out, key)) giveUp();
+      if (Object.hasOwn(out, key)) giveUp();
       let i = colon + 1;
       while (i < e && t.charCodeAt(i) === SPACE) i++;
       if (i === e || t.charCodeAt(i) === HASH) {
@@ -192,10 +192,10 @@ function keyColon(t: string, i: number, e: number): number {
 const BLOCK_RUN = /[^:#\n]*/y;
 const FLOW_RUN = /[^:#,[\]{}\n]*/y;
 
-/** Where the run of `re` from `from` ends. */
+/** Where the run of `re` from `from` ends (test, not exec: no match object to allocate). */
 function skipTo(re: RegExp, t: string, from: number): number {
   re.lastIndex = from;
-  re.exec(t);
+  re.test(t);
   return re.lastIndex;
 }
 
@@ -272,7 +272,7 @@ class FlowReader {
         if (t.charCodeAt(this.p) !== COLON || t.charCodeAt(this.p + 1) !== SPACE) giveUp();
         this.p += 2;
         while (t.charCodeAt(this.p) === SPACE) this.p++;
-        if (Object.prototype.hasOwnProperty.call(out, key)) giveUp();
+        if (Object.hasOwn(out, key)) giveUp();
         out[key] = this.node();
         while (t.charCodeAt(this.p) === SPACE) this.p++;
         const d = t.charCodeAt(this.p++);
@@ -301,13 +301,15 @@ class FlowReader {
   /** A flow mapping key: a plain scalar (as plainKey) or quoted text; the reader then sits on its ":". */
   private key(): string {
     const t = this.t, c = t.charCodeAt(this.p);
+    const start = this.p;
     if (c === DQUOTE || c === SQUOTE) {
       const s = this.quoted(c);
-      if (s === '__proto__') giveUp();
+      if (s === '__proto__' || this.p - start > MAX_KEY) giveUp();
       return s;
     }
     const s = this.p;
     const end = this.plainEnd();
+    if (end - s > MAX_KEY) giveUp();
     let k = end;
     while (k > s && t.charCodeAt(k - 1) === SPACE) k--;
     this.p = k;

@@ -38,7 +38,6 @@ export function addrInto(s: string, out: Uint8Array): 0 | 4 | 6 {
   return 6;
 }
 
-/** A CIDR or a bare IP (a host prefix); `error` says what was expected. Host bits set are refused with a hint. */
 /** Scratch for parseCidr's unmasked address (a policy parses one per rule; only the result is kept). */
 const cidrScratch = new Uint8Array(16);
 
@@ -50,6 +49,7 @@ function prefixDigits(s: string): boolean {
   return n === 1 || s.charCodeAt(0) !== 48;
 }
 
+/** A CIDR or a bare IP (a host prefix); `error` says what was expected. Host bits set are refused with a hint. */
 export function parseCidr(s: string): Cidr | { error: string } {
   const slash = s.indexOf('/');
   const addr = slash < 0 ? s : s.slice(0, slash);
@@ -179,8 +179,8 @@ export class PrefixTrie<T> {
     const n = this.vals.length;
     t.c0 = this.c0.slice(0, n);
     t.c1 = this.c1.slice(0, n);
-    const vals: (U | undefined)[] = new Array(n);
-    for (let i = 0; i < n; i++) { const v = this.vals[i]; vals[i] = v === undefined ? undefined : fn(v); }
+    const vals: (U | undefined)[] = [];
+    for (let i = 0; i < n; i++) { const v = this.vals[i]; vals.push(v === undefined ? undefined : fn(v)); }
     t.vals = vals;
     return t;
   }

@@ -76,9 +76,8 @@ function quickPort(v: string): PortSpec | null {
   const n = v.length;
   let i = 0;
   let lo = 0;
-  const start = i;
   for (; i < n; i++) { const c = v.charCodeAt(i); if (c < 48 || c > 57) break; lo = lo * 10 + c - 48; if (lo > 65535) return null; }
-  if (i === start || (i - start > 1 && v.charCodeAt(start) === 48) || lo < 1) return null;
+  if (i === 0 || (i > 1 && v.charCodeAt(0) === 48) || lo < 1) return null;
   let hi = lo;
   if (v.charCodeAt(i) === 45) {
     const s2 = ++i;

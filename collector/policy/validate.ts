@@ -4,7 +4,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { PolicySchema, type PolicyDoc } from './schema.js';
 import { parseCidr, parseIp, type Cidr } from './net.js';
-import { parsePort, parseSize, show } from './units.js';
+import { parsePort, parseSize, show, type PortSpec } from './units.js';
 import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
@@ -178,33 +178,52 @@ export function parseTarget(to: string): Target | { error: string } {
 export type ErrorPlacer = Pick<Locator, 'error'>;
 
 /**
- * parseTarget results of one load, shared by the checks and the compiler, which both read
- * every rule's `to` (10,000 of them in a big policy) in the same order: the checks record
- * each result, the compiler takes them back in turn. A turn whose text differs is parsed
- * afresh, so the order is a speed-up, never a condition. Results are shared: never mutate one.
+ * What the checks read of each rule, its target (parseTarget) and its ports (parsePort),
+ * kept for the compiler, which reads the same rules in the same order (10,000 of them in
+ * a big policy): the checks record, the compiler takes the records back in turn. A turn
+ * whose text (or ports list) is not the recorded one is parsed afresh, so the order is a
+ * speed-up, never a condition. Results are shared: never mutate one.
  */
-export class TargetMemo {
+export class RuleMemo {
   private tos: string[] = [];
-  private results: (Target | { error: string })[] = [];
-  private turn = 0;
+  private targets: (Target | { error: string })[] = [];
+  private targetTurn = 0;
+  private portLists: unknown[][] = [];
+  private portSpecs: PortSpec[][] = [];
+  private portTurn = 0;
 
   /** parseTarget(to), recorded. */
-  parse(to: string): Target | { error: string } {
+  target(to: string): Target | { error: string } {
     const r = parseTarget(to);
     this.tos.push(to);
-    this.results.push(r);
+    this.targets.push(r);
     return r;
   }
 
   /** parseTarget(to), from the record when the next recorded text is `to`. */
-  reuse(to: string): Target | { error: string } {
-    const i = this.turn++;
-    return i < this.tos.length && this.tos[i] === to ? this.results[i] : parseTarget(to);
+  targetAgain(to: string): Target | { error: string } {
+    const i = this.targetTurn++;
+    return i < this.tos.length && this.tos[i] === to ? this.targets[i] : parseTarget(to);
+  }
+
+  /** Record the parsed ports of a rule's `ports` list (all of them valid). */
+  ports(list: unknown[], specs: PortSpec[]): void {
+    this.portLists.push(list);
+    this.portSpecs.push(specs);
+  }
+
+  /** The ports of a validated list, from the record when the next recorded list is this one. */
+  portsAgain(list: readonly string[]): PortSpec[] {
+    const i = this.portTurn++;
+    if (i < this.portLists.length && this.portLists[i] === list) return this.portSpecs[i];
+    const out: PortSpec[] = new Array(list.length);
+    for (let k = 0; k < list.length; k++) out[k] = parsePort(list[k]) as PortSpec;
+    return out;
   }
 }
 
 /** The checks the schema cannot express. Defensive: runs on values the schema may have refused. */
-export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet<string>, targets: TargetMemo = new TargetMemo()): PolicyError[] {
+export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet<string>, memo: RuleMemo = new RuleMemo()): PolicyError[] {
   const out: PolicyError[] = [];
   const err = (path: PathSeg[], msg: string) => { if (!skip.has(dottedPath(path))) out.push(loc.error(path, msg)); };
   if (!isObj(doc)) return out;
@@ -274,16 +293,19 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
         err(['profiles', p, 'allow', j], 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
       }
       if (str(r.to)) {
-        const t = targets.parse(r.to);
+        const t = memo.target(r.to);
         if ('error' in t) err(['profiles', p, 'allow', j, 'to'], t.error);
         else if (t.kind === 'segment' && !segSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('segment', t.name, segNames));
         else if (t.kind === 'device' && !devSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('device', t.name, devNames));
       }
       const ports = arr(r.ports);
+      const specs: PortSpec[] = [];
       for (let k = 0; k < ports.length; k++) {
         const x = parsePort(ports[k]);
         if ('error' in x) err(['profiles', p, 'allow', j, 'ports', k], x.error);
+        else specs.push(x);
       }
+      if (ports.length > 0 && specs.length === ports.length) memo.ports(ports, specs);
     }
     if (isObj(prof.limits)) {
       for (const lk of ['bytes_per_hour', 'bytes_per_day']) {

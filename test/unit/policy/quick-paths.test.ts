@@ -1,12 +1,14 @@
 // The short cuts taken for load speed give what the general code gives: parsePort without
 // its regular expression, parseCidr with a scratch buffer, port ranges without the sweep
-// for one or a few spans. The references below are the general code as it was.
+// for one or a few spans, parse results handed from the checks to the compiler. The
+// references below are the general code as it was.
 import t from 'tap';
 import fc from 'fast-check';
 import { parsePort, show, type PortSpec } from '../../../collector/policy/units.js';
 import { addrInto, parseCidr, AddrTable, type Cidr } from '../../../collector/policy/net.js';
 import { PortIndexBuilder, type PortIndex } from '../../../collector/policy/ports.js';
 import { ip4String, ip6String } from '../../../collector/decode/addr.js';
+import { RuleMemo, parseTarget } from '../../../collector/policy/validate.js';
 
 const PORT_EXPECTED = 'expected a port like "443/tcp", a range like "3478-3479/udp" (1-65535, proto tcp, udp or sctp) or "icmp"';
 
@@ -145,4 +147,26 @@ t.test('address tries keep every prefix after growing', async (t) => {
     if (mapped.longest(4, buf) !== first * 2 || table.longest(4, buf) !== first) wrong.push(i);
   }
   t.same(wrong, [], 'every /24 found, with the value of its first insert');
+});
+
+t.test('RuleMemo: the compiler gets what it would parse itself, in any order', async (t) => {
+  const memo = new RuleMemo();
+  const tos = ['10.0.0.0/8', '*.ring.com', 'device:cam', 'segment:iot', 'bad/99'];
+  for (const to of tos) t.same(memo.target(to), parseTarget(to));
+  // in order: the records themselves; out of order or other texts: parsed afresh, equal
+  const first = memo.targetAgain('10.0.0.0/8');
+  t.same(first, parseTarget('10.0.0.0/8'));
+  t.equal(first, (memo as unknown as { targets: unknown[] }).targets[0], 'the recorded result itself');
+  t.same(memo.targetAgain('device:cam'), parseTarget('device:cam'));
+  t.same(memo.targetAgain('device:cam'), parseTarget('device:cam'));
+  t.same(memo.targetAgain('fd00::/64'), parseTarget('fd00::/64'));
+  const list = ['443/tcp', '53/udp'];
+  memo.ports(list, [parsePort('443/tcp') as PortSpec, parsePort('53/udp') as PortSpec]);
+  t.same(memo.portsAgain(['443/tcp', '53/udp']), [{ proto: 'tcp', lo: 443, hi: 443 }, { proto: 'udp', lo: 53, hi: 53 }], 'another list: parsed');
+  t.same(memo.portsAgain(list), [{ proto: 'tcp', lo: 443, hi: 443 }, { proto: 'udp', lo: 53, hi: 53 }], 'past the records: parsed');
+  const m2 = new RuleMemo();
+  const specs = [parsePort('1-2/sctp') as PortSpec];
+  m2.ports(['1-2/sctp'], specs);
+  const l2 = ['9/tcp'];
+  t.same(m2.portsAgain(l2), [{ proto: 'tcp', lo: 9, hi: 9 }], 'not the recorded list: its own ports');
 });
