@@ -115,6 +115,8 @@ export class PrefixTrie<T> {
   private c0 = new Int32Array(64).fill(-1);
   private c1 = new Int32Array(64).fill(-1);
   private vals: (T | undefined)[] = [undefined];
+  /** nodes holding a value, so map() need not visit the (many more) nodes without one. */
+  private valued: number[] = [];
 
   /** Set the value at a prefix; `merge` gets the value already there (undefined when none). */
   insert(bytes: Uint8Array, len: number, merge: (old: T | undefined) => T): void {
@@ -131,7 +133,9 @@ export class PrefixTrie<T> {
       }
       node = next;
     }
-    this.vals[node] = merge(this.vals[node]);
+    const old = this.vals[node];
+    if (old === undefined) this.valued.push(node);
+    this.vals[node] = merge(old);
   }
 
   private grow(): void {
@@ -179,9 +183,13 @@ export class PrefixTrie<T> {
     const n = this.vals.length;
     t.c0 = this.c0.slice(0, n);
     t.c1 = this.c1.slice(0, n);
-    const vals: (U | undefined)[] = [];
-    for (let i = 0; i < n; i++) { const v = this.vals[i]; vals.push(v === undefined ? undefined : fn(v)); }
+    const vals = this.vals.slice() as unknown as (U | undefined)[];
+    for (const i of this.valued) {
+      const v = this.vals[i];
+      if (v !== undefined) vals[i] = fn(v);
+    }
     t.vals = vals;
+    t.valued = this.valued.slice();
     return t;
   }
 
