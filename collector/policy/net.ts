@@ -121,15 +121,16 @@ export class PrefixTrie<T> {
   /** Set the value at a prefix; `merge` gets the value already there (undefined when none). */
   insert(bytes: Uint8Array, len: number, merge: (old: T | undefined) => T): void {
     let node = 0;
+    let c0 = this.c0, c1 = this.c1;
+    const vals = this.vals;
     for (let b = 0; b < len; b++) {
       const bit = (bytes[b >> 3] >> (7 - (b & 7))) & 1;
-      const kids = bit ? this.c1 : this.c0;
-      let next = kids[node];
+      let next = bit ? c1[node] : c0[node];
       if (next < 0) {
-        next = this.vals.length;
-        if (next === this.c0.length) this.grow();
-        this.vals.push(undefined);
-        (bit ? this.c1 : this.c0)[node] = next;
+        next = vals.length;
+        if (next === c0.length) { this.grow(); c0 = this.c0; c1 = this.c1; }
+        vals.push(undefined);
+        (bit ? c1 : c0)[node] = next;
       }
       node = next;
     }
