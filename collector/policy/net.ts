@@ -115,23 +115,28 @@ export class PrefixTrie<T> {
   private c0 = new Int32Array(64).fill(-1);
   private c1 = new Int32Array(64).fill(-1);
   private vals: (T | undefined)[] = [undefined];
+  /** nodes holding a value, so map() need not visit the (many more) nodes without one. */
+  private valued: number[] = [];
 
   /** Set the value at a prefix; `merge` gets the value already there (undefined when none). */
   insert(bytes: Uint8Array, len: number, merge: (old: T | undefined) => T): void {
     let node = 0;
+    let c0 = this.c0, c1 = this.c1;
+    const vals = this.vals;
     for (let b = 0; b < len; b++) {
       const bit = (bytes[b >> 3] >> (7 - (b & 7))) & 1;
-      const kids = bit ? this.c1 : this.c0;
-      let next = kids[node];
+      let next = bit ? c1[node] : c0[node];
       if (next < 0) {
-        next = this.vals.length;
-        if (next === this.c0.length) this.grow();
-        this.vals.push(undefined);
-        (bit ? this.c1 : this.c0)[node] = next;
+        next = vals.length;
+        if (next === c0.length) { this.grow(); c0 = this.c0; c1 = this.c1; }
+        vals.push(undefined);
+        (bit ? c1 : c0)[node] = next;
       }
       node = next;
     }
-    this.vals[node] = merge(this.vals[node]);
+    const old = this.vals[node];
+    if (old === undefined) this.valued.push(node);
+    this.vals[node] = merge(old);
   }
 
   private grow(): void {
@@ -179,9 +184,13 @@ export class PrefixTrie<T> {
     const n = this.vals.length;
     t.c0 = this.c0.slice(0, n);
     t.c1 = this.c1.slice(0, n);
-    const vals: (U | undefined)[] = [];
-    for (let i = 0; i < n; i++) { const v = this.vals[i]; vals.push(v === undefined ? undefined : fn(v)); }
+    const vals = this.vals.slice() as unknown as (U | undefined)[];
+    for (const i of this.valued) {
+      const v = this.vals[i];
+      if (v !== undefined) vals[i] = fn(v);
+    }
     t.vals = vals;
+    t.valued = this.valued.slice();
     return t;
   }
 
