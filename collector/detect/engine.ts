@@ -117,7 +117,7 @@ export class DetectEngine {
     const sev = this.settings.severity;
     this.reporter = {
       report: (init: AnomalyInit) => {
-        // a repeat joins its aggregate without an Anomaly (and its two ISO times) built for it
+        // a repeat joins its aggregate without an Anomaly (and its ISO times) built for it
         const key = keyOf(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
         const last = init.lastSeen ?? init.time;
         if (this.suppress.fold(key, init.count ?? 1, init.time, last, init.bytes ?? 0, init.packets ?? 0)) return key;

@@ -2,14 +2,13 @@
 //
 // The registry is a 5.6 MB JSON object, one `"OUI": "text",` entry a line. Parsing it builds
 // 54,000 strings a run looks up a few dozen of, so the first device of a run paid ~150 ms: the
-// file is read as bytes and indexed by line instead (checked to be exactly that shape, valid
-// JSON strings and all), and an entry's text is parsed when it is asked for. A file of any other
-// shape is parsed whole, as before.
+// file is read as bytes and indexed by line instead (checked to be exactly that shape), and an
+// entry's text is parsed when it is asked for. A file of any other shape is parsed whole, as before.
 
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 
-/** OUI (24 bits) -> [start, end) of its JSON string literal in `bytes` */
+/** OUI (24 bits) -> offset of its JSON string literal in `bytes` */
 let index: Map<number, number> | null = null;
 let bytes: Buffer | null = null;
 let table: Record<string, string> | null = null;
