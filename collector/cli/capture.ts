@@ -22,33 +22,21 @@ export interface RunCaptureOptions {
 }
 
 export async function runCapture(path: string, pipeline: Pipeline, opts: RunCaptureOptions = {}): Promise<CaptureRun> {
-  if (opts.threaded) return runThreaded(path, pipeline);
-  const source = openCapture(path);
-  const progress = startProgress(source.size(), path.split('/').pop() ?? path);
-  const t0 = performance.now();
-  let error: Error | null = null;
-  const handle = pipeline.handleFrame;
-  let n = 0;
-  try {
-    await source.run((buf, off, caplen, wirelen, ts, linkType) => {
-      handle(buf, off, caplen, wirelen, ts, linkType);
-      if ((++n & 0xffff) === 0) progress.update(source.position());
-    });
-  } catch (err) {
-    error = err as Error;
-  } finally {
-    progress.stop();
-  }
-  await pipeline.finish();
-  return { error, ms: performance.now() - t0 };
-}
-
-async function runThreaded(path: string, pipeline: Pipeline): Promise<CaptureRun> {
   const progress = startProgress(captureSize(path), path.split('/').pop() ?? path);
   const t0 = performance.now();
   let error: Error | null = null;
   try {
-    await runThreadedCapture(path, pipeline.handlePacket, { onProgress: (pos) => progress.update(pos) });
+    if (opts.threaded) {
+      await runThreadedCapture(path, pipeline.handlePacket, { onProgress: (pos) => progress.update(pos) });
+    } else {
+      const source = openCapture(path);
+      const handle = pipeline.handleFrame;
+      let n = 0;
+      await source.run((buf, off, caplen, wirelen, ts, linkType) => {
+        handle(buf, off, caplen, wirelen, ts, linkType);
+        if ((++n & 0xffff) === 0) progress.update(source.position());
+      });
+    }
   } catch (err) {
     error = err as Error;
   } finally {

@@ -80,15 +80,14 @@ interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: unknown };
 }
 
-export class RingWriter {
-  private readonly i32: Int32Array;
-  private readonly f64: Float64Array;
-  private readonly bytes: Buffer;
-  private readonly ctrl: Int32Array;
-  private readonly progress: Float64Array;
-  private readonly size: number;
-  private w = 0;
-  private unpublished = 0;
+/** The views both ends keep over the shared memory. */
+abstract class RingEnd {
+  protected readonly i32: Int32Array;
+  protected readonly f64: Float64Array;
+  protected readonly bytes: Buffer;
+  protected readonly ctrl: Int32Array;
+  protected readonly progress: Float64Array;
+  protected readonly size: number;
 
   constructor(mem: RingMemory) {
     this.i32 = new Int32Array(mem.data);
@@ -98,6 +97,11 @@ export class RingWriter {
     this.progress = new Float64Array(mem.progress);
     this.size = mem.data.byteLength;
   }
+}
+
+export class RingWriter extends RingEnd {
+  private w = 0;
+  private unpublished = 0;
 
   /** Append one decoded packet; waits (bounded steps) while the ring is full. */
   write(p: PacketInfo): void {
@@ -185,21 +189,8 @@ export class RingWriter {
   }
 }
 
-export class RingReader {
-  private readonly i32: Int32Array;
-  private readonly f64: Float64Array;
-  private readonly bytes: Buffer;
-  private readonly ctrl: Int32Array;
-  private readonly progress: Float64Array;
+export class RingReader extends RingEnd {
   private r = 0;
-
-  constructor(mem: RingMemory) {
-    this.i32 = new Int32Array(mem.data);
-    this.f64 = new Float64Array(mem.data);
-    this.bytes = Buffer.from(mem.data);
-    this.ctrl = new Int32Array(mem.ctrl);
-    this.progress = new Float64Array(mem.progress);
-  }
 
   /**
    * Hand every published record to onPacket (p refilled in place each time). Returns the number
