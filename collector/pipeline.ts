@@ -6,6 +6,7 @@ import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet
 import { decodeDns } from './decode/dns.js';
 import { DnsAnswers } from './decode/dns-answers.js';
 import { packetIpWords } from './inventory/ip-words.js';
+import { addrKey } from './inventory/addr-key.js';
 import { decodeDhcp } from './decode/dhcp.js';
 import { tlsSni } from './decode/tls.js';
 import { httpHost, httpBasicAuth } from './decode/http.js';
@@ -150,10 +151,12 @@ export class Pipeline {
       : null;
 
     const onStart = (ev: FlowStart) => {
+      // the stages key their state by address: the texts are read once here
+      const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
       // only a TCP flow's payload can carry the later signals (onTcpPayload)
-      if (this.detect && ev.proto === 'tcp') this.starts.set(ev);
-      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
-      this.detect?.flowStart(ev);
+      if (this.detect && ev.proto === 'tcp') this.starts.set(ev, srcKey, dstKey);
+      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
+      this.detect?.flowStart(ev, srcKey, dstKey);
     };
     this.flows = new FlowTable(
       { ...(opts.flows ?? {}) },

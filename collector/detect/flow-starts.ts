@@ -39,18 +39,19 @@ export class FlowStarts {
     return this.used + this.others.size;
   }
 
-  set(ev: FlowStart): void {
+  /** srcKey/dstKey: addrKey() of ev.src/ev.dst, for a caller that has them already. */
+  set(ev: FlowStart, srcKey: number | string = addrKey(ev.src), dstKey: number | string = addrKey(ev.dst)): void {
     if (this.others.size > 0) this.others.delete(ev.id);
-    if (!this.place(ev)) {
+    if (!this.place(ev, srcKey, dstKey)) {
       this.delete(ev.id);
       this.others.set(ev.id, { ...ev });
     }
   }
 
   /** Puts ev in its row; false when its texts do not fit a row. */
-  private place(ev: FlowStart): boolean {
+  private place(ev: FlowStart, src: number | string, dst: number | string): boolean {
     const id = ev.id;
-    const src = addrKey(ev.src), dst = addrKey(ev.dst), srcMac = macNumber(ev.srcMac), dstMac = macNumber(ev.dstMac);
+    const srcMac = macNumber(ev.srcMac), dstMac = macNumber(ev.dstMac);
     const proto = PROTOS.indexOf(ev.proto), origin = ORIGINS.indexOf(ev.origin);
     if (typeof src !== 'number' || typeof dst !== 'number' || srcMac === -2 || dstMac === -2 || proto < 0 || origin < 0 || ev.exporter !== '') return false;
     let r = id & this.mask;
@@ -115,7 +116,7 @@ export class FlowStarts {
     }
     for (const ev of [...this.others.values()]) {
       if (this.rows[(ev.id & this.mask) * NW] !== 0) continue;
-      if (this.place(ev)) this.others.delete(ev.id);
+      if (this.place(ev, addrKey(ev.src), addrKey(ev.dst))) this.others.delete(ev.id);
     }
   }
 }
