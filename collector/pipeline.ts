@@ -6,6 +6,7 @@ import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet
 import { decodeDns } from './decode/dns.js';
 import { DnsAnswers } from './decode/dns-answers.js';
 import { packetIpWords } from './inventory/ip-words.js';
+import { addrKey } from './inventory/addr-key.js';
 import { decodeDhcp } from './decode/dhcp.js';
 import { tlsSni } from './decode/tls.js';
 import { httpHost, httpBasicAuth } from './decode/http.js';
@@ -15,7 +16,6 @@ import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
 import { DetectEngine } from './detect/engine.js';
-import { FlowStarts } from './detect/flow-starts.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
@@ -95,8 +95,8 @@ export class Pipeline {
   private readonly errorCounts = new Float64Array(DECODE_ERROR_NAMES.length);
   private readonly sinks: Sink[];
   private readonly log: Log;
-  /** live flows' first-packet facts, for signals that arrive later in the flow. */
-  private readonly starts = new FlowStarts();
+  /** live TCP flows' first-packet facts, for signals that arrive later in the flow. */
+  private readonly starts = new Map<number, FlowStart>();
   private nextTick = 0;
   private trafficEnd = 0;
   private statsDue = 0;
@@ -150,10 +150,12 @@ export class Pipeline {
       : null;
 
     const onStart = (ev: FlowStart) => {
+      // the stages key their state by address: the texts are read once here
+      const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
       // only a TCP flow's payload can carry the later signals (onTcpPayload)
-      if (this.detect && ev.proto === 'tcp') this.starts.set(ev);
-      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev);
-      this.detect?.flowStart(ev);
+      if (this.detect && ev.proto === 'tcp') this.starts.set(ev.id, ev);
+      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
+      this.detect?.flowStart(ev, srcKey, dstKey);
     };
     this.flows = new FlowTable(
       { ...(opts.flows ?? {}) },

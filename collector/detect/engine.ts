@@ -131,11 +131,12 @@ export class DetectEngine {
     this.deviceNew = new DeviceNew(opts.seen);
   }
 
-  /** A flow's first packet. */
-  flowStart(fs: FlowStart): void {
+  /** A flow's first packet. fsSrcKey/fsDstKey: addrKey() of fs.src/fs.dst, for a caller that has them already. */
+  flowStart(fs: FlowStart, fsSrcKey: number | string = addrKey(fs.src), fsDstKey: number | string = addrKey(fs.dst)): void {
     const p = this.opts.policy();
     const f = orient(fs);
-    const srcKey = addrKey(f.src), dstKey = addrKey(f.dst);
+    // orient() hands back fs itself unless it turned the flow round
+    const srcKey = f === fs ? fsSrcKey : fsDstKey, dstKey = f === fs ? fsDstKey : fsSrcKey;
     const inVlan = p.vlan === undefined || f.vlan === p.vlan;
     const srcWatched = inVlan && (this.addrFacts(p, f.src, srcKey) & WATCHED) !== 0;
     const dstFacts = this.addrFacts(p, f.dst, dstKey);

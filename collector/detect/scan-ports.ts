@@ -66,7 +66,11 @@ export class ScanPorts {
     }
     if (time > s.last) s.last = time;
     if (dport === s.firstPort) return s.key ? s.windowStart : -1;
-    if (!s.ports) s.ports = new Set([s.firstPort]);
+    if (!s.ports) {
+      // not new Set([first]): the constructor walks its argument through the iterator protocol
+      s.ports = new Set<number>();
+      s.ports.add(s.firstPort);
+    }
     if (s.ports.has(dport)) return s.key ? s.windowStart : -1;
     if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
     if (s.key) {

@@ -220,13 +220,13 @@ export class Inventory implements InventoryView {
    * its MAC when local. Sources without a link layer (NetFlow) key the device by that address.
    * The responder's device, when known, is seen too.
    */
-  observeFlowStart(ev: FlowStart): void {
+  observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src)): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
     // canonicalise, re-place or compare device signatures.
     const mac = lowerText(ev.srcMac);
     if (isStationMac(mac)) {
       const known = this.byId.get(mac);
-      const b = this.bindings.get(addrKey(ev.src));
+      const b = this.bindings.get(srcKey);
       if (known && b && b.mac === mac) {
         if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
         if (ev.time > b.confirmed) b.confirmed = ev.time;
