@@ -7,6 +7,7 @@ import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture } from './capture.js';
 import { renderTable } from './table.js';
 import { writeLines } from './output.js';
+import { FlowJsonLines } from './flow-json.js';
 
 export const flowsSpec: CommandSpec = {
   name: 'flows',
@@ -23,18 +24,6 @@ export const flowsSpec: CommandSpec = {
   },
 };
 
-/**
- * One record as a JSON object with DESIGN.md's FlowRecord fields first. Built by hand: it runs
- * once per flow on big captures, and JSON.stringify of an object was the largest cost there.
- */
-export function flowJson(r: FlowRecord): string {
-  const proto = typeof r.proto === 'number' ? String(r.proto) : `"${r.proto}"`;
-  return `{"start":${r.start},"end":${r.end},"proto":${proto},"src":"${r.src}","sport":${r.sport},"dst":"${r.dst}","dport":${r.dport},` +
-    `"packets":${r.packets},"bytes":${r.bytes},"packetsRev":${r.packetsRev},"bytesRev":${r.bytesRev},` +
-    `"srcMac":"${r.srcMac}","dstMac":"${r.dstMac}","vlan":${r.vlan},"tcpFlags":${r.tcpFlags},"origin":"${r.origin}",` +
-    `"exporter":"${r.exporter}",${r.serverName !== undefined ? `"serverName":${JSON.stringify(r.serverName)},` : ''}"final":${r.final},"id":${r.id}}`;
-}
-
 export async function flowsCommand(argv: string[]): Promise<number> {
   const a = parseCommand(flowsSpec, argv);
   if (a.help) { process.stdout.write(helpText(flowsSpec) + '\n'); return 0; }
@@ -46,10 +35,11 @@ export async function flowsCommand(argv: string[]): Promise<number> {
 
   const out = writeLines(a.values.out as string | undefined);
   const table: FlowRecord[] = [];
+  const json = new FlowJsonLines((b) => out.chunk(b));
   const pipeline = new Pipeline({
     inventory: false,
     flows: Number.isFinite(activeTimeoutMs) && activeTimeoutMs > 0 ? { activeTimeoutMs } : {},
-    onFlow: format === 'jsonl' ? (r) => out.line(flowJson(r)) : (r) => table.push(r),
+    onFlow: format === 'jsonl' ? (r) => json.write(r) : (r) => table.push(r),
   });
   const run = await runCapture(file, pipeline, { threaded: threads === '2' });
   if (format === 'table') {
@@ -60,6 +50,7 @@ export async function flowsCommand(argv: string[]): Promise<number> {
         String(r.packets), String(r.bytes), String(r.packetsRev), String(r.bytesRev), r.vlan ? String(r.vlan) : '', r.serverName ?? '']),
     ));
   }
+  json.end();
   await out.close();
   if (run.error) { process.stderr.write(`segwatch flows: ${run.error.message}\n`); return 1; }
   return 0;

@@ -6,6 +6,8 @@ import type { Writable } from 'node:stream';
 export interface LineWriter {
   line(s: string): void;
   text(s: string): void;
+  /** Bytes the caller will not touch again, after what is buffered. */
+  chunk(b: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,10 @@ export function writeLines(path?: string): LineWriter {
     text(s: string) {
       buf.push(s);
       spill();
+    },
+    chunk(b: Buffer) {
+      spill();
+      stream.write(b);
     },
     async close() {
       spill();

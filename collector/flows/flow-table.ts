@@ -117,7 +117,10 @@ export class FlowTable {
   private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
   private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
   private readonly freeNext: Int32Array;
-  private freeHead = 0;
+  /** freed slots, last freed first */
+  private freeHead = NIL;
+  /** slots below this have been used; the ones above are free without being on the list */
+  private fresh = 0;
   private live = 0;
   private nextId = 1;
   private nextAdvance = -Infinity;
@@ -171,13 +174,14 @@ export class FlowTable {
     this.vlan = new Uint16Array(cap);
     this.sport = new Uint16Array(cap);
     this.dport = new Uint16Array(cap);
-    this.srcStr = new Array<string>(cap).fill('');
-    this.dstStr = new Array<string>(cap).fill('');
-    this.srcMacStr = new Array<string>(cap).fill('');
-    this.dstMacStr = new Array<string>(cap).fill('');
-    this.names = new Array<string | undefined>(cap).fill(undefined);
+    // The string columns grow as slots are first used (create()): filling 5 x 262,144 entries up
+    // front was a tenth of a small capture's run. The typed arrays cost nothing until touched.
+    this.srcStr = [];
+    this.dstStr = [];
+    this.srcMacStr = [];
+    this.dstMacStr = [];
+    this.names = [];
     this.freeNext = new Int32Array(cap);
-    for (let i = 0; i < cap; i++) this.freeNext[i] = i + 1 < cap ? i + 1 : NIL;
     let fsize = 16;
     while (fsize < (opts.fragmentSlots ?? 4096)) fsize *= 2;
     this.fragKey = new Uint32Array(fsize * FW);
@@ -380,7 +384,14 @@ export class FlowTable {
   // is boxed, one heap number per packet.
   private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number): number {
     const ts = p.ts;
-    if (this.freeHead === NIL) this.evictOldest();
+    if (this.freeHead === NIL) {
+      if (this.fresh < this.cap) {
+        const slot = this.fresh++;
+        this.srcStr.push(''); this.dstStr.push(''); this.srcMacStr.push(''); this.dstMacStr.push(''); this.names.push(undefined);
+        this.freeNext[slot] = NIL;
+        this.freeHead = slot;
+      } else this.evictOldest();
+    }
     const slot = this.freeHead;
     this.freeHead = this.freeNext[slot];
     this.live++;

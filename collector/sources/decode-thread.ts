@@ -22,7 +22,7 @@ export interface DecodeThreadEnd {
 async function main(): Promise<void> {
   const { path, mem } = workerData as DecodeThreadData;
   const ring = new RingWriter(mem);
-  const source = openCapture(path);
+  const source = openCapture(path, { syncReads: true });
   const p = new PacketInfo();
   let n = 0;
   let end: DecodeThreadEnd;

@@ -11,6 +11,8 @@ import { PCAPNG_MAGIC, readPcapng } from './pcapng.js';
 export interface CaptureOptions {
   /** Read chunk size, bytes (default 1 MiB); grows for a larger record up to 16 MiB. */
   chunkBytes?: number;
+  /** Read on the calling thread (see ChunkReader): for the decode thread. */
+  syncReads?: boolean;
 }
 
 export type CaptureFormat = 'pcap' | 'pcapng';
@@ -36,7 +38,7 @@ export class PcapFileSource implements FrameSource {
     if (this.started) throw new Error(`${this.name}: run() may be called once`);
     this.started = true;
     const file = this.path;
-    const r = new ChunkReader(file, this.opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    const r = new ChunkReader(file, this.opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, this.opts.syncReads);
     try {
       await r.open();
     } catch (e) {

@@ -1,5 +1,6 @@
 // ChunkReader against the file it reads: every need() window, across read-ahead swaps, the
-// slow path (tails longer than the reserve, records longer than the chunk) and end of file.
+// slow path (tails longer than the reserve, records longer than the chunk) and end of file,
+// with reads in libuv's pool and on the calling thread (syncReads, the decode thread's mode).
 
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,16 @@ function makeFile(name: string, size: number, seed: number): { path: string; dat
  * window against the file, and the tail left at end of file. Returns the number of windows.
  */
 async function walk(t: Test, path: string, data: Buffer, chunk: number, step: (i: number) => number): Promise<number> {
-  const r = new ChunkReader(path, chunk);
+  const sizes: number[] = [];
+  const asyncWindows = await walkWith(t, path, data, chunk, (i) => { const n = step(i); sizes.push(n); return n; }, false);
+  // the same record sizes again (step may draw from a generator)
+  const syncWindows = await walkWith(t, path, data, chunk, (i) => sizes[i], true);
+  t.equal(syncWindows, asyncWindows, 'synchronous reads give the same windows');
+  return asyncWindows;
+}
+
+async function walkWith(t: Test, path: string, data: Buffer, chunk: number, step: (i: number) => number, syncReads: boolean): Promise<number> {
+  const r = new ChunkReader(path, chunk, syncReads);
   await r.open();
   let bad = 0;
   let windows = 0;
@@ -93,11 +103,13 @@ t.test('files shorter than a chunk, and empty', async (t) => {
 
 t.test('close() with a read-ahead in flight', async (t) => {
   const { path, data } = makeFile('stop.bin', 1 << 20, 5);
-  const r = new ChunkReader(path, 4096);
-  await r.open();
-  const p = await r.need(0, 100);
-  t.equal(p, 0);
-  t.equal(data.compare(r.buf, 0, 100, 0, 100), 0);
-  await r.close();
-  await t.rejects(r.need(4000, 200), 'no reads after close');
+  for (const syncReads of [false, true]) {
+    const r = new ChunkReader(path, 4096, syncReads);
+    await r.open();
+    const p = await r.need(0, 100);
+    t.equal(p, 0);
+    t.equal(data.compare(r.buf, 0, 100, 0, 100), 0);
+    await r.close();
+    await t.rejects(r.need(4000, 200), 'no reads after close');
+  }
 });
