@@ -9,13 +9,14 @@
 // result is the same either way.
 
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
 import { compilePolicy } from './compile.js';
 import { Locator, dottedPath } from './locate.js';
 import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo, type ErrorPlacer } from './validate.js';
 import { fastParseYaml } from './fast-yaml.js';
 import { makeSchemaCheck } from './schema-check.js';
-import { PolicySchema, type PolicyDoc } from './schema.js';
+import type { PolicyDoc } from './schema.js';
+import { POLICY_SCHEMA } from './schema-document.js';
+import { yaml } from './lazy-modules.js';
 import type { CompiledPolicy, PolicyError } from './types.js';
 
 export interface LoadResult {
@@ -33,7 +34,7 @@ let validator: ReturnType<typeof makeSchemaValidator> | null = null;
 let quickCheck: ((v: unknown) => boolean) | null | undefined;
 
 function schemaValid(value: unknown): boolean {
-  if (quickCheck === undefined) quickCheck = makeSchemaCheck(PolicySchema);
+  if (quickCheck === undefined) quickCheck = makeSchemaCheck(POLICY_SCHEMA);
   if (quickCheck !== null) return quickCheck(value);
   validator ??= makeSchemaValidator();
   return validator(value);
@@ -65,6 +66,7 @@ export function fastLoad(text: string, file: string): LoadResult | null {
 
 /** The reading with positions: every error of the file, each with its line and column. */
 export function positionalLoad(text: string, file: string): LoadResult {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const errors: PolicyError[] = [];

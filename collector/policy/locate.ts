@@ -1,7 +1,8 @@
 // Maps a path inside the policy (["profiles","camera","allow",0,"to"]) back to the YAML
 // node it came from, so every error can name its file, line and column.
 
-import { isMap, isSeq, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yaml } from './lazy-modules.js';
 import type { PolicyError } from './types.js';
 
 export type PathSeg = string | number;
@@ -20,6 +21,7 @@ export class Locator {
   private node(path: readonly PathSeg[], key: boolean): Node | null {
     let node: unknown = this.doc.contents;
     let last: Node | null = (node as Node) ?? null;
+    const { isMap, isSeq, isScalar } = yaml();
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
       if (isMap(node)) {

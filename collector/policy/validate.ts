@@ -1,8 +1,10 @@
 // Validation of a parsed policy: the JSON Schema (ajv, all errors) and the checks the
 // schema cannot express (CIDRs, ports, sizes, references between sections).
 
-import { Ajv, type ErrorObject } from 'ajv';
-import { PolicySchema, type PolicyDoc } from './schema.js';
+import type { ErrorObject } from 'ajv';
+import type { PolicyDoc } from './schema.js';
+import { POLICY_SCHEMA } from './schema-document.js';
+import { ajv } from './lazy-modules.js';
 import { parseCidr, parseIp, type Cidr } from './net.js';
 import { parsePort, parseSize, show, type PortSpec } from './units.js';
 import { checkDomainGlob, checkMacGlob } from './glob.js';
@@ -11,8 +13,8 @@ import type { PolicyError } from './types.js';
 
 /** A compiled schema validator; build one per loader (compiling takes a few ms). */
 export function makeSchemaValidator() {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-  return ajv.compile<PolicyDoc>(PolicySchema);
+  const { Ajv } = ajv();
+  return new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile<PolicyDoc>(POLICY_SCHEMA);
 }
 
 type Validator = ReturnType<typeof makeSchemaValidator>;

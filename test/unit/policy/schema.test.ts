@@ -4,8 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { policyJsonSchema } from '../../../collector/policy/schema.js';
-import { defaultSchemaPath, writePolicySchema } from '../../../collector/policy/write-schema.js';
+import { PolicySchema, policyJsonSchema, schemaDocumentModule } from '../../../collector/policy/schema.js';
+import { POLICY_SCHEMA } from '../../../collector/policy/schema-document.js';
+import { defaultSchemaPath, schemaDocumentPath, writePolicySchema } from '../../../collector/policy/write-schema.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -13,6 +14,14 @@ t.test('committed policies/schema/policy.schema.json equals the generated one', 
   t.equal(defaultSchemaPath(), `${root}policies/schema/policy.schema.json`);
   const committed = await readFile(`${root}policies/schema/policy.schema.json`, 'utf8');
   t.equal(committed, policyJsonSchema(), 'run `npm run schema` after changing collector/policy/schema.ts');
+});
+
+t.test('committed schema-document.ts (the loader\'s copy) equals the generated one', async (t) => {
+  t.equal(schemaDocumentPath(), `${root}collector/policy/schema-document.ts`);
+  const committed = await readFile(schemaDocumentPath(), 'utf8');
+  t.equal(committed, schemaDocumentModule(), 'run `npm run schema` after changing collector/policy/schema.ts');
+  t.same(POLICY_SCHEMA, JSON.parse(JSON.stringify(PolicySchema)), 'the same schema as TypeBox builds');
+  t.same({ $schema: 'http://json-schema.org/draft-07/schema#', ...POLICY_SCHEMA }, JSON.parse(policyJsonSchema()), 'and as published');
 });
 
 t.test('the published schema alone validates the example and refuses unknown keys', async (t) => {

@@ -1,0 +1,534 @@
+// Generated from schema.ts by `npm run schema`; do not edit (test/unit/policy/schema.test.ts
+// fails when it differs). The policy's JSON Schema as a plain object: loading a policy
+// then needs no schema library at run time.
+
+export const POLICY_SCHEMA: Record<string, unknown> = {
+  "additionalProperties": false,
+  "$id": "https://segwatch.invalid/schema/policy.schema.json",
+  "title": "segwatch site policy",
+  "description": "The allowlist policy of a segwatch site (policies/site.yaml).",
+  "type": "object",
+  "required": [
+    "version",
+    "segments",
+    "watch",
+    "default_profile",
+    "profiles"
+  ],
+  "properties": {
+    "version": {
+      "description": "policy language version: 1",
+      "const": 1,
+      "type": "number"
+    },
+    "segments": {
+      "description": "named networks: name -> list of CIDRs; the most specific CIDR wins",
+      "additionalProperties": false,
+      "type": "object",
+      "patternProperties": {
+        "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": {
+          "minItems": 1,
+          "type": "array",
+          "items": {
+            "description": "a CIDR or an IP",
+            "type": "string"
+          }
+        }
+      }
+    },
+    "watch": {
+      "minItems": 1,
+      "description": "segments whose devices are watched",
+      "type": "array",
+      "items": {
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        "description": "segment name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+        "type": "string"
+      }
+    },
+    "protected": {
+      "description": "segments a watched device must not open flows into",
+      "type": "array",
+      "items": {
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        "description": "segment name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+        "type": "string"
+      }
+    },
+    "resolvers": {
+      "description": "approved DNS resolvers",
+      "type": "array",
+      "items": {
+        "description": "an IP address",
+        "type": "string"
+      }
+    },
+    "vlan": {
+      "minimum": 1,
+      "maximum": 4094,
+      "description": "an 802.1Q VLAN id, 1-4094",
+      "type": "integer"
+    },
+    "devices": {
+      "description": "device entries; first match wins",
+      "type": "array",
+      "items": {
+        "additionalProperties": false,
+        "description": "a device entry: name, profile and at least one of mac, ip, vendor, hostname; all given keys must match",
+        "type": "object",
+        "required": [
+          "name",
+          "profile"
+        ],
+        "properties": {
+          "name": {
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+            "description": "device name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+            "type": "string"
+          },
+          "profile": {
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+            "description": "profile name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+            "type": "string"
+          },
+          "mac": {
+            "description": "a MAC or MAC glob, e.g. \"aa:bb:cc:00:00:01\" or \"aa:bb:cc:*\" (case-insensitive)",
+            "type": "string"
+          },
+          "ip": {
+            "description": "an IP or a CIDR",
+            "type": "string"
+          },
+          "vendor": {
+            "minLength": 1,
+            "description": "a glob on the OUI vendor name, e.g. \"TP-LINK*\" (case-insensitive)",
+            "type": "string"
+          },
+          "hostname": {
+            "minLength": 1,
+            "description": "a glob on the DHCP/mDNS host name, e.g. \"Chromecast-*\" (case-insensitive)",
+            "type": "string"
+          },
+          "comment": {
+            "type": "string"
+          }
+        }
+      }
+    },
+    "default_profile": {
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+      "description": "profile name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+      "type": "string"
+    },
+    "profiles": {
+      "description": "profiles by name",
+      "additionalProperties": false,
+      "type": "object",
+      "patternProperties": {
+        "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": {
+          "additionalProperties": false,
+          "description": "a device profile: allow rules and limits",
+          "type": "object",
+          "required": [
+            "allow"
+          ],
+          "properties": {
+            "description": {
+              "type": "string"
+            },
+            "allow": {
+              "description": "allow rules; a flow is allowed when any rule allows it",
+              "type": "array",
+              "items": {
+                "additionalProperties": false,
+                "description": "an allow rule: `service`, or `to` and/or `ports`",
+                "type": "object",
+                "properties": {
+                  "to": {
+                    "minLength": 1,
+                    "description": "destination: an IP, a CIDR, a domain glob (\"*.ring.com\" or \"ring.com\"), \"segment:NAME\" or \"device:NAME\"; left out = any host",
+                    "type": "string"
+                  },
+                  "ports": {
+                    "minItems": 1,
+                    "description": "ports the rule allows; left out = any port and protocol",
+                    "type": "array",
+                    "items": {
+                      "description": "a port: \"N/proto\", \"N-M/proto\" (proto tcp, udp or sctp) or \"icmp\"",
+                      "type": "string"
+                    }
+                  },
+                  "service": {
+                    "description": "a built-in service: dns, ntp, dhcp, mdns, ssdp, icmp",
+                    "anyOf": [
+                      {
+                        "const": "dns",
+                        "type": "string"
+                      },
+                      {
+                        "const": "ntp",
+                        "type": "string"
+                      },
+                      {
+                        "const": "dhcp",
+                        "type": "string"
+                      },
+                      {
+                        "const": "mdns",
+                        "type": "string"
+                      },
+                      {
+                        "const": "ssdp",
+                        "type": "string"
+                      },
+                      {
+                        "const": "icmp",
+                        "type": "string"
+                      }
+                    ]
+                  },
+                  "comment": {
+                    "description": "free text for people",
+                    "type": "string"
+                  }
+                }
+              }
+            },
+            "limits": {
+              "additionalProperties": false,
+              "description": "byte limits, both directions together",
+              "type": "object",
+              "properties": {
+                "bytes_per_hour": {
+                  "description": "a size: a number of bytes or a number with a unit B, KB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. \"500MB\"",
+                  "anyOf": [
+                    {
+                      "minimum": 0,
+                      "type": "integer"
+                    },
+                    {
+                      "pattern": "^[0-9]+(\\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$",
+                      "type": "string"
+                    }
+                  ]
+                },
+                "bytes_per_day": {
+                  "description": "a size: a number of bytes or a number with a unit B, KB, MB, GB, TB (decimal) or KiB, MiB, GiB, TiB (binary), e.g. \"500MB\"",
+                  "anyOf": [
+                    {
+                      "minimum": 0,
+                      "type": "integer"
+                    },
+                    {
+                      "pattern": "^[0-9]+(\\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$",
+                      "type": "string"
+                    }
+                  ]
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "detectors": {
+      "additionalProperties": false,
+      "description": "detector thresholds, windows and severities; everything left out keeps its default",
+      "type": "object",
+      "properties": {
+        "scan_hosts": {
+          "additionalProperties": false,
+          "description": "scan.hosts: threshold and window",
+          "type": "object",
+          "properties": {
+            "threshold": {
+              "minimum": 1,
+              "description": "scan.hosts fires at this many distinct hosts one device opens flows to within the window, at least 1",
+              "type": "integer"
+            },
+            "window": {
+              "pattern": "^[0-9]+(ms|s|m|h|d)$",
+              "description": "window of scan.hosts, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "type": "string"
+            }
+          }
+        },
+        "scan_ports": {
+          "additionalProperties": false,
+          "description": "scan.ports: threshold and window",
+          "type": "object",
+          "properties": {
+            "threshold": {
+              "minimum": 1,
+              "description": "scan.ports fires at this many distinct ports of one host one device opens flows to within the window, at least 1",
+              "type": "integer"
+            },
+            "window": {
+              "pattern": "^[0-9]+(ms|s|m|h|d)$",
+              "description": "window of scan.ports, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "type": "string"
+            }
+          }
+        },
+        "suppress_window": {
+          "pattern": "^[0-9]+(ms|s|m|h|d)$",
+          "description": "repeats of one (device, kind, peer, port) within this window become one anomaly with a count; at least 1ms. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+          "type": "string"
+        },
+        "dns_grace": {
+          "pattern": "^[0-9]+(ms|s|m|h|d)$",
+          "description": "how long a DNS answer still names its address after its TTL ran out; 0s for none. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+          "type": "string"
+        },
+        "plaintext_ports": {
+          "description": "server ports reported as protocol.plaintext; replaces the default list ([] turns the detector off)",
+          "type": "array",
+          "items": {
+            "description": "a clear-text protocol's server port: \"23/tcp\" or a range \"512-514/tcp\" (tcp or udp)",
+            "type": "string"
+          }
+        },
+        "critical_ips": {
+          "description": "addresses (gateways) whose claim by a second MAC is critical; approved resolvers always are",
+          "type": "array",
+          "items": {
+            "description": "an IP address",
+            "type": "string"
+          }
+        },
+        "severity": {
+          "additionalProperties": false,
+          "description": "severity per anomaly kind; kinds left out keep their default",
+          "type": "object",
+          "properties": {
+            "policy.violation": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "segment.crossing": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "device.new": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "device.spoof": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "scan.hosts": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "scan.ports": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "protocol.plaintext": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "dns.bypass": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "volume.limit": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            }
+          }
+        }
+      }
+    }
+  }
+};
