@@ -23,8 +23,8 @@ const SEGWATCH = [process.execPath, join(ROOT, 'dist/collector/cli/main.js')];
 const PACKETS = Number(process.env.BENCH_PACKETS ?? 2_000_000);
 /** per-tool wall-time limit, seconds. */
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 600);
-/** BENCH_RUNS=N: each tool runs N times, the fastest counts. */
-const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+/** BENCH_RUNS=N: N rounds of every tool, the fastest run of each counts. */
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 
@@ -40,7 +40,11 @@ interface Tool {
 interface Result {
   scenario: string;
   tool: string;
+  /** the fastest run's wall seconds (the figure least disturbed by the machine's other load) */
   seconds: number | null;
+  /** every run's wall seconds, in run order */
+  runs: number[];
+  medianSeconds: number | null;
   packetsPerSecond: number | null;
   peakRssMB: number | null;
   /** packets/s of segwatch in the same scenario divided by this tool's: > 1 means segwatch is faster. */
@@ -153,23 +157,38 @@ async function main(): Promise<void> {
     spawnSync('cat', [file], { stdio: 'ignore', timeout: 120_000 });
 
     const results: Result[] = [];
+    const list = tools(file, policy, tmp).filter((t) => t.argv);
+    type Measured = Awaited<ReturnType<typeof measure>>;
+    const best = new Map<Tool, Measured>();
+    const runs = new Map<Tool, number[]>(list.map((t) => [t, []]));
+    // Rounds, each tool once per round: the machine is shared and its speed drifts, so every
+    // tool sees the same spread of conditions, and the fastest run of each counts.
+    for (let round = 1; round <= RUNS; round++) {
+      console.error(`round ${round} of ${RUNS}: ${list.map((t) => t.name).join(', ')}`);
+      for (const tool of list) {
+        const prev = best.get(tool);
+        if (prev && (prev.code !== 0 || prev.timedOut)) continue; // failed once: not run again
+        const m = await measure(tool, tmp);
+        if (m.code === 0 && !m.timedOut) runs.get(tool)!.push(m.seconds);
+        if (!prev || m.code !== 0 || m.timedOut || m.seconds < prev.seconds) best.set(tool, m);
+      }
+    }
     for (const tool of tools(file, policy, tmp)) {
-      if (!tool.argv) {
-        results.push({ scenario: tool.scenario, tool: tool.name, seconds: null, packetsPerSecond: null, peakRssMB: null, segwatchSpeedup: null, exitCode: null, note: 'not installed / not built' });
+      const key = list.find((t) => t.name === tool.name);
+      const m = key && best.get(key);
+      if (!key || !m) {
+        results.push({ scenario: tool.scenario, tool: tool.name, seconds: null, runs: [], medianSeconds: null, packetsPerSecond: null, peakRssMB: null, segwatchSpeedup: null, exitCode: null, note: 'not installed / not built' });
         continue;
       }
-      console.error(`running ${tool.name} (best of ${RUNS}) ...`);
-      // The machine is shared: the best of a few runs is the figure least disturbed by others.
-      let m = await measure(tool, tmp);
-      for (let i = 1; i < RUNS && m.code === 0 && !m.timedOut; i++) {
-        const again = await measure(tool, tmp);
-        if (again.code === 0 && !again.timedOut && again.seconds < m.seconds) m = again;
-      }
+      const all = runs.get(key)!;
+      const sorted = [...all].sort((a, b) => a - b);
       // replay's own summary gives the pipeline's rate once the policy is loaded and compiled
       const pipelineRate = /\((\d+) packets\/s\)/.exec(m.stderr)?.[1];
       const ok = m.code === 0 && !m.timedOut;
       results.push({
-        scenario: tool.scenario, tool: tool.name, seconds: m.seconds, packetsPerSecond: ok ? gen.packets / m.seconds : null,
+        scenario: tool.scenario, tool: tool.name, seconds: m.seconds, runs: all,
+        medianSeconds: sorted.length ? sorted[(sorted.length - 1) >> 1] : null,
+        packetsPerSecond: ok ? gen.packets / m.seconds : null,
         peakRssMB: m.rssKB === null ? null : m.rssKB / 1024, segwatchSpeedup: null, exitCode: m.code,
         note: m.timedOut ? `killed after ${TIMEOUT_S} s` : !ok ? `exit ${m.code}: ${m.stderr.trim().split('\n').slice(-2).join(' | ')}`
           : tool.scenario === 'replay' && pipelineRate ? `wall time includes loading the policy; pipeline alone ${Number(pipelineRate).toLocaleString('en-US')} packets/s` : '',
@@ -180,8 +199,8 @@ async function main(): Promise<void> {
       if (swFlows && r.packetsPerSecond && !r.tool.startsWith('segwatch')) r.segwatchSpeedup = swFlows / r.packetsPerSecond;
     }
 
-    const rows = [['scenario', 'tool', 'seconds', 'packets/s', 'peak RSS MB', 'segwatch speedup', 'note']];
-    for (const r of results) rows.push([r.scenario, r.tool, fmt(r.seconds, 2), fmt(r.packetsPerSecond, 0), fmt(r.peakRssMB, 1), r.segwatchSpeedup === null ? '-' : `${r.segwatchSpeedup.toFixed(2)}x`, r.note]);
+    const rows = [['scenario', 'tool', 'seconds (best)', 'median', 'packets/s', 'peak RSS MB', 'segwatch speedup', 'note']];
+    for (const r of results) rows.push([r.scenario, r.tool, fmt(r.seconds, 2), fmt(r.medianSeconds, 2), fmt(r.packetsPerSecond, 0), fmt(r.peakRssMB, 1), r.segwatchSpeedup === null ? '-' : `${r.segwatchSpeedup.toFixed(2)}x`, r.note]);
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
     console.log(`(${gen.packets.toLocaleString('en-US')} packets; segwatch speedup = segwatch flows packets/s / tool packets/s: > 1 means segwatch is faster)`);

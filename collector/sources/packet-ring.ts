@@ -4,6 +4,8 @@
 // either side. Positions wrap at the ring's end (a -1 length marks the jump to the start).
 
 import { L3, type DecodeError, type PacketInfo } from '../decode/packet.js';
+import { tlsSni } from '../decode/tls.js';
+import { httpHost } from '../decode/http.js';
 
 /** Ring data bytes: room for tens of thousands of records, so neither side waits on every batch. */
 export const RING_BYTES = 8 << 20;
@@ -62,17 +64,20 @@ export function ringMemory(bytes = RING_BYTES): RingMemory {
 }
 
 /**
- * Only payloads the name search can use are carried: a TLS handshake record or what may be an
- * HTTP request line (methods are upper case). Any other payload yields no SNI or Host, so it is
- * sent as empty and the consumer's name search sees nothing, as it would on the real bytes.
+ * Only payloads that name a server are carried: the consumer's name search (Pipeline's
+ * onTcpPayload) reads the SNI of a payload starting 0x16 and the Host of any other, so this
+ * thread runs the same readers first. A payload where they find nothing is sent as empty and
+ * the consumer's search sees nothing, as it would have on the real bytes. The search is cheap
+ * here (handshakes that are not a ClientHello and non-requests fail in a few bytes) and saves
+ * copying every TLS certificate through the ring and reading it again on the other side.
  */
 function carriedPayload(p: PacketInfo): number {
   if (p.proto !== 6 || p.payloadLength <= 0) return 0;
-  const b = p.buf, o = p.payloadOffset, first = b[o];
-  if ((first === 22 && b[o + 1] === 3) || (first >= 0x41 && first <= 0x5a)) {
-    return p.payloadLength < MAX_CARRIED_PAYLOAD ? p.payloadLength : MAX_CARRIED_PAYLOAD;
-  }
-  return 0;
+  const b = p.buf, o = p.payloadOffset, n = p.payloadLength, first = b[o];
+  // HTTP methods are upper case: anything else cannot be a request
+  const named = first === 0x16 ? tlsSni(b, o, n) !== null : first >= 0x41 && first <= 0x5a && httpHost(b, o, n) !== null;
+  if (!named) return 0;
+  return n < MAX_CARRIED_PAYLOAD ? n : MAX_CARRIED_PAYLOAD;
 }
 
 /** Atomics.waitAsync (Node >= 16) is missing from the ES2022 library typings. */
