@@ -3,7 +3,7 @@
 import { openCapture } from '../sources/pcap-file.js';
 import type { Pipeline } from '../pipeline.js';
 import { startProgress } from './progress.js';
-import { captureSize, runThreadedCapture } from '../sources/threaded-file.js';
+import { captureSize, DecodeThread } from '../sources/threaded-file.js';
 
 export interface CaptureRun {
   /** the error that ended the file early (corrupt or truncated), after every frame before it was processed. */
@@ -19,6 +19,8 @@ export interface RunCaptureOptions {
    * the decode thread hands over headers, not frames.
    */
   threaded?: boolean;
+  /** That thread, started earlier (it reads while the caller prepares); implies threaded. */
+  decodeThread?: DecodeThread;
 }
 
 export async function runCapture(path: string, pipeline: Pipeline, opts: RunCaptureOptions = {}): Promise<CaptureRun> {
@@ -26,8 +28,9 @@ export async function runCapture(path: string, pipeline: Pipeline, opts: RunCapt
   const t0 = performance.now();
   let error: Error | null = null;
   try {
-    if (opts.threaded) {
-      await runThreadedCapture(path, pipeline.handlePacket, { onProgress: (pos) => progress.update(pos) });
+    if (opts.threaded || opts.decodeThread) {
+      const thread = opts.decodeThread ?? new DecodeThread(path);
+      await thread.run(pipeline.handlePacket, (pos) => progress.update(pos));
     } else {
       const source = openCapture(path);
       const handle = pipeline.handleFrame;

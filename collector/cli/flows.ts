@@ -2,9 +2,9 @@
 
 import { availableParallelism } from 'node:os';
 import type { FlowRecord } from '../types.js';
-import { Pipeline } from '../pipeline.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture } from './capture.js';
+import { DecodeThread } from '../sources/threaded-file.js';
 import { renderTable } from './table.js';
 import { writeLines } from './output.js';
 import { FlowJsonLines } from './flow-json.js';
@@ -32,16 +32,25 @@ export async function flowsCommand(argv: string[]): Promise<number> {
   if (!file) { process.stderr.write(helpText(flowsSpec) + '\n'); return 2; }
   const activeTimeoutMs = Number(a.values['active-timeout']) * 1000;
   const threads = oneOf(a.values.threads, ['1', '2'] as const, 'threads');
-
   const out = writeLines(a.values.out as string | undefined);
   const table: FlowRecord[] = [];
   const json = new FlowJsonLines((b) => out.chunk(b));
-  const pipeline = new Pipeline({
-    inventory: false,
-    flows: Number.isFinite(activeTimeoutMs) && activeTimeoutMs > 0 ? { activeTimeoutMs } : {},
-    onFlow: format === 'jsonl' ? (r) => json.write(r) : (r) => table.push(r),
-  });
-  const run = await runCapture(file, pipeline, { threaded: threads === '2' });
+
+  // The decode thread starts first: its start-up overlaps loading the pipeline's modules here.
+  const decodeThread = threads === '2' ? new DecodeThread(file) : undefined;
+  let pipeline: import('../pipeline.js').Pipeline;
+  try {
+    const { Pipeline } = await import('../pipeline.js');
+    pipeline = new Pipeline({
+      inventory: false,
+      flows: Number.isFinite(activeTimeoutMs) && activeTimeoutMs > 0 ? { activeTimeoutMs } : {},
+      onFlow: format === 'jsonl' ? (r) => json.write(r) : (r) => table.push(r),
+    });
+  } catch (err) {
+    await decodeThread?.cancel();
+    throw err;
+  }
+  const run = await runCapture(file, pipeline, { decodeThread });
   if (format === 'table') {
     table.sort((x, y) => x.start - y.start || x.id - y.id);
     out.text(renderTable(

@@ -1,8 +1,9 @@
 // The decoded-packet ring on one thread: every carried field survives the trip, only payloads
-// the name search can use cross, and positions wrap correctly lap after lap.
+// that name a server cross, and positions wrap correctly lap after lap.
 
 import t from 'tap';
 import { manifest, capture } from '../../helpers/paths.js';
+import { eachPacket } from '../decode/frames.js';
 import { openCapture } from '../../../collector/sources/pcap-file.js';
 import { decodeFrame } from '../../../collector/decode/frame.js';
 import { PacketInfo, L3 } from '../../../collector/decode/packet.js';
@@ -68,21 +69,39 @@ t.test('every carried field arrives as decoded, across wraps', async (t) => {
   t.ok(checked >= 100, `${checked} captures compared`);
 });
 
-t.test('only payloads the name search reads cross', async (t) => {
+t.test('only payloads that name a server cross, whole', async (t) => {
+  let hello: Buffer | null = null;
+  eachPacket(capture('iot/ndpi-sonos.pcapng'), (p) => {
+    if (!hello && p.hasL4 && p.proto === 6 && p.payloadLength > 0 && tlsSni(p.buf, p.payloadOffset, p.payloadLength)) {
+      hello = Buffer.from(p.buf.subarray(p.payloadOffset, p.payloadOffset + p.payloadLength));
+    }
+  });
+  t.ok(hello, 'a real ClientHello with SNI');
+  const payloads: [string, Buffer, boolean][] = [
+    ['a TLS ClientHello with SNI', hello!, true],
+    ['an HTTP request with Host', Buffer.from('GET / HTTP/1.1\r\nHost: cam.example\r\n\r\n', 'latin1'), true],
+    ['an HTTP request without Host', Buffer.from('GET / HTTP/1.0\r\nAccept: */*\r\n\r\n', 'latin1'), false],
+    ['an HTTP response', Buffer.from('HTTP/1.1 200 OK\r\nHost: x\r\n\r\n', 'latin1'), false],
+    ['a TLS ServerHello', Buffer.from('\x16\x03\x03\x00\x10\x02\x00\x00\x0c\x03\x03abcdefghij', 'latin1'), false],
+    ['TLS application data', Buffer.from('\x17\x03\x03\x00\x10xyz', 'latin1'), false],
+    ['other bytes', Buffer.from('abcdefgh', 'latin1'), false],
+  ];
   const mem = ringMemory();
   const writer = new RingWriter(mem), reader = new RingReader(mem);
   const p = new PacketInfo();
-  const frame = Buffer.alloc(14 + 20 + 20 + 8);
-  frame.set([0x08, 0x00], 12);
-  frame.set([0x45, 0, 0, 48, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
-  frame.set([0x30, 0x39, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0], 34);
-  const lengths: number[] = [];
-  for (const payload of ['GET / HT', 'abcdefgh', '\x17\x03\x03\x00\x10xyz', '\x16\x03\x01\x00\x10xyz']) {
-    frame.write(payload, 54, 'latin1');
+  for (const [, payload] of payloads) {
+    const frame = Buffer.alloc(54 + payload.length);
+    frame.set([0x08, 0x00], 12);
+    frame.set([0x45, 0, (40 + payload.length) >> 8, (40 + payload.length) & 255, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
+    frame.set([0x30, 0x39, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0], 34);
+    payload.copy(frame, 54);
     decodeFrame(frame, 0, frame.length, frame.length, 1000, 1, p);
     writer.write(p);
   }
   writer.end();
-  reader.drain(new PacketInfo(), (q) => lengths.push(q.payloadLength));
-  t.same(lengths, [8, 0, 0, 8], 'an HTTP-looking request and a TLS handshake carry their bytes; other payloads none');
+  const got: Buffer[] = [];
+  reader.drain(new PacketInfo(), (q) => got.push(Buffer.from(q.buf.subarray(q.payloadOffset, q.payloadOffset + q.payloadLength))));
+  payloads.forEach(([what, payload, crosses], i) => {
+    t.same(got[i], crosses ? payload : Buffer.alloc(0), `${what}: ${crosses ? 'its bytes' : 'nothing'}`);
+  });
 });

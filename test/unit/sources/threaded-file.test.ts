@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCapture } from '../../../collector/sources/pcap-file.js';
-import { runThreadedCapture } from '../../../collector/sources/threaded-file.js';
+import { DecodeThread, runThreadedCapture } from '../../../collector/sources/threaded-file.js';
 import { MIN_RING_BYTES } from '../../../collector/sources/packet-ring.js';
 import { Pipeline } from '../../../collector/pipeline.js';
 import type { FlowRecord } from '../../../collector/types.js';
@@ -68,4 +68,23 @@ t.test('a truncated file: every packet before the cut, then the same CaptureErro
   t.same(b, a);
   const missing = await twoThreads(join(dir, 'nope.pcap'));
   t.match(missing.error, /cannot open/);
+});
+
+t.test('a thread started early: packets waited in the ring; a cancelled one stops', async (t) => {
+  const file = join(dir, 'early.pcap');
+  generateImixPcap(file, 60_000, 11);
+  const want = await oneThread(file);
+  const early = new DecodeThread(file, MIN_RING_BYTES);
+  // the thread fills the small ring and waits for a reader
+  await new Promise((r) => setTimeout(r, 300));
+  const flows: FlowRecord[] = [];
+  const pl = new Pipeline({ inventory: false, onFlow: (r) => flows.push(r) });
+  await early.run(pl.handlePacket);
+  await pl.finish();
+  t.same({ flows, counters: { ...pl.counters, decodeErrorsByReason: undefined }, errors: pl.decodeErrorsByReason(), error: undefined }, want);
+  const unwanted = new DecodeThread(file, MIN_RING_BYTES);
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  await unwanted.cancel();
+  t.ok(Date.now() - t0 < 10_000, 'cancel() ends a thread blocked on a full ring');
 });
