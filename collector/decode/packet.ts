@@ -111,6 +111,12 @@ export class PacketInfo {
   payloadOffset = 0;
   payloadLength = 0;
 
+  /**
+   * The flow table's hash of this packet's flow, when whoever handed the packet over computed it
+   * (the decode thread, with flowHashHint); 0 = not known, the flow table computes it.
+   */
+  flowHash = 0;
+
   // ARP (Ethernet/IPv4 only): op 1 request, 2 reply.
   arpOp = 0;
   arpSenderMac = -1;
@@ -129,7 +135,7 @@ export class PacketInfo {
     this.isFragment = false; this.fragOffset = 0; this.moreFragments = false; this.fragId = 0;
     this.l4Offset = 0; this.hasL4 = false; this.sport = 0; this.dport = 0; this.tcpFlags = 0; this.tcpSeq = 0;
     this.icmpType = 0; this.icmpCode = 0;
-    this.payloadOffset = 0; this.payloadLength = 0;
+    this.payloadOffset = 0; this.payloadLength = 0; this.flowHash = 0;
     this.arpOp = 0; this.arpSenderMac = -1; this.arpSenderIp = 0; this.arpTargetMac = -1; this.arpTargetIp = 0;
   }
 }

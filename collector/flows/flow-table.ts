@@ -216,7 +216,7 @@ export class FlowTable {
     const sport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.sport : 0;
     const dport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.dport : 0;
     const side = v4 ? this.buildKey4(p, sport, dport) : this.buildKey(p, sport, dport);
-    const h = hashKey(this.k);
+    const h = p.flowHash !== 0 ? p.flowHash : hashKey(this.k);
     let slot = this.find(h);
     const flags = p.proto === 6 && p.hasL4 ? p.tcpFlags : 0;
     if (slot !== NIL) {
@@ -602,6 +602,21 @@ export class FlowTable {
   get capacity(): number { return this.cap; }
 }
 
+/**
+ * The hash add() computes for p's flow, for a thread that decodes packets for another to count
+ * (it travels in PacketInfo.flowHash). 0 when p has no plain IPv4 key (IPv6, fragments, not
+ * IP, any decode error): add() then computes it.
+ */
+export function flowHashHint(p: PacketInfo): number {
+  if (p.l3 !== L3.IPv4 || p.isFragment || p.error !== DecodeError.None) return 0;
+  const ports = p.hasL4 && p.proto !== 1 && p.proto !== 58;
+  const sport = ports ? p.sport : 0, dport = ports ? p.dport : 0, s = p.src4, d = p.dst4;
+  const side = s > d || (s === d && sport > dport);
+  return finalHash(mix(mix(mix(mix(0x811c9dc5, side ? d : s), side ? s : d),
+    side ? ((dport << 16) | sport) >>> 0 : ((sport << 16) | dport) >>> 0),
+    (((p.vlan & 0xfff) << 16) | ((p.proto & 255) << 8) | 4) >>> 0));
+}
+
 /** murmur3-style mix of the key words: an IPv4 key's constant prefix words are left out. */
 function hashKey(k: Uint32Array): number {
   return hashAt(k, 0);
@@ -611,6 +626,10 @@ function hashKey(k: Uint32Array): number {
 function hashAt(k: Uint32Array, b: number): number {
   let h = mix(mix(mix(mix(0x811c9dc5, k[b + 3]), k[b + 7]), k[b + 8]), k[b + 9]);
   if ((k[b + 9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[b]), k[b + 1]), k[b + 2]), k[b + 4]), k[b + 5]), k[b + 6]);
+  return finalHash(h);
+}
+
+function finalHash(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

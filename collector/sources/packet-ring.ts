@@ -6,6 +6,7 @@
 import { L3, type DecodeError, type PacketInfo } from '../decode/packet.js';
 import { tlsSni } from '../decode/tls.js';
 import { httpHost } from '../decode/http.js';
+import { flowHashHint } from '../flows/flow-table.js';
 
 /** Ring data bytes: room for tens of thousands of records, so neither side waits on every batch. */
 export const RING_BYTES = 8 << 20;
@@ -32,10 +33,10 @@ const W_DST4 = 10;
 const W_PORTS = 11;     // sport << 16 | dport
 const W_L3 = 12;        // vlan (12 bits) | proto << 16 | l3 << 24
 const W_FLAGS = 13;     // error | tcpFlags << 8 | hasL4, isFragment, moreFragments bits << 16
-const W_FRAG_OFFSET = 14;
+const W_FRAG_ICMP = 14; // fragOffset (< 2^16) | icmpType << 16 | icmpCode << 24
 const W_FRAG_ID = 15;
 const W_PAYLOAD_LEN = 16; // payload bytes carried after the header (and the IPv6 addresses)
-const W_ICMP = 17;      // icmpType | icmpCode << 8
+const W_FLOW_HASH = 17; // flowHashHint(): the flow table's hash, computed on this side, 0 = none
 const HEADER_BYTES = 72;
 const V6_BYTES = 32;
 
@@ -126,10 +127,10 @@ export class RingWriter extends RingEnd {
     i32[i + W_PORTS] = (p.sport << 16) | p.dport;
     i32[i + W_L3] = (p.vlan & 0xfff) | (p.proto << 16) | (p.l3 << 24);
     i32[i + W_FLAGS] = p.error | (p.tcpFlags << 8) | ((p.hasL4 ? 1 : 0) | (p.isFragment ? 2 : 0) | (p.moreFragments ? 4 : 0)) << 16;
-    i32[i + W_FRAG_OFFSET] = p.fragOffset;
+    i32[i + W_FRAG_ICMP] = p.fragOffset | (p.icmpType << 16) | (p.icmpCode << 24);
     i32[i + W_FRAG_ID] = p.fragId;
     i32[i + W_PAYLOAD_LEN] = payload;
-    i32[i + W_ICMP] = p.icmpType | (p.icmpCode << 8);
+    i32[i + W_FLOW_HASH] = flowHashHint(p);
     w += HEADER_BYTES;
     if (v6) {
       // byte loops: Buffer.copy's call overhead is larger than 32 bytes of copying
@@ -235,11 +236,13 @@ export class RingReader extends RingEnd {
       p.hasL4 = (fl & (1 << 16)) !== 0;
       p.isFragment = (fl & (2 << 16)) !== 0;
       p.moreFragments = (fl & (4 << 16)) !== 0;
-      p.fragOffset = i32[i + W_FRAG_OFFSET];
+      const fragIcmp = i32[i + W_FRAG_ICMP];
+      p.fragOffset = fragIcmp & 0xffff;
+      p.icmpType = (fragIcmp >>> 16) & 0xff;
+      p.icmpCode = fragIcmp >>> 24;
       p.fragId = i32[i + W_FRAG_ID];
-      const icmp = i32[i + W_ICMP];
-      p.icmpType = icmp & 0xff;
-      p.icmpCode = (icmp >>> 8) & 0xff;
+      // the hash was computed on the other side, off this thread's budget
+      p.flowHash = i32[i + W_FLOW_HASH] >>> 0;
       let o = r + HEADER_BYTES;
       if (p.l3 === L3.IPv6) {
         p.srcOff = o; p.dstOff = o + 16;
