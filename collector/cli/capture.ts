@@ -3,7 +3,7 @@
 import { openCapture } from '../sources/pcap-file.js';
 import type { Pipeline } from '../pipeline.js';
 import { startProgress } from './progress.js';
-import { captureSize, DecodeThread } from '../sources/threaded-file.js';
+import { captureSize, type DecodeThread } from '../sources/threaded-file.js';
 
 export interface CaptureRun {
   /** the error that ended the file early (corrupt or truncated), after every frame before it was processed. */
@@ -14,12 +14,11 @@ export interface CaptureRun {
 
 export interface RunCaptureOptions {
   /**
-   * Read and decode on a worker thread while this one runs the pipeline. Only for pipelines
-   * that learn nothing from packet payloads beyond the TCP name search (`segwatch flows`):
-   * the decode thread hands over headers, not frames.
+   * The thread already reading and decoding `path` (started early, so it starts up while the
+   * caller prepares): this one then only runs the pipeline. Only for pipelines that learn
+   * nothing from packet payloads beyond the TCP name search (`segwatch flows`): the decode
+   * thread hands over headers, not frames.
    */
-  threaded?: boolean;
-  /** That thread, started earlier (it reads while the caller prepares); implies threaded. */
   decodeThread?: DecodeThread;
 }
 
@@ -28,9 +27,8 @@ export async function runCapture(path: string, pipeline: Pipeline, opts: RunCapt
   const t0 = performance.now();
   let error: Error | null = null;
   try {
-    if (opts.threaded || opts.decodeThread) {
-      const thread = opts.decodeThread ?? new DecodeThread(path);
-      await thread.run(pipeline.handlePacket, (pos) => progress.update(pos));
+    if (opts.decodeThread) {
+      await opts.decodeThread.run(pipeline.handlePacket, (pos) => progress.update(pos));
     } else {
       const source = openCapture(path);
       const handle = pipeline.handleFrame;
