@@ -5,19 +5,11 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadPolicyFile, loadPolicyText, formatPolicyError } from '../../../collector/policy/load.js';
+import { siteAround } from '../../helpers/profile-site.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const CLASSES = ['camera', 'smart-plug', 'tv-streamer', 'voice-assistant', 'hub-bridge', 'printer'];
 
-// a minimal site around one snippet: the snippet may use segment:iot and every service
-const wrap = (snippet: string, name: string) => `version: 1
-segments:
-  iot: ["192.168.50.0/24", "fd00:50::/64"]
-watch: [iot]
-resolvers: ["192.168.50.1"]
-default_profile: ${name}
-profiles:
-${snippet.split('\n').map((l) => (l ? '  ' + l : l)).join('\n')}`;
 
 t.test('site.example.yaml loads with zero errors', async (t) => {
   const r = await loadPolicyFile(`${root}policies/site.example.yaml`);
@@ -40,7 +32,7 @@ t.test('every profile snippet loads and matches the example', async (t) => {
   for (const f of files) {
     const name = f.replace(/\.yaml$/, '');
     const text = await readFile(`${root}policies/profiles/${f}`, 'utf8');
-    const r = loadPolicyText(wrap(text, name), `policies/profiles/${f}`);
+    const r = loadPolicyText(siteAround(text, name), `policies/profiles/${f}`);
     t.same(r.errors.map(formatPolicyError), [], f);
     t.same(r.policy?.profiles(), [name], `${f} defines exactly profile ${name}`);
     t.same(site.profiles[name], parse(text)[name], `site.example.yaml inlines ${f} unchanged`);

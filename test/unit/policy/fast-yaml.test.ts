@@ -11,6 +11,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { coreScalar, fastParseYaml, NOT_CORE } from '../../../collector/policy/fast-yaml.js';
 import { fastLoad, loadPolicyText, positionalLoad } from '../../../collector/policy/load.js';
 import { bigPolicyYaml } from '../../../bench/big-policy.js';
+import { siteAround } from '../../helpers/profile-site.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 // SEGWATCH_POLICY_FUZZ_RUNS and _SEED run the random part longer or elsewhere
@@ -56,15 +57,6 @@ function yamlFiles(dir: string): string[] {
   });
 }
 
-// a profile snippet as a policy, as examples.test.ts wraps them
-const wrap = (snippet: string, name: string) => `version: 1
-segments:
-  iot: ["192.168.50.0/24", "fd00:50::/64"]
-watch: [iot]
-resolvers: ["192.168.50.1"]
-default_profile: ${name}
-profiles:
-${snippet.split('\n').map((l) => (l ? '  ' + l : l)).join('\n')}`;
 
 /** The policy of scale.test.ts (1,000 devices, 10,000 rules), in block style for a change. */
 function scalePolicy(): string {
@@ -97,7 +89,7 @@ function repoPolicies(): [string, string][] {
     ['scale policy (block style, CRLF)', scalePolicy()],
   ];
   for (const f of readdirSync(join(root, 'policies/profiles')).filter((f) => f.endsWith('.yaml'))) {
-    out.push([`policies/profiles/${f}`, wrap(readFileSync(join(root, 'policies/profiles', f), 'utf8'), f.replace(/\.yaml$/, ''))]);
+    out.push([`policies/profiles/${f}`, siteAround(readFileSync(join(root, 'policies/profiles', f), 'utf8'), f.replace(/\.yaml$/, ''))]);
   }
   return out;
 }
