@@ -3,6 +3,7 @@
 
 import { DecodeError, L3, type PacketInfo } from './packet.js';
 import { decodeTransport } from './transport.js';
+import { viewOf } from './view.js';
 
 /**
  * IPv4 at buf[o]; the captured frame ends at end. ipLen is the header's total length even when
@@ -16,7 +17,8 @@ export function decodeIpv4(buf: Buffer, o: number, end: number, p: PacketInfo): 
   const ihl = (b0 & 0x0f) << 2;
   if (ihl < 20) { p.error = DecodeError.BadIpHeaderLength; return; }
   if (o + ihl > end) { p.error = DecodeError.Truncated; return; }
-  const total = (buf[o + 2] << 8) | buf[o + 3];
+  const v = viewOf(buf);
+  const total = v.getUint16(o + 2);
   if (total < ihl) { p.error = DecodeError.BadIpTotalLength; return; }
   p.l3 = L3.IPv4;
   p.l3Offset = o;
@@ -24,11 +26,11 @@ export function decodeIpv4(buf: Buffer, o: number, end: number, p: PacketInfo): 
   p.ttl = buf[o + 8];
   const proto = buf[o + 9];
   p.proto = proto;
-  p.src4 = ((buf[o + 12] << 24) | (buf[o + 13] << 16) | (buf[o + 14] << 8) | buf[o + 15]) >>> 0;
-  p.dst4 = ((buf[o + 16] << 24) | (buf[o + 17] << 16) | (buf[o + 18] << 8) | buf[o + 19]) >>> 0;
+  p.src4 = v.getUint32(o + 12);
+  p.dst4 = v.getUint32(o + 16);
   p.srcOff = o + 12;
   p.dstOff = o + 16;
-  const frag = (buf[o + 6] << 8) | buf[o + 7];
+  const frag = v.getUint16(o + 6);
   const fragOffset = (frag & 0x1fff) << 3;
   const mf = (frag & 0x2000) !== 0;
   const l4 = o + ihl;

@@ -6,6 +6,7 @@ import { decodeArp } from './arp.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
 import { readMac } from './mac.js';
+import { viewOf } from './view.js';
 
 export { readMac };
 
@@ -23,9 +24,10 @@ const ETH_QINQ_OLD = 0x9100;
 /** Ethernet II from buf[o], frame ends at end (exclusive). */
 export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInfo): void {
   if (o + 14 > end) { p.error = DecodeError.Truncated; return; }
-  p.dstMac = readMac(buf, o);
-  p.srcMac = readMac(buf, o + 6);
-  followTags(buf, o + 14, end, (buf[o + 12] << 8) | buf[o + 13], p);
+  const v = viewOf(buf);
+  p.dstMac = v.getUint16(o) * 4294967296 + v.getUint32(o + 2);
+  p.srcMac = v.getUint16(o + 6) * 4294967296 + v.getUint32(o + 8);
+  followTags(buf, o + 14, end, v.getUint16(o + 12), p);
 }
 
 /** Hands the L3 header at buf[o] to its decoder by EtherType; other EtherTypes are L3.None, not errors. */

@@ -2,6 +2,7 @@
 // what was captured and to the IP length.
 
 import { DecodeError, type PacketInfo } from './packet.js';
+import { viewOf } from './view.js';
 
 /**
  * Transport header at buf[o]. end = min(captured end, IP end); ipEnd = where the IP length says
@@ -33,9 +34,11 @@ export function decodeTransport(buf: Buffer, o: number, end: number, ipEnd: numb
     const doff = (buf[o + 12] >> 4) << 2;
     // In a first fragment the options may continue in the next fragment: that is truncation.
     if (o + doff > ipEnd && !p.moreFragments) { p.error = DecodeError.BadTcpHeaderLength; return; }
-    p.sport = (buf[o] << 8) | buf[o + 1];
-    p.dport = (buf[o + 2] << 8) | buf[o + 3];
-    p.tcpSeq = ((buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7]) >>> 0;
+    const v = viewOf(buf);
+    const ports = v.getUint32(o);
+    p.sport = ports >>> 16;
+    p.dport = ports & 0xffff;
+    p.tcpSeq = v.getUint32(o + 4);
     p.tcpFlags = buf[o + 13];
     p.hasL4 = true;
     // Options cut off by the snaplen or continued in the next fragment: ports and flags stand.
@@ -48,10 +51,12 @@ export function decodeTransport(buf: Buffer, o: number, end: number, ipEnd: numb
     p.payloadLength = end - o - doff;
   } else if (proto === 17) {
     if (o + 8 > end) { p.error = DecodeError.Truncated; return; }
-    p.sport = (buf[o] << 8) | buf[o + 1];
-    p.dport = (buf[o + 2] << 8) | buf[o + 3];
+    const v = viewOf(buf);
+    const ports = v.getUint32(o);
+    p.sport = ports >>> 16;
+    p.dport = ports & 0xffff;
     p.hasL4 = true;
-    const ulen = (buf[o + 4] << 8) | buf[o + 5];
+    const ulen = v.getUint16(o + 4);
     p.payloadOffset = o + 8;
     // A first fragment's UDP length covers the whole datagram, not this fragment.
     if (ulen < 8 || (o + ulen > ipEnd && !p.moreFragments)) {

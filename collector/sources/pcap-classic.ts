@@ -37,6 +37,8 @@ export async function readClassicPcap(r: ChunkReader, file: string, st: ReadStat
     throw new CaptureError(file, 0, 'truncated_header', `pcap file header cut short (${r.available(r.pos)} of 24 bytes)`);
   }
   let b = r.buf;
+  // record header fields read through a view of the chunk: one load each, not four byte loads
+  let v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const kind = classicKind(b.readUInt32LE(pos));
   if (!kind) throw new CaptureError(file, 0, 'bad_magic', 'not a pcap file');
   const { le, nano, recHdr } = kind;
@@ -57,9 +59,9 @@ export async function readClassicPcap(r: ChunkReader, file: string, st: ReadStat
           throw new CaptureError(file, r.offsetOf(r.pos), 'truncated',
             `record header cut short (${left} of ${recHdr} bytes before end of file)`);
         }
-        b = r.buf;
+        if (r.buf !== b) { b = r.buf; v = new DataView(b.buffer, b.byteOffset, b.byteLength); }
       }
-      const caplen = u32(b, pos + 8, le);
+      const caplen = v.getUint32(pos + 8, le);
       if (caplen > PCAP_MAX_CAPLEN) {
         throw new CaptureError(file, r.offsetOf(pos), 'bad_caplen',
           `record caplen ${caplen} exceeds the ${PCAP_MAX_CAPLEN}-byte cap (corrupt file?)`);
@@ -72,12 +74,12 @@ export async function readClassicPcap(r: ChunkReader, file: string, st: ReadStat
           throw new CaptureError(file, r.offsetOf(r.pos), 'truncated',
             `record of ${caplen} captured bytes cut short (${r.available(r.pos) - recHdr} present)`);
         }
-        b = r.buf;
+        if (r.buf !== b) { b = r.buf; v = new DataView(b.buffer, b.byteOffset, b.byteLength); }
       }
-      const ts = u32(b, pos, le) * 1000 + u32(b, pos + 4, le) / fracDiv;
+      const ts = v.getUint32(pos, le) * 1000 + v.getUint32(pos + 4, le) / fracDiv;
       packets++;
       bytes += caplen;
-      onFrame(b, pos + recHdr, caplen, u32(b, pos + 12, le), ts, linkType);
+      onFrame(b, pos + recHdr, caplen, v.getUint32(pos + 12, le), ts, linkType);
       pos += recLen;
     }
   } finally {
