@@ -1,5 +1,7 @@
 // Streams a file through two reused chunk buffers so capture parsers read records in place
-// with bounded memory, while the next chunk's read is already in flight (read-ahead).
+// with bounded memory, while the next chunk's read is already in flight (read-ahead). A pipe
+// or FIFO (`tcpdump -w - | segwatch run --capture /dev/stdin`) is read in order, waiting for
+// its writer; it ends when the writer closes it.
 
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -31,6 +33,12 @@ export class ChunkReader {
   /** File offset of buf[end]. */
   private filePos = 0;
   private eof = false;
+  /**
+   * Read position for the next read: the file offset for a regular file; null (the descriptor's
+   * own position) for a pipe, FIFO or character device, which cannot read at an offset. Their
+   * reads come back short whenever the writer has written less, so only a read of 0 is the end.
+   */
+  private seekable = true;
   /** The second buffer: the read-ahead's target, allocated with the first read-ahead. */
   private spare: Buffer | undefined;
   /** The read in flight into spare[reserve, ...) from file offset filePos, if any. */
@@ -50,6 +58,17 @@ export class ChunkReader {
 
   async open(): Promise<void> {
     this.fh = await open(this.path, 'r');
+    try {
+      this.seekable = (await this.fh.stat()).isFile();
+    } catch (e) {
+      await this.fh.close();
+      this.fh = undefined;
+      throw e;
+    }
+  }
+
+  private at(filePos: number): number | null {
+    return this.seekable ? filePos : null;
   }
 
   async close(): Promise<void> {
@@ -113,8 +132,8 @@ export class ChunkReader {
       if (!this.fh) throw new Error('ChunkReader: not open');
       const want = this.buf.length - this.end;
       const { bytesRead } = this.syncReads
-        ? { bytesRead: readSync(this.fh.fd, this.buf, this.end, want, this.filePos) }
-        : await this.fh.read(this.buf, this.end, want, this.filePos);
+        ? { bytesRead: readSync(this.fh.fd, this.buf, this.end, want, this.at(this.filePos)) }
+        : await this.fh.read(this.buf, this.end, want, this.at(this.filePos));
       if (bytesRead === 0) this.eof = true;
       this.end += bytesRead;
       this.filePos += bytesRead;
@@ -153,7 +172,7 @@ export class ChunkReader {
     const spare = this.spare ?? (this.spare = Buffer.allocUnsafe(this.buf.length));
     this.aheadLen = spare.length - this.reserve;
     const p = this.syncReads ? this.readNow(spare, this.reserve, this.aheadLen, this.filePos)
-      : this.fh.read(spare, this.reserve, this.aheadLen, this.filePos);
+      : this.fh.read(spare, this.reserve, this.aheadLen, this.at(this.filePos));
     // Awaited later (need() or close()); until then a failure must not count as unhandled.
     p.catch(ignore);
     this.ahead = p;
@@ -162,7 +181,7 @@ export class ChunkReader {
   /** A read done now, as the settled promise an asynchronous read-ahead would give later. */
   private readNow(b: Buffer, off: number, len: number, filePos: number): Promise<ReadResult> {
     try {
-      return Promise.resolve({ bytesRead: readSync((this.fh as FileHandle).fd, b, off, len, filePos) });
+      return Promise.resolve({ bytesRead: readSync((this.fh as FileHandle).fd, b, off, len, this.at(filePos)) });
     } catch (e) {
       return Promise.reject(e as Error);
     }

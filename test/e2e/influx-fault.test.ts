@@ -3,8 +3,9 @@
 // afterwards the database holds every anomaly the runs printed, exactly once.
 
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, repoRoot, segwatch } from '../helpers/paths.js';
@@ -19,32 +20,33 @@ type A = Record<string, string | number>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A long capture: the demo's frames `copies` times, each copy one hour later (classic pcap,
- * little-endian, as the demo is), so a replay lasts seconds and its anomalies recur per copy.
+ * The demo capture as a header and a maker of copies: copy i is the demo's frames i hours later
+ * (classic pcap, little-endian, as the demo is), so its anomalies recur in every copy.
  */
-function longCapture(dst: string, copies: number): void {
+function demoCopies(): { header: Buffer; copy: (i: number) => Buffer } {
   const b = readFileSync(demo);
   if (b.readUInt32LE(0) !== 0xa1b2c3d4) throw new Error('demo.pcap is expected to be little-endian classic pcap');
-  const recs: Buffer[] = [];
-  for (let off = 24; off + 16 <= b.length;) {
-    const caplen = b.readUInt32LE(off + 8);
-    recs.push(b.subarray(off, off + 16 + caplen));
-    off += 16 + caplen;
-  }
-  const fd = openSync(dst, 'w');
-  try {
-    writeSync(fd, b.subarray(0, 24));
-    for (let i = 0; i < copies; i++) {
-      const copy = Buffer.concat(recs);
-      for (let off = 0; off < copy.length;) {
-        copy.writeUInt32LE(copy.readUInt32LE(off) + i * 3600, off);
-        off += 16 + copy.readUInt32LE(off + 8);
+  const body = b.subarray(24);
+  return {
+    header: b.subarray(0, 24),
+    copy(i: number): Buffer {
+      const c = Buffer.from(body);
+      for (let off = 0; off + 16 <= c.length;) {
+        c.writeUInt32LE(c.readUInt32LE(off) + i * 3600, off);
+        off += 16 + c.readUInt32LE(off + 8);
       }
-      writeSync(fd, copy);
-    }
-  } finally {
-    closeSync(fd);
+      return c;
+    },
+  };
+}
+
+/** Polls cond every 100 ms for at most ms; false when it never held. */
+async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (await cond()) return true;
+    await sleep(100);
   }
+  return cond();
 }
 
 const parse = (s: string): A[] => s.split('\n').filter(Boolean).map((l) => JSON.parse(l) as A);
@@ -110,43 +112,63 @@ if (!influxdAvailable()) {
     const influxd = await startInfluxd();
     t.teardown(() => influxd.destroy());
     const db = 'fault_a';
-    const capture = join(dir, 'long.pcap');
-    longCapture(capture, 350);
-    // ~800k packets: the run lasts several seconds after influxd is back, so its spool drains in the run.
+    // The collector reads a FIFO that this test writes in phases, so each step below happens
+    // while the run is provably still going (it waits for the next phase's frames), however
+    // fast the machine: a run over a file raced the outage and could end before it.
+    const fifo = join(dir, 'a.fifo');
+    t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
     const spool = join(dir, 'spool-a');
     const out = join(dir, 'a.jsonl');
 
-    const child = spawn(process.execPath, [cliPath, 'run', '--capture', capture, '--policy', policy,
+    const child = spawn(process.execPath, [cliPath, 'run', '--capture', fifo, '--policy', policy,
       '--influx', `${influxd.url}/${db}`, '--spool-dir', spool, '--out', out, '--log-level', 'info'],
     { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 200_000) stderr += d.toString(); });
     const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : -2))));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    t.teardown(() => { clearTimeout(killer); if (child.exitCode === null) child.kill('SIGKILL'); });
-
-    // Wait for the first anomalies in the database, then pull the plug.
-    let seen = 0;
+    const killer = setTimeout(() => child.kill('SIGKILL'), 240_000);
     let done = false;
     void exited.then(() => { done = true; });
-    for (const until = Date.now() + 60_000; Date.now() < until && !done && seen === 0;) {
-      seen = await anomalyCount(influxd, db).catch(() => 0);
-      if (seen === 0) await sleep(50);
-    }
+    // opening a FIFO to write waits for its reader: no await until the collector has it open
+    const feed = await Promise.race([open(fifo, 'w'), exited.then(() => null)]);
+    t.teardown(async () => { clearTimeout(killer); if (child.exitCode === null) child.kill('SIGKILL'); });
+    if (!feed) { t.fail(`the collector exited before opening the FIFO: ${stderr.slice(-2000)}`); return; }
+    const { header, copy } = demoCopies();
+    let copies = 0;
+    const send = async (n: number): Promise<void> => { for (const end = copies + n; copies < end; copies++) await feed.write(copy(copies)); };
+    await feed.write(header);
+
+    // 1: the first anomalies reach the database, then the plug is pulled
+    await send(50);
+    let seen = 0;
+    await until(async () => done || (seen = await anomalyCount(influxd, db).catch(() => 0)) > 0, 60_000);
     t.ok(seen > 0, `first anomalies visible (${seen})`);
     t.notOk(done, 'the run is still going when influxd is killed');
     await influxd.stop({ hard: true });
-    await sleep(1500);
+    // 2: more traffic while influxd is down: the writes fail and go to the spool
+    await send(100);
+    t.ok(await until(() => done || /InfluxDB write failed: spooling to disk and retrying/.test(stderr), 60_000), 'the outage was noticed');
     t.notOk(done, 'the run is still going while influxd is down');
+    // 3: influxd is back; the spool is replayed while the run goes on
     await influxd.start();
-    t.notOk(done, 'the run is still going when influxd is back');
+    await send(100);
+    t.ok(await until(() => done || /InfluxDB answers again/.test(stderr), 60_000), 'and its end');
+    let last = -1, steady = 0;
+    await until(async () => {
+      const n = await anomalyCount(influxd, db).catch(() => -1);
+      steady = n === last ? steady + 1 : 0;
+      last = n;
+      return done || steady >= 10;
+    }, 60_000);
+    t.notOk(done, 'the run is still going when influxd is back and the spool replayed');
+    // 4: the rest of the traffic, then the end of the capture ends the run
+    await send(100);
+    await feed.close();
 
     const code = await exited;
     t.equal(code, 0, `run exits 0: ${stderr.slice(-2000)}`);
-    t.match(stderr, /InfluxDB write failed: spooling to disk and retrying/, 'the outage was noticed');
-    t.match(stderr, /InfluxDB answers again/, 'and its end');
     const printed = parse(readFileSync(out, 'utf8'));
-    t.ok(printed.length > 1000, `${printed.length} anomalies printed`);
+    t.ok(printed.length > 1000, `${printed.length} anomalies printed from ${copies} copies of the demo`);
     t.equal(pendingBatches(spool), 0, 'the spool was replayed before the run ended');
     await assertExactlyOnce(t, influxd, db, printed);
   });

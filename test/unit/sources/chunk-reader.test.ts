@@ -4,6 +4,7 @@
 
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChunkReader } from '../../../collector/sources/chunk-reader.js';
@@ -111,5 +112,26 @@ t.test('close() with a read-ahead in flight', async (t) => {
     t.equal(data.compare(r.buf, 0, 100, 0, 100), 0);
     await r.close();
     await t.rejects(r.need(4000, 200), 'no reads after close');
+  }
+});
+
+// A FIFO is read in order: a writer in another process sends the file in uneven pieces with
+// pauses, so reads come back short and wait; the windows must still be the file's bytes.
+t.test('a FIFO fed in pieces by another process', async (t) => {
+  const { path: src, data } = makeFile('fifo-src.bin', 700_001, 6);
+  for (const syncReads of [false, true]) {
+    const fifo = join(dir, `pipe-${syncReads}`);
+    t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('fs'); const d = fs.readFileSync(${JSON.stringify(src)}); const fd = fs.openSync(${JSON.stringify(fifo)}, 'w');
+      let o = 0, i = 0; const step = () => { if (o >= d.length) { fs.closeSync(fd); return; }
+        const n = Math.min(d.length - o, [1, 7000, 100, 65536, 3, 200000][i++ % 6]); fs.writeSync(fd, d, o, n); o += n; setTimeout(step, i % 4 === 0 ? 20 : 0); };
+      step();`], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => writer.on('exit', (code) => resolve(code)));
+    t.teardown(() => { if (writer.exitCode === null) writer.kill('SIGKILL'); });
+    const sizes = [16, 1514, 60, 9000, 333, 40_000];
+    const w = await walkWith(t, fifo, data, 4096, (i) => sizes[i % sizes.length], syncReads);
+    t.ok(w > 50, `${w} windows (${syncReads ? 'synchronous' : 'pool'} reads)`);
+    t.equal(await exited, 0, 'the writer finished');
   }
 });
