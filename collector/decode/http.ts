@@ -1,6 +1,8 @@
 // HTTP/1.x requests: the Host a device asks for and whether it sends Basic credentials in the
 // clear. Reads the request head in place; allocates only the returned host.
 
+import { lowerToken } from './names.js';
+
 /** Bytes of the request head scanned, at most. */
 export const HTTP_MAX_HEAD = 8192;
 
@@ -72,13 +74,8 @@ export function httpHost(buf: Uint8Array, off: number, len: number): string | nu
   let e = v;
   while (e < end && buf[e] !== 0x0d && buf[e] !== 0x0a) e++;
   while (e > v && (buf[e - 1] === 0x20 || buf[e - 1] === 0x09)) e--;
-  let s = '';
-  for (let i = v; i < e; i++) {
-    const c = buf[i];
-    if (c < 0x21 || c > 0x7e) return null;
-    s += String.fromCharCode(c);
-  }
-  s = s.toLowerCase();
+  let s = lowerToken(buf, v, e);
+  if (s === null) return null;
   if (s.startsWith('[')) {
     const close = s.indexOf(']');
     if (close < 0) return null;

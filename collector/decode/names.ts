@@ -20,6 +20,27 @@ export function asciiText(buf: Uint8Array, a: number, b: number): string | null 
   return s;
 }
 
+/**
+ * buf[a, b) lower-cased when every byte is printable ASCII other than space (a host name, a
+ * header token), else null. The string is made once from the bytes: adding a character at a
+ * time made a string per character, most of the allocation of a run that reads many names.
+ */
+export function lowerToken(buf: Uint8Array, a: number, b: number): string | null {
+  let upper = false;
+  for (let i = a; i < b; i++) {
+    const c = buf[i];
+    if (c < 0x21 || c > 0x7e) return null;
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+  }
+  let s: string;
+  if (buf instanceof Buffer) s = buf.toString('latin1', a, b);
+  else {
+    s = '';
+    for (let i = a; i < b; i++) s += String.fromCharCode(buf[i]);
+  }
+  return upper ? s.toLowerCase() : s;
+}
+
 /** Lower-case hex of buf[a, b), bytes joined by sep. */
 export function hexText(buf: Uint8Array, a: number, b: number, sep = ''): string {
   let s = '';

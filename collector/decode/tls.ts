@@ -1,7 +1,7 @@
 // TLS ClientHello server_name (RFC 6066): the name a device asks for, seen in the first TCP
 // payload of a flow. Reads in place; allocates only the returned name.
 
-import { isHostName } from './names.js';
+import { isHostName, lowerToken } from './names.js';
 
 /**
  * SNI host name from a TLS record at buf[off, off + len): handshake record (22), ClientHello (1),
@@ -57,13 +57,8 @@ function serverName(buf: Uint8Array, a: number, b: number): string | null {
     o += 3;
     if (o + l > listEnd) return null;
     if (t === 0) {
-      let s = '';
-      for (let i = o; i < o + l; i++) {
-        const c = buf[i];
-        if (c < 0x21 || c > 0x7e) return null;
-        s += String.fromCharCode(c);
-      }
-      s = s.toLowerCase();
+      let s = lowerToken(buf, o, o + l);
+      if (s === null) return null;
       if (s.endsWith('.')) s = s.slice(0, -1);
       return isHostName(s) ? s : null;
     }

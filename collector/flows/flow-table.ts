@@ -629,13 +629,15 @@ function hashAt(k: Uint32Array, b: number): number {
   return finalHash(h);
 }
 
+// A signed 32-bit result: an unsigned one of 2^31 or more is a heap number wherever it crosses
+// a call that is not inlined, which was one allocation for every other packet.
 function finalHash(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 function mix(h: number, word: number): number {

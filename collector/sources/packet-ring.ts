@@ -250,7 +250,7 @@ export class RingReader extends RingEnd {
       p.icmpCode = fragIcmp >>> 24;
       p.fragId = i32[i + W_FRAG_ID];
       // the hash was computed on the other side, off this thread's budget
-      p.flowHash = i32[i + W_FLOW_HASH] >>> 0;
+      p.flowHash = i32[i + W_FLOW_HASH];
       let o = r + HEADER_BYTES;
       if (p.l3 === L3.IPv6) {
         p.srcOff = o; p.dstOff = o + 16;
