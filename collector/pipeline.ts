@@ -96,7 +96,6 @@ export class Pipeline {
   private readonly sinks: Sink[];
   private readonly log: Log;
   /** live TCP flows' first-packet facts, for signals that arrive later in the flow. */
-  private readonly starts = new Map<number, FlowStart>();
   private nextTick = 0;
   private trafficEnd = 0;
   private statsDue = 0;
@@ -152,8 +151,6 @@ export class Pipeline {
     const onStart = (ev: FlowStart) => {
       // the stages key their state by address: the texts are read once here
       const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
-      // only a TCP flow's payload can carry the later signals (onTcpPayload)
-      if (this.detect && ev.proto === 'tcp') this.starts.set(ev.id, ev);
       if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
       this.detect?.flowStart(ev, srcKey, dstKey);
     };
@@ -162,7 +159,6 @@ export class Pipeline {
       {
         ...(this.learn || this.detect ? { onStart } : {}),
         onRecord: (r) => {
-          if (r.final && this.detect) this.starts.delete(r.id);
           if (this.wantTraffic) this.accountTraffic(r);
           this.detect?.flowRecord(r);
           this.opts.onFlow?.(r);
@@ -268,7 +264,8 @@ export class Pipeline {
     const host = httpHost(b, off, len);
     if (host) this.nameFlow(id, host, 'http');
     if (host !== null && httpBasicAuth(b, off, len)) {
-      const start = this.starts.get(id);
+      // the flow's facts from the table: this payload's packet was just counted in it
+      const start = this.flows.startOf(id);
       if (start) this.detect?.plaintextSignal(start, 'http-basic-auth');
     }
   }

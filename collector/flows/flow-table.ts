@@ -108,6 +108,10 @@ export class FlowTable {
   private readonly vlan: Uint16Array;
   private readonly sport: Uint16Array;     // initiator's port
   private readonly dport: Uint16Array;
+  // the first packet's facts, for startOf(): written once per flow, read only on demand
+  private readonly firstTs: Float64Array;
+  private readonly firstFlags: Uint8Array;
+  private readonly firstBytes: Int32Array;
   private readonly srcStr: string[];
   private readonly dstStr: string[];
   private readonly srcMacStr: string[];
@@ -174,6 +178,9 @@ export class FlowTable {
     this.vlan = new Uint16Array(cap);
     this.sport = new Uint16Array(cap);
     this.dport = new Uint16Array(cap);
+    this.firstTs = new Float64Array(cap);
+    this.firstFlags = new Uint8Array(cap);
+    this.firstBytes = new Int32Array(cap);
     // The string columns grow as slots are first used (create()): filling 5 x 262,144 entries up
     // front was a tenth of a small capture's run. The typed arrays cost nothing until touched.
     this.srcStr = [];
@@ -430,12 +437,10 @@ export class FlowTable {
     this.srcMacStr[slot] = rev ? dm : sm;
     this.dstMacStr[slot] = rev ? sm : dm;
     this.names[slot] = undefined;
-    if (this.ev.onStart) this.ev.onStart({
-      id, time: ts, proto: protoName(p.proto),
-      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
-      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: p.vlan, tcpFlags: flags,
-      bytes: p.ipLen, origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
-    });
+    this.firstTs[slot] = ts;
+    this.firstFlags[slot] = flags;
+    this.firstBytes[slot] = p.ipLen;
+    if (this.ev.onStart) this.ev.onStart(this.startAt(slot));
     this.count(slot, rev ? 1 : 0, p);
     return slot;
   }
@@ -476,6 +481,27 @@ export class FlowTable {
     this.lastIndex = n;
     this.lastSlot = slot;
     return this.f[slot * RW + R_ID];
+  }
+
+  /**
+   * The FlowStart of a live flow, as onStart gave it (built again from the table's columns),
+   * or undefined when the flow has ended. For a stage that needs a flow's facts long after
+   * its start but only for a few flows: keeping every FlowStart until its flow ended kept a
+   * young object per flow alive through every scavenge.
+   */
+  startOf(flowId: number): FlowStart | undefined {
+    let slot = this.lastSlot;
+    if (slot === NIL || this.f[slot * RW + R_ID] !== flowId) slot = this.slotOf(flowId);
+    return slot === NIL ? undefined : this.startAt(slot);
+  }
+
+  private startAt(slot: number): FlowStart {
+    return {
+      id: this.f[slot * RW + R_ID], time: this.firstTs[slot], proto: protoName(this.proto[slot]),
+      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
+      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot], tcpFlags: this.firstFlags[slot],
+      bytes: this.firstBytes[slot], origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
+    };
   }
 
   /**

@@ -295,3 +295,27 @@ t.test('property: matches a Map model; packets and bytes are conserved under evi
   }), { numRuns: 300 });
   t.pass('property held');
 });
+
+t.test('startOf(): a live flow\'s FlowStart as onStart gave it, through interim records; undefined once ended', async (t) => {
+  const { ft, starts, recs, add } = table({ activeTimeoutMs: 1000 });
+  const a = add({ src: '192.168.50.7', dst: '93.184.216.34', sport: 51000, dport: 80, flags: TCP_SYN, len: 64, ts: T0 + 0.5, vlan: 50 });
+  // the SYN-ACK seen first: the receiver opened it (sureInitiator, ports turned round)
+  const b = add({ src: '10.0.0.9', dst: '192.168.50.8', sport: 443, dport: 40000, flags: TCP_SYN | TCP_ACK, len: 60, ts: T0 + 1 });
+  const c = add({ src: 'fe80::1', dst: 'fe80::2', sport: 5353, dport: 5353, proto: 17, len: 90, ts: T0 + 2 });
+  t.equal(starts.length, 3);
+  t.same(ft.startOf(a), starts[0], 'the first flow, found by id (not the last one added)');
+  t.same(ft.startOf(b), starts[1]);
+  t.same(ft.startOf(c), starts[2], 'IPv6 UDP, the last flow added');
+  t.equal(starts[1].src, '192.168.50.8', 'a check of the check: the start was turned round');
+  // past the active timeout: an interim record restarts the counters, not the flow's start
+  t.equal(add({ src: '192.168.50.7', dst: '93.184.216.34', sport: 51000, dport: 80, flags: TCP_ACK, len: 1500, ts: T0 + 5000, vlan: 50 }), a);
+  t.ok(recs.some((r) => r.id === a && !r.final), 'an interim record was sent');
+  t.same(ft.startOf(a), starts[0], 'the same start after an interim record');
+  t.equal(add({ src: '192.168.50.7', dst: '93.184.216.34', sport: 51000, dport: 80, flags: TCP_RST, len: 40, ts: T0 + 5001, vlan: 50 }), a);
+  t.same(ft.startOf(a), starts[0], 'a reset flow lives on until its closed-TCP timeout');
+  ft.advance(T0 + 5001 + 6000);
+  t.equal(ft.startOf(a), undefined, 'an ended flow has no start');
+  t.equal(ft.startOf(9999), undefined, 'nor an unknown id');
+  ft.flush();
+  t.equal(ft.startOf(b), undefined, 'nor a flushed one');
+});
