@@ -1,7 +1,7 @@
 // The composition root: the only module that imports every stage. Frames go
 // sources -> decode -> flows -> inventory -> detect -> sinks, in packet-time order.
 
-import { decodeFrame } from './decode/frame.js';
+import { decodeFrame, decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
 import { DnsAnswers } from './decode/dns-answers.js';
@@ -19,6 +19,7 @@ import { DetectEngine } from './detect/engine.js';
 import type { DetectSettings } from './detect/settings.js';
 import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
+import type { FrameStamp } from './sources/source.js';
 import { silentLog, macString, deviceLabel } from './types.js';
 
 export interface PipelineOptions {
@@ -89,6 +90,8 @@ export class Pipeline {
   readonly detect: DetectEngine | null;
 
   private readonly pkt = new PacketInfo();
+  /** The FrameStamp for a capture file read with handleStampedFrame. */
+  readonly stamp: FrameStamp = this.pkt;
   private readonly ndp = new NdpInfo();
   private readonly dnsAnswers = new DnsAnswers();
   private readonly dnsClient = new Uint32Array(4);
@@ -171,6 +174,16 @@ export class Pipeline {
   readonly handleFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void => {
     try {
       decodeFrame(buf, offset, caplen, wirelen, ts, linkType, this.pkt);
+      this.packet(this.pkt);
+    } catch (err) {
+      this.stageError(err);
+    }
+  };
+
+  /** handleFrame for a capture file read with `stamp`: the frame's timestamp is already in it. */
+  readonly handleStampedFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, _ts: number, linkType: number): void => {
+    try {
+      decodeStampedFrame(buf, offset, caplen, wirelen, linkType, this.pkt);
       this.packet(this.pkt);
     } catch (err) {
       this.stageError(err);

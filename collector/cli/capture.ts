@@ -31,12 +31,12 @@ export async function runCapture(path: string, pipeline: Pipeline, opts: RunCapt
       await opts.decodeThread.run(pipeline.handlePacket, (pos) => progress.update(pos));
     } else {
       const source = openCapture(path);
-      const handle = pipeline.handleFrame;
+      const handle = pipeline.handleStampedFrame;
       let n = 0;
       await source.run((buf, off, caplen, wirelen, ts, linkType) => {
         handle(buf, off, caplen, wirelen, ts, linkType);
         if ((++n & 0xffff) === 0) progress.update(source.position());
-      });
+      }, pipeline.stamp);
     }
   } catch (err) {
     error = err as Error;

@@ -18,12 +18,20 @@ import { decodeIpv6 } from './ipv6.js';
  * past the buffer is clamped to it; a negative offset/caplen or an offset past the buffer is BadCaptureLength.
  */
 export function decodeFrame(buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number, p: PacketInfo): void {
+  p.ts = ts;
+  decodeStampedFrame(buf, offset, caplen, wirelen, linkType, p);
+}
+
+/**
+ * decodeFrame() for a frame whose timestamp is already in p.ts (a capture file read with p as
+ * its FrameStamp): the timestamp is not passed, so not boxed, on the way.
+ */
+export function decodeStampedFrame(buf: Buffer, offset: number, caplen: number, wirelen: number, linkType: number, p: PacketInfo): void {
   p.reset();
   p.buf = buf;
   p.frameOffset = offset;
   p.caplen = caplen;
   p.wirelen = wirelen;
-  p.ts = ts;
   p.linkType = linkType;
   if (!(offset >= 0 && caplen >= 0 && offset <= buf.length)) { p.error = DecodeError.BadCaptureLength; return; }
   let end = offset + caplen;

@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from './pcap-file.js';
 import { CaptureError } from './source.js';
-import { decodeFrame } from '../decode/frame.js';
+import { decodeStampedFrame } from '../decode/frame.js';
 import { PacketInfo } from '../decode/packet.js';
 import { RingWriter, type RingMemory } from './packet-ring.js';
 
@@ -27,11 +27,12 @@ async function main(): Promise<void> {
   let n = 0;
   let end: DecodeThreadEnd;
   try {
-    await source.run((buf, off, caplen, wirelen, ts, linkType) => {
-      decodeFrame(buf, off, caplen, wirelen, ts, linkType, p);
+    // p is the stamp: the reader writes each timestamp into it (see FrameStamp)
+    await source.run((buf, off, caplen, wirelen, _ts, linkType) => {
+      decodeStampedFrame(buf, off, caplen, wirelen, linkType, p);
       ring.write(p);
       if ((++n & 0xffff) === 0) ring.setProgress(source.position());
-    });
+    }, p);
     end = { packets: n };
   } catch (err) {
     const e = err as Error;

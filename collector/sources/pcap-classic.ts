@@ -1,7 +1,7 @@
 // The classic libpcap file format: 24-byte global header, then 16-byte record headers
 // (24 for the old Kuznetzov "modified" variant), micro- or nanosecond timestamps, either byte order.
 
-import { CaptureError, type FrameHandler } from './source.js';
+import { CaptureError, type FrameHandler, type FrameStamp } from './source.js';
 import { ChunkReader } from './chunk-reader.js';
 import { u32 } from './read-int.js';
 
@@ -30,8 +30,8 @@ export function classicKind(magicLE: number): ClassicKind | undefined {
   }
 }
 
-/** Reads a whole classic pcap file from r (positioned at byte 0), delivering every frame. */
-export async function readClassicPcap(r: ChunkReader, file: string, st: ReadState, onFrame: FrameHandler): Promise<void> {
+/** Reads a whole classic pcap file from r (positioned at byte 0), delivering every frame (see FrameStamp). */
+export async function readClassicPcap(r: ChunkReader, file: string, st: ReadState, onFrame: FrameHandler, stamp?: FrameStamp): Promise<void> {
   let pos = await r.need(0, 24);
   if (pos < 0) {
     throw new CaptureError(file, 0, 'truncated_header', `pcap file header cut short (${r.available(r.pos)} of 24 bytes)`);
@@ -79,7 +79,10 @@ export async function readClassicPcap(r: ChunkReader, file: string, st: ReadStat
       const ts = v.getUint32(pos, le) * 1000 + v.getUint32(pos + 4, le) / fracDiv;
       packets++;
       bytes += caplen;
-      onFrame(b, pos + recHdr, caplen, v.getUint32(pos + 12, le), ts, linkType);
+      if (stamp) {
+        stamp.ts = ts;
+        onFrame(b, pos + recHdr, caplen, v.getUint32(pos + 12, le), 0, linkType);
+      } else onFrame(b, pos + recHdr, caplen, v.getUint32(pos + 12, le), ts, linkType);
       pos += recLen;
     }
   } finally {

@@ -3,7 +3,7 @@
 
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { CaptureError, type FrameHandler, type FrameSource, type SourceStats } from './source.js';
+import { CaptureError, type FrameHandler, type FrameStamp, type FrameSource, type SourceStats } from './source.js';
 import { ChunkReader, DEFAULT_CHUNK_BYTES } from './chunk-reader.js';
 import { classicKind, readClassicPcap, type ReadState } from './pcap-classic.js';
 import { PCAPNG_MAGIC, readPcapng } from './pcapng.js';
@@ -34,7 +34,8 @@ export class PcapFileSource implements FrameSource {
     }
   }
 
-  async run(onFrame: FrameHandler): Promise<void> {
+  /** Delivers every frame; with a stamp, each frame's timestamp goes there and ts is 0 (see FrameStamp). */
+  async run(onFrame: FrameHandler, stamp?: FrameStamp): Promise<void> {
     if (this.started) throw new Error(`${this.name}: run() may be called once`);
     this.started = true;
     const file = this.path;
@@ -54,10 +55,10 @@ export class PcapFileSource implements FrameSource {
       const magic = r.buf.readUInt32LE(0);
       if (magic === PCAPNG_MAGIC) {
         this.fmt = 'pcapng';
-        await readPcapng(r, file, this.st, onFrame);
+        await readPcapng(r, file, this.st, onFrame, stamp);
       } else if (classicKind(magic)) {
         this.fmt = 'pcap';
-        await readClassicPcap(r, file, this.st, onFrame);
+        await readClassicPcap(r, file, this.st, onFrame, stamp);
       } else {
         throw new CaptureError(file, 0, 'bad_magic', `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, '0')})`);
       }

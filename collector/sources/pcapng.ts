@@ -2,7 +2,7 @@
 // link type, snaplen, if_tsresol, if_tsoffset), and EPB/SPB/obsolete PB packets; other blocks
 // are skipped by their length. Timestamps are converted without BigInt: see ifaceTime().
 
-import { CaptureError, type FrameHandler } from './source.js';
+import { CaptureError, type FrameHandler, type FrameStamp } from './source.js';
 import { ChunkReader, MAX_RECORD_BYTES } from './chunk-reader.js';
 import { PCAP_MAX_CAPLEN, type ReadState } from './pcap-classic.js';
 import { u16, u32 } from './read-int.js';
@@ -82,7 +82,7 @@ export function ifaceTime(f: PcapngInterface, hi: number, lo: number): number {
 }
 
 /** Reads a whole pcapng file from r (positioned at byte 0, which holds an SHB). */
-export async function readPcapng(r: ChunkReader, file: string, st: ReadState, onFrame: FrameHandler): Promise<void> {
+export async function readPcapng(r: ChunkReader, file: string, st: ReadState, onFrame: FrameHandler, stamp?: FrameStamp): Promise<void> {
   let pos = 0;
   let b = r.buf;
   let le = true;
@@ -149,7 +149,10 @@ export async function readPcapng(r: ChunkReader, file: string, st: ReadState, on
           lastTs = ifaceTime(f, u32(b, pos + 12, le), u32(b, pos + 16, le));
           packets++;
           bytes += caplen;
-          onFrame(b, pos + 28, caplen, u32(b, pos + 24, le), lastTs, f.linkType);
+          if (stamp) {
+            stamp.ts = lastTs;
+            onFrame(b, pos + 28, caplen, u32(b, pos + 24, le), 0, f.linkType);
+          } else onFrame(b, pos + 28, caplen, u32(b, pos + 24, le), lastTs, f.linkType);
           break;
         }
         case BT_SPB: {
@@ -162,7 +165,10 @@ export async function readPcapng(r: ChunkReader, file: string, st: ReadState, on
           packets++;
           bytes += caplen;
           // No timestamp in an SPB: it inherits the previous packet's.
-          onFrame(b, pos + 12, caplen, wirelen, lastTs, f.linkType);
+          if (stamp) {
+            stamp.ts = lastTs;
+            onFrame(b, pos + 12, caplen, wirelen, 0, f.linkType);
+          } else onFrame(b, pos + 12, caplen, wirelen, lastTs, f.linkType);
           break;
         }
         case BT_IDB: {

@@ -10,6 +10,16 @@
  */
 export type FrameHandler = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number) => void;
 
+/**
+ * Where a capture-file reader can put each frame's timestamp instead of passing it (ts is then
+ * 0). A fractional number passed to a call that is not inlined is boxed, one heap number per
+ * frame; stored in an object's number field it is written in place. The decoder's PacketInfo
+ * is one: the reader stamps it, the handler decodes into it.
+ */
+export interface FrameStamp {
+  ts: number;
+}
+
 export interface SourceStats {
   /** frames delivered */
   packets: number;
