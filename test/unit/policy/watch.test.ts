@@ -1,10 +1,10 @@
 // Hot reload for real: a temp policy file is changed, broken, replaced; the last good
 // policy stays in force while a broken one is refused. Every wait is bounded.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { PolicyWatcher } from '../../../collector/policy/watch.js';
 import type { CompiledPolicy, PolicyError } from '../../../collector/policy/types.js';
@@ -24,14 +24,27 @@ function next<T>(w: PolicyWatcher, name: string, ms = 5000): Promise<T> {
   return once(w, name, { signal: ac.signal }).then((v) => v[0] as T).finally(() => clearTimeout(timer));
 }
 
-t.test('reloads on change, refuses a broken file, keeps the last good policy', async (t) => {
+/** A temp dir with site.yaml of `text`, removed after the test. */
+async function siteFile(t: Test, text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'segwatch-policy-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'site.yaml');
-  await writeFile(file, policy(['a']));
-  const w = new PolicyWatcher(file, { debounceMs: 50 });
+  await writeFile(file, text);
+  return file;
+}
+
+/** A started watcher of a fresh site.yaml holding profile a, closed after the test. */
+async function watching(t: Test, debounceMs: number): Promise<{ w: PolicyWatcher; file: string }> {
+  const file = await siteFile(t, policy(['a']));
+  const w = new PolicyWatcher(file, { debounceMs });
   t.teardown(() => w.close());
   t.same(await w.start(), []);
+  return { w, file };
+}
+
+t.test('reloads on change, refuses a broken file, keeps the last good policy', async (t) => {
+  const { w, file } = await watching(t, 50);
+  const dir = dirname(file);
   t.same(w.current().profiles(), ['a']);
 
   // Changes are written synchronously: an async write truncates and writes in two steps, and a
@@ -61,15 +74,9 @@ t.test('reloads on change, refuses a broken file, keeps the last good policy', a
 });
 
 t.test('a burst of writes gives one reload of the final content (debounce)', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'segwatch-policy-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'site.yaml');
-  await writeFile(file, policy(['a']));
   // writes 30 ms apart, well inside the debounce: a stall of the test's event loop delays the
   // debounce timer as much as the next write, so only a stall past a whole second could split it
-  const w = new PolicyWatcher(file, { debounceMs: 1000 });
-  t.teardown(() => w.close());
-  t.same(await w.start(), []);
+  const { w, file } = await watching(t, 1000);
   let count = 0;
   w.on('policy', () => { count++; });
   const p = next<CompiledPolicy>(w, 'policy');
@@ -84,10 +91,7 @@ t.test('a burst of writes gives one reload of the final content (debounce)', asy
 });
 
 t.test('reload() (the SIGHUP path) and a bad first load', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'segwatch-policy-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'site.yaml');
-  await writeFile(file, 'version: 1\nsegments: {}\n');
+  const file = await siteFile(t, 'version: 1\nsegments: {}\n');
   const w = new PolicyWatcher(file, { debounceMs: 10_000 }); // long debounce: only reload() reloads here
   t.teardown(() => w.close());
   const first = await w.start();
@@ -103,10 +107,7 @@ t.test('reload() (the SIGHUP path) and a bad first load', async (t) => {
 });
 
 t.test('SIGHUP reloads', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'segwatch-policy-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'site.yaml');
-  await writeFile(file, policy(['s1']));
+  const file = await siteFile(t, policy(['s1']));
   const w = new PolicyWatcher(file, { debounceMs: 10_000 });
   t.teardown(() => w.close());
   await w.start();
