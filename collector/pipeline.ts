@@ -1,7 +1,7 @@
 // The composition root: the only module that imports every stage. Frames go
 // sources -> decode -> flows -> inventory -> detect -> sinks, in packet-time order.
 
-import { decodeFrame, decodeStampedFrame } from './decode/frame.js';
+import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
 import { DnsAnswers } from './decode/dns-answers.js';
@@ -172,12 +172,8 @@ export class Pipeline {
 
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */
   readonly handleFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number): void => {
-    try {
-      decodeFrame(buf, offset, caplen, wirelen, ts, linkType, this.pkt);
-      this.packet(this.pkt);
-    } catch (err) {
-      this.stageError(err);
-    }
+    this.pkt.ts = ts;
+    this.handleStampedFrame(buf, offset, caplen, wirelen, ts, linkType);
   };
 
   /** handleFrame for a capture file read with `stamp`: the frame's timestamp is already in it. */

@@ -509,24 +509,12 @@ export class FlowTable {
    * shared string costs neither the formatting nor a young-generation copy while the flow lives.
    */
   private ip4Text(a: number): string {
-    let s = this.ip4s.get(a);
-    if (s === undefined) {
-      s = ip4String(a);
-      if (this.ip4s.size >= 65_536) this.ip4s.clear();
-      this.ip4s.set(a, s);
-    }
-    return s;
+    return cachedText(this.ip4s, a, ip4String);
   }
 
   /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
   private macText(mac: number): string {
-    let s = this.macs.get(mac);
-    if (s === undefined) {
-      s = macString(mac);
-      if (this.macs.size >= 65_536) this.macs.clear();
-      this.macs.set(mac, s);
-    }
-    return s;
+    return cachedText(this.macs, mac, macString);
   }
 
   private evictOldest(): void {
@@ -626,6 +614,17 @@ export class FlowTable {
 
   /** Hash-table load, for tests and the bench: live flows and index size. */
   get capacity(): number { return this.cap; }
+}
+
+/** format(key), kept in cache (emptied when it reaches 65,536 entries, so it stays bounded). */
+function cachedText(cache: Map<number, string>, key: number, format: (key: number) => string): string {
+  let s = cache.get(key);
+  if (s === undefined) {
+    s = format(key);
+    if (cache.size >= 65_536) cache.clear();
+    cache.set(key, s);
+  }
+  return s;
 }
 
 /**
