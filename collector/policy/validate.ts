@@ -125,6 +125,8 @@ function detectorErrors(det: Record<string, unknown>, err: (path: PathSeg[], msg
     const sc = det[k];
     if (isObj(sc)) dur(['detectors', k, 'window'], sc.window, 1);
   }
+  dur(['detectors', 'anomaly_idle'], det.anomaly_idle, 1);
+  dur(['detectors', 'anomaly_update'], det.anomaly_update, 0);
   dur(['detectors', 'suppress_window'], det.suppress_window, 1);
   dur(['detectors', 'dns_grace'], det.dns_grace, 0);
   let total = 0;

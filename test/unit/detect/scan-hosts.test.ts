@@ -79,7 +79,7 @@ t.test('a scan that pauses longer than the window is two scans', async (t) => {
   for (let i = 0; i < 100; i++) h.engine.flowStart(start({ dst: host(i + 1000), dport: 80, time: T0 + 120_000 + i }));
   h.engine.flush();
   t.same(h.out.map((a) => [a.kind, a.count]), [['scan.hosts', 200]], 'same key within the suppression window: counts add up');
-  const h2 = harness({ settings: { suppressWindowMs: 60_000 } });
+  const h2 = harness({ settings: { anomalyIdleMs: 60_000 } });
   for (let i = 0; i < 100; i++) h2.engine.flowStart(start({ dst: host(i + 1), dport: 80, time: T0 + i }));
   for (let i = 0; i < 100; i++) h2.engine.flowStart(start({ dst: host(i + 1000), dport: 80, time: T0 + 120_000 + i }));
   h2.engine.flush();
@@ -89,6 +89,6 @@ t.test('a scan that pauses longer than the window is two scans', async (t) => {
 t.test('memory stays bounded: tracked sources are capped', async (t) => {
   const h = harness({ settings: { scanMaxSources: 16 } });
   for (let i = 1; i <= 250; i++) h.engine.flowStart(start({ src: `192.168.50.${i}`, srcMac: '', dst: '203.0.113.5', dport: 443, time: T0 + i }));
-  const st = (h.engine as unknown as { scanHosts: { tracked: number } }).scanHosts.tracked;
+  const st = h.engine.stats().scanHostsTracked;
   t.ok(st <= 16, `tracked ${st}`);
 });
