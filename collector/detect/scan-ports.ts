@@ -179,6 +179,7 @@ export const scanPortsDetector: DetectorDef = {
       },
       scanningSince: (src, dst, time) => scan.scanningSince(src, dst, time),
       tick: (now) => scan.tick(now),
+      stats: () => ({ scanPortsTracked: scan.tracked }),
     };
   },
 };
