@@ -43,6 +43,39 @@ t.test('SeriesTimeGuard moves a colliding distinct point by 1 ns, never a repeat
   const p3 = anomalyPoint(a);
   g.place(p3, anomalyIdentity(a));
   t.equal(p3.timeNs, p1.timeNs, 'the same anomaly again keeps its key');
-  for (let i = 0; i < 10; i++) g.place({ ...anomalyPoint(a), time: i }, `x${i}`);
-  t.pass('bounded memory: capacity 4 respected without error');
+});
+
+t.test('SeriesTimeGuard remembers exactly `capacity` keys, the oldest placed forgotten first', async (t) => {
+  // points of one series at times 0..n-1 ms, each its own key
+  const fill = (n: number, capacity?: number) => {
+    const g = new SeriesTimeGuard(capacity);
+    for (let i = 0; i < n; i++) g.place({ ...anomalyPoint(a), time: i, timeNs: 0 }, `x${i}`);
+    return g;
+  };
+  // another anomaly on the key of time i: moved by 1 ns while the key is remembered, not after
+  const remembers = (g: SeriesTimeGuard, i: number) => {
+    const p = { ...anomalyPoint(a), time: i, timeNs: 0 };
+    g.place(p, 'intruder');
+    return p.timeNs === 1;
+  };
+  t.ok(remembers(fill(4, 4), 0), '4 keys in a guard of 4: the first still held');
+  t.notOk(remembers(fill(5, 4), 0), 'a fifth key: the first forgotten');
+  for (const i of [1, 2, 3, 4]) t.ok(remembers(fill(5, 4), i), `a fifth key: key ${i} still held`);
+  t.notOk(remembers(fill(6, 4), 1), 'a sixth: the second forgotten');
+  t.ok(remembers(fill(6, 4), 2));
+
+  // repeats of a held point add no key; the order is that of first placing
+  const g = fill(4, 4);
+  for (let k = 0; k < 10; k++) g.place({ ...anomalyPoint(a), time: 0, timeNs: 0 }, 'x0');
+  g.place({ ...anomalyPoint(a), time: 4, timeNs: 0 }, 'x4');
+  t.notOk(remembers(g, 0), 'a repeat does not make a key young');
+
+  // a point moved to a free nanosecond holds that key too
+  const h = fill(3, 4);
+  t.ok(remembers(h, 0), 'the intruder is moved to ns 1: the fourth key');
+  h.place({ ...anomalyPoint(a), time: 3, timeNs: 0 }, 'x3');
+  t.notOk(remembers(h, 0), 'the fifth key pushed out time 0, ns 0');
+
+  t.ok(remembers(fill(65_536), 0), 'the default capacity: 65,536 keys');
+  t.notOk(remembers(fill(65_537), 0), 'one more forgets the first');
 });
