@@ -27,12 +27,12 @@ t.test('every stage fed: anomalies, traffic per interval, devices', async (t) =>
   const traffic: DeviceTraffic[] = [];
   const devices = new Set<string>();
   const p = await replay({
-    name: 'collect', anomaly: (a) => anomalies.push(a), deviceTraffic: (x) => traffic.push(x), device: (d) => devices.add(d.mac),
+    name: 'collect', anomaly: (a, ev) => { if (ev === 'opened') anomalies.push(a); }, deviceTraffic: (x) => traffic.push(x), device: (d) => devices.add(d.mac),
     flush: async () => {}, close: async () => {},
   });
   t.equal(p.counters.packets, 2272);
   t.equal(p.counters.stageErrors, 0);
-  t.equal(anomalies.length, p.counters.anomalies);
+  t.equal(anomalies.length, p.counters.anomalies, 'the counter counts openings');
   t.ok(anomalies.length >= 9, `${anomalies.length} anomalies`);
   t.ok(traffic.every((x) => x.time % 60_000 === 0), 'device_traffic on 60 s boundaries');
   t.ok(traffic.length > 10, `${traffic.length} device_traffic points`);
@@ -47,14 +47,15 @@ t.test('a sink that throws: counted, the other sinks still get every point', asy
     policy: () => policy!,
     sinks: [
       { name: 'broken', anomaly: () => { calls++; throw new Error('sink bug'); }, flush: async () => {}, close: async () => {} },
-      { name: 'good', anomaly: (a) => good.push(a), flush: async () => {}, close: async () => {} },
+      { name: 'good', anomaly: (a, ev) => { if (ev === 'closed') good.push(a); }, flush: async () => {}, close: async () => {} },
     ],
   });
   await openCapture(demo).run(pipeline.handleFrame);
   await pipeline.finish();
   t.equal(pipeline.counters.packets, 2272, 'every frame was read');
   t.equal(pipeline.counters.sinkErrors, calls, 'each refusal counted');
-  t.equal(good.length, pipeline.counters.anomalies, 'the good sink got every anomaly');
+  t.ok(calls >= 2 * pipeline.counters.anomalies, 'the broken sink was offered each opening, update and closing');
+  t.equal(good.length, pipeline.counters.anomalies, 'the good sink got every anomaly\'s closing');
   t.ok(good.length >= 9);
 });
 

@@ -28,6 +28,9 @@ class LogReporter implements Reporter {
     this.bumps.push([key, count, time]);
     return this.open;
   }
+  addTraffic(): boolean {
+    return this.open;
+  }
 }
 
 const subject = (ip: string) => (): Subject => ({ device: `dev-${ip}`, mac: '', ip, segment: 'iot', profile: 'p' });

@@ -35,13 +35,14 @@ async function replay(file: string, policyText?: string) {
   const sink: Sink = {
     name: 'test',
     device: (d) => { const l = devices.get(d.id) ?? []; l.push(d); devices.set(d.id, l); },
+    anomaly: (a, event) => { if (event === 'opened') anomalies.push(a); },
     flush: async () => {},
     close: async () => {},
   };
   const loaded = policyText === undefined ? undefined : loadPolicyText(policyText, 'watch-local.yaml');
   if (loaded && !loaded.policy) throw new Error(JSON.stringify(loaded.errors));
   const p = loaded?.policy;
-  const pipeline = new Pipeline({ sinks: [sink], policy: p ? () => p : undefined, onAnomaly: (a) => anomalies.push(a) });
+  const pipeline = new Pipeline({ sinks: [sink], policy: p ? () => p : undefined });
   await openCapture(file).run(pipeline.handleFrame);
   await pipeline.finish();
   await pipeline.close();

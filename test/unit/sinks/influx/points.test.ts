@@ -6,6 +6,7 @@ import { serializePoint } from '../../../../collector/sinks/influx/line-protocol
 import type { Anomaly } from '../../../../collector/types.js';
 
 const a: Anomaly = {
+  id: 'a1b2c3d4e5f60718293a', state: 'open', closeReason: '', suppressed: false,
   time: '2024-01-01T00:00:00.123Z', kind: 'segment.crossing', severity: 'critical', device: 'cam', mac: 'aa:bb:cc:00:00:01',
   ip: '192.168.50.10', segment: 'iot', profile: '', peer: '192.168.1.5', peerName: '', peerPort: 22, proto: 'tcp',
   bytes: 60, packets: 1, count: 1, firstSeen: '2024-01-01T00:00:00.123Z', lastSeen: '2024-01-01T00:00:00.123Z',
@@ -15,10 +16,15 @@ const a: Anomaly = {
 t.test('anomaly line', async (t) => {
   const line = serializePoint(anomalyPoint(a))!;
   const ns = String(anomalyOffsetNs(a)).padStart(6, '0');
-  t.equal(line, `anomaly,device=cam,kind=segment.crossing,segment=iot,severity=critical peer="192.168.1.5",peer_name="",proto="tcp",message="cam opened 22/tcp into lan",rule="protected: lan",peer_port=22i,bytes=60i,packets=1i,count=1i 1704067200123${ns}`,
-    'tags of DESIGN.md, empty profile left out, time = first packet + identity offset');
-  t.equal(anomalyOffsetNs({ ...a, count: 9, bytes: 1 }), anomalyOffsetNs(a), 'count changes keep the key');
-  t.not(anomalyOffsetNs({ ...a, peer: '192.168.1.6' }), anomalyOffsetNs(a), 'another peer, another key');
+  t.equal(line, `anomaly,device=cam,kind=segment.crossing,segment=iot,severity=critical id="a1b2c3d4e5f60718293a",state="open",close_reason="",suppressed=false,peer="192.168.1.5",peer_name="",proto="tcp",message="cam opened 22/tcp into lan",rule="protected: lan",peer_port=22i,bytes=60i,packets=1i,count=1i,last_seen=1704067200123i 1704067200123${ns}`,
+    'tags of DESIGN.md, empty profile left out, time = first packet + offset from the id');
+  t.equal(anomalyOffsetNs({ ...a, count: 9, bytes: 1, state: 'closed', lastSeen: '2024-01-01T01:00:00.000Z' }), anomalyOffsetNs(a), 'updates and the closing keep the key');
+  const closed = serializePoint(anomalyPoint({ ...a, count: 9, state: 'closed', closeReason: 'idle', lastSeen: '2024-01-01T01:00:00.000Z' }))!;
+  t.equal(closed.split(' ').slice(-1)[0], line.split(' ').slice(-1)[0], 'the closing is written with the timestamp it opened with');
+  t.equal(closed.split(' ')[0], line.split(' ')[0], 'and the same tags');
+  t.match(closed, /state="closed",close_reason="idle"/);
+  t.match(closed, /count=9i,last_seen=1704070800000i /);
+  t.not(anomalyOffsetNs({ ...a, id: 'another' }), anomalyOffsetNs(a), 'another anomaly, another key');
   t.equal(fnv1a(''), 0x811c9dc5);
   t.equal(fnv1a('a'), 0xe40c292c, 'FNV-1a reference value');
   t.equal(anomalyPoint({ ...a, time: 'garbage' }).time, undefined, 'bad time: no timestamp rather than a wrong one');
