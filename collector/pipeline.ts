@@ -21,6 +21,7 @@ import { ip4String, ip6String } from './decode/addr.js';
 import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
 import { silentLog, macString, deviceLabel } from './types.js';
+import { TimeGuard } from './sources/time-guard.js';
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -64,6 +65,8 @@ export interface PipelineCounters {
   anomaliesByKind: Partial<Record<AnomalyKind, number>>;
   firstTs: number;
   lastTs: number;
+  /** packet timestamps clamped to the recent clock: far ahead, far behind, or invalid (issue 9, TimeGuard). */
+  timeJumps: number;
 }
 
 /** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
@@ -83,7 +86,7 @@ interface TrafficAcc {
 export class Pipeline {
   readonly counters: PipelineCounters = {
     packets: 0, bytes: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
-    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0,
+    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
   readonly flows: FlowTable;
@@ -100,6 +103,8 @@ export class Pipeline {
   private readonly log: Log;
   /** live TCP flows' first-packet facts, for signals that arrive later in the flow. */
   private nextTick = 0;
+  /** Issue 9: the packet-time clock, guarded against timestamps that jump (see TimeGuard). */
+  readonly time = new TimeGuard();
   private trafficEnd = 0;
   private statsDue = 0;
   private traffic = new Map<string, TrafficAcc>();
@@ -205,7 +210,10 @@ export class Pipeline {
 
   private packet(p: PacketInfo): void {
     const c = this.counters;
-    const ts = p.ts;
+    // Issue 9: a timestamp far from the source's recent clock is clamped to it (and counted)
+    // before any stage reads p.ts, so one corrupt record cannot move packet time for good.
+    const ts = p.ts = this.time.check(p.ts);
+    c.timeJumps = this.time.clamped;
     c.packets++;
     c.bytes += p.wirelen;
     if (c.firstTs === 0) c.firstTs = ts;
@@ -287,15 +295,18 @@ export class Pipeline {
   /** Time-driven work, by packet time in replays; the live collector also calls it from a wall-clock timer. */
   tick(now: number): void {
     this.nextTick = now + 1000;
+    this.time.advanceTo(now); // issue 9: a live timer's wall clock moves packet time too (idle is no jump)
     this.counters.flows = this.flows.stats().created;
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.emitDevices();
     this.flows.advance(now);
     this.detect?.tick(now);
     if (this.trafficEnd === 0) this.trafficEnd = alignUp(now, this.trafficIntervalMs);
-    while (now >= this.trafficEnd) {
+    if (now >= this.trafficEnd) {
+      // Issue 9: the interval that ended gets what accumulated; the empty ones after it are
+      // skipped in one step (they wrote nothing), so the cost follows the data, not the time.
       this.emitTraffic(this.trafficEnd);
-      this.trafficEnd += this.trafficIntervalMs;
+      this.trafficEnd = alignUp(now, this.trafficIntervalMs);
     }
     if (this.statsDue === 0) this.statsDue = alignUp(now, this.statsIntervalMs);
     if (now >= this.statsDue) {
