@@ -13,7 +13,8 @@ import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, repoRoot, segwatch, type CliResult } from '../../helpers/paths.js';
+import { spawnSync } from 'node:child_process';
+import { capture, cliPath, repoRoot, type CliResult } from '../../helpers/paths.js';
 
 const SEED = Number(process.env.SEGWATCH_FUZZ_SEED ?? 0x7e11a9);
 const RANDOM_CASES = Number(process.env.SEGWATCH_CAPTURE_FUZZ_CASES ?? 4);
@@ -193,10 +194,17 @@ function describe(m: Mutation): string {
 
 interface Outcome { flows: CliResult; replay: CliResult; flowsMs: number; replayMs: number }
 
+/**
+ * The built CLI, bounded: like helpers' segwatch(), but killed with SIGKILL. Under tap the child
+ * inherits @tapjs/processinfo through NODE_OPTIONS, whose exit hooks catch SIGTERM: a child stuck
+ * in a synchronous loop never runs them, so SIGTERM (spawnSync's default) leaves it spinning.
+ */
 function timed(args: string[]): [CliResult, number] {
   const t0 = performance.now();
-  const r = segwatch(args, { timeoutMs: RUN_MS });
-  return [r, performance.now() - t0];
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8', timeout: RUN_MS, killSignal: 'SIGKILL', maxBuffer: 256 << 20, cwd: repoRoot,
+  });
+  return [{ code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }, performance.now() - t0];
 }
 
 function runBoth(file: string): Outcome {

@@ -175,7 +175,8 @@ t.test('Pipeline: a packet 150 years ahead is clamped and counted; flows still e
 
 t.test('Pipeline.tick: a jump of 30 000 years writes one device_traffic interval, at once (child process, 20 s bound)', async (t) => {
   // In a child process: the unfixed loop (one step per 60 s interval) would never return,
-  // and a synchronous loop cannot be interrupted inside this test process.
+  // and a synchronous loop cannot be interrupted inside this test process. SIGKILL: tap's
+  // processinfo hooks (inherited through NODE_OPTIONS) catch SIGTERM in the child.
   const url = pathToFileURL(join(repoRoot, 'dist', 'collector', 'pipeline.js')).href;
   const script = `
     const { Pipeline } = await import(${JSON.stringify(url)});
@@ -183,7 +184,7 @@ t.test('Pipeline.tick: a jump of 30 000 years writes one device_traffic interval
     const t0 = performance.now();
     p.tick(${T0}); p.tick(${T0} + 1e15); p.tick(${T0} + 1e15 + 61000);
     process.stdout.write(String(performance.now() - t0));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
   t.equal(r.signal, null, `finished within 20 s (${r.signal ?? 'not killed'})`);
   t.equal(r.status, 0, r.stderr);
   t.ok(Number(r.stdout) < 1000, `three ticks took ${Number(r.stdout).toFixed(1)} ms`);
