@@ -20,6 +20,7 @@ import { Fanout } from './sinks/fanout.js';
 import type { AnomalyKind, Device, FlowRecord, FlowStart, Log, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
 import { silentLog } from './types.js';
+import { TimeGuard } from './sources/time-guard.js';
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -68,12 +69,14 @@ export interface PipelineCounters {
   anomaliesByKind: Partial<Record<AnomalyKind, number>>;
   firstTs: number;
   lastTs: number;
+  /** timestamps clamped to the source's recent clock: far ahead, far behind, or invalid (TimeGuard). */
+  timeJumps: number;
 }
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
     packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
-    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0,
+    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
   readonly flows: FlowTable;
@@ -89,6 +92,8 @@ export class Pipeline {
   private readonly health: HealthStage;
   private readonly log: Log;
   private nextTick = 0;
+  /** the source's clock, guarded against timestamps that jump (TimeGuard). */
+  readonly time = new TimeGuard();
   private pendingDevices = new Map<string, Device>();
   /** the policy's VLAN (frames of other VLANs teach the inventory nothing), -1 for all; refreshed every tick. */
   private vlanOnly = -1;
@@ -186,10 +191,16 @@ export class Pipeline {
    * receiver). It runs the same inventory, policy and detectors as a flow from packets:
    * its first packet as a flow start, then the record itself.
    */
-  readonly handleRecord = (r: FlowRecord): void => {
+  readonly handleRecord = (rec: FlowRecord): void => {
     try {
       const c = this.counters;
       c.records++;
+      // whoever can send a datagram sets these times: a record far from the recent clock is
+      // moved to it (and counted), so it cannot move time for every stage after it
+      const end = this.time.check(rec.end);
+      c.timeJumps = this.time.clamped;
+      const r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
+        ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
       if (c.firstTs === 0) c.firstTs = r.start;
       if (r.end > c.lastTs) c.lastTs = r.end;
       if (r.end >= this.nextTick) this.tick(r.end);
@@ -230,7 +241,10 @@ export class Pipeline {
 
   private packet(p: PacketInfo): void {
     const c = this.counters;
-    const ts = p.ts;
+    // a timestamp far from the source's recent clock is clamped to it (and counted) before
+    // any stage reads p.ts: one corrupt record cannot move packet time for good
+    const ts = p.ts = this.time.check(p.ts);
+    c.timeJumps = this.time.clamped;
     c.packets++;
     c.bytes += p.wirelen;
     if (c.firstTs === 0) c.firstTs = ts;
@@ -261,6 +275,8 @@ export class Pipeline {
    */
   tick(now: number): void {
     this.nextTick = now + 1000;
+    // a live timer's wall clock moves the source's clock too: an idle spell is no jump
+    this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.guard(() => this.emitDevices());

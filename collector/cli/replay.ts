@@ -57,6 +57,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       `segwatch replay: ${c.packets} packets, ${c.flows} flows, ${pipeline.inventory.devices().length} devices, ` +
       `${c.anomalies} anomalies${kinds ? ` (${kinds})` : ''}, ${c.decodeErrors} decode errors${errs ? ` (${errs})` : ''}, ` +
       (c.stageErrors ? `${c.stageErrors} frames skipped after internal errors, ` : '') +
+      (c.timeJumps ? `${c.timeJumps} timestamps clamped, ` : '') +
       `${(run.ms / 1000).toFixed(2)} s (${pps} packets/s)\n`,
     );
   }
