@@ -25,6 +25,12 @@ const PACKETS = Number(process.env.BENCH_PACKETS ?? 2_000_000);
 const TIMEOUT_S = Number(process.env.BENCH_TIMEOUT_S ?? 600);
 /** BENCH_RUNS=N: N rounds of every tool, the fastest run of each counts. */
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
+/**
+ * BENCH_BASE=REF (a commit, tag or branch): also build that version of segwatch in the temp
+ * dir and time its `flows` and `replay` in the same rounds, so a change is judged against
+ * the code before it under the same conditions (pairwise ratios of medians are printed).
+ */
+const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 
@@ -64,10 +70,28 @@ function nfpcapdDirFlag(bin: string): string {
   return /-w flowdir/.test(`${h.stdout}${h.stderr}`) ? '-w' : '-l';
 }
 
-function tools(file: string, policy: string, tmp: string): Tool[] {
+/** Builds segwatch at git ref `ref` under dir; returns its CLI path, or null (with the reason on stderr). */
+function buildBase(ref: string, dir: string): string | null {
+  mkdirSync(dir, { recursive: true });
+  const sh = (cmd: string) => spawnSync('sh', ['-c', cmd], { cwd: dir, encoding: 'utf8', timeout: 600_000 });
+  const a = sh(`git -C '${ROOT}' archive --format=tar '${ref}' | tar -x`);
+  if (a.status !== 0) { console.error(`BENCH_BASE ${ref}: ${a.stderr.trim()}`); return null; }
+  sh(`ln -s '${join(ROOT, 'node_modules')}' node_modules`);
+  const b = sh(`'${process.execPath}' node_modules/typescript/bin/tsc -p tsconfig.json`);
+  const cli = join(dir, 'dist/collector/cli/main.js');
+  if (b.status !== 0 || !existsSync(cli)) { console.error(`BENCH_BASE ${ref}: build failed: ${b.stdout}${b.stderr}`); return null; }
+  return cli;
+}
+
+function tools(file: string, policy: string, tmp: string, baseCli: string | null = null): Tool[] {
   const list: Tool[] = [];
   const sw = existsSync(SEGWATCH[1]) ? SEGWATCH : null;
   list.push({ name: 'segwatch flows', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '2'] });
+  if (baseCli) {
+    const base = [process.execPath, baseCli];
+    list.push({ name: `segwatch flows [${BASE}]`, scenario: 'flows', argv: [...base, 'flows', file, '--format', 'jsonl', '--threads', '2'] });
+    list.push({ name: `segwatch replay (1k devices, 10k rules) [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', policy, '--format', 'jsonl'] });
+  }
   list.push({ name: 'segwatch flows --threads 1', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '1'] });
   const tcpdump = which('tcpdump');
   list.push({ name: 'tcpdump -r -w /dev/null', scenario: 'read', argv: tcpdump ? [tcpdump, '-r', file, '-w', '/dev/null'] : null });
@@ -156,8 +180,9 @@ async function main(): Promise<void> {
     // Warm the page cache so the first tool does not pay for the disk.
     spawnSync('cat', [file], { stdio: 'ignore', timeout: 120_000 });
 
+    const baseCli = BASE ? buildBase(BASE, join(tmp, 'base')) : null;
     const results: Result[] = [];
-    const list = tools(file, policy, tmp).filter((t) => t.argv);
+    const list = tools(file, policy, tmp, baseCli).filter((t) => t.argv);
     type Measured = Awaited<ReturnType<typeof measure>>;
     const best = new Map<Tool, Measured>();
     const runs = new Map<Tool, number[]>(list.map((t) => [t, []]));
@@ -173,7 +198,7 @@ async function main(): Promise<void> {
         if (!prev || m.code !== 0 || m.timedOut || m.seconds < prev.seconds) best.set(tool, m);
       }
     }
-    for (const tool of tools(file, policy, tmp)) {
+    for (const tool of tools(file, policy, tmp, baseCli)) {
       const key = list.find((t) => t.name === tool.name);
       const m = key && best.get(key);
       if (!key || !m) {
@@ -204,6 +229,19 @@ async function main(): Promise<void> {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
     console.log(`(${gen.packets.toLocaleString('en-US')} packets; segwatch speedup = segwatch flows packets/s / tool packets/s: > 1 means segwatch is faster)`);
+    const comparisons: Array<{ scenario: string; base: string; medianRatio: number; pipelineRateRatio: number | null }> = [];
+    if (baseCli) {
+      // this version against BENCH_BASE, same rounds: ratio of medians (> 1: this one is slower)
+      const rate = (r: Result | undefined) => Number(/pipeline alone ([\d,]+) packets\/s/.exec(r?.note ?? '')?.[1]?.replace(/,/g, '') ?? NaN);
+      for (const [now, then] of [['segwatch flows', `segwatch flows [${BASE}]`], ['segwatch replay (1k devices, 10k rules)', `segwatch replay (1k devices, 10k rules) [${BASE}]`]]) {
+        const a = results.find((r) => r.tool === now), b = results.find((r) => r.tool === then);
+        if (!a?.medianSeconds || !b?.medianSeconds) continue;
+        const pr = rate(b) / rate(a);
+        comparisons.push({ scenario: a.scenario, base: BASE, medianRatio: a.medianSeconds / b.medianSeconds, pipelineRateRatio: Number.isFinite(pr) ? pr : null });
+        console.log(`${now}: median ${a.medianSeconds.toFixed(2)} s vs ${b.medianSeconds.toFixed(2)} s at ${BASE}: ${(a.medianSeconds / b.medianSeconds).toFixed(3)}x the time` +
+          (Number.isFinite(pr) ? `; pipeline alone ${pr.toFixed(3)}x the time` : ''));
+      }
+    }
 
     const out = {
       date: new Date().toISOString(),
@@ -211,6 +249,7 @@ async function main(): Promise<void> {
       capture: { packets: gen.packets, bytes: size, flows: gen.flows, devices: gen.devices.length, snaplen: 65535, imix: '64/576/1500 bytes in 7:4:1' },
       timeoutSeconds: TIMEOUT_S,
       results,
+      comparisons,
     };
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
   } finally {

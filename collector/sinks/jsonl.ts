@@ -19,6 +19,7 @@ export class JsonlSink implements Sink {
   private pending: string[] = [];
   /** final mode: closed anomalies, until close() sorts and writes them */
   private finals: Anomaly[] = [];
+  private draining: Promise<void> | null = null;
   written = 0;
 
   /** path: a file (appended to), or "-"/undefined for stdout. */
@@ -47,12 +48,15 @@ export class JsonlSink implements Sink {
   }
 
   async flush(): Promise<void> {
+    // one wait for 'drain' at a time, however many flushes are waiting on it
+    while (this.draining) await this.draining;
     if (this.pending.length === 0) return;
     const chunk = this.pending.join('');
     this.written += this.pending.length;
     this.pending = [];
     if (!this.out.write(chunk)) {
-      await new Promise<void>((resolve) => this.out.once('drain', () => resolve()));
+      this.draining = new Promise<void>((resolve) => this.out.once('drain', () => { this.draining = null; resolve(); }));
+      await this.draining;
     }
   }
 
