@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openCapture } from '../collector/sources/pcap-file.js';
-import { openLibpcapFile } from '../collector/sources/libpcap-file.js';
-import { PcapWriter } from '../collector/sources/pcap-writer.js';
+import { openLibpcapFile } from './libpcap-file.js';
+import { PcapWriter } from '../test/fixtures/synth/pcap-writer.js';
 import type { FrameSource } from '../collector/sources/source.js';
 
 /** Simple IMIX: 7 x 64, 4 x 576, 1 x 1500 bytes (frame sizes without FCS). */
@@ -30,7 +30,7 @@ export function generateImixPcap(path: string, packets: number, seed = 1): numbe
     x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
     return x;
   };
-  let ts = 1_700_000_000_000;
+  let tsUs = 1_700_000_000_000_000;
   for (let i = 0; i < packets; i++) {
     const r = rnd();
     const size = IMIX[r % IMIX.length];
@@ -54,11 +54,11 @@ export function generateImixPcap(path: string, packets: number, seed = 1): numbe
     } else {
       frame.writeUInt16BE(ipLen - 20, 38); frame.writeUInt16BE(0, 40);
     }
-    w.write(frame, 0, size, size, ts);
-    ts += 0.01 + (r % 7) * 0.001;
+    w.write(tsUs, frame.subarray(0, size));
+    tsUs += 10 + (r % 7);
   }
   w.close();
-  return w.written;
+  return w.bytes;
 }
 
 export interface ReaderResult {

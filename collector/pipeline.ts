@@ -1,26 +1,26 @@
-// The composition root: the only module that imports every stage. Frames go
-// sources -> decode -> flows -> inventory -> detect -> sinks, in packet-time order.
+// Wires the stages: sources -> decode -> flows -> inventory and detect -> lifecycle -> sinks,
+// in time order. Two entries: frames (a capture, live or from a file) and flow records
+// (NetFlow/IPFIX). The stages do the work; this module only connects them, keeps the
+// collector's counters, and makes sure a fault in one stage costs one frame, not the run.
 
 import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
-import { decodeDns } from './decode/dns.js';
-import { DnsAnswers } from './decode/dns-answers.js';
-import { packetIpWords } from './inventory/ip-words.js';
 import { addrKey } from './inventory/addr-key.js';
-import { decodeDhcp } from './decode/dhcp.js';
-import { tlsSni } from './decode/tls.js';
-import { httpHost, httpBasicAuth } from './decode/http.js';
-import { decodeNdp, NdpInfo } from './decode/ndp.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
 import { DetectEngine } from './detect/engine.js';
+import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
-import { ip4String, ip6String } from './decode/addr.js';
-import type { Anomaly, AnomalyKind, CollectorStats, Device, DeviceTraffic, FlowRecord, FlowStart, Log, Sink } from './types.js';
+import { AppLayer } from './app-layer.js';
+import { DeviceTrafficStage } from './sinks/device-traffic.js';
+import { HealthStage } from './sinks/health.js';
+import { Fanout } from './sinks/fanout.js';
+import type { AnomalyKind, Device, FlowRecord, FlowStart, Log, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
-import { silentLog, macString, deviceLabel } from './types.js';
+import { silentLog } from './types.js';
+import { TimeGuard } from './sources/time-guard.js';
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -28,10 +28,12 @@ export interface PipelineOptions {
   sinks?: Sink[];
   /** every flow record (interim and final), e.g. for `segwatch flows`. */
   onFlow?: (r: FlowRecord) => void;
-  /** every anomaly after suppression, before the sinks (e.g. alert fan-out, summaries). */
-  onAnomaly?: (a: Anomaly) => void;
   flows?: Partial<FlowTableOptions>;
   detect?: Partial<DetectSettings>;
+  /** the detectors, in order; default: the registry (detect/registry.ts). */
+  detectors?: readonly DetectorDef[];
+  /** device ids reported as new before (kept across runs by the caller). */
+  seenDevices?: Set<string>;
   /** device_traffic interval, ms (DESIGN.md: 60 s). */
   trafficIntervalMs?: number;
   /** collector health interval, ms (DESIGN.md: 10 s). */
@@ -44,7 +46,7 @@ export interface PipelineOptions {
    * `segwatch flows` turns it off: flow records need none of it.
    */
   inventory?: boolean;
-  /** extra figures for the collector measurement (source drops, sink queue and spool). */
+  /** figures of the source and sinks for the collector measurement. */
   extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number };
 }
 
@@ -52,38 +54,29 @@ export interface PipelineOptions {
 export interface PipelineCounters {
   packets: number;
   bytes: number;
+  /** flow records taken at the record entry (NetFlow/IPFIX). */
+  records: number;
   decodeErrors: number;
-  /** frames skipped because a stage threw (a bug): counted and logged, never fatal. */
+  /** frames or records skipped, or ticks cut short, because a stage threw (a bug): counted and logged, never fatal. */
   stageErrors: number;
   /** points a sink threw on (the other sinks still got them). */
   sinkErrors: number;
   decodeErrorsByReason: Record<string, number>;
   nonIp: number;
   flows: number;
+  /** anomalies opened. */
   anomalies: number;
   anomaliesByKind: Partial<Record<AnomalyKind, number>>;
   firstTs: number;
   lastTs: number;
-}
-
-/** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
-const NAME_SEARCH_PACKETS = 3;
-
-interface TrafficAcc {
-  device: string;
-  segment: string;
-  bytesOut: number;
-  bytesIn: number;
-  packetsOut: number;
-  packetsIn: number;
-  flows: number;
-  peers: Set<string>;
+  /** timestamps clamped to the source's recent clock: far ahead, far behind, or invalid (TimeGuard). */
+  timeJumps: number;
 }
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
-    packets: 0, bytes: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
-    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0,
+    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
+    anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
   readonly flows: FlowTable;
@@ -92,32 +85,24 @@ export class Pipeline {
   private readonly pkt = new PacketInfo();
   /** The FrameStamp for a capture file read with handleStampedFrame. */
   readonly stamp: FrameStamp = this.pkt;
-  private readonly ndp = new NdpInfo();
-  private readonly dnsAnswers = new DnsAnswers();
-  private readonly dnsClient = new Uint32Array(4);
   private readonly errorCounts = new Float64Array(DECODE_ERROR_NAMES.length);
-  private readonly sinks: Sink[];
+  private readonly out: Fanout;
+  private readonly app: AppLayer;
+  private readonly traffic: DeviceTrafficStage | null;
+  private readonly health: HealthStage;
   private readonly log: Log;
-  /** live TCP flows' first-packet facts, for signals that arrive later in the flow. */
   private nextTick = 0;
-  private trafficEnd = 0;
-  private statsDue = 0;
-  private traffic = new Map<string, TrafficAcc>();
+  /** the source's clock, guarded against timestamps that jump (TimeGuard). */
+  readonly time = new TimeGuard();
   private pendingDevices = new Map<string, Device>();
   /** the policy's VLAN (frames of other VLANs teach the inventory nothing), -1 for all; refreshed every tick. */
   private vlanOnly = -1;
-  private readonly trafficIntervalMs: number;
-  private readonly statsIntervalMs: number;
   private readonly learn: boolean;
-  private readonly wantTraffic: boolean;
 
   constructor(private readonly opts: PipelineOptions = {}) {
     this.log = opts.log ?? silentLog;
-    this.sinks = opts.sinks ?? [];
-    this.trafficIntervalMs = opts.trafficIntervalMs ?? 60_000;
-    this.statsIntervalMs = opts.statsIntervalMs ?? 10_000;
+    this.out = new Fanout(opts.sinks ?? [], this.log);
     this.learn = opts.inventory ?? true;
-    this.wantTraffic = this.sinks.some((s) => s.deviceTraffic !== undefined);
     const policy = opts.policy;
 
     this.inventory = new Inventory(
@@ -147,27 +132,33 @@ export class Pipeline {
           inventory: this.inventory,
           // the policy's `detectors:` section, under what the caller set explicitly (read at start)
           settings: mergeDetect(policy().detectSettings(), opts.detect),
-          emit: (a) => this.emitAnomaly(a),
+          detectors: opts.detectors,
+          seen: opts.seenDevices,
+          log: this.log,
+          emit: (event, a) => {
+            if (event === 'opened') {
+              this.counters.anomalies++;
+              this.counters.anomaliesByKind[a.kind] = (this.counters.anomaliesByKind[a.kind] ?? 0) + 1;
+            }
+            this.out.anomaly(a, event);
+          },
         })
       : null;
 
-    const onStart = (ev: FlowStart) => {
-      // the stages key their state by address: the texts are read once here
-      const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
-      if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
-      this.detect?.flowStart(ev, srcKey, dstKey);
-    };
+    const onStart = (ev: FlowStart) => this.flowStart(ev);
     this.flows = new FlowTable(
       { ...(opts.flows ?? {}) },
       {
         ...(this.learn || this.detect ? { onStart } : {}),
-        onRecord: (r) => {
-          if (this.wantTraffic) this.accountTraffic(r);
-          this.detect?.flowRecord(r);
-          this.opts.onFlow?.(r);
-        },
+        onRecord: (r) => this.flowRecord(r),
       },
     );
+    this.app = new AppLayer(this.flows, this.learn ? this.inventory : null, this.detect);
+    this.traffic = this.out.wantsTraffic
+      ? new DeviceTrafficStage((ip) => this.inventory.deviceByIp(ip), (t) => this.out.deviceTraffic(t), opts.trafficIntervalMs ?? 60_000)
+      : null;
+    this.health = new HealthStage(opts.host ?? 'segwatch', opts.source ?? 'unknown', () => this.healthFigures(),
+      (s) => this.out.collector(s), opts.statsIntervalMs ?? 10_000);
   }
 
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */
@@ -182,7 +173,7 @@ export class Pipeline {
       decodeStampedFrame(buf, offset, caplen, wirelen, linkType, this.pkt);
       this.packet(this.pkt);
     } catch (err) {
-      this.stageError(err);
+      this.stageError(err, 'frame skipped after a stage error');
     }
   };
 
@@ -191,21 +182,69 @@ export class Pipeline {
     try {
       this.packet(p);
     } catch (err) {
-      this.stageError(err);
+      this.stageError(err, 'frame skipped after a stage error');
     }
   };
 
-  private stageError(err: unknown): void {
+  /**
+   * The second entry: a flow record that did not come from packets here (a NetFlow/IPFIX
+   * receiver). It runs the same inventory, policy and detectors as a flow from packets:
+   * its first packet as a flow start, then the record itself.
+   */
+  readonly handleRecord = (rec: FlowRecord): void => {
+    try {
+      const c = this.counters;
+      c.records++;
+      // whoever can send a datagram sets these times: a record far from the recent clock is
+      // moved to it (and counted), so it cannot move time for every stage after it
+      const end = this.time.check(rec.end);
+      c.timeJumps = this.time.clamped;
+      const r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
+        ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
+      if (c.firstTs === 0) c.firstTs = r.start;
+      if (r.end > c.lastTs) c.lastTs = r.end;
+      if (r.end >= this.nextTick) this.tick(r.end);
+      this.flowStart({
+        id: r.id, time: r.start, proto: r.proto, src: r.src, sport: r.sport, dst: r.dst, dport: r.dport,
+        srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
+        origin: r.origin, exporter: r.exporter,
+        // an exporter saw the whole flow and tells who sent first: a SYN flag settles it for TCP
+        sureInitiator: r.proto === 'tcp' ? (r.tcpFlags & 0x02) !== 0 : false,
+      });
+      if (r.serverName) this.detect?.flowName(r.id, r.serverName);
+      this.flowRecord(r);
+    } catch (err) {
+      this.stageError(err, 'flow record skipped after a stage error');
+    }
+  };
+
+  private stageError(err: unknown, what: string): void {
     // A fault in a stage (a bug, or input no test foresaw) costs that frame, not the collector.
     this.counters.stageErrors++;
     if (this.counters.stageErrors <= 10 || this.counters.stageErrors % 10_000 === 0) {
-      this.log.error({ err: (err as Error).stack ?? String(err), count: this.counters.stageErrors }, 'frame skipped after a stage error');
+      this.log.error({ err: (err as Error)?.stack ?? String(err), count: this.counters.stageErrors }, what);
     }
+  }
+
+  private flowStart(ev: FlowStart): void {
+    // the stages key their state by address: the texts are read once here
+    const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
+    if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
+    this.detect?.flowStart(ev, srcKey, dstKey);
+  }
+
+  private flowRecord(r: FlowRecord): void {
+    this.traffic?.record(r);
+    this.detect?.flowRecord(r);
+    this.opts.onFlow?.(r);
   }
 
   private packet(p: PacketInfo): void {
     const c = this.counters;
-    const ts = p.ts;
+    // a timestamp far from the source's recent clock is clamped to it (and counted) before
+    // any stage reads p.ts: one corrupt record cannot move packet time for good
+    const ts = p.ts = this.time.check(p.ts);
+    c.timeJumps = this.time.clamped;
     c.packets++;
     c.bytes += p.wirelen;
     if (c.firstTs === 0) c.firstTs = ts;
@@ -226,166 +265,50 @@ export class Pipeline {
     }
     const id = this.flows.add(p);
     if (id < 0 || !p.hasL4) return;
-    if (this.vlanOnly >= 0 && p.vlan !== this.vlanOnly) {
-      // Not the watched VLAN: counted as flows, but no names or bindings from it.
-      if (p.proto === 6 && p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.onTcpPayload(id, p);
-      return;
-    }
-
-    if (p.proto === 17) {
-      if (!this.learn) return;
-      const sp = p.sport, dp = p.dport;
-      if (sp === 53 || dp === 53 || sp === 5353 || dp === 5353) this.onDns(p, sp, dp);
-      else if (sp === 67 || dp === 67 || sp === 68 || dp === 68) {
-        const m = decodeDhcp(p.buf, p.payloadOffset, p.payloadLength);
-        if (m) this.inventory.observeDhcp(m, ts);
-      }
-    } else if (p.proto === 6) {
-      if (p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) {
-        this.onTcpPayload(id, p);
-      }
-    } else if (p.proto === 58 && this.learn) {
-      if (p.icmpType >= 133 && p.icmpType <= 137 && decodeNdp(p.buf, p.payloadOffset, p.payloadLength, p.icmpType, this.ndp)) {
-        this.inventory.observeNdp(p, this.ndp);
-      }
-    }
+    this.app.packet(p, id, this.vlanOnly < 0 || p.vlan === this.vlanOnly);
   }
 
-  private onDns(p: PacketInfo, sp: number, dp: number): void {
-    if (sp === 5353 || dp === 5353) {
-      const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
-      if (msg) this.inventory.observeMdns(ipText(p, true), macString(p.srcMac), msg, p.ts);
-      return;
-    }
-    // A response is what the client (its destination) learned: names for addresses. Read
-    // without a message object: queries and the other sections teach nothing here.
-    if (!this.dnsAnswers.read(p.buf, p.payloadOffset, p.payloadLength)) return;
-    this.inventory.observeDnsAnswers(packetIpWords(p, false, this.dnsClient, 0), this.dnsClient, this.dnsAnswers, p.ts);
-  }
-
-  private onTcpPayload(id: number, p: PacketInfo): void {
-    const b = p.buf, off = p.payloadOffset, len = p.payloadLength;
-    if (b[off] === 0x16) {
-      const sni = tlsSni(b, off, len);
-      if (sni) this.nameFlow(id, sni, 'sni');
-      return;
-    }
-    const host = httpHost(b, off, len);
-    if (host) this.nameFlow(id, host, 'http');
-    if (host !== null && httpBasicAuth(b, off, len)) {
-      // the flow's facts from the table: this payload's packet was just counted in it
-      const start = this.flows.startOf(id);
-      if (start) this.detect?.plaintextSignal(start, 'http-basic-auth');
-    }
-  }
-
-  private nameFlow(id: number, name: string, source: 'sni' | 'http'): void {
-    this.flows.setName(id, name);
-    this.detect?.flowName(id, name, source);
-  }
-
-  /** Time-driven work, by packet time in replays; the live collector also calls it from a wall-clock timer. */
+  /**
+   * Time-driven work, by packet time in replays; the live collector also calls it from a
+   * wall-clock timer. Each stage costs in proportion to what it holds, not to the time that
+   * passed; a stage that throws is counted and logged and the others still run.
+   */
   tick(now: number): void {
     this.nextTick = now + 1000;
+    // a live timer's wall clock moves the source's clock too: an idle spell is no jump
+    this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
-    this.emitDevices();
-    this.flows.advance(now);
-    this.detect?.tick(now);
-    if (this.trafficEnd === 0) this.trafficEnd = alignUp(now, this.trafficIntervalMs);
-    while (now >= this.trafficEnd) {
-      this.emitTraffic(this.trafficEnd);
-      this.trafficEnd += this.trafficIntervalMs;
-    }
-    if (this.statsDue === 0) this.statsDue = alignUp(now, this.statsIntervalMs);
-    if (now >= this.statsDue) {
-      this.emitStats(this.statsDue);
-      this.statsDue = alignUp(now + 1, this.statsIntervalMs);
+    this.guard(() => this.emitDevices());
+    this.guard(() => this.flows.advance(now));
+    if (this.detect) this.guard(() => this.detect!.tick(now));
+    if (this.traffic) this.guard(() => this.traffic!.tick(now));
+    this.guard(() => this.health.tick(now));
+    this.counters.sinkErrors = this.out.errors;
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stageError(err, 'a stage failed during the tick');
     }
   }
 
   private emitDevices(): void {
     if (this.pendingDevices.size === 0) return;
-    for (const d of this.pendingDevices.values()) this.toSinks((s) => s.device?.(d));
+    for (const d of this.pendingDevices.values()) this.out.device(d);
     this.pendingDevices.clear();
   }
 
-  private accountTraffic(r: FlowRecord): void {
-    const side = (ip: string, out: boolean) => {
-      const d = this.inventory.deviceByIp(ip);
-      if (!d) return;
-      const key = d.id;
-      let acc = this.traffic.get(key);
-      if (!acc) {
-        acc = { device: deviceLabel(d), segment: d.segment, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, flows: 0, peers: new Set() };
-        this.traffic.set(key, acc);
-      }
-      acc.flows++;
-      if (out) {
-        acc.bytesOut += r.bytes; acc.packetsOut += r.packets; acc.bytesIn += r.bytesRev; acc.packetsIn += r.packetsRev;
-        acc.peers.add(r.dst);
-      } else {
-        acc.bytesOut += r.bytesRev; acc.packetsOut += r.packetsRev; acc.bytesIn += r.bytes; acc.packetsIn += r.packets;
-        acc.peers.add(r.src);
-      }
-    };
-    side(r.src, true);
-    side(r.dst, false);
-  }
-
-  private emitTraffic(end: number): void {
-    if (this.traffic.size === 0) return;
-    for (const acc of this.traffic.values()) {
-      const t: DeviceTraffic = {
-        time: end, device: acc.device, segment: acc.segment, bytesOut: acc.bytesOut, bytesIn: acc.bytesIn,
-        packetsOut: acc.packetsOut, packetsIn: acc.packetsIn, flows: acc.flows, peers: acc.peers.size,
-      };
-      this.toSinks((s) => s.deviceTraffic?.(t));
-    }
-    this.traffic = new Map();
-  }
-
-  private emitStats(time: number): void {
+  private healthFigures() {
     const fs = this.flows.stats();
     const extra = this.opts.extraStats?.() ?? {};
-    const s: CollectorStats = {
-      time,
-      host: this.opts.host ?? 'segwatch',
-      source: this.opts.source ?? 'unknown',
-      packets: this.counters.packets,
-      bytes: this.counters.bytes,
-      drops: extra.drops ?? 0,
-      decodeErrors: this.counters.decodeErrors,
-      flowsActive: fs.active,
-      flowsEvicted: fs.evicted,
-      queue: extra.queue ?? 0,
-      spoolBytes: extra.spoolBytes ?? 0,
+    return {
+      packets: this.counters.packets, bytes: this.counters.bytes, decodeErrors: this.counters.decodeErrors,
+      flowsActive: fs.active, flowsEvicted: fs.evicted,
+      drops: extra.drops ?? 0, queue: extra.queue ?? 0, spoolBytes: extra.spoolBytes ?? 0,
     };
-    this.toSinks((sink) => sink.collector?.(s));
-  }
-
-  /**
-   * Hands a point to every sink. A sink that throws (they should not) is counted and logged:
-   * the other sinks still get the point and the pipeline goes on.
-   */
-  private toSinks(push: (s: Sink) => void): void {
-    for (const s of this.sinks) {
-      try {
-        push(s);
-      } catch (err) {
-        this.counters.sinkErrors++;
-        if (this.counters.sinkErrors <= 10 || this.counters.sinkErrors % 10_000 === 0) {
-          this.log.error({ sink: s.name, err: (err as Error).message, count: this.counters.sinkErrors }, 'a sink refused a point');
-        }
-      }
-    }
-  }
-
-  private emitAnomaly(a: Anomaly): void {
-    this.counters.anomalies++;
-    this.counters.anomaliesByKind[a.kind] = (this.counters.anomaliesByKind[a.kind] ?? 0) + 1;
-    this.opts.onAnomaly?.(a);
-    this.toSinks((s) => s.anomaly?.(a));
   }
 
   /** Decode errors by reason name, for summaries and the collector measurement. */
@@ -396,21 +319,27 @@ export class Pipeline {
     return out;
   }
 
-  /** End of input (or shutdown): close every flow, judge what is still pending, write the last points, flush sinks. */
-  async finish(): Promise<void> {
+  /**
+   * End of input (`close`: every flow ends and every open anomaly closes) or shutdown
+   * (`close: false`: open anomalies are written as they are and stay open for the next
+   * run). Writes the last points and flushes the sinks.
+   */
+  async finish(opts: { close?: boolean } = {}): Promise<void> {
     this.counters.flows = this.flows.stats().created;
-    this.flows.flush();
-    this.detect?.flush();
-    this.emitDevices();
+    this.guard(() => this.flows.flush());
+    if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));
+    this.guard(() => this.emitDevices());
     const end = this.counters.lastTs || Date.now();
-    this.emitTraffic(this.trafficEnd || alignUp(end, this.trafficIntervalMs));
-    this.emitStats(end);
+    if (this.traffic) this.guard(() => this.traffic!.finish(end));
+    this.guard(() => this.health.write(end));
+    this.counters.sinkErrors = this.out.errors;
     this.decodeErrorsByReason();
-    for (const s of this.sinks) await s.flush();
+    await this.out.flush();
   }
 
   async close(): Promise<void> {
-    for (const s of this.sinks) await s.close();
+    this.counters.sinkErrors = this.out.errors;
+    await this.out.close();
   }
 }
 
@@ -427,14 +356,3 @@ export function defaultLocal(ip: string): boolean {
   const [a, b] = ip.split('.').map(Number);
   return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
 }
-
-function ipText(p: PacketInfo, src: boolean): string {
-  if (p.l3 === L3.IPv4) return ip4String(src ? p.src4 : p.dst4);
-  return ip6String(p.buf, src ? p.srcOff : p.dstOff);
-}
-
-function alignUp(t: number, step: number): number {
-  return Math.floor(t / step) * step + step;
-}
-
-

@@ -99,7 +99,8 @@ export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'>): string
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 
-export type AnomalyKind =
+/** The kinds the bundled detectors report (DESIGN.md's taxonomy). */
+export type BuiltinKind =
   | 'policy.violation'
   | 'segment.crossing'
   | 'device.new'
@@ -110,13 +111,29 @@ export type AnomalyKind =
   | 'dns.bypass'
   | 'volume.limit';
 
-export const ANOMALY_KINDS: readonly AnomalyKind[] = [
+/** A detector registered beside the bundled ones may report a kind of its own. */
+export type AnomalyKind = BuiltinKind | (string & {});
+
+/** The bundled detectors' kinds; detect/registry.ts is where each is declared with its severity. */
+export const ANOMALY_KINDS: readonly BuiltinKind[] = [
   'policy.violation', 'segment.crossing', 'device.new', 'device.spoof', 'scan.hosts',
   'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit',
 ];
 
+/** Where an anomaly is in its lifecycle (DESIGN.md "Anomaly lifecycle"). */
+export type AnomalyState = 'open' | 'closed';
+/**
+ * Why it closed: its cause went quiet for the idle time, the input ended, a reloaded policy
+ * allows it, or too many were open at once (the least recently active closes first).
+ */
+export type CloseReason = '' | 'idle' | 'end' | 'allowed' | 'capacity';
+/** What a sink is told: an anomaly opened, changed while open, or closed. */
+export type AnomalyEvent = 'opened' | 'updated' | 'closed';
+
 /** DESIGN.md "Anomaly taxonomy": every field is always present ("" or 0 when not applicable). */
 export interface Anomaly {
+  /** stable across sinks and restarts: a hash of the cause and its first packet's time. */
+  id: string;
   /** ISO 8601 of the first packet. */
   time: string;
   kind: AnomalyKind;
@@ -139,6 +156,10 @@ export interface Anomaly {
   lastSeen: string;
   rule: string;
   message: string;
+  state: AnomalyState;
+  closeReason: CloseReason;
+  /** a policy exception accepts it: stored and counted, not alerted. */
+  suppressed: boolean;
 }
 
 /** device_traffic measurement: one per device per interval. */
@@ -176,17 +197,13 @@ export interface CollectorStats {
  */
 export interface Sink {
   readonly name: string;
-  anomaly?(a: Anomaly): void;
+  /** a lifecycle event; `a` is the sink's own copy. */
+  anomaly?(a: Anomaly, event: AnomalyEvent): void;
   deviceTraffic?(t: DeviceTraffic): void;
   device?(d: Device): void;
   collector?(s: CollectorStats): void;
   flush(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Injected clock: packet time in replays, wall time live. ms since epoch. */
-export interface Clock {
-  now(): number;
 }
 
 /** Minimal logger the stages see (pino satisfies it). */

@@ -1,7 +1,7 @@
 // The read-only view of a running collector that the API sees (never its stages),
 // and the bounded ring of recent anomalies the composition root feeds for it.
 
-import type { Anomaly, Device } from '../types.js';
+import type { Anomaly, Device, Sink } from '../types.js';
 
 /** Collector-wide figures, read on each request or scrape; plain numbers, monotonic where named so. */
 export interface CollectorCounters {
@@ -39,48 +39,51 @@ export interface CollectorFacade {
 export const DEFAULT_RING_CAPACITY = 1000;
 
 /**
- * The last `capacity` anomalies, oldest overwritten first. Fixed storage so a
- * burst of anomalies cannot grow the collector's memory.
+ * The latest state of the most recent anomalies, one entry per id: an update or the closing
+ * replaces the entry and makes it the newest. Bounded, so a burst of anomalies cannot grow
+ * the collector's memory (the oldest entry goes first). It is a sink: it takes lifecycle
+ * events like the others.
  */
-export class AnomalyRing {
+export class AnomalyRing implements Sink {
+  readonly name = 'api';
   readonly capacity: number;
-  private readonly items: (Anomaly | undefined)[];
-  /** slot the next push writes. */
-  private head = 0;
-  private count = 0;
+  private readonly byId = new Map<string, Anomaly>();
 
   constructor(capacity: number = DEFAULT_RING_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`AnomalyRing capacity must be a positive integer, got ${capacity}`);
     }
     this.capacity = capacity;
-    this.items = new Array<Anomaly | undefined>(capacity).fill(undefined);
   }
 
   get size(): number {
-    return this.count;
+    return this.byId.size;
+  }
+
+  anomaly(a: Anomaly): void {
+    this.push(a);
   }
 
   push(a: Anomaly): void {
-    this.items[this.head] = a;
-    this.head = (this.head + 1) % this.capacity;
-    if (this.count < this.capacity) this.count++;
+    const key = a.id || `#${this.byId.size}:${a.time}:${a.kind}:${a.device}:${a.peer}:${a.peerPort}`;
+    this.byId.delete(key);
+    this.byId.set(key, a);
+    if (this.byId.size > this.capacity) this.byId.delete(this.byId.keys().next().value as string);
   }
 
-  /** the `n` most recent anomalies (fewer when fewer are held), newest first. */
+  /** the `n` most recently changed anomalies (fewer when fewer are held), newest first. */
   last(n: number): Anomaly[] {
-    const k = Math.max(0, Math.min(Math.floor(n), this.count));
+    const k = Math.max(0, Math.min(Math.floor(n), this.byId.size));
+    const all = [...this.byId.values()];
     const out: Anomaly[] = new Array<Anomaly>(k);
-    for (let i = 0; i < k; i++) {
-      const slot = (this.head - 1 - i + this.capacity * 2) % this.capacity;
-      out[i] = this.items[slot] as Anomaly;
-    }
+    for (let i = 0; i < k; i++) out[i] = all[all.length - 1 - i];
     return out;
   }
 
   clear(): void {
-    this.items.fill(undefined);
-    this.head = 0;
-    this.count = 0;
+    this.byId.clear();
   }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
 }

@@ -43,13 +43,16 @@ export const deviceSchema = {
 export const anomalySchema = {
   type: 'object',
   required: [
-    'time', 'kind', 'severity', 'device', 'mac', 'ip', 'segment', 'profile', 'peer', 'peerName',
+    'id', 'time', 'kind', 'severity', 'device', 'mac', 'ip', 'segment', 'profile', 'peer', 'peerName',
     'peerPort', 'proto', 'bytes', 'packets', 'count', 'firstSeen', 'lastSeen', 'rule', 'message',
+    'state', 'closeReason', 'suppressed',
   ],
   additionalProperties: false,
   properties: {
+    id: { type: 'string', description: 'stable id: the same in every sink and across restarts' },
     time: { type: 'string', description: 'ISO 8601, first packet' },
-    kind: { type: 'string', enum: [...ANOMALY_KINDS] },
+    // a detector registered beside the bundled ones may report a kind of its own
+    kind: { type: 'string', description: `e.g. ${ANOMALY_KINDS.join(', ')}` },
     severity: { type: 'string', enum: [...SEVERITIES] },
     device: { type: 'string' },
     mac: { type: 'string' },
@@ -67,6 +70,9 @@ export const anomalySchema = {
     lastSeen: { type: 'string' },
     rule: { type: 'string' },
     message: { type: 'string' },
+    state: { type: 'string', enum: ['open', 'closed'] },
+    closeReason: { type: 'string', enum: ['', 'idle', 'end', 'allowed', 'capacity'] },
+    suppressed: { type: 'boolean' },
   },
 } as const;
 

@@ -1,12 +1,8 @@
 // `segwatch replay CAPTURE --policy FILE`: a capture through the whole pipeline; anomalies on
 // stdout (table or JSON lines) or --out, optionally to InfluxDB; a summary on stderr.
 
-import type { Sink } from '../types.js';
-import { ANOMALY_KINDS } from '../types.js';
-import { Pipeline } from '../pipeline.js';
+import { assemble } from '../assemble.js';
 import { loadPolicyFile, formatPolicyError } from '../policy/load.js';
-import { JsonlSink } from '../sinks/jsonl.js';
-import { ConsoleSink } from '../sinks/console.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture } from './capture.js';
 
@@ -41,35 +37,27 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   const policy = loaded.policy;
 
-  const sinks: Sink[] = [];
-  const out = a.values.out as string | undefined;
-  sinks.push(out ? new JsonlSink(out) : format === 'jsonl' ? new JsonlSink() : new ConsoleSink());
-  let influx: Awaited<ReturnType<typeof import('./influx.js').openInflux>> | null = null;
-  if (a.values.influx) {
-    // loaded only when asked for: the InfluxDB client adds about 0.05 s to start-up
-    const { influxSettingsFrom, openInflux } = await import('./influx.js');
-    influx = await openInflux(influxSettingsFrom(a.values.influx as string, a.values['spool-dir'] as string | undefined));
-    sinks.push(influx);
-  }
-
-  const pipeline = new Pipeline({
+  const { pipeline } = await assemble({
+    mode: 'replay',
     policy: () => policy,
-    sinks,
-    source: `file:${file.split('/').pop()}`,
-    extraStats: influx ? () => ({ spoolBytes: influx!.stats().spoolBytes }) : undefined,
+    out: a.values.out as string | undefined,
+    format,
+    influx: a.values.influx ? { url: a.values.influx as string, spoolDir: a.values['spool-dir'] as string | undefined } : undefined,
+    sourceName: `file:${file.split('/').pop()}`,
   });
   const run = await runCapture(file, pipeline);
   await pipeline.close();
 
   if (!a.values.quiet) {
     const c = pipeline.counters;
-    const kinds = ANOMALY_KINDS.filter((k) => c.anomaliesByKind[k]).map((k) => `${k}=${c.anomaliesByKind[k]}`).join(' ');
+    const kinds = Object.keys(c.anomaliesByKind).sort().map((k) => `${k}=${c.anomaliesByKind[k]}`).join(' ');
     const errs = Object.entries(pipeline.decodeErrorsByReason()).map(([k, v]) => `${k}=${v}`).join(' ');
     const pps = run.ms > 0 ? Math.round(c.packets / (run.ms / 1000)) : 0;
     process.stderr.write(
       `segwatch replay: ${c.packets} packets, ${c.flows} flows, ${pipeline.inventory.devices().length} devices, ` +
       `${c.anomalies} anomalies${kinds ? ` (${kinds})` : ''}, ${c.decodeErrors} decode errors${errs ? ` (${errs})` : ''}, ` +
       (c.stageErrors ? `${c.stageErrors} frames skipped after internal errors, ` : '') +
+      (c.timeJumps ? `${c.timeJumps} timestamps clamped, ` : '') +
       `${(run.ms / 1000).toFixed(2)} s (${pps} packets/s)\n`,
     );
   }

@@ -4,19 +4,13 @@
 
 import { hostname } from 'node:os';
 import pino from 'pino';
-import type { Sink } from '../types.js';
-import { Pipeline } from '../pipeline.js';
+import { assemble, type Collector } from '../assemble.js';
 import { PolicyWatcher } from '../policy/watch.js';
 import { formatPolicyError } from '../policy/load.js';
-import { JsonlSink } from '../sinks/jsonl.js';
-import { openCapture } from '../sources/pcap-file.js';
-import { openLive } from '../sources/pcap-live.js';
-import type { FrameSource } from '../sources/source.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
-import { influxSettingsFrom, openInflux } from './influx.js';
 import { startApi, apiTokenFromEnv } from '../api/server.js';
-import { AnomalyRing, type CollectorFacade } from '../api/facade.js';
+import type { CollectorFacade } from '../api/facade.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
@@ -61,39 +55,30 @@ export async function runCommand(argv: string[]): Promise<number> {
     log.error({ errors: errs.map(formatPolicyError) }, 'policy refused; the last good policy stays in force');
   });
 
-  const sinks: Sink[] = [];
-  if (config.out) sinks.push(new JsonlSink(config.out));
-  let influx: Awaited<ReturnType<typeof openInflux>> | null = null;
-  if (config.influx) {
-    influx = await openInflux(influxSettingsFrom(config.influx, config.spoolDir, config.spoolMaxBytes, config.influxUsername), log);
-    sinks.push(influx);
-  }
-
-  let source: FrameSource;
+  let collector: Collector;
   try {
-    source = config.interface
-      ? openLive({ iface: config.interface, filter: config.filter, snaplen: config.snaplen, promiscuous: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 })
-      : openCapture(config.capture!);
+    collector = await assemble({
+      mode: 'run',
+      policy: () => watcher.current(),
+      out: config.out,
+      influx: config.influx ? { url: config.influx, spoolDir: config.spoolDir, spoolMaxBytes: config.spoolMaxBytes, username: config.influxUsername } : undefined,
+      api: Boolean(config.listen),
+      source: { interface: config.interface, capture: config.capture, filter: config.filter, snaplen: config.snaplen, promisc: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 },
+      host: config.host,
+      log,
+    });
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
+    watcher.close();
     return 1;
   }
-
-  const ring = new AnomalyRing(1000);
-  const pipeline = new Pipeline({
-    policy: () => watcher.current(),
-    sinks,
-    onAnomaly: (a) => ring.push(a),
-    log,
-    host: config.host,
-    source: source.name,
-    extraStats: () => ({ drops: source.stats().drops, spoolBytes: influx?.stats().spoolBytes ?? 0 }),
-  });
+  const { pipeline, influx, ring } = collector;
+  const source = collector.source!;
 
   const startedAt = Date.now();
   const facade: CollectorFacade = {
     devices: () => pipeline.inventory.devices(),
-    recentAnomalies: (n) => ring.last(n),
+    recentAnomalies: (n) => ring?.last(n) ?? [],
     counters: () => {
       const c = pipeline.counters;
       return {
@@ -116,7 +101,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   }
 
-  // Live: time moves on between packets too, so idle flows expire and intervals close.
+  // Live: time moves on between packets too, so idle flows expire, open anomalies are
+  // rewritten and close when quiet, and intervals close. tick() never throws (a stage that
+  // does is counted and logged), so this timer cannot stop the collector.
   const timer = config.interface
     ? setInterval(() => pipeline.tick(Math.max(Date.now(), pipeline.counters.lastTs)), 1000)
     : null;
@@ -141,7 +128,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     code = 1;
   }
   if (timer) clearInterval(timer);
-  await pipeline.finish();
+  // Stopped by a signal: open anomalies are written as they are and stay open (the next run
+  // goes on with them). A capture file that ended by itself is an end of input: they close.
+  await pipeline.finish({ close: !stopping });
   await api?.close();
   await pipeline.close();
   watcher.close();

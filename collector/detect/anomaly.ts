@@ -34,12 +34,14 @@ export interface AnomalyInit {
   severity?: Severity;
 }
 
-/** How stateful detectors hand anomalies on: filed with suppression, keyed for later bumps. */
+/** How detectors hand anomalies on: filed with the lifecycle stage, keyed for later bumps. */
 export interface Reporter {
   /** files an anomaly; returns its suppression key. */
   report(init: AnomalyInit): string;
-  /** raises the count of the aggregate under key; false when it is closed (report afresh). */
+  /** raises the count of the open anomaly under key; false when it closed (report afresh). */
   bump(key: string, count: number, time: number): boolean;
+  /** a flow's later bytes and packets join the open anomaly it raised; false when it closed. */
+  addTraffic(key: string, bytes: number, packets: number, time: number): boolean;
 }
 
 export function protoString(p: Proto | string | undefined): string {
@@ -57,14 +59,15 @@ export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'> | undefi
   return (d && labelOf(d)) || fallback;
 }
 
-export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<AnomalyKind, Severity>>): Anomaly {
+export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<string, Severity>>): Anomaly {
   const last = init.lastSeen ?? init.time;
   // one ISO text for time and firstSeen, and for lastSeen when it is the same instant
   const first = iso(init.time);
   return {
+    id: '',
     time: first,
     kind: init.kind,
-    severity: init.severity ?? severity[init.kind],
+    severity: init.severity ?? severity[init.kind] ?? 'medium',
     device: init.subject.device,
     mac: init.subject.mac,
     ip: init.subject.ip,
@@ -81,6 +84,9 @@ export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<Anomaly
     lastSeen: last === init.time ? first : iso(last),
     rule: init.rule ?? '',
     message: init.message,
+    state: 'open',
+    closeReason: '',
+    suppressed: false,
   };
 }
 

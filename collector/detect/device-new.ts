@@ -4,6 +4,7 @@
 import type { Device } from '../types.js';
 import type { AnomalyInit, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
+import type { DetectorDef } from './detector.js';
 
 export class DeviceNew {
   constructor(private readonly seen: Set<string> = new Set()) {}
@@ -30,3 +31,24 @@ export class DeviceNew {
     return this.seen;
   }
 }
+
+export const deviceNewDetector: DetectorDef = {
+  name: 'device-new',
+  kinds: { 'device.new': 'medium' },
+  create(ctx) {
+    const dn = new DeviceNew(ctx.seenDevices);
+    return {
+      device(d) {
+        if (d.known) return;
+        const p = ctx.policy();
+        let watchedIp = '';
+        for (const ip of d.ips) if (p.isWatched(ip)) { watchedIp = ip; break; }
+        if (watchedIp === '') return;
+        const init = dn.check(d, watchedIp, ctx.subjectOfDevice(p, d, watchedIp));
+        if (init) ctx.reporter.report(init);
+      },
+      // a reloaded policy that lists the device closes its device.new
+      allows: (a, p) => a.kind === 'device.new' && p.place({ mac: a.mac, ip: a.ip, vendor: ctx.inventory.deviceByMac(a.mac)?.vendor ?? '', hostname: ctx.inventory.deviceByMac(a.mac)?.hostname ?? '' }).known,
+    };
+  },
+};

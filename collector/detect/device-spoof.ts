@@ -4,6 +4,8 @@
 
 import type { BindingConflict } from '../inventory/types.js';
 import type { AnomalyInit, Subject } from './anomaly.js';
+import type { DetectorDef } from './detector.js';
+import { deviceLabel } from './anomaly.js';
 
 /**
  * @param claimant the device behind the new MAC (its ip field is the contested address)
@@ -19,3 +21,26 @@ export function deviceSpoof(c: BindingConflict, claimant: Subject, holder: strin
     message: `MAC ${c.newMac} (${claimant.device}) claimed ${c.ip}, held by ${holder === c.oldMac ? c.oldMac : `${holder} (${c.oldMac})`}, in ${via}: find and isolate ${c.newMac}, unless the address moved to new hardware on purpose`,
   };
 }
+
+export const deviceSpoofDetector: DetectorDef = {
+  name: 'device-spoof',
+  kinds: { 'device.spoof': 'high' },
+  create(ctx) {
+    const spoofCritical = new Set(ctx.settings.spoofCriticalIps);
+    return {
+      claim(c) {
+        const p = ctx.policy();
+        const critical = p.isResolver(c.ip) || spoofCritical.has(c.ip);
+        // off-segment addresses all sit behind the router's MAC: only watched ones can be stolen here
+        if (!critical && !p.isWatched(c.ip)) return;
+        const claimant = ctx.inventory.deviceByMac(c.newMac);
+        const holder = ctx.inventory.deviceByMac(c.oldMac);
+        const s: Subject = {
+          device: claimant ? deviceLabel(claimant, c.newMac) : c.newMac,
+          mac: c.newMac, ip: c.ip, segment: p.segmentOf(c.ip), profile: claimant?.profile ?? '',
+        };
+        ctx.reporter.report(deviceSpoof(c, s, holder ? deviceLabel(holder, c.oldMac) : c.oldMac, critical));
+      },
+    };
+  },
+};

@@ -1,6 +1,8 @@
-// The detection stage: takes flow and device events in packet-time order, asks the
-// compiled policy and the inventory, runs each detector and files anomalies with the
-// suppression stage. It never delivers anywhere itself: emit/onFirst are the caller's.
+// The detection stage: takes flow and device events in time order, works out who opened
+// each flow and which ends are watched, hands every event to the registered detectors
+// (registry.ts) in order, and files what they report with the lifecycle stage, which
+// opens, updates and closes anomalies. It never delivers anywhere itself: `emit` is the
+// caller's.
 //
 // Who "the device" is: an address in a watched segment, and, when policy.vlan is set, only
 // on frames of that VLAN (vlan 0 = untagged is then not watched). A flow the watched
@@ -8,53 +10,32 @@
 // its flow (no policy.violation), unless the opener is itself watched (then it is the
 // opener's flow). Clear text and scans are judged either way.
 
-import type { Anomaly, Device, FlowRecord, FlowStart, Log } from '../types.js';
+import type { Anomaly, AnomalyEvent, Device, FlowRecord, FlowStart, Log } from '../types.js';
 import { silentLog } from '../types.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
-import { deviceLabel, makeAnomaly } from './anomaly.js';
-import type { OpenedFlow } from './flow.js';
+import { makeAnomaly } from './anomaly.js';
 import { isGroupAddress, orient } from './flow.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
-import { Suppressor, keyOf } from './suppress.js';
-import { policyViolation } from './policy-violation.js';
-import { segmentCrossing } from './segment-crossing.js';
-import { dnsBypass, dnsPort } from './dns-bypass.js';
-import { plaintextPort, protocolPlaintext } from './protocol-plaintext.js';
-import { ScanHosts } from './scan-hosts.js';
-import { ScanPorts } from './scan-ports.js';
-import { VolumeLimit } from './volume-limit.js';
-import { DeviceNew } from './device-new.js';
-import { deviceSpoof } from './device-spoof.js';
+import { AnomalyLifecycle, causeKey } from './lifecycle.js';
+import type { DetectContext, Detector, DetectorDef, DnsAnswerEvent, JudgedFlow } from './detector.js';
+import { DETECTORS } from './registry.js';
 
 export interface DetectEngineOptions {
   /** the current policy (reloads take effect at the next event). */
   policy: () => CompiledPolicy;
   inventory: InventoryView;
   settings?: Partial<DetectSettings>;
-  /** aggregated anomalies, once per (device, kind, peer, port) per suppression window. */
-  emit: (a: Anomaly) => void;
-  /** first occurrence of each aggregate, at once: for alert sinks. */
-  onFirst?: (a: Anomaly) => void;
+  /** every lifecycle event: opened at once, updated at most once per interval, closed. */
+  emit: (event: AnomalyEvent, a: Anomaly) => void;
   /** device ids already reported as new (persisted across runs by the caller). */
   seen?: Set<string>;
+  /** the detectors to run, in order; default: the registry. */
+  detectors?: readonly DetectorDef[];
   log?: Log;
-}
-
-/** Counters for the API and metrics. */
-export interface DetectStats {
-  flowsJudged: number;
-  parked: number;
-  parkedJudgedOnName: number;
-  parkedJudgedAtEnd: number;
-  parkedJudgedAtFlush: number;
-  parkedEvicted: number;
-  foldedIntoScan: number;
-  suppressed: number;
-  emitted: number;
 }
 
 /** addrFacts() bits: in a watched segment; broadcast or multicast */
@@ -62,46 +43,28 @@ const WATCHED = 1, GROUP = 2;
 /** addresses whose facts are remembered; beyond it they are forgotten and learned again */
 const ADDR_FACTS_MAX = 65_536;
 
-interface Parked {
-  f: OpenedFlow;
-  profile: string;
-}
-
-/** The anomaly a flow raised, so its later bytes join the aggregate. */
-interface FlowTraffic {
-  key: string;
-  /** start of the record last counted: a record with another start is a delta (counters restarted). */
-  start: number;
-  bytes: number;
-  packets: number;
-}
-
 export class DetectEngine {
   readonly settings: DetectSettings;
+  readonly lifecycle: AnomalyLifecycle;
+  /** events a detector threw on (a bug): counted and logged, the others still ran. */
+  detectorErrors = 0;
+  flowsJudged = 0;
   private readonly opts: DetectEngineOptions;
   private readonly inv: InventoryView;
   private readonly log: Log;
-  private readonly suppress: Suppressor;
   private readonly reporter: Reporter;
-  private readonly scanHosts: ScanHosts;
-  private readonly scanPorts: ScanPorts;
-  private readonly volume: VolumeLimit;
-  private readonly deviceNew: DeviceNew;
-  private readonly parked = new Map<number, Parked>();
-  private readonly flowTraffic = new Map<number, FlowTraffic>();
-  /** cumulative totals of flows that sent interim records, for volume deltas. */
-  private readonly interim = new Map<number, { start: number; bytes: number }>();
+  private readonly detectors: Detector[] = [];
+  private readonly names: string[] = [];
+  /** detectors that asked for each event, so an event nobody wants costs nothing. */
+  private readonly on: { [K in keyof Detector]-?: Detector[] };
   private deviceIpsCache: Map<string, string[]> | null = null;
   /** addrFacts() by addrKey(), for factsPolicy */
   private readonly facts = new Map<number | string, number>();
   private factsPolicy: CompiledPolicy | null = null;
-  /** anyLimits() for limitsPolicy */
-  private limitsPolicy: CompiledPolicy | null = null;
-  private limitsAny = false;
-  private readonly spoofCritical: Set<string>;
-  private readonly counters = {
-    flowsJudged: 0, parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0,
-    parkedEvicted: 0, foldedIntoScan: 0,
+  /** the policy the last tick saw: a different one is a reload. */
+  private tickPolicy: CompiledPolicy | null = null;
+  private readonly judged: JudgedFlow = {
+    f: null as never, policy: null as never, srcKey: 0, dstKey: 0, srcWatched: false, dstWatched: false, group: false, consumed: false,
   };
 
   constructor(opts: DetectEngineOptions) {
@@ -109,26 +72,57 @@ export class DetectEngine {
     this.inv = opts.inventory;
     this.log = opts.log ?? silentLog;
     this.settings = resolveSettings(opts.settings);
-    this.spoofCritical = new Set(this.settings.spoofCriticalIps);
-    this.suppress = new Suppressor({
-      windowMs: this.settings.suppressWindowMs, maxEntries: this.settings.suppressMaxEntries,
-      emit: opts.emit, onFirst: opts.onFirst,
+    this.lifecycle = new AnomalyLifecycle({
+      idleMs: this.settings.anomalyIdleMs, updateMs: this.settings.anomalyUpdateMs,
+      maxOpen: this.settings.anomalyMaxOpen, emit: opts.emit,
     });
     const sev = this.settings.severity;
+    const lc = this.lifecycle;
     this.reporter = {
       report: (init: AnomalyInit) => {
-        // a repeat joins its aggregate without an Anomaly (and its ISO times) built for it
-        const key = keyOf(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
-        const last = init.lastSeen ?? init.time;
-        if (this.suppress.fold(key, init.count ?? 1, init.time, last, init.bytes ?? 0, init.packets ?? 0)) return key;
-        return this.suppress.submit(makeAnomaly(init, sev), init.time, last);
+        // a repeat joins its open anomaly without an Anomaly (and its ISO times) built for it
+        const key = causeKey(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
+        if (lc.repeat(key, init.count ?? 1, init.time, init.lastSeen ?? init.time, init.bytes ?? 0, init.packets ?? 0)) return key;
+        return lc.submit(makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
       },
-      bump: (key, count, time) => this.suppress.bump(key, count, time),
+      bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
+      addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
     };
-    this.scanHosts = new ScanHosts(this.settings, this.reporter);
-    this.scanPorts = new ScanPorts(this.settings, this.reporter);
-    this.volume = new VolumeLimit(this.reporter);
-    this.deviceNew = new DeviceNew(opts.seen);
+    const ctx: DetectContext = {
+      settings: this.settings,
+      inventory: this.inv,
+      reporter: this.reporter,
+      log: this.log,
+      seenDevices: opts.seen ?? new Set(),
+      policy: opts.policy,
+      subject: (p, ip, mac, watched) => this.subject(p, ip, mac, watched),
+      subjectOfDevice: (p, d, ip) => this.subjectOfDevice(p, d, ip),
+      profileOf: (p, ip, mac) => this.profileOf(p, ip, mac),
+      watched: (p, ip, vlan) => this.watched(p, ip, vlan),
+      deviceIps: this.deviceIps,
+      scanningSince: (src, dst, time) => {
+        for (const d of this.on.scanningSince) {
+          const since = d.scanningSince!(src, dst, time);
+          if (since >= 0) return since;
+        }
+        return -1;
+      },
+    };
+    for (const def of opts.detectors ?? DETECTORS) {
+      this.detectors.push(def.create(ctx));
+      this.names.push(def.name);
+    }
+    const want = <K extends keyof Detector>(k: K) => this.detectors.filter((d) => typeof d[k] === 'function');
+    this.on = {
+      flowStart: want('flowStart'), flowName: want('flowName'), flowRecord: want('flowRecord'), dnsAnswer: want('dnsAnswer'),
+      claim: want('claim'), device: want('device'), signal: want('signal'), tick: want('tick'), flush: want('flush'),
+      allows: want('allows'), stats: want('stats'), scanningSince: want('scanningSince'),
+    };
+  }
+
+  /** some detector wants DNS answers (the pipeline builds the event only then). */
+  get wantsDnsAnswers(): boolean {
+    return this.on.dnsAnswer.length > 0;
   }
 
   /** A flow's first packet. fsSrcKey/fsDstKey: addrKey() of fs.src/fs.dst, for a caller that has them already. */
@@ -142,157 +136,117 @@ export class DetectEngine {
     const dstFacts = this.addrFacts(p, f.dst, dstKey);
     const dstWatched = inVlan && (dstFacts & WATCHED) !== 0;
     if (!srcWatched && !dstWatched) return;
-    this.counters.flowsJudged++;
-
-    if ((dstFacts & GROUP) === 0) {
-      const sj = this.scanSubjectOf;
-      sj.p = p; sj.ip = f.src; sj.mac = f.srcMac; sj.watched = srcWatched;
-      const hostScan = this.scanHosts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
-      const portScan = this.scanPorts.observe(f.src, f.dst, f.proto, f.dport, f.time, this.scanSubject, srcKey, dstKey);
-      if (hostScan >= 0 || portScan >= 0) {
-        // the scan anomaly stands for this flow and, from when it is raised, for the ones before it
-        if (this.scanHosts.raisedNow || this.scanPorts.raisedNow) this.absorbScanned(p, f, srcWatched, hostScan, portScan);
-        this.counters.foldedIntoScan++;
-        return;
+    this.flowsJudged++;
+    const j = this.judged;
+    j.f = f; j.policy = p; j.srcKey = srcKey; j.dstKey = dstKey;
+    j.srcWatched = srcWatched; j.dstWatched = dstWatched; j.group = (dstFacts & GROUP) !== 0; j.consumed = false;
+    const ds = this.on.flowStart;
+    for (let i = 0; i < ds.length; i++) {
+      try {
+        ds[i].flowStart!(j);
+      } catch (err) {
+        this.detectorError(ds[i], err);
       }
     }
-
-    const pt = plaintextPort(this.settings.plaintextPorts, f.proto, f.dport);
-    if (pt) {
-      const s = srcWatched ? this.subject(p, f.src, f.srcMac, true) : this.subject(p, f.dst, f.dstMac, true);
-      this.reporter.report(protocolPlaintext(s, f.time, srcWatched ? f.dst : f.src, f.proto, f.dport, pt.name,
-        srcWatched, f.bytes, 1));
-    }
-    if (!srcWatched) return;
-
-    const profile = this.profileOf(p, f.src, f.srcMac);
-    const names = this.inv.namesFor(f.src, f.dst, f.time);
-    const v = p.evaluate(profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.deviceIps);
-    if (v.allowed) return;
-    if (v.awaitingName) {
-      this.park(p, f, profile);
-      return;
-    }
-    this.denied(p, f, names.length ? names[0] : '', f.bytes, 1, true);
+    j.f = null as never;
   }
 
-  /** A TLS SNI or HTTP Host arrived on a flow: a parked flow is judged now. */
-  flowName(flowId: number, name: string, source: 'sni' | 'http'): void {
-    const pk = this.parked.get(flowId);
-    if (!pk) return;
-    this.parked.delete(flowId);
-    this.counters.parkedJudgedOnName++;
-    this.judgeParked(pk, name, pk.f.bytes, 1, true);
-    this.log.debug({ flowId, name, source }, 'parked flow judged on name');
+  /** A TLS SNI or HTTP Host arrived on a flow. */
+  flowName(flowId: number, name: string): void {
+    for (const d of this.on.flowName) this.guard(d, () => d.flowName!(flowId, name));
   }
 
-  /** The pipeline saw a clear-text credential (HTTP Authorization: Basic) in a flow. */
-  plaintextSignal(fs: FlowStart, what: 'http-basic-auth' | string): void {
-    const p = this.opts.policy();
-    const f = orient(fs);
-    const srcWatched = this.watched(p, f.src, f.vlan);
-    const dstWatched = this.watched(p, f.dst, f.vlan);
-    if (!srcWatched && !dstWatched) return;
-    const s = srcWatched ? this.subject(p, f.src, f.srcMac, true) : this.subject(p, f.dst, f.dstMac, true);
-    this.reporter.report(protocolPlaintext(s, f.time, srcWatched ? f.dst : f.src, f.proto, f.dport, what,
-      srcWatched, 0, 0));
+  /** Something seen in a flow's payload, e.g. a clear-text credential ("http-basic-auth"). */
+  signal(fs: FlowStart, what: string): void {
+    for (const d of this.on.signal) this.guard(d, () => d.signal!(fs, what));
   }
 
   /** An interim or final flow record. */
   flowRecord(r: FlowRecord): void {
-    const p = this.opts.policy();
-    // bytes since the previous record of this flow: the flow table sends deltas (a new start
-    // each interim record); a source that repeats the start sends totals
-    let dBytes = r.bytes + r.bytesRev;
-    const prev = this.interim.get(r.id);
-    if (prev && prev.start === r.start && dBytes >= prev.bytes) dBytes -= prev.bytes;
-    if (r.final) this.interim.delete(r.id);
-    else this.interim.set(r.id, { start: r.start, bytes: r.bytes + r.bytesRev });
-
-    this.account(p, r.src, r.srcMac, r.vlan, dBytes, r.end);
-    this.account(p, r.dst, r.dstMac, r.vlan, dBytes, r.end);
-
-    const pk = this.parked.get(r.id);
-    if (pk && (r.final || r.serverName)) {
-      this.parked.delete(r.id);
-      if (r.serverName) this.counters.parkedJudgedOnName++;
-      else this.counters.parkedJudgedAtEnd++;
-      const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
-      this.judgeParked(pk, r.serverName ?? '', total, pkts, !r.final);
-      const ft = this.flowTraffic.get(r.id);
-      if (ft) ft.start = r.start;
-      return;
+    const ds = this.on.flowRecord;
+    for (let i = 0; i < ds.length; i++) {
+      try {
+        ds[i].flowRecord!(r);
+      } catch (err) {
+        this.detectorError(ds[i], err);
+      }
     }
-    const ft = this.flowTraffic.get(r.id);
-    if (ft) {
-      const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
-      // the flow table restarts its counters at each interim record (NetFlow style); a record
-      // with the same start as the last one counted carries totals instead
-      const same = r.start === ft.start;
-      const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
-      if (db > 0 || dp > 0) this.suppress.addTraffic(ft.key, db, dp, r.end);
-      ft.start = r.start; ft.bytes = total; ft.packets = pkts;
-      if (r.final) this.flowTraffic.delete(r.id);
-    }
+  }
+
+  dnsAnswer(ev: DnsAnswerEvent): void {
+    for (const d of this.on.dnsAnswer) this.guard(d, () => d.dnsAnswer!(ev));
   }
 
   /** A device appeared or changed (inventory event). */
   device(d: Device, change: 'new' | 'updated'): void {
     this.deviceIpsCache = null;
-    const p = this.opts.policy();
-    let watchedIp = '';
-    for (const ip of d.ips) if (p.isWatched(ip)) { watchedIp = ip; break; }
-    if (watchedIp === '' || d.known) return;
-    const init = this.deviceNew.check(d, watchedIp, this.subjectOfDevice(p, d, watchedIp));
-    if (init) this.reporter.report(init);
-    void change;
+    for (const x of this.on.device) this.guard(x, () => x.device!(d, change));
   }
 
   /** An address claimed by a second MAC (inventory event). */
   conflict(c: BindingConflict): void {
-    const p = this.opts.policy();
-    const critical = p.isResolver(c.ip) || this.spoofCritical.has(c.ip);
-    // off-segment addresses all sit behind the router's MAC: only watched ones can be stolen here
-    if (!critical && !p.isWatched(c.ip)) return;
-    const claimant = this.inv.deviceByMac(c.newMac);
-    const holder = this.inv.deviceByMac(c.oldMac);
-    const s: Subject = {
-      device: claimant ? deviceLabel(claimant, c.newMac) : c.newMac,
-      mac: c.newMac, ip: c.ip,
-      segment: p.segmentOf(c.ip),
-      profile: claimant?.profile ?? '',
-    };
-    this.reporter.report(deviceSpoof(c, s, holder ? deviceLabel(holder, c.oldMac) : c.oldMac, critical));
+    for (const d of this.on.claim) this.guard(d, () => d.claim!(c));
   }
 
-  /** Time-based work, on packet time: scan windows and suppression windows. */
+  /** Time-based work: detectors' windows, then the lifecycle (updates, idle closes). */
   tick(now: number): void {
-    this.scanHosts.tick(now);
-    this.scanPorts.tick(now);
-    this.suppress.tick(now);
-  }
-
-  /** End of input: judge every parked flow and emit everything held. */
-  flush(): void {
     const p = this.opts.policy();
-    for (const [id, pk] of this.parked) {
-      this.parked.delete(id);
-      this.counters.parkedJudgedAtFlush++;
-      this.judgeParkedWith(p, pk, '', pk.f.bytes, 1, false);
+    if (p !== this.tickPolicy) {
+      if (this.tickPolicy !== null) this.reloaded(p);
+      this.tickPolicy = p;
     }
-    this.flowTraffic.clear();
-    this.interim.clear();
-    this.suppress.flush();
+    for (const d of this.on.tick) this.guard(d, () => d.tick!(now));
+    this.lifecycle.tick(now);
   }
 
-  stats(): DetectStats {
-    return {
-      ...this.counters, parked: this.parked.size,
-      suppressed: this.suppress.folded, emitted: this.suppress.emitted,
-    };
+  /**
+   * End of input. Detectors judge what they hold; then every open anomaly closes (`close`,
+   * the default: a replay or a capture file ended) or is written as it is and stays open
+   * (the collector stops and the next run goes on with it).
+   */
+  flush(close = true): void {
+    for (const d of this.on.flush) this.guard(d, () => d.flush!());
+    if (close) this.lifecycle.closeAll('end');
+    else this.lifecycle.writeOpen();
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = { flowsJudged: this.flowsJudged, detectorErrors: this.detectorErrors, ...this.lifecycle.counters, open: this.lifecycle.size };
+    for (const d of this.on.stats) Object.assign(out, d.stats!());
+    return out;
   }
 
   // ---- internals
+
+  /** A new policy is in force: anomalies it now allows close. */
+  private reloaded(p: CompiledPolicy): void {
+    if (this.on.allows.length === 0) return;
+    const n = this.lifecycle.closeWhere((a) => this.on.allows.some((d) => {
+      try {
+        return d.allows!(a, p);
+      } catch (err) {
+        this.detectorError(d, err);
+        return false;
+      }
+    }), 'allowed');
+    if (n) this.log.info({ closed: n }, 'policy reload: anomalies it now allows are closed');
+  }
+
+  private guard(d: Detector, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.detectorError(d, err);
+    }
+  }
+
+  private detectorError(d: Detector, err: unknown): void {
+    // A detector's bug costs that event for that detector, not the collector.
+    this.detectorErrors++;
+    if (this.detectorErrors <= 10 || this.detectorErrors % 10_000 === 0) {
+      this.log.error({ detector: this.names[this.detectors.indexOf(d)], err: (err as Error)?.stack ?? String(err), count: this.detectorErrors }, 'a detector failed on an event');
+    }
+  }
 
   private watched(p: CompiledPolicy, ip: string, vlan: number): boolean {
     return (p.vlan === undefined || vlan === p.vlan) && (this.addrFacts(p, ip, addrKey(ip)) & WATCHED) !== 0;
@@ -315,16 +269,6 @@ export class DetectEngine {
     }
     return v;
   }
-
-  /**
-   * The scanner as anomaly fields, for the scan detectors: they ask only when they raise, during
-   * observe(), so one function over fields set per flow serves every flow without a closure each.
-   */
-  private readonly scanSubjectOf = { p: null as CompiledPolicy | null, ip: '', mac: '', watched: false };
-  private readonly scanSubject = (): Subject => {
-    const a = this.scanSubjectOf;
-    return this.subject(a.p!, a.ip, a.mac, a.watched);
-  };
 
   /** `device:NAME` rules: the named device's current addresses (from the inventory). */
   private readonly deviceIps = (name: string): readonly string[] => {
@@ -365,98 +309,5 @@ export class DetectEngine {
       device: name || d.hostname || d.id || ip, mac: d.mac, ip,
       segment: d.segment || p.segmentOf(ip), profile: watched ? profile : '',
     };
-  }
-
-  private park(p: CompiledPolicy, f: OpenedFlow, profile: string): void {
-    if (this.parked.size >= this.settings.parkMax) {
-      // never silently skipped: the oldest parked flow is judged with what is known now
-      const [id, old] = this.parked.entries().next().value as [number, Parked];
-      this.parked.delete(id);
-      this.counters.parkedEvicted++;
-      this.judgeParkedWith(p, old, '', old.f.bytes, 1, false);
-    }
-    // a copy: f may be the caller's FlowStart, which is only the engine's during flowStart()
-    const own: OpenedFlow = { id: f.id, time: f.time, proto: f.proto, src: f.src, sport: f.sport, dst: f.dst, dport: f.dport,
-      srcMac: f.srcMac, dstMac: f.dstMac, vlan: f.vlan, bytes: f.bytes };
-    this.parked.set(f.id, { f: own, profile });
-  }
-
-  private judgeParked(pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {
-    this.judgeParkedWith(this.opts.policy(), pk, name, bytes, packets, track);
-  }
-
-  /** Final word on a parked flow: DNS names (at its first packet) plus the name it carried. */
-  private judgeParkedWith(p: CompiledPolicy, pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {
-    const f = pk.f;
-    const dns = this.inv.namesFor(f.src, f.dst, f.time);
-    const names = name ? [name, ...dns] : dns;
-    const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.deviceIps);
-    if (v.allowed) return;
-    this.denied(p, f, names.length ? names[0] : '', bytes, packets, track);
-  }
-
-  /** A denied flow of a watched device: one anomaly, the most specific kind. */
-  private denied(p: CompiledPolicy, f: OpenedFlow, peerName: string, bytes: number, packets: number, track: boolean): void {
-    if (this.scanHosts.scanningSince(f.src, f.time) >= 0 || this.scanPorts.scanningSince(f.src, f.dst, f.time) >= 0) {
-      this.counters.foldedIntoScan++;
-      return;
-    }
-    const s = this.subject(p, f.src, f.srcMac, true);
-    const seg = p.protectedSegment(f.dst);
-    let init: AnomalyInit;
-    if (seg !== '') {
-      const svc = plaintextPort(this.settings.plaintextPorts, f.proto, f.dport)?.name
-        ?? dnsPort(this.settings.dnsPorts, f.proto, f.dport)?.name ?? '';
-      init = segmentCrossing(s, f, seg, peerName, svc, bytes, packets);
-    } else {
-      const dns = dnsPort(this.settings.dnsPorts, f.proto, f.dport);
-      init = dns && !p.isResolver(f.dst)
-        ? dnsBypass(s, f, dns, peerName, bytes, packets)
-        : policyViolation(s, f, peerName, bytes, packets);
-    }
-    const key = this.reporter.report(init);
-    if (track) {
-      if (this.flowTraffic.size >= this.settings.parkMax) this.flowTraffic.delete(this.flowTraffic.keys().next().value as number);
-      this.flowTraffic.set(f.id, { key, start: f.time, bytes, packets });
-    }
-  }
-
-  /** Volume for the watched side(s) of a record. */
-  private account(p: CompiledPolicy, ip: string, mac: string, vlan: number, bytes: number, time: number): void {
-    if (bytes <= 0 || !this.anyLimits(p) || !this.watched(p, ip, vlan)) return;
-    const d = this.inv.deviceByIp(ip);
-    const profile = this.profileOf(p, ip, mac);
-    const limits = p.limits(profile);
-    if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
-    this.volume.add(d?.id ?? ip, bytes, time, limits, () => this.subject(p, ip, mac, true));
-  }
-
-  /**
-   * Whether any profile of p has a byte limit: without one, no record needs its device and
-   * profile looked up (a profile p does not define has no limits).
-   */
-  private anyLimits(p: CompiledPolicy): boolean {
-    if (p !== this.limitsPolicy) {
-      this.limitsPolicy = p;
-      this.limitsAny = p.profiles().some((name) => {
-        const l = p.limits(name);
-        return l.bytesPerHour !== undefined || l.bytesPerDay !== undefined;
-      });
-    }
-    return this.limitsAny;
-  }
-
-  /** Drop the per-flow anomalies a new scan anomaly stands for (they are still held). */
-  private absorbScanned(p: CompiledPolicy, f: OpenedFlow, srcWatched: boolean, hostScan: number, portScan: number): void {
-    const label = this.subject(p, f.src, f.srcMac, srcWatched).device;
-    const target = f.dst;
-    // per-flow findings of the scanner since the scan began, and clear-text hits it caused on its targets
-    this.suppress.absorb((a, first) => {
-      if (a.kind === 'scan.hosts' || a.kind === 'scan.ports' || a.kind === 'device.new' || a.kind === 'device.spoof' || a.kind === 'volume.limit') return false;
-      // a sweep's telnet hits on watched targets (device = target, peer = scanner) are the sweep too
-      if (hostScan >= 0 && first >= hostScan && (a.device === label || a.peer === f.src)) return true;
-      if (a.device !== label) return false;
-      return portScan >= 0 && first >= portScan && a.peer === target;
-    });
   }
 }

@@ -6,6 +6,8 @@ import type { Proto } from '../types.js';
 import type { AnomalyInit, Subject } from './anomaly.js';
 import { portText, who } from './anomaly.js';
 import type { PlaintextPort } from './settings.js';
+import type { DetectorDef } from './detector.js';
+import { orient } from './flow.js';
 
 export function plaintextPort(ports: readonly PlaintextPort[], proto: Proto, port: number): PlaintextPort | undefined {
   for (const p of ports) if (p.port === port && p.proto === proto) return p;
@@ -30,3 +32,28 @@ export function protocolPlaintext(s: Subject, time: number, peer: string, proto:
     message,
   };
 }
+
+export const protocolPlaintextDetector: DetectorDef = {
+  name: 'protocol-plaintext',
+  kinds: { 'protocol.plaintext': 'high' },
+  create(ctx) {
+    return {
+      flowStart(j) {
+        if (j.consumed) return;
+        const f = j.f;
+        const pt = plaintextPort(ctx.settings.plaintextPorts, f.proto, f.dport);
+        if (!pt) return;
+        const s = j.srcWatched ? ctx.subject(j.policy, f.src, f.srcMac, true) : ctx.subject(j.policy, f.dst, f.dstMac, true);
+        ctx.reporter.report(protocolPlaintext(s, f.time, j.srcWatched ? f.dst : f.src, f.proto, f.dport, pt.name, j.srcWatched, f.bytes, 1));
+      },
+      signal(fs, what) {
+        const p = ctx.policy();
+        const f = orient(fs);
+        const srcWatched = ctx.watched(p, f.src, f.vlan);
+        if (!srcWatched && !ctx.watched(p, f.dst, f.vlan)) return;
+        const s = srcWatched ? ctx.subject(p, f.src, f.srcMac, true) : ctx.subject(p, f.dst, f.dstMac, true);
+        ctx.reporter.report(protocolPlaintext(s, f.time, srcWatched ? f.dst : f.src, f.proto, f.dport, what, srcWatched, 0, 0));
+      },
+    };
+  },
+};

@@ -6,6 +6,7 @@ import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
+import type { DetectorDef, JudgedFlow } from './detector.js';
 
 interface PortScan {
   windowStart: number;
@@ -160,3 +161,25 @@ export class ScanPorts {
     });
   }
 }
+
+export const scanPortsDetector: DetectorDef = {
+  name: 'scan-ports',
+  kinds: { 'scan.ports': 'high' },
+  create(ctx) {
+    const scan = new ScanPorts(ctx.settings, ctx.reporter);
+    let j: JudgedFlow | null = null;
+    const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
+    return {
+      flowStart(jf) {
+        if (jf.group) return;
+        j = jf;
+        const f = jf.f;
+        if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, subject, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
+        j = null;
+      },
+      scanningSince: (src, dst, time) => scan.scanningSince(src, dst, time),
+      tick: (now) => scan.tick(now),
+      stats: () => ({ scanPortsTracked: scan.tracked }),
+    };
+  },
+};

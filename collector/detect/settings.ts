@@ -2,6 +2,7 @@
 // defaults and one documentation line each (the README lists SETTINGS_DOC).
 
 import type { AnomalyKind, Severity } from '../types.js';
+import { defaultSeverity } from './registry.js';
 
 /** A cleartext protocol recognised by its server port. */
 export interface PlaintextPort {
@@ -24,10 +25,12 @@ export interface DetectSettings {
   scanMaxSources: number;
   /** memory cap: distinct hosts (scan.hosts) or targets (scan.ports) remembered per source. */
   scanMaxTargets: number;
-  /** suppression: repeats of one (device, kind, peer, port) within this many ms raise count. */
-  suppressWindowMs: number;
-  /** memory cap: suppression entries held; beyond it the oldest is emitted early. */
-  suppressMaxEntries: number;
+  /** an open anomaly whose cause has been quiet this many ms closes (repeats until then raise its count). */
+  anomalyIdleMs: number;
+  /** an open anomaly that changed is written again at most once per this many ms. */
+  anomalyUpdateMs: number;
+  /** memory cap: open anomalies held; beyond it the least recently opened closes early. */
+  anomalyMaxOpen: number;
   /**
    * ms a DNS answer stays usable after its TTL for domain rules. The inventory applies it
    * (InventoryView.namesFor); the pipeline hands this value to the inventory.
@@ -42,20 +45,11 @@ export interface DetectSettings {
   /** Addresses whose theft by a second MAC is critical (gateways); approved resolvers always are. */
   spoofCriticalIps: string[];
   /** Severity per kind; defaults are DESIGN.md's table. */
-  severity: Record<AnomalyKind, Severity>;
+  severity: Record<string, Severity>;
 }
 
-export const DEFAULT_SEVERITY: Readonly<Record<AnomalyKind, Severity>> = {
-  'policy.violation': 'high',
-  'segment.crossing': 'critical',
-  'device.new': 'medium',
-  'device.spoof': 'high',
-  'scan.hosts': 'high',
-  'scan.ports': 'high',
-  'protocol.plaintext': 'high',
-  'dns.bypass': 'high',
-  'volume.limit': 'medium',
-};
+/** Default severity per kind, as each detector declares it (registry.ts). */
+export const DEFAULT_SEVERITY: Readonly<Record<string, Severity>> = defaultSeverity();
 
 /**
  * SNMP v1/v2c (161/udp) is not in the default list: v3 shares the port and only the payload
@@ -89,14 +83,16 @@ export function defaultSettings(): DetectSettings {
     scanPortsWindowMs: 60_000,
     scanMaxSources: 4096,
     scanMaxTargets: 1 << 18,
-    suppressWindowMs: 3_600_000,
-    suppressMaxEntries: 100_000,
+    anomalyIdleMs: 3_600_000,
+    anomalyUpdateMs: 60_000,
+    anomalyMaxOpen: 100_000,
     dnsGraceMs: 300_000,
     parkMax: 65_536,
     plaintextPorts: DEFAULT_PLAINTEXT_PORTS.map((p) => ({ ...p })),
     dnsPorts: DEFAULT_DNS_PORTS.map((p) => ({ ...p })),
     spoofCriticalIps: [],
-    severity: { ...DEFAULT_SEVERITY },
+    // read now, not at load: a detector registered at run time brings its kinds
+    severity: defaultSeverity(),
   };
 }
 
@@ -115,8 +111,9 @@ export const SETTINGS_DOC: Readonly<Record<keyof DetectSettings, string>> = {
   scanPortsWindowMs: 'window for scan.ports, ms of packet time (default 60000)',
   scanMaxSources: 'most scanning sources tracked at once; the longest idle is forgotten beyond it (default 4096)',
   scanMaxTargets: 'most distinct hosts/targets remembered per source; beyond it new hosts count without dedup (default 262144)',
-  suppressWindowMs: 'repeats of one (device, kind, peer, port) within this window become one anomaly with a count, ms (default 3600000)',
-  suppressMaxEntries: 'most anomalies held for aggregation; beyond it the oldest is emitted early (default 100000)',
+  anomalyIdleMs: 'an open anomaly closes when its cause has been quiet this long; repeats until then raise its count, ms (default 3600000)',
+  anomalyUpdateMs: 'an open anomaly that changed is written again (same id) at most once per this many ms (default 60000)',
+  anomalyMaxOpen: 'most anomalies open at once; beyond it the least recently opened closes early (close_reason capacity) (default 100000)',
   dnsGraceMs: 'how long a DNS answer still names its address after its TTL ran out, ms (default 300000)',
   parkMax: 'most flows held awaiting a TLS SNI or HTTP Host name; beyond it the oldest is judged at once (default 65536)',
   plaintextPorts: 'server ports of clear-text protocols reported as protocol.plaintext (default telnet 23/2323, ftp 21, mqtt 1883, pop3 110, imap 143, rexec/rlogin/rsh 512-514, tftp 69/udp)',

@@ -3,9 +3,10 @@
 // per device per limit window: after it fires, that limit is quiet for one window.
 // A record's bytes are counted at its end time (interim records spread long flows).
 
-import type { ProfileLimits } from '../policy/types.js';
+import type { CompiledPolicy, ProfileLimits } from '../policy/types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
+import type { DetectorDef } from './detector.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -87,3 +88,49 @@ export class VolumeLimit {
     if (this.byDevice.size >= this.maxDevices) this.byDevice.delete(this.byDevice.keys().next().value as string);
   }
 }
+
+export const volumeLimitDetector: DetectorDef = {
+  name: 'volume-limit',
+  kinds: { 'volume.limit': 'medium' },
+  create(ctx) {
+    const volume = new VolumeLimit(ctx.reporter);
+    /** cumulative totals of flows that sent interim records, for deltas */
+    const interim = new Map<number, { start: number; bytes: number }>();
+    /** anyLimits() for limitsPolicy: without a limit in the policy no record is looked at */
+    let limitsPolicy: CompiledPolicy | null = null, limitsAny = false;
+    const anyLimits = (p: CompiledPolicy) => {
+      if (p !== limitsPolicy) {
+        limitsPolicy = p;
+        limitsAny = p.profiles().some((name) => {
+          const l = p.limits(name);
+          return l.bytesPerHour !== undefined || l.bytesPerDay !== undefined;
+        });
+      }
+      return limitsAny;
+    };
+    const account = (p: CompiledPolicy, ip: string, mac: string, vlan: number, bytes: number, time: number) => {
+      if (bytes <= 0 || !ctx.watched(p, ip, vlan)) return;
+      const profile = ctx.profileOf(p, ip, mac);
+      const limits = p.limits(profile);
+      if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
+      const d = ctx.inventory.deviceByIp(ip);
+      volume.add(d?.id ?? ip, bytes, time, limits, () => ctx.subject(p, ip, mac, true));
+    };
+    return {
+      flowRecord(r) {
+        // bytes since the previous record of this flow: the flow table sends deltas (a new
+        // start each interim record); a source that repeats the start sends totals
+        let dBytes = r.bytes + r.bytesRev;
+        const prev = interim.get(r.id);
+        if (prev && prev.start === r.start && dBytes >= prev.bytes) dBytes -= prev.bytes;
+        if (r.final) interim.delete(r.id);
+        else interim.set(r.id, { start: r.start, bytes: r.bytes + r.bytesRev });
+        const p = ctx.policy();
+        if (!anyLimits(p)) return;
+        account(p, r.src, r.srcMac, r.vlan, dBytes, r.end);
+        account(p, r.dst, r.dstMac, r.vlan, dBytes, r.end);
+      },
+      flush: () => interim.clear(),
+    };
+  },
+};

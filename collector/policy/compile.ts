@@ -53,7 +53,9 @@ export function detectorSettings(det: DetectorsDoc | undefined): Partial<DetectS
   if (det.scan_hosts?.window !== undefined) out.scanHostsWindowMs = ms(det.scan_hosts.window);
   if (det.scan_ports?.threshold !== undefined) out.scanPortsThreshold = det.scan_ports.threshold;
   if (det.scan_ports?.window !== undefined) out.scanPortsWindowMs = ms(det.scan_ports.window);
-  if (det.suppress_window !== undefined) out.suppressWindowMs = ms(det.suppress_window);
+  if (det.suppress_window !== undefined) out.anomalyIdleMs = ms(det.suppress_window);
+  if (det.anomaly_idle !== undefined) out.anomalyIdleMs = ms(det.anomaly_idle);
+  if (det.anomaly_update !== undefined) out.anomalyUpdateMs = ms(det.anomaly_update);
   if (det.dns_grace !== undefined) out.dnsGraceMs = ms(det.dns_grace);
   if (det.plaintext_ports !== undefined) {
     const list: PlaintextPort[] = [];

@@ -1,22 +1,13 @@
-// Loading a policy file: YAML with positions, schema and semantic checks (every error
-// of the file at once), then compilation. Nothing here throws on a bad policy.
-//
-// Two readings. The fast one (fast-yaml.ts: plain values of a plain YAML subset, a
-// yes/no schema check, the same semantic checks and compiler) serves a policy in which it
-// finds nothing wrong; that is a 10,000-rule policy in about a tenth of the time. The
-// positional one (`yaml`, ajv) is taken whenever the fast one gives up or finds anything
-// at all, and alone reports errors, with their places. Both read the same values, so the
-// result is the same either way.
+// Loading a policy file: YAML with positions (`yaml`), the JSON Schema (ajv) and the
+// semantic checks, every error of the file at once, each at its file:line:column; then
+// compilation. Nothing here throws on a bad policy.
 
 import { readFile, stat } from 'node:fs/promises';
+import { LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
 import { compilePolicy } from './compile.js';
 import { Locator, dottedPath } from './locate.js';
-import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo, type ErrorPlacer } from './validate.js';
-import { fastParseYaml } from './fast-yaml.js';
-import { makeSchemaCheck } from './schema-check.js';
+import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo } from './validate.js';
 import type { PolicyDoc } from './schema.js';
-import { POLICY_SCHEMA } from './schema-document.js';
-import { yaml } from './lazy-modules.js';
 import type { CompiledPolicy, PolicyError } from './types.js';
 
 export interface LoadResult {
@@ -29,45 +20,16 @@ export interface LoadResult {
 /** A policy larger than this is refused unread: 16 MiB is far beyond 10,000 rules (about 0.6 MB). */
 export const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 
-let validator: ReturnType<typeof makeSchemaValidator> | null = null;
-/** The fast yes/no schema check; null if it cannot handle the schema (then ajv decides). */
-let quickCheck: ((v: unknown) => boolean) | null | undefined;
+/** Aliases `toJS` may expand: a few are normal, thousands are a "billion laughs" text. */
+const MAX_ALIAS_COUNT = 100;
 
-function schemaValid(value: unknown): boolean {
-  if (quickCheck === undefined) quickCheck = makeSchemaCheck(POLICY_SCHEMA);
-  if (quickCheck !== null) return quickCheck(value);
-  validator ??= makeSchemaValidator();
-  return validator(value);
-}
+/** The schema compiled once, at the first load: ajv takes about 80 ms to compile it. */
+let validator: ReturnType<typeof makeSchemaValidator> | null = null;
 
 /** Parse, validate and compile policy text; `file` names it in errors. */
 export function loadPolicyText(text: string, file: string): LoadResult {
-  return fastLoad(text, file) ?? positionalLoad(text, file);
-}
-
-/** Semantic errors of the fast reading only need counting: their places come from the second. */
-const UNPLACED: ErrorPlacer = { error: (_path, message) => ({ file: '', line: 0, col: 0, message, path: '' }) };
-const NO_SKIP: ReadonlySet<string> = new Set();
-
-/** The compiled policy when the fast reading finds no problem at all, else null. */
-export function fastLoad(text: string, file: string): LoadResult | null {
-  const parsed = fastParseYaml(text);
-  if (parsed === null || parsed.value === null || parsed.value === undefined) return null;
-  const value = parsed.value;
-  try {
-    const memo = new RuleMemo();
-    if (!schemaValid(value) || semanticErrors(value, UNPLACED, NO_SKIP, memo).length > 0) return null;
-    return { policy: compilePolicy(value as PolicyDoc, file, memo), errors: [] };
-  } catch {
-    // whatever went wrong, the positional path meets it too and reports it
-    return null;
-  }
-}
-
-/** The reading with positions: every error of the file, each with its line and column. */
-export function positionalLoad(text: string, file: string): LoadResult {
-  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
+  // YAML 1.2 core schema (the default): yes/no/on/off stay text, 0x1F is 31, 08 is 8
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
   const errors: PolicyError[] = [];
   for (const e of doc.errors) {
@@ -78,7 +40,12 @@ export function positionalLoad(text: string, file: string): LoadResult {
   // the tree is unreliable after a syntax error: report those alone
   if (errors.length > 0) return { policy: null, errors: sortErrors(errors) };
   const loc = new Locator(doc, lc, file);
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    return { policy: null, errors: [aliasError(doc, lc, file, e as Error)] };
+  }
   if (value === null || value === undefined) {
     return { policy: null, errors: [{ file, line: 1, col: 1, message: 'expected a policy (a mapping with version, segments, watch, default_profile, profiles), got an empty file', path: '' }] };
   }
@@ -95,6 +62,26 @@ export function positionalLoad(text: string, file: string): LoadResult {
     // a validated document should always compile; say so rather than crash the collector
     return { policy: null, errors: [{ file, line: 1, col: 1, message: `internal error compiling the policy: ${(e as Error).message}`, path: dottedPath([]) }] };
   }
+}
+
+/**
+ * Why toJS refused a document that parsed: an alias without its anchor, or more alias
+ * expansions than MAX_ALIAS_COUNT. Placed at that alias, or at the first one.
+ */
+function aliasError(doc: Document, lc: LineCounter, file: string, e: Error): PolicyError {
+  const aliases: Alias[] = [];
+  visit(doc, { Alias: (_key, node) => { aliases.push(node); } });
+  const unknown = aliases.find((a) => a.resolve(doc) === undefined);
+  const at = (a: Alias | undefined) => lc.linePos(a?.range?.[0] ?? 0);
+  if (unknown) {
+    const { line, col } = at(unknown);
+    return { file, line, col, message: `YAML syntax: unknown alias "*${unknown.source}": expected its anchor "&${unknown.source}" earlier in the file`, path: '' };
+  }
+  const { line, col } = at(aliases[0]);
+  if (aliases.length > 0) {
+    return { file, line, col, message: `expected at most ${MAX_ALIAS_COUNT} expansions of YAML aliases (*name) in all, got more (${e.message})`, path: '' };
+  }
+  return { file, line, col, message: `YAML: ${e.message}`, path: '' };
 }
 
 /** Read and load a policy file; a read error comes back as a PolicyError too. */

@@ -1,8 +1,7 @@
 // Maps a path inside the policy (["profiles","camera","allow",0,"to"]) back to the YAML
 // node it came from, so every error can name its file, line and column.
 
-import type { Document, LineCounter, Node } from 'yaml';
-import { yaml } from './lazy-modules.js';
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type { PolicyError } from './types.js';
 
 export type PathSeg = string | number;
@@ -21,9 +20,10 @@ export class Locator {
   private node(path: readonly PathSeg[], key: boolean): Node | null {
     let node: unknown = this.doc.contents;
     let last: Node | null = (node as Node) ?? null;
-    const { isMap, isSeq, isScalar } = yaml();
     for (let i = 0; i < path.length; i++) {
       const seg = path[i];
+      // inside an alias (*name) the place to fix is the anchored node (&name)
+      if (isAlias(node)) node = node.resolve(this.doc);
       if (isMap(node)) {
         const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
         if (!pair) return last;

@@ -270,9 +270,19 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
             }
           }
         },
+        "anomaly_idle": {
+          "pattern": "^[0-9]+(ms|s|m|h|d)$",
+          "description": "an open anomaly closes when its cause has been quiet this long (packet time in a replay, wall-clock live); repeats until then raise its count; at least 1ms. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+          "type": "string"
+        },
+        "anomaly_update": {
+          "pattern": "^[0-9]+(ms|s|m|h|d)$",
+          "description": "an open anomaly that changed is written again under its id at most once per this interval; 0s writes every change at the next tick. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+          "type": "string"
+        },
         "suppress_window": {
           "pattern": "^[0-9]+(ms|s|m|h|d)$",
-          "description": "repeats of one (device, kind, peer, port) within this window become one anomaly with a count; at least 1ms. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+          "description": "the older name of anomaly_idle; at least 1ms. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
           "type": "string"
         },
         "dns_grace": {

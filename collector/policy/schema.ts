@@ -70,7 +70,9 @@ const SeverityName = Type.Union(SEVERITIES.map((s) => Type.Literal(s)), {
 export const DetectorsSchema = Type.Object({
   scan_hosts: Type.Optional(ScanSchema('scan.hosts', 'hosts one device opens flows to')),
   scan_ports: Type.Optional(ScanSchema('scan.ports', 'ports of one host one device opens flows to')),
-  suppress_window: Type.Optional(Duration('repeats of one (device, kind, peer, port) within this window become one anomaly with a count; at least 1ms')),
+  anomaly_idle: Type.Optional(Duration('an open anomaly closes when its cause has been quiet this long (packet time in a replay, wall-clock live); repeats until then raise its count; at least 1ms')),
+  anomaly_update: Type.Optional(Duration('an open anomaly that changed is written again under its id at most once per this interval; 0s writes every change at the next tick')),
+  suppress_window: Type.Optional(Duration('the older name of anomaly_idle; at least 1ms')),
   dns_grace: Type.Optional(Duration('how long a DNS answer still names its address after its TTL ran out; 0s for none')),
   plaintext_ports: Type.Optional(Type.Array(Type.String({
     description: 'a clear-text protocol\'s server port: "23/tcp" or a range "512-514/tcp" (tcp or udp)',

@@ -1,29 +1,31 @@
 // Validation of a parsed policy: the JSON Schema (ajv, all errors) and the checks the
 // schema cannot express (CIDRs, ports, sizes, references between sections).
 
-import type { ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import type { PolicyDoc } from './schema.js';
 import { POLICY_SCHEMA } from './schema-document.js';
-import { ajv } from './lazy-modules.js';
 import { parseCidr, parseIp, type Cidr } from './net.js';
 import { parsePort, parseSize, show, type PortSpec } from './units.js';
 import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
 
-/** A compiled schema validator; build one per loader (compiling takes a few ms). */
+/** A compiled schema validator; build one per process (compiling takes about 80 ms). */
 export function makeSchemaValidator() {
-  const { Ajv } = ajv();
   return new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile<PolicyDoc>(POLICY_SCHEMA);
 }
 
 type Validator = ReturnType<typeof makeSchemaValidator>;
 
-function pointerToPath(ptr: string): PathSeg[] {
+/** ajv's instancePath ("/profiles/31/allow/0") as path segments: numbers only for array indexes. */
+function pointerToPath(ptr: string, doc: unknown): PathSeg[] {
   if (ptr === '') return [];
+  let at = doc;
   return ptr.slice(1).split('/').map((s) => {
     const u = s.replace(/~1/g, '/').replace(/~0/g, '~');
-    return /^(0|[1-9][0-9]*)$/.test(u) ? Number(u) : u;
+    const seg = Array.isArray(at) ? Number(u) : u;
+    at = typeof at === 'object' && at !== null ? (at as Record<string | number, unknown>)[seg] : undefined;
+    return seg;
   });
 }
 
@@ -44,7 +46,7 @@ export function schemaErrors(validate: Validator, value: unknown, loc: Locator):
   const out: PolicyError[] = [];
   const seen = new Set<string>();
   for (const e of errs) {
-    const path = pointerToPath(e.instancePath);
+    const path = pointerToPath(e.instancePath, value);
     // branch errors of a union: the anyOf error itself says what was expected
     if (e.keyword !== 'anyOf' && [...anyOfAt].some((p) => e.instancePath === p || e.instancePath.startsWith(p + '/'))) continue;
     let msg: string;
@@ -125,6 +127,8 @@ function detectorErrors(det: Record<string, unknown>, err: (path: PathSeg[], msg
     const sc = det[k];
     if (isObj(sc)) dur(['detectors', k, 'window'], sc.window, 1);
   }
+  dur(['detectors', 'anomaly_idle'], det.anomaly_idle, 1);
+  dur(['detectors', 'anomaly_update'], det.anomaly_update, 0);
   dur(['detectors', 'suppress_window'], det.suppress_window, 1);
   dur(['detectors', 'dns_grace'], det.dns_grace, 0);
   let total = 0;

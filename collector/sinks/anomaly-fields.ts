@@ -1,11 +1,12 @@
-// The Anomaly fields in DESIGN.md's order: JSON lines and the console table print them so,
+// The Anomaly fields in DESIGN.md's order (id first, the lifecycle's fields last): JSON lines and the console table print them so,
 // whatever order a detector built the object in.
 
 import type { Anomaly } from '../types.js';
 
 export const ANOMALY_FIELDS = [
-  'time', 'kind', 'severity', 'device', 'mac', 'ip', 'segment', 'profile', 'peer', 'peerName',
+  'id', 'time', 'kind', 'severity', 'device', 'mac', 'ip', 'segment', 'profile', 'peer', 'peerName',
   'peerPort', 'proto', 'bytes', 'packets', 'count', 'firstSeen', 'lastSeen', 'rule', 'message',
+  'state', 'closeReason', 'suppressed',
 ] as const satisfies readonly (keyof Anomaly)[];
 
 /** A copy with exactly DESIGN.md's fields, in its order. */

@@ -1,9 +1,10 @@
-// Console sink: a readable table of anomalies for a person at a terminal. Rows are kept
-// until close() so the columns can be sized to their contents; every Anomaly field is shown
+// Console sink: a readable table of anomalies for a person at a terminal, one row per
+// anomaly in its final state (its closing), sorted by first packet. Rows are kept until
+// close() so the columns can be sized to their contents; every Anomaly field is shown
 // (the wide ones on a second, indented line) so nothing the JSON carries is hidden.
 
 import type { Writable } from 'node:stream';
-import type { Anomaly, Sink } from '../types.js';
+import type { Anomaly, AnomalyEvent, Sink } from '../types.js';
 
 const COLUMNS: { title: string; get: (a: Anomaly) => string }[] = [
   { title: 'TIME', get: (a) => a.time },
@@ -26,21 +27,22 @@ export class ConsoleSink implements Sink {
   private rows: Anomaly[] = [];
   constructor(private readonly out: Writable = process.stdout) {}
 
-  anomaly(a: Anomaly): void {
-    this.rows.push(a);
+  anomaly(a: Anomaly, event: AnomalyEvent): void {
+    if (event === 'closed') this.rows.push(a);
   }
 
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.rows.length === 0) return;
+    this.rows = this.rows.map((a, i) => ({ a, i, t: Date.parse(a.firstSeen) })).sort((x, y) => x.t - y.t || x.i - y.i).map((x) => x.a);
     const cells = this.rows.map((a) => COLUMNS.map((c) => c.get(a)));
     const widths = COLUMNS.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
     const out: string[] = [line(COLUMNS.map((c) => c.title))];
     this.rows.forEach((a, i) => {
       out.push(line(cells[i]));
-      out.push(`    ${a.message}  [rule: ${a.rule || '-'}; first ${a.firstSeen}, last ${a.lastSeen}]`);
+      out.push(`    ${a.message}  [rule: ${a.rule || '-'}; first ${a.firstSeen}, last ${a.lastSeen}; id ${a.id}, ${a.state}${a.closeReason ? ` (${a.closeReason})` : ''}${a.suppressed ? ', suppressed' : ''}]`);
     });
     this.out.write(out.join('\n') + '\n');
     this.rows = [];

@@ -1,20 +1,28 @@
 // JSON lines sink: one Anomaly object a line (DESIGN.md fields, in order), to a file or stdout.
+// Two modes, as DESIGN.md's lifecycle asks:
+// - 'lifecycle' (`run --out`): a line when an anomaly opens and one when it closes (same id);
+// - 'final' (`replay`): one line per anomaly in its final state, sorted by first packet,
+//   written when the input has ended.
 // Writes go through a stream with back-pressure handled by buffering; close() waits for the drain.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { Anomaly, Sink } from '../types.js';
+import type { Anomaly, AnomalyEvent, Sink } from '../types.js';
 import { orderedAnomaly } from './anomaly-fields.js';
+
+export type JsonlMode = 'lifecycle' | 'final';
 
 export class JsonlSink implements Sink {
   readonly name = 'jsonl';
   private readonly out: Writable;
   private readonly ownsStream: boolean;
   private pending: string[] = [];
+  /** final mode: closed anomalies, until close() sorts and writes them */
+  private finals: Anomaly[] = [];
   written = 0;
 
   /** path: a file (appended to), or "-"/undefined for stdout. */
-  constructor(path?: string | Writable) {
+  constructor(path?: string | Writable, private readonly mode: JsonlMode = 'lifecycle') {
     if (path === undefined || path === '-') {
       this.out = process.stdout;
       this.ownsStream = false;
@@ -27,9 +35,15 @@ export class JsonlSink implements Sink {
     }
   }
 
-  anomaly(a: Anomaly): void {
+  anomaly(a: Anomaly, event: AnomalyEvent): void {
+    if (this.mode === 'final') {
+      if (event === 'closed') this.finals.push(a);
+      return;
+    }
+    if (event === 'updated') return;
     this.pending.push(JSON.stringify(orderedAnomaly(a)) + '\n');
-    if (this.pending.length >= 256) void this.flush();
+    // an opening is news: out now, not when 256 have gathered (a burst still shares a write)
+    if (this.pending.length === 1) queueMicrotask(() => void this.flush());
   }
 
   async flush(): Promise<void> {
@@ -43,6 +57,13 @@ export class JsonlSink implements Sink {
   }
 
   async close(): Promise<void> {
+    if (this.finals.length) {
+      // stable: anomalies of the same first packet keep the order they closed in
+      const sorted = this.finals.map((a, i) => ({ a, i, t: Date.parse(a.firstSeen) }))
+        .sort((x, y) => x.t - y.t || x.i - y.i);
+      for (const { a } of sorted) this.pending.push(JSON.stringify(orderedAnomaly(a)) + '\n');
+      this.finals = [];
+    }
     await this.flush();
     if (this.ownsStream) {
       await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));

@@ -41,9 +41,16 @@ t.test('a capture file as source: the same anomalies as replay, exit 0', async (
   const out = join(dir, 'anomalies.jsonl');
   const r = segwatch(['run', '--policy', policy, '--capture', demo, '--out', out, '--log-level', 'warn']);
   t.equal(r.code, 0, r.stderr);
-  const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const want = segwatch(['replay', demo, '--policy', policy, '--format', 'jsonl']).stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.same(got, want, `${got.length} anomalies, as replay reports them`);
+  // a line when each anomaly opens and one when it closes (the file ended), under one id
+  const opened = lines.filter((a) => a.state === 'open'), closed = lines.filter((a) => a.state === 'closed');
+  t.equal(opened.length + closed.length, lines.length, 'every line is an opening or a closing');
+  t.same(opened.map((a) => a.id).sort(), closed.map((a) => a.id).sort(), 'each anomaly opened once and closed once');
+  t.ok(opened.every((a) => a.closeReason === ''), 'open lines have no close reason');
+  t.ok(lines.findIndex((a) => a.state === 'closed') > 0, 'openings are written as they happen, before the closings');
+  const order = (l: Array<{ firstSeen: string; id: string }>) => [...l].sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
+  t.same(order(closed), order(want), `${closed.length} anomalies closed, as replay reports them`);
 });
 
 const canCapture = existsSync('/sys/class/net/lo') && spawnSync('sh', ['-c', 'test "$(id -u)" = 0']).status === 0;

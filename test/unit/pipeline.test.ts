@@ -1,5 +1,5 @@
 // The composition root on the demo capture: stages fed in order, and a stage that throws
-// costs its frame, never the run.
+// costs its frame, never the run. device_traffic to the byte on a synthetic conversation.
 
 import t from 'tap';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { Pipeline } from '../../collector/pipeline.js';
 import { loadPolicyFile } from '../../collector/policy/load.js';
 import { openCapture } from '../../collector/sources/pcap-file.js';
 import type { Anomaly, DeviceTraffic, Sink } from '../../collector/types.js';
+import { sendUdp, type Host, type Wire } from '../fixtures/synth/conversation.js';
 
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
 const policyFile = join(repoRoot, 'test/fixtures/demo/policy.yaml');
@@ -26,12 +27,12 @@ t.test('every stage fed: anomalies, traffic per interval, devices', async (t) =>
   const traffic: DeviceTraffic[] = [];
   const devices = new Set<string>();
   const p = await replay({
-    name: 'collect', anomaly: (a) => anomalies.push(a), deviceTraffic: (x) => traffic.push(x), device: (d) => devices.add(d.mac),
+    name: 'collect', anomaly: (a, ev) => { if (ev === 'opened') anomalies.push(a); }, deviceTraffic: (x) => traffic.push(x), device: (d) => devices.add(d.mac),
     flush: async () => {}, close: async () => {},
   });
   t.equal(p.counters.packets, 2272);
   t.equal(p.counters.stageErrors, 0);
-  t.equal(anomalies.length, p.counters.anomalies);
+  t.equal(anomalies.length, p.counters.anomalies, 'the counter counts openings');
   t.ok(anomalies.length >= 9, `${anomalies.length} anomalies`);
   t.ok(traffic.every((x) => x.time % 60_000 === 0), 'device_traffic on 60 s boundaries');
   t.ok(traffic.length > 10, `${traffic.length} device_traffic points`);
@@ -46,14 +47,15 @@ t.test('a sink that throws: counted, the other sinks still get every point', asy
     policy: () => policy!,
     sinks: [
       { name: 'broken', anomaly: () => { calls++; throw new Error('sink bug'); }, flush: async () => {}, close: async () => {} },
-      { name: 'good', anomaly: (a) => good.push(a), flush: async () => {}, close: async () => {} },
+      { name: 'good', anomaly: (a, ev) => { if (ev === 'closed') good.push(a); }, flush: async () => {}, close: async () => {} },
     ],
   });
   await openCapture(demo).run(pipeline.handleFrame);
   await pipeline.finish();
   t.equal(pipeline.counters.packets, 2272, 'every frame was read');
   t.equal(pipeline.counters.sinkErrors, calls, 'each refusal counted');
-  t.equal(good.length, pipeline.counters.anomalies, 'the good sink got every anomaly');
+  t.ok(calls >= 2 * pipeline.counters.anomalies, 'the broken sink was offered each opening, update and closing');
+  t.equal(good.length, pipeline.counters.anomalies, 'the good sink got every anomaly\'s closing');
   t.ok(good.length >= 9);
 });
 
@@ -66,4 +68,47 @@ t.test('a stage that throws costs its frame, not the run', async (t) => {
   await pipeline.finish().catch(() => undefined);
   t.equal(pipeline.counters.packets, 2272, 'every frame was read');
   t.ok(pipeline.counters.stageErrors > 0, `${pipeline.counters.stageErrors} frames skipped and counted`);
+});
+
+t.test('device_traffic: exact bytes and packets each way, as initiator and as responder', async (t) => {
+  const traffic: DeviceTraffic[] = [];
+  const pipeline = new Pipeline({
+    sinks: [{ name: 'traffic', deviceTraffic: (x) => traffic.push(x), flush: async () => {}, close: async () => {} }],
+  });
+  // frames straight into the pipeline, as a capture source hands them over
+  const wire: Wire = {
+    sink: {
+      write: (tsUs, frame, wireLen = frame.length) => {
+        pipeline.handleFrame(Buffer.from(frame.buffer, frame.byteOffset, frame.length), 0, frame.length, wireLen, tsUs / 1000, 1);
+      },
+    },
+  };
+  const d: Host = { mac: '00:b4:63:a1:00:21', ip: '192.168.50.21' };
+  const e: Host = { mac: '14:75:90:c3:00:42', ip: '192.168.50.42' };
+  // beyond the router: its MAC, an address no device gets
+  const remote: Host = { mac: '24:5a:4c:50:00:01', ip: '203.0.113.80' };
+  const t0 = Date.UTC(2026, 0, 15, 12, 0, 1) * 1000;
+  const pay = (n: number) => Buffer.alloc(n, 0x61);
+  // flow 1, d initiates: 3 datagrams out (100, 200, 300 payload bytes), 2 back (1000, 50)
+  sendUdp(wire, t0, d, remote, 50000, 443, pay(100));
+  sendUdp(wire, t0 + 100, d, remote, 50000, 443, pay(200));
+  sendUdp(wire, t0 + 200, remote, d, 443, 50000, pay(1000));
+  sendUdp(wire, t0 + 300, d, remote, 50000, 443, pay(300));
+  sendUdp(wire, t0 + 400, remote, d, 443, 50000, pay(50));
+  // flow 2, e initiates to d: 1 datagram (10 bytes), 4 answers of 400
+  sendUdp(wire, t0 + 1000, e, d, 40000, 5683, pay(10));
+  for (let i = 0; i < 4; i++) sendUdp(wire, t0 + 1100 + i * 100, d, e, 5683, 40000, pay(400));
+  await pipeline.finish();
+  t.equal(pipeline.counters.packets, 10);
+
+  // flow bytes are IP bytes: 20 (IPv4) + 8 (UDP) + payload
+  const ip = (payload: number) => 28 + payload;
+  const f1Out = ip(100) + ip(200) + ip(300), f1In = ip(1000) + ip(50);
+  const f2Out = ip(10), f2In = 4 * ip(400);
+  t.same([f1Out, f1In, f2Out, f2In], [684, 1106, 38, 1712]);
+  const end = Date.UTC(2026, 0, 15, 12, 1, 0);
+  t.same([...traffic].sort((x, y) => x.device.localeCompare(y.device)), [
+    { time: end, device: d.mac, segment: '', bytesOut: f1Out + f2In, bytesIn: f1In + f2Out, packetsOut: 3 + 4, packetsIn: 2 + 1, flows: 2, peers: 2 },
+    { time: end, device: e.mac, segment: '', bytesOut: f2Out, bytesIn: f2In, packetsOut: 1, packetsIn: 4, flows: 1, peers: 1 },
+  ], 'one point per device for the interval; nothing for the remote peer');
 });

@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { InfluxDB } from 'influx';
 import { Pool } from 'influx/lib/src/pool.js';
 import type { IBackoffStrategy } from 'influx/lib/src/backoff/backoff.js';
-import type { Anomaly, CollectorStats, Device, DeviceTraffic, Log, Sink } from '../../types.js';
+import type { Anomaly, AnomalyEvent, CollectorStats, Device, DeviceTraffic, Log, Sink } from '../../types.js';
 import { silentLog } from '../../types.js';
 import { serializePoint, type Point } from './line-protocol.js';
 import {
@@ -63,6 +63,9 @@ const noBackoff: IBackoffStrategy = {
   reset: () => noBackoff,
 };
 
+/** how long an opening waits for others to share its write, ms. */
+const OPEN_WRITE_DELAY_MS = 20;
+
 function batchOf(lines: string[]): Batch {
   return { lines, body: lines.join('\n') };
 }
@@ -75,6 +78,8 @@ export class InfluxSink implements Sink {
   private readonly pool: Pool;
   private readonly admin: InfluxDB | null;
   private readonly guard = new SeriesTimeGuard();
+  /** the write an opening scheduled, if one is pending. */
+  private soon: NodeJS.Timeout | null = null;
   private lines: string[] = [];
   private readonly ready: Batch[] = [];
   private inflight: Batch | null = null;
@@ -126,10 +131,19 @@ export class InfluxSink implements Sink {
     return sink;
   }
 
-  anomaly(a: Anomaly): void {
+  /**
+   * Every lifecycle event rewrites the anomaly's one point (same tags and time, new fields).
+   * An opening is what someone is waiting for: it goes out within a few ms, not at the
+   * next batch interval (a burst of openings still shares one write).
+   */
+  anomaly(a: Anomaly, event?: AnomalyEvent): void {
     const p = anomalyPoint(a);
     this.guard.place(p, anomalyIdentity(a));
     this.push(p);
+    if (event === 'opened' && this.soon === null && !this.stopping) {
+      this.soon = setTimeout(() => { this.soon = null; this.cut(); this.kick(); }, OPEN_WRITE_DELAY_MS);
+      this.soon.unref();
+    }
   }
 
   deviceTraffic(t: DeviceTraffic): void {
@@ -400,6 +414,8 @@ export class InfluxSink implements Sink {
     if (this.closed) return;
     this.stopping = true;
     clearInterval(this.flushTimer);
+    if (this.soon !== null) clearTimeout(this.soon);
+    this.soon = null;
     this.cut();
     if (this.retryTimer === null) this.kick();
     while (this.loop) await this.loop;
@@ -409,9 +425,4 @@ export class InfluxSink implements Sink {
     this.closed = true;
     this.spool.close();
   }
-}
-
-/** Same as InfluxSink.open. */
-export function createInfluxSink(settings: InfluxSinkSettings, ctx: InfluxSinkContext = {}): Promise<InfluxSink> {
-  return InfluxSink.open(settings, ctx);
 }

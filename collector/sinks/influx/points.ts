@@ -21,14 +21,13 @@ export function fnv1a(s: string): number {
 /**
  * The ns offset (0..999999) of an anomaly inside its millisecond.
  *
- * InfluxDB keys a point by measurement + tag set + timestamp: a second write of
- * the same key overwrites the first. That is what makes spool replays
- * idempotent (a batch delivered twice leaves one copy), and it is also a trap:
- * two distinct anomalies of one device, kind, severity, profile and segment in
- * the same ms would overwrite each other. The offset is derived from what the
- * dedup stage uses to tell anomalies apart beyond the tags (peer, port, proto),
- * so distinct anomalies land on distinct keys, while a re-emitted anomaly (same
- * first-packet time, higher count) overwrites its earlier point with the new count.
+ * InfluxDB keys a point by measurement + tag set + timestamp: a second write of the same
+ * key overwrites the first. The lifecycle depends on it: an anomaly is written when it
+ * opens, on updates and when it closes, always with the timestamp of its first packet and
+ * the tags it opened with, so each write overwrites the last and InfluxDB holds one point
+ * per anomaly with its latest count and state (and a spool replay of a batch leaves one
+ * copy). Two distinct anomalies of one series in the same ms must not share a key: the
+ * offset comes from the anomaly's id, which differs for any two causes.
  */
 export function anomalyOffsetNs(a: Anomaly): number {
   return fnv1a(anomalyIdentity(a)) % 1000000;
@@ -44,8 +43,12 @@ export function anomalyPoint(a: Anomaly): Point {
   return {
     measurement: 'anomaly',
     tags: { device: a.device, kind: a.kind, severity: a.severity, profile: a.profile, segment: a.segment },
-    fields: { peer: a.peer, peer_name: a.peerName, proto: a.proto, message: a.message, rule: a.rule },
-    ints: { peer_port: a.peerPort, bytes: a.bytes, packets: a.packets, count: a.count },
+    fields: {
+      id: a.id, state: a.state, close_reason: a.closeReason, suppressed: a.suppressed,
+      peer: a.peer, peer_name: a.peerName, proto: a.proto, message: a.message, rule: a.rule,
+    },
+    // last_seen as integer ms: a dashboard selects anomalies still active in a short range by it
+    ints: { peer_port: a.peerPort, bytes: a.bytes, packets: a.packets, count: a.count, last_seen: isoMs(a.lastSeen) ?? 0 },
     time: isoMs(a.time),
     timeNs: anomalyOffsetNs(a),
   };
@@ -125,7 +128,7 @@ export class SeriesTimeGuard {
   }
 }
 
-/** What SeriesTimeGuard compares: the anomaly's identity beyond its tags. */
+/** What SeriesTimeGuard compares: the anomaly's id (its cause and first packet). */
 export function anomalyIdentity(a: Anomaly): string {
-  return a.peer + '|' + a.peerPort + '|' + a.proto;
+  return a.id || a.peer + '|' + a.peerPort + '|' + a.proto;
 }

@@ -89,11 +89,16 @@ t.test('response schemas drop what is not in them', async (t) => {
 
 t.test('GET /api/v1/anomalies: newest first, limit validated', async (t) => {
   const all = demo.anomalies;
-  const res = await app.inject({ method: 'GET', url: '/api/v1/anomalies', headers: auth });
+  const res = await app.inject({ method: 'GET', url: '/api/v1/anomalies?limit=1000', headers: auth });
   t.equal(res.statusCode, 200);
   const body = res.json();
   t.equal(body.count, all.length);
+  // one entry per anomaly in its latest state (here: closed at the end of the file), newest first
   t.same(body.anomalies, [...all].reverse());
+  t.ok(body.anomalies.every((a: { state: string; id: string }) => a.state === 'closed' && a.id.length > 0));
+  t.equal(new Set(body.anomalies.map((a: { id: string }) => a.id)).size, all.length, 'one entry per id');
+  const dflt = await app.inject({ method: 'GET', url: '/api/v1/anomalies', headers: auth });
+  t.equal(dflt.json().count, Math.min(100, all.length), 'the default limit is 100');
   const kinds = new Set(body.anomalies.map((a: { kind: string }) => a.kind));
   t.ok(kinds.has('segment.crossing'), 'the demo shows a segment crossing');
 
@@ -116,8 +121,10 @@ t.test('GET /api/v1/anomalies: newest first, limit validated', async (t) => {
 
 t.test('default limit is 100, and 1000 is honoured', async (t) => {
   const big = await demoFacade(1000);
-  // Fill the ring past the default with the same real anomalies, repeated.
-  for (let i = 0; big.ring.size < 1000; i++) big.ring.push(big.anomalies[i % big.anomalies.length]);
+  // Fill the ring past the default with the same real anomalies, repeated under new ids
+  // (the ring keeps one entry per id). Bounded: 2000 pushes at most.
+  for (let i = 0; big.ring.size < 1000 && i < 2000; i++) big.ring.push({ ...big.anomalies[i % big.anomalies.length], id: `copy-${i}` });
+  t.equal(big.ring.size, 1000);
   const a = buildApp(big.facade, { token: TOKEN });
   t.teardown(() => a.close());
   const def = await a.inject({ method: 'GET', url: '/api/v1/anomalies', headers: auth });

@@ -5,6 +5,7 @@ import type { Anomaly } from '../../../collector/types.js';
 function anomaly(i: number): Anomaly {
   const time = new Date(1_700_000_000_000 + i * 1000).toISOString();
   return {
+    id: `a${i}`, state: 'open', closeReason: '', suppressed: false,
     time, kind: 'scan.ports', severity: 'high', device: `dev${i}`, mac: '', ip: '192.168.50.9', segment: 'iot',
     profile: 'camera', peer: '192.168.1.1', peerName: '', peerPort: i, proto: 'tcp', bytes: 60, packets: 1,
     count: 1, firstSeen: time, lastSeen: time, rule: 'detectors.scan_ports', message: `m${i}`,

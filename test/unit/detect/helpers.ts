@@ -107,21 +107,30 @@ export function standardInventory(): MapInventory {
 
 export interface Harness {
   engine: DetectEngine;
+  /** anomalies as they closed (their final state) */
   out: Anomaly[];
+  /** anomalies as they opened (count 1, at the first packet) */
   first: Anomaly[];
+  /** every lifecycle event in order */
+  events: Array<[string, Anomaly]>;
   inv: MapInventory;
   policy: CompiledPolicy;
 }
 
 export function harness(o: { policy?: CompiledPolicy; inv?: MapInventory; settings?: Partial<DetectSettings>; seen?: Set<string> } = {}): Harness {
   const out: Anomaly[] = [], first: Anomaly[] = [];
+  const events: Array<[string, Anomaly]> = [];
   const policy = o.policy ?? loadPolicy();
   const inv = o.inv ?? standardInventory();
   const engine = new DetectEngine({
     policy: () => policy, inventory: inv, settings: o.settings, seen: o.seen,
-    emit: (a) => out.push(a), onFirst: (a) => first.push(a),
+    emit: (ev, a) => {
+      events.push([ev, a]);
+      if (ev === 'opened') first.push(a);
+      if (ev === 'closed') out.push(a);
+    },
   });
-  return { engine, out, first, inv, policy };
+  return { engine, out, first, events, inv, policy };
 }
 
 let nextId = 1;
@@ -145,7 +154,8 @@ export function recordOf(s: FlowStart, r: Partial<FlowRecord> = {}): FlowRecord 
 }
 
 /** Every anomaly field of DESIGN.md, with its type. */
-export const ANOMALY_FIELDS: Record<keyof Anomaly, 'string' | 'number'> = {
+export const ANOMALY_FIELDS: Record<keyof Anomaly, 'string' | 'number' | 'boolean'> = {
+  id: 'string', state: 'string', closeReason: 'string', suppressed: 'boolean',
   time: 'string', kind: 'string', severity: 'string', device: 'string', mac: 'string', ip: 'string',
   segment: 'string', profile: 'string', peer: 'string', peerName: 'string', peerPort: 'number',
   proto: 'string', bytes: 'number', packets: 'number', count: 'number', firstSeen: 'string',

@@ -70,7 +70,7 @@ t.test('near miss: the same domain through SNI arriving after the SYN', async (t
   t.equal(h.engine.stats().parked, 1, 'parked: a domain rule could still allow it');
   h.engine.tick(T0 + 5000);
   t.same(h.first, [], 'nothing reported while the name is pending');
-  h.engine.flowName(s.id, 'fw.ring.com', 'sni');
+  h.engine.flowName(s.id, 'fw.ring.com');
   h.engine.flowRecord(recordOf(s));
   h.engine.flush();
   t.same(h.out, []);
@@ -81,7 +81,7 @@ t.test('parked flow with a name the profile does not allow is judged when the na
   const h = harness();
   const s = start({ dst: '54.1.2.3', dport: 443 });
   h.engine.flowStart(s);
-  h.engine.flowName(s.id, 'evil.example.org', 'sni');
+  h.engine.flowName(s.id, 'evil.example.org');
   t.equal(h.first.length, 1, 'reported at name arrival, not later');
   t.match(h.first[0], { kind: 'policy.violation', peer: '54.1.2.3', peerName: 'evil.example.org', peerPort: 443 });
   h.engine.flowRecord(recordOf(s));

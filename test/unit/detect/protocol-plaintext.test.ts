@@ -33,7 +33,7 @@ t.test('positive: plain MQTT is reported even when the policy allows the flow', 
 t.test('positive: HTTP Basic auth signalled by the pipeline', async (t) => {
   const h = harness();
   const s = start({ dst: '52.94.3.3', dport: 80 });
-  h.engine.plaintextSignal(s, 'http-basic-auth');
+  h.engine.signal(s, 'http-basic-auth');
   h.engine.flush();
   t.same(kinds(h.out), ['protocol.plaintext']);
   t.match(h.out[0], { rule: 'plaintext.http-basic-auth', peerPort: 80 });
@@ -50,7 +50,7 @@ t.test('near miss: MQTT over TLS (8883) is not clear text', async (t) => {
 t.test('near miss: telnet between hosts that are not watched', async (t) => {
   const h = harness();
   h.engine.flowStart(start({ src: '192.168.1.5', srcMac: '02:00:00:00:01:05', dst: '203.0.113.9', dport: 23 }));
-  h.engine.plaintextSignal(start({ src: '192.168.1.5', dst: '203.0.113.9', dport: 80 }), 'http-basic-auth');
+  h.engine.signal(start({ src: '192.168.1.5', dst: '203.0.113.9', dport: 80 }), 'http-basic-auth');
   h.engine.flush();
   t.same(h.out, []);
 });

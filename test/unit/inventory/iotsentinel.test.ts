@@ -1,38 +1,53 @@
 // Inventory over the IoT Sentinel first-setup captures: each device's MAC, OUI vendor, DHCP
-// hostname and leased address, checked against tshark's reading of the same files.
+// hostname and leased address, checked against tshark's reading of the same files. The frames
+// go through what production runs: the capture reader into Pipeline.handleFrame, as
+// `segwatch devices` does, and the devices are read from pipeline.inventory.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { openCapture } from '../../../collector/sources/pcap-file.js';
-import { decodeFrame } from '../../../collector/decode/frame.js';
-import { PacketInfo } from '../../../collector/decode/packet.js';
-import { NdpInfo } from '../../../collector/decode/ndp.js';
-import { FlowTable } from '../../../collector/flows/flow-table.js';
-import { Inventory } from '../../../collector/inventory/inventory.js';
-import { observePacket } from '../../../collector/inventory/observe-packet.js';
-import type { BindingConflict } from '../../../collector/inventory/types.js';
-import type { Device } from '../../../collector/types.js';
+import { Pipeline } from '../../../collector/pipeline.js';
+import { loadPolicyText } from '../../../collector/policy/load.js';
+import type { Anomaly, Device, Sink } from '../../../collector/types.js';
+import { capture } from '../../helpers/paths.js';
 
-const repoRoot = new URL('../../../', import.meta.url);
-const dir = fileURLToPath(new URL('../shared/captures/iot/iotsentinel/', repoRoot));
+const dir = capture('iot/iotsentinel/');
 
-async function replay(file: string) {
-  const devices = new Map<string, { d: Device; change: string }[]>();
-  const conflicts: BindingConflict[] = [];
-  const inv = new Inventory({}, {
-    onDevice: (d, change) => { const l = devices.get(d.id) ?? []; l.push({ d, change }); devices.set(d.id, l); },
-    onConflict: (c) => conflicts.push(c),
-  });
-  const ft = new FlowTable({}, { onStart: (ev) => inv.observeFlowStart(ev), onRecord() {} });
-  const p = new PacketInfo(), nd = new NdpInfo();
-  await openCapture(file).run((buf, off, caplen, wirelen, ts, lt) => {
-    decodeFrame(buf, off, caplen, wirelen, ts, lt, p);
-    observePacket(inv, p, nd);
-    ft.add(p);
-  });
-  ft.flush();
-  return { inv, devices, conflicts, ft };
+/** Every local range watched: an address claimed by a second MAC there is a device.spoof. */
+const WATCH_LOCAL = `
+version: 1
+segments:
+  local: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fe80::/10", "fc00::/7"]
+watch: [local]
+default_profile: quarantine
+profiles:
+  quarantine:
+    allow: [ { service: dhcp } ]
+`;
+
+/**
+ * Replays a capture through a Pipeline; `devices` lists the device records the sinks were sent,
+ * by device id, in order. With `policy`, the anomalies raised are kept too.
+ */
+async function replay(file: string, policyText?: string) {
+  const devices = new Map<string, Device[]>();
+  const anomalies: Anomaly[] = [];
+  const sink: Sink = {
+    name: 'test',
+    device: (d) => { const l = devices.get(d.id) ?? []; l.push(d); devices.set(d.id, l); },
+    anomaly: (a, event) => { if (event === 'opened') anomalies.push(a); },
+    flush: async () => {},
+    close: async () => {},
+  };
+  const loaded = policyText === undefined ? undefined : loadPolicyText(policyText, 'watch-local.yaml');
+  if (loaded && !loaded.policy) throw new Error(JSON.stringify(loaded.errors));
+  const p = loaded?.policy;
+  const pipeline = new Pipeline({ sinks: [sink], policy: p ? () => p : undefined });
+  await openCapture(file).run(pipeline.handleFrame);
+  await pipeline.finish();
+  await pipeline.close();
+  if (pipeline.counters.stageErrors !== 0) throw new Error(`${file}: ${pipeline.counters.stageErrors} frames hit a stage error`);
+  return { inv: pipeline.inventory, devices, anomalies };
 }
 
 function tshark(file: string, filter: string, fields: string[]): string[][] {
@@ -56,7 +71,7 @@ t.test('every capture: the device, its vendor, DHCP hostname and leased address'
     t.ok(dev, `${f}: device ${mac} present`);
     if (!dev) continue;
     t.equal(dev.id, mac);
-    t.ok(devices.get(mac)?.[0].change === 'new', `${f}: announced as new`);
+    t.equal(devices.get(mac)?.[0].mac, mac, `${f}: sent to the sinks`);
     if ((parseInt(mac.slice(0, 2), 16) & 2) === 0) t.not(dev.vendor, '', `${f}: vendor from OUI`);
     // one tshark pass per file: [eth.src, ip.src, ipv6.src, arp sender, yiaddr, requested, NA target, hostname, dhcp type, chaddr]
     const rows = tshark(path, 'ip || ipv6 || arp', ['eth.src', 'ip.src', 'ipv6.src', 'arp.src.proto_ipv4', 'dhcp.ip.your',
@@ -116,7 +131,9 @@ t.test('DNS answers in a capture map server addresses to names for the client', 
 
 t.test('no spurious conflicts in the setup captures', async (t) => {
   for (const f of files) {
-    const { conflicts } = await replay(dir + f);
-    t.same(conflicts, [], f);
+    const { anomalies } = await replay(dir + f, WATCH_LOCAL);
+    // the detectors are listening: the unlisted device is reported
+    t.ok(anomalies.some((a) => a.kind === 'device.new'), `${f}: device.new raised`);
+    t.same(anomalies.filter((a) => a.kind === 'device.spoof').map((a) => a.message), [], f);
   }
 });

@@ -1,81 +1,84 @@
-// The OUI registry read by line: every vendor as the parsed registry gives it, and any file
-// not of the exact one-entry-a-line shape refused (so that it is parsed whole instead).
+// The OUI registry parsed once into a table: every vendor as the parsed registry gives it,
+// misses and unassigned OUIs give none, and a file not of the one-entry-a-line shape is read
+// with JSON.parse into the same answers.
 import t from 'tap';
 import { createRequire } from 'node:module';
-import { indexLines, literalAt, searchLines, vendorOf } from '../../../collector/inventory/oui.js';
+import { parseRegistry, vendorOf } from '../../../collector/inventory/oui.js';
+
+const registry = createRequire(import.meta.url)('oui-data') as Record<string, string>;
+
+function firstLine(entry: string): string {
+  const nl = entry.indexOf('\n');
+  return (nl < 0 ? entry : entry.slice(0, nl)).trim();
+}
 
 t.test('every six-digit OUI gives the vendor the parsed registry gives', async (tt) => {
-  const registry = createRequire(import.meta.url)('oui-data') as Record<string, string>;
   const wrong: string[] = [];
   let n = 0;
   for (const [k, entry] of Object.entries(registry)) {
     if (k.length !== 6) continue;
     n++;
     const mac = `${k.slice(0, 2)}:${k.slice(2, 4)}:${k.slice(4, 6)}:12:34:56`.toLowerCase();
-    const nl = entry.indexOf('\n');
-    const want = (parseInt(k.slice(0, 2), 16) & 2) !== 0 ? '' : (nl < 0 ? entry : entry.slice(0, nl)).trim();
+    const want = (parseInt(k.slice(0, 2), 16) & 2) !== 0 ? '' : firstLine(entry);
     if (vendorOf(mac) !== want || vendorOf(mac.toUpperCase()) !== want) wrong.push(k);
   }
   tt.ok(n > 30_000, `${n} OUIs`);
   tt.same(wrong, []);
   tt.equal(vendorOf('00:17:88:24:76:ff'), 'Philips Lighting BV');
+  tt.equal(vendorOf('00-17-88-24-76-ff'), 'Philips Lighting BV', 'any separator');
+});
+
+t.test('misses: not a MAC, locally administered, an OUI the registry lacks', async (tt) => {
   tt.equal(vendorOf('zz:17:88:24:76:ff'), '');
   tt.equal(vendorOf('0g:17:88:24:76:ff'), '', 'not hex: no entry');
   tt.equal(vendorOf('00:17'), '');
-});
-
-t.test('the line index takes exactly the one-entry-a-line shape', async (tt) => {
-  const ok = '{\n "00AA11": "First\\nline two",\n "BB": "short key",\n "00AA11": "Again \\"quoted\\" \\\\",\n "FFFFFF": "end"\n}\n';
-  const idx = indexLines(Buffer.from(ok));
-  tt.ok(idx, 'accepted');
-  const parsed = JSON.parse(ok) as Record<string, string>;
-  tt.equal(idx!.size, 2, 'six-digit keys only, a repeated key once');
-  tt.equal(literalAt(Buffer.from(ok), idx!.get(0x00aa11)!), parsed['00AA11'], 'the later entry of a key wins, as in JSON.parse');
-  tt.equal(literalAt(Buffer.from(ok), idx!.get(0xffffff)!), 'end');
-  tt.ok(indexLines(Buffer.from('{\n}\n')), 'an empty object');
-  tt.ok(indexLines(Buffer.from('{\n "AAAAAA": "x"\n}')), 'no final newline');
-  for (const bad of [
-    '{\r\n "AAAAAA": "x"\r\n}\r\n',
-    '{\n "AAAAAA": "x", "BBBBBB": "y"\n}\n',
-    '{\n "AAAAAA": "x",\n}\n',
-    '{\n "AAAAAA": "x"\n "BBBBBB": "y"\n}\n',
-    '{\n "aaaaaa": "x"\n}\n',
-    '{\n "AAAAAA": "x"y"\n}\n',
-    '{\n "AAAAAA": "x\\"\n}\n',
-    '{\n "AAAAAA":"x"\n}\n',
-    '{\n  "AAAAAA": "x"\n}\n',
-    '{\n "AAAAAA": "x"\n}\n\n',
-    '{\n "AAAAAA": "x"\n',
-    '\ufeff{\n "AAAAAA": "x"\n}\n',
-    '{"AAAAAA": "x"}',
-    '',
-  ]) tt.equal(indexLines(Buffer.from(bad)), null, JSON.stringify(bad));
-});
-
-t.test('the binary search over lines: every key of a sorted registry, the last of a repeat, misses', async (tt) => {
-  const keys = [0x000000, 0x000001, 0x00aa11, 0x00aa11, 0x123456, 0xabcdef, 0xfffffe];
-  const lines = keys.map((k, i) => ` "${k.toString(16).toUpperCase().padStart(6, '0')}": "v${i}\\nsecond line",`);
-  lines.push(' "8C1F64FFC": "a longer MA-S key sorts last",', ' "0012345": "and an MA-M key",', ' "FFFFFF": "not found: after the long keys"');
-  const b = Buffer.from(`{\n${lines.join('\n')}\n}\n`);
-  const parsed = JSON.parse(b.toString()) as Record<string, string>;
-  for (const k of new Set(keys)) {
-    const hex = k.toString(16).toUpperCase().padStart(6, '0');
-    const at = searchLines(b, k);
-    tt.ok(at > 0 && literalAt(b, at) === parsed[hex], `${hex} found, as JSON.parse reads it`);
+  tt.equal(vendorOf(''), '');
+  // 02:17:88 is 00:17:88 (Philips) with the locally-administered bit set
+  tt.equal(vendorOf('02:17:88:24:76:ff'), '', 'locally administered: no vendor');
+  // universally administered OUIs (bit 1 clear) with no entry: the lowest and the highest
+  const unassigned: number[] = [];
+  for (let k = 0x000000; k < 0x1000000 && unassigned.length < 1; k += 4) if (!registry[hex6(k)]) unassigned.push(k);
+  for (let k = 0xfffffc; k >= 0 && unassigned.length < 2; k -= 4) if (!registry[hex6(k)]) unassigned.push(k);
+  tt.equal(unassigned.length, 2);
+  for (const k of unassigned) {
+    const h = hex6(k).toLowerCase();
+    tt.equal(vendorOf(`${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:00:00:01`), '', `${h} has no vendor`);
   }
-  tt.equal(literalAt(b, searchLines(b, 0x00aa11)), 'v3\nsecond line', 'the later of a repeated key');
-  for (const miss of [0x000002, 0x00aa10, 0x654321, 0xffffff]) tt.equal(searchLines(b, miss), -1, `${miss.toString(16)} not found`);
-  // no newline at the end, one entry, none
-  tt.equal(literalAt(Buffer.from('{\n "ABCDEF": "x"\n}'), searchLines(Buffer.from('{\n "ABCDEF": "x"\n}'), 0xabcdef)), 'x');
-  tt.equal(searchLines(Buffer.from('{\n}\n'), 0), -1);
+  tt.equal(vendorOf('00:17:88:24:76:ff'), 'Philips Lighting BV', 'and a known one is still found');
 });
 
-t.test('an OUI the registry lacks: the whole registry is indexed and still says none', async (tt) => {
-  const registry = createRequire(import.meta.url)('oui-data') as Record<string, string>;
-  // a universally administered OUI (bit 1 clear) with no entry
-  let miss = -1;
-  for (let k = 0x000000; k < 0x1000000 && miss < 0; k += 4) if (!registry[k.toString(16).toUpperCase().padStart(6, '0')]) miss = k;
-  const hex = miss.toString(16).padStart(6, '0');
-  tt.equal(vendorOf(`${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:00:00:01`), '', `${hex} has no vendor`);
-  tt.equal(vendorOf('00:17:88:24:76:ff'), 'Philips Lighting BV', 'and a known one is still found');
+function hex6(k: number): string {
+  return k.toString(16).toUpperCase().padStart(6, '0');
+}
+
+t.test('a registry of the one-entry-a-line shape: six-digit keys, first lines, misses', async (tt) => {
+  const text = '{\n "00AA11": "First\\nline two",\n "00AA12": " Spaced \\"quoted\\" \\\\ caf\u00e9 \\u00e9 ",\n "0055DA0": "an MA-M key",\n "8C1F64FFC": "an MA-S key",\n "FFFFFF": "end"\n}\n';
+  const table = parseRegistry(Buffer.from(text));
+  tt.equal(table.size, 3, 'six-digit keys only');
+  tt.equal(table.vendor(0x00aa11), 'First');
+  tt.equal(table.vendor(0x00aa12), 'Spaced "quoted" \\ caf\u00e9 \u00e9', 'escapes and UTF-8 as JSON.parse reads them, trimmed');
+  tt.equal(table.vendor(0xffffff), 'end');
+  for (const miss of [0x000000, 0x00aa10, 0x00aa13, 0x0055da, 0xfffffe]) tt.equal(table.vendor(miss), undefined, hex6(miss));
+});
+
+t.test('any other shape is read as JSON.parse reads it', async (tt) => {
+  const same = (text: string, want: Record<number, string | undefined>, name: string) => {
+    const table = parseRegistry(Buffer.from(text));
+    for (const [k, v] of Object.entries(want)) tt.equal(table.vendor(Number(k)), v, `${name}: ${hex6(Number(k))}`);
+  };
+  same('{"AAAAAA": "x", "BBBBBB": "y\\nz"}', { 0xaaaaaa: 'x', 0xbbbbbb: 'y', 0xcccccc: undefined }, 'one line');
+  same('{\r\n "AAAAAA": "x"\r\n}\r\n', { 0xaaaaaa: 'x' }, 'CRLF');
+  same('\ufeff{\n "AAAAAA": "x"\n}\n', { 0xaaaaaa: 'x' }, 'a BOM');
+  same('{\n "BBBBBB": "b",\n "AAAAAA": "a"\n}\n', { 0xaaaaaa: 'a', 0xbbbbbb: 'b' }, 'keys out of order');
+  same('{\n "AAAAAA": "first",\n "AAAAAA": "second"\n}\n', { 0xaaaaaa: 'second' }, 'a repeated key: the later wins');
+  same('{\n "aaaaaa": "lower-case key"\n}\n', { 0xaaaaaa: undefined }, 'a lower-case key is not an OUI');
+  same('{\n "AAAAAA": "\\x"\n}\n', { 0xaaaaaa: undefined }, 'a bad escape: not JSON, no vendors');
+  same('{\n "AAAAAA": "x",\n}\n', { 0xaaaaaa: undefined }, 'a trailing comma: not JSON');
+  same('{\n "AAAAAA": "x"\n "BBBBBB": "y"\n}\n', { 0xaaaaaa: undefined }, 'a missing comma: not JSON');
+  same('{\n "AAAAAA": "x"y"\n}\n', { 0xaaaaaa: undefined }, 'a stray quote: not JSON');
+  same('{\n "AAAAAA": 5\n}\n', { 0xaaaaaa: undefined }, 'not a string');
+  same('["AAAAAA"]', { 0xaaaaaa: undefined }, 'not an object');
+  same('', { 0 : undefined }, 'empty');
+  tt.equal(parseRegistry(Buffer.from('{\n}\n')).size, 0, 'an empty object');
+  tt.equal(parseRegistry(Buffer.from('{\n "AAAAAA": "x"\n}')).vendor(0xaaaaaa), 'x', 'no final newline');
 });

@@ -32,6 +32,7 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 export function anomaly(i: number, over: Partial<Anomaly> = {}): Anomaly {
   const time = new Date(Date.UTC(2024, 0, 1) + Math.floor(i / 40)).toISOString();
   return {
+    id: `id${i}`,
     time,
     kind: 'policy.violation',
     severity: 'high',
@@ -51,6 +52,9 @@ export function anomaly(i: number, over: Partial<Anomaly> = {}): Anomaly {
     lastSeen: time,
     rule: `r${i}`,
     message: `anomaly number ${i}`,
+    state: 'open',
+    closeReason: '',
+    suppressed: false,
     ...over,
   };
 }

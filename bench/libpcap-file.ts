@@ -1,11 +1,12 @@
 // A capture-file FrameSource backed by libpcap's offline reader (the optional `pcap` package),
-// kept as a reference and benchmark peer for the TypeScript reader in pcap-file.ts.
+// kept as a reference and benchmark peer for the TypeScript reader in
+// collector/sources/pcap-file.ts (bench/readers.ts and its agreement test; not shipped).
 // Limits inherited from node-pcap: timestamps in microseconds, frames cut to 65535 bytes, and a
 // read error in mid-file ends the session like a clean end of file (libpcap's error is not surfaced).
 
 import { basename } from 'node:path';
-import { CaptureError, type FrameHandler, type FrameSource, type SourceStats } from './source.js';
-import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
+import { CaptureError, type FrameHandler, type FrameSource, type SourceStats } from '../collector/sources/source.js';
+import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from '../collector/sources/libpcap.js';
 
 export class LibpcapFileSource implements FrameSource {
   readonly name: string;

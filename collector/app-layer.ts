@@ -1,0 +1,94 @@
+// The one app-layer dispatcher: which payloads of a packet teach the inventory something
+// (DNS answers, mDNS names, DHCP leases, neighbour discovery) and which name a flow or
+// signal something to the detectors (TLS SNI, HTTP Host, HTTP Basic auth). Ports and
+// types decide; the decoders read in place from the frame.
+
+import { PacketInfo, L3 } from './decode/packet.js';
+import { decodeDns } from './decode/dns.js';
+import { DnsAnswers } from './decode/dns-answers.js';
+import { decodeDhcp } from './decode/dhcp.js';
+import { tlsSni } from './decode/tls.js';
+import { httpHost, httpBasicAuth } from './decode/http.js';
+import { decodeNdp, NdpInfo } from './decode/ndp.js';
+import { ip4String, ip6String } from './decode/addr.js';
+import { packetIpWords } from './inventory/ip-words.js';
+import type { Inventory } from './inventory/inventory.js';
+import type { FlowTable } from './flows/flow-table.js';
+import type { DetectEngine } from './detect/engine.js';
+import { macString } from './types.js';
+
+/** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
+const NAME_SEARCH_PACKETS = 3;
+
+export class AppLayer {
+  private readonly ndp = new NdpInfo();
+  private readonly dnsAnswers = new DnsAnswers();
+  private readonly dnsClient = new Uint32Array(4);
+
+  constructor(
+    private readonly flows: FlowTable,
+    private readonly inventory: Inventory | null,
+    private readonly detect: DetectEngine | null,
+  ) {}
+
+  /**
+   * A packet the flow table just counted as flow `id`. `learn` is false for frames outside
+   * the watched VLAN: they name flows but teach the inventory nothing.
+   */
+  packet(p: PacketInfo, id: number, learn: boolean): void {
+    const proto = p.proto;
+    if (proto === 6) {
+      if (p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.tcpPayload(id, p);
+      return;
+    }
+    const inv = this.inventory;
+    if (!learn || inv === null) return;
+    if (proto === 17) {
+      const sp = p.sport, dp = p.dport;
+      if (sp === 5353 || dp === 5353) {
+        const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
+        if (msg) inv.observeMdns(ipText(p, true), macString(p.srcMac), msg, p.ts);
+      } else if (sp === 53 || dp === 53) {
+        // a response is what the client (its destination) learned: names for addresses, read
+        // without a message object (queries and the other sections teach nothing here)
+        if (!this.dnsAnswers.read(p.buf, p.payloadOffset, p.payloadLength)) return;
+        inv.observeDnsAnswers(packetIpWords(p, false, this.dnsClient, 0), this.dnsClient, this.dnsAnswers, p.ts);
+        if (this.detect?.wantsDnsAnswers) this.detect.dnsAnswer({ time: p.ts, client: ipText(p, false), server: ipText(p, true), answers: this.dnsAnswers });
+      } else if (sp === 67 || dp === 67 || sp === 68 || dp === 68) {
+        const m = decodeDhcp(p.buf, p.payloadOffset, p.payloadLength);
+        if (m) inv.observeDhcp(m, p.ts);
+      }
+    } else if (proto === 58) {
+      // router/neighbour solicitation and advertisement, redirect: 133-137
+      if (p.icmpType >= 133 && p.icmpType <= 137 && decodeNdp(p.buf, p.payloadOffset, p.payloadLength, p.icmpType, this.ndp)) {
+        inv.observeNdp(p, this.ndp);
+      }
+    }
+  }
+
+  private tcpPayload(id: number, p: PacketInfo): void {
+    const b = p.buf, off = p.payloadOffset, len = p.payloadLength;
+    if (b[off] === 0x16) {
+      const sni = tlsSni(b, off, len);
+      if (sni) this.nameFlow(id, sni);
+      return;
+    }
+    const host = httpHost(b, off, len);
+    if (host) this.nameFlow(id, host);
+    if (host !== null && httpBasicAuth(b, off, len)) {
+      // the flow's facts from the table: this payload's packet was just counted in it
+      const start = this.flows.startOf(id);
+      if (start) this.detect?.signal(start, 'http-basic-auth');
+    }
+  }
+
+  private nameFlow(id: number, name: string): void {
+    this.flows.setName(id, name);
+    this.detect?.flowName(id, name);
+  }
+}
+
+function ipText(p: PacketInfo, src: boolean): string {
+  if (p.l3 === L3.IPv4) return ip4String(src ? p.src4 : p.dst4);
+  return ip6String(p.buf, src ? p.srcOff : p.dstOff);
+}

@@ -1,0 +1,164 @@
+// The allowlist: every flow a watched device opens is asked of its profile. A denied flow
+// is one anomaly of the most specific kind: segment.crossing into a protected segment,
+// dns.bypass to a resolver that is not approved, else policy.violation (the messages are
+// built in their own modules). A flow whose domain rule needs a name that has not arrived
+// yet (a SYN before the TLS SNI) is parked and judged when the name arrives or the flow
+// ends, whichever comes first.
+
+import type { Anomaly, FlowRecord } from '../types.js';
+import type { CompiledPolicy } from '../policy/types.js';
+import type { AnomalyInit } from './anomaly.js';
+import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
+import type { OpenedFlow } from './flow.js';
+import { policyViolation } from './policy-violation.js';
+import { segmentCrossing } from './segment-crossing.js';
+import { dnsBypass, dnsPort } from './dns-bypass.js';
+import { plaintextPort } from './protocol-plaintext.js';
+
+interface Parked {
+  f: OpenedFlow;
+  profile: string;
+}
+
+/** The anomaly a flow raised, so its later bytes join it. */
+interface FlowTraffic {
+  key: string;
+  /** start of the record last counted: a record with another start is a delta (counters restarted). */
+  start: number;
+  bytes: number;
+  packets: number;
+}
+
+const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
+
+class Allowlist implements Detector {
+  private readonly parked = new Map<number, Parked>();
+  private readonly flowTraffic = new Map<number, FlowTraffic>();
+  private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
+
+  constructor(private readonly ctx: DetectContext) {}
+
+  flowStart(j: JudgedFlow): void {
+    if (j.consumed || !j.srcWatched) return;
+    const p = j.policy, f = j.f;
+    const profile = this.ctx.profileOf(p, f.src, f.srcMac);
+    const names = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
+    const v = p.evaluate(profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.ctx.deviceIps);
+    if (v.allowed) return;
+    if (v.awaitingName) {
+      this.park(p, f, profile);
+      return;
+    }
+    this.denied(p, f, names.length ? names[0] : '', f.bytes, 1, true);
+  }
+
+  flowName(flowId: number, name: string): void {
+    const pk = this.parked.get(flowId);
+    if (!pk) return;
+    this.parked.delete(flowId);
+    this.counters.parkedJudgedOnName++;
+    this.judgeParked(this.ctx.policy(), pk, name, pk.f.bytes, 1, true);
+  }
+
+  flowRecord(r: FlowRecord): void {
+    const pk = this.parked.get(r.id);
+    if (pk && (r.final || r.serverName)) {
+      this.parked.delete(r.id);
+      if (r.serverName) this.counters.parkedJudgedOnName++;
+      else this.counters.parkedJudgedAtEnd++;
+      this.judgeParked(this.ctx.policy(), pk, r.serverName ?? '', r.bytes + r.bytesRev, r.packets + r.packetsRev, !r.final);
+      const ft = this.flowTraffic.get(r.id);
+      if (ft) ft.start = r.start;
+      return;
+    }
+    const ft = this.flowTraffic.get(r.id);
+    if (!ft) return;
+    const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
+    // the flow table restarts its counters at each interim record (NetFlow style); a record
+    // with the same start as the last one counted carries totals instead
+    const same = r.start === ft.start;
+    const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
+    if (db > 0 || dp > 0) this.ctx.reporter.addTraffic(ft.key, db, dp, r.end);
+    ft.start = r.start; ft.bytes = total; ft.packets = pkts;
+    if (r.final) this.flowTraffic.delete(r.id);
+  }
+
+  flush(): void {
+    const p = this.ctx.policy();
+    for (const [id, pk] of this.parked) {
+      this.parked.delete(id);
+      this.counters.parkedJudgedAtFlush++;
+      this.judgeParked(p, pk, '', pk.f.bytes, 1, false);
+    }
+    this.flowTraffic.clear();
+  }
+
+  /** A reloaded policy allows what a denied flow did: the anomaly closes. */
+  allows(a: Anomaly, p: CompiledPolicy): boolean {
+    if (!KINDS.has(a.kind) || !p.isWatched(a.ip)) return false;
+    const profile = this.ctx.profileOf(p, a.ip, a.mac);
+    const proto = a.proto === 'tcp' || a.proto === 'udp' || a.proto === 'icmp' || a.proto === 'icmpv6' ? a.proto : Number(a.proto);
+    const names = a.peerName ? [a.peerName] : [];
+    const v = p.evaluate(profile, { proto, dst: a.peer, dport: a.peerPort }, names, this.ctx.deviceIps);
+    return v.allowed;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters, parked: this.parked.size };
+  }
+
+  private park(p: CompiledPolicy, f: OpenedFlow, profile: string): void {
+    if (this.parked.size >= this.ctx.settings.parkMax) {
+      // never silently skipped: the oldest parked flow is judged with what is known now
+      const [id, old] = this.parked.entries().next().value as [number, Parked];
+      this.parked.delete(id);
+      this.counters.parkedEvicted++;
+      this.judgeParked(p, old, '', old.f.bytes, 1, false);
+    }
+    // a copy: f may be the caller's FlowStart, which is only ours during flowStart()
+    const own: OpenedFlow = { id: f.id, time: f.time, proto: f.proto, src: f.src, sport: f.sport, dst: f.dst, dport: f.dport,
+      srcMac: f.srcMac, dstMac: f.dstMac, vlan: f.vlan, bytes: f.bytes };
+    this.parked.set(f.id, { f: own, profile });
+  }
+
+  /** Final word on a parked flow: DNS names (at its first packet) plus the name it carried. */
+  private judgeParked(p: CompiledPolicy, pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {
+    const f = pk.f;
+    const dns = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
+    const names = name ? [name, ...dns] : dns;
+    const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.ctx.deviceIps);
+    if (v.allowed) return;
+    this.denied(p, f, names.length ? names[0] : '', bytes, packets, track);
+  }
+
+  /** A denied flow of a watched device: one anomaly, the most specific kind. */
+  private denied(p: CompiledPolicy, f: OpenedFlow, peerName: string, bytes: number, packets: number, track: boolean): void {
+    if (this.ctx.scanningSince(f.src, f.dst, f.time) >= 0) {
+      // the scan's anomaly stands for it
+      this.counters.foldedIntoScan++;
+      return;
+    }
+    const s = this.ctx.subject(p, f.src, f.srcMac, true);
+    const seg = p.protectedSegment(f.dst);
+    const settings = this.ctx.settings;
+    let init: AnomalyInit;
+    if (seg !== '') {
+      const svc = plaintextPort(settings.plaintextPorts, f.proto, f.dport)?.name ?? dnsPort(settings.dnsPorts, f.proto, f.dport)?.name ?? '';
+      init = segmentCrossing(s, f, seg, peerName, svc, bytes, packets);
+    } else {
+      const dns = dnsPort(settings.dnsPorts, f.proto, f.dport);
+      init = dns && !p.isResolver(f.dst) ? dnsBypass(s, f, dns, peerName, bytes, packets) : policyViolation(s, f, peerName, bytes, packets);
+    }
+    const key = this.ctx.reporter.report(init);
+    if (track) {
+      if (this.flowTraffic.size >= settings.parkMax) this.flowTraffic.delete(this.flowTraffic.keys().next().value as number);
+      this.flowTraffic.set(f.id, { key, start: f.time, bytes, packets });
+    }
+  }
+}
+
+export const allowlistDetector: DetectorDef = {
+  name: 'allowlist',
+  kinds: { 'policy.violation': 'high', 'segment.crossing': 'critical', 'dns.bypass': 'high' },
+  create: (ctx) => new Allowlist(ctx),
+};

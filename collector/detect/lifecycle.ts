@@ -1,0 +1,219 @@
+// The anomaly lifecycle stage (DESIGN.md "Anomaly lifecycle") between the detectors and
+// the sinks: an anomaly OPENS at the first packet of its cause and is handed on at once;
+// repeats of the same cause raise its count and are written again at most once per update
+// interval, only when something changed; it CLOSES when its cause has been quiet for the
+// idle time, when the input ends, or when a reloaded policy allows what it reported.
+//
+// One cause is (device, kind, peer, port, rule): `rule` keeps the hour and day limits of
+// volume.limit (same device, no peer) apart; for every other kind the other four fix it.
+// Time is whatever the caller ticks with: packet time in a replay, wall-clock time live.
+//
+// Cost: a repeat is one Map look-up and a few additions. tick() visits only the anomalies
+// changed since their last write, and walks all open ones only when the earliest possible
+// idle close is due, so a replay of many hours costs in proportion to its anomalies.
+
+import { createHash } from 'node:crypto';
+import type { Anomaly, AnomalyEvent, CloseReason } from '../types.js';
+
+export interface LifecycleOptions {
+  /** ms of quiet after which an anomaly closes; at least 1. */
+  idleMs: number;
+  /** an open anomaly that changed is written again at most once per this many ms. */
+  updateMs: number;
+  /** open anomalies held at most; beyond it the least recently active one is closed early. */
+  maxOpen: number;
+  /** every lifecycle event, with a copy the receiver may keep. */
+  emit: (event: AnomalyEvent, a: Anomaly) => void;
+}
+
+interface Entry {
+  key: string;
+  a: Anomaly;
+  /** first and last occurrence, ms */
+  first: number;
+  last: number;
+  /** when it was last handed on, ms of the caller's clock */
+  written: number;
+  dirty: boolean;
+}
+
+/** The cause an anomaly stands for: repeats of one key while it is open raise its count. */
+export function causeKey(device: string, kind: string, peer: string, peerPort: number, rule: string): string {
+  return `${device}\u0000${kind}\u0000${peer}\u0000${peerPort}\u0000${rule}`;
+}
+
+/**
+ * The anomaly's stable id: the same in every sink and across restarts, different for the
+ * same cause coming back after it closed (its first packet differs).
+ */
+export function anomalyId(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerPort' | 'proto' | 'rule'>, firstMs: number): string {
+  return createHash('sha256')
+    .update(`${a.device}\u0000${a.kind}\u0000${a.peer}\u0000${a.peerPort}\u0000${a.proto}\u0000${a.rule}\u0000${firstMs}`)
+    .digest('hex').slice(0, 20);
+}
+
+export class AnomalyLifecycle {
+  private readonly open = new Map<string, Entry>();
+  private readonly dirty = new Set<Entry>();
+  private readonly opts: LifecycleOptions;
+  /** no idle close can be due before this (min of last + idle when last computed). */
+  private nextIdle = Infinity;
+  /** the latest time tick() saw. */
+  private now = -Infinity;
+  readonly counters = { opened: 0, updated: 0, closed: 0, repeats: 0 };
+
+  constructor(opts: LifecycleOptions) {
+    this.opts = { ...opts, idleMs: Math.max(1, opts.idleMs), updateMs: Math.max(0, opts.updateMs), maxOpen: Math.max(1, opts.maxOpen) };
+  }
+
+  /**
+   * A repeat of an open cause joins it: true. false when key has nothing open (the caller
+   * builds the Anomaly and calls submit). The counts add; lastMs moves lastSeen. A repeat
+   * that comes after the cause was quiet for the idle time closes the old anomaly first
+   * (whether or not a tick has seen it yet) and is the start of a new one.
+   */
+  repeat(key: string, count: number, timeMs: number, lastMs: number, bytes: number, packets: number): boolean {
+    const e = this.open.get(key);
+    if (!e) return false;
+    if (timeMs - e.last >= this.opts.idleMs) {
+      this.close(e, 'idle');
+      return false;
+    }
+    e.a.count += count;
+    e.a.bytes += bytes;
+    e.a.packets += packets;
+    if (lastMs > e.last) e.last = lastMs;
+    this.counters.repeats++;
+    this.touch(e);
+    return true;
+  }
+
+  /** Later bytes and packets of a flow whose anomaly is still open; false when it closed. */
+  addTraffic(key: string, bytes: number, packets: number, timeMs: number): boolean {
+    const e = this.open.get(key);
+    if (!e) return false;
+    e.a.bytes += bytes;
+    e.a.packets += packets;
+    if (timeMs > e.last) e.last = timeMs;
+    this.touch(e);
+    return true;
+  }
+
+  /**
+   * Open an anomaly (or join the open one of the same cause). firstMs is its first packet,
+   * lastMs its last. Returns the cause key, for repeat() and addTraffic().
+   */
+  submit(a: Anomaly, firstMs: number, lastMs: number = firstMs): string {
+    const key = causeKey(a.device, a.kind, a.peer, a.peerPort, a.rule);
+    if (this.repeat(key, a.count, firstMs, Math.max(firstMs, lastMs), a.bytes, a.packets)) return key;
+    const own: Anomaly = { ...a, id: a.id || anomalyId(a, firstMs), state: 'open', closeReason: '' };
+    const e: Entry = { key, a: own, first: firstMs, last: Math.max(firstMs, lastMs), written: this.now, dirty: false };
+    this.open.set(key, e);
+    const idleAt = e.last + this.opts.idleMs;
+    if (idleAt < this.nextIdle) this.nextIdle = idleAt;
+    this.counters.opened++;
+    this.hand('opened', e);
+    if (this.open.size > this.opts.maxOpen) {
+      // the least recently opened is the best cheap guess at the least recently active
+      const oldest = this.open.values().next().value as Entry;
+      this.close(oldest, 'capacity');
+    }
+    return key;
+  }
+
+  /**
+   * Continue an anomaly from an earlier run (state kept on disk): open, under its own id,
+   * with its counts; nothing is handed on until it changes or closes.
+   */
+  resume(a: Anomaly, firstMs: number, lastMs: number, now: number): string {
+    const key = causeKey(a.device, a.kind, a.peer, a.peerPort, a.rule);
+    if (this.open.has(key)) return key;
+    this.open.set(key, { key, a: { ...a, state: 'open', closeReason: '' }, first: firstMs, last: lastMs, written: now, dirty: false });
+    const idleAt = lastMs + this.opts.idleMs;
+    if (idleAt < this.nextIdle) this.nextIdle = idleAt;
+    return key;
+  }
+
+  /** Time moved on: write what changed (at most once per update interval), close what went quiet. */
+  tick(now: number): void {
+    if (now > this.now) this.now = now;
+    if (this.dirty.size > 0) {
+      const due = now - this.opts.updateMs;
+      for (const e of this.dirty) {
+        if (e.written <= due) {
+          this.dirty.delete(e);
+          e.dirty = false;
+          this.counters.updated++;
+          this.hand('updated', e);
+        }
+      }
+    }
+    if (now < this.nextIdle) return;
+    let next = Infinity;
+    for (const e of this.open.values()) {
+      const idleAt = e.last + this.opts.idleMs;
+      if (idleAt <= now) this.close(e, 'idle');
+      else if (idleAt < next) next = idleAt;
+    }
+    this.nextIdle = next;
+  }
+
+  /** Close every open anomaly the predicate picks (a reloaded policy now allows it). */
+  closeWhere(pred: (a: Anomaly) => boolean, reason: CloseReason): number {
+    let n = 0;
+    for (const e of [...this.open.values()]) if (pred(e.a)) { this.close(e, reason); n++; }
+    return n;
+  }
+
+  /** End of input: close everything, oldest first packet first. */
+  closeAll(reason: CloseReason): void {
+    const all = [...this.open.values()].sort((x, y) => x.first - y.first);
+    for (const e of all) this.close(e, reason);
+    this.nextIdle = Infinity;
+  }
+
+  /** Stopping: write open anomalies that changed since their last write, as they are; close nothing. */
+  writeOpen(): void {
+    for (const e of this.dirty) {
+      e.dirty = false;
+      this.counters.updated++;
+      this.hand('updated', e);
+    }
+    this.dirty.clear();
+  }
+
+  /** Copies of the open anomalies, with their current counts. */
+  openAnomalies(): Anomaly[] {
+    return [...this.open.values()].map((e) => this.snapshot(e));
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  private touch(e: Entry): void {
+    if (!e.dirty) {
+      e.dirty = true;
+      this.dirty.add(e);
+    }
+  }
+
+  private close(e: Entry, reason: CloseReason): void {
+    this.open.delete(e.key);
+    if (e.dirty) { this.dirty.delete(e); e.dirty = false; }
+    e.a.state = 'closed';
+    e.a.closeReason = reason;
+    this.counters.closed++;
+    this.hand('closed', e);
+  }
+
+  private snapshot(e: Entry): Anomaly {
+    // lastSeen is formatted here only: a repeat (a scan's every host) only moves e.last
+    return { ...e.a, lastSeen: new Date(e.last).toISOString() };
+  }
+
+  private hand(event: AnomalyEvent, e: Entry): void {
+    e.written = Number.isFinite(this.now) ? this.now : e.last;
+    this.opts.emit(event, this.snapshot(e));
+  }
+}
