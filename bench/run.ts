@@ -1,6 +1,8 @@
 // Benchmark harness: generates the synthetic capture into a temp dir, times segwatch and
 // the installed peers on it in the same run (wall seconds, packets/s, peak RSS via
 // /usr/bin/time), prints a table, writes bench/results.json, and removes the temp dir.
+// Then, as root, the live latency bench (bench/latency.ts): how long after its first packet
+// an anomaly shows up in each sink of a running collector; skipped with its reason otherwise.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateBenchCapture } from './gen-capture.js';
 import { bigPolicyYaml } from './big-policy.js';
+import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -33,6 +36,11 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
+/** The throughput tables run unless BENCH_ONLY names only `latency`. */
+const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency');
+/** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
+const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
+const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
   name: string;
@@ -166,6 +174,22 @@ function fmt(n: number | null, digits = 1): string {
 }
 
 async function main(): Promise<void> {
+  let out: Record<string, unknown> | null = null;
+  if (THROUGHPUT) out = await throughput();
+  let latency: LatencyOutcome | null = null;
+  if (LATENCY) {
+    console.error('live latency: 50 anomalies on a veth pair, out file / InfluxDB / API');
+    latency = await runLatencyBench({ cli: SEGWATCH[1] });
+    printLatency(latency);
+  }
+  if (!out && !latency) return;
+  // Only the latency bench ran: keep the throughput figures of the last full run.
+  if (!out) out = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
+  if (latency) out.latency = latency;
+  writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
+}
+
+async function throughput(): Promise<Record<string, unknown>> {
   const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-'));
   const cleanup = () => rmSync(tmp, { recursive: true, force: true });
   process.on('SIGINT', () => { cleanup(); process.exit(130); });
@@ -251,7 +275,7 @@ async function main(): Promise<void> {
       results,
       comparisons,
     };
-    writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(out, null, 2)}\n`);
+    return out;
   } finally {
     cleanup();
   }
