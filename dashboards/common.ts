@@ -95,7 +95,9 @@ export function table(id: number, title: string, description: string): TablePane
     .span(24)
     .height(9)
     .cellHeight(common.TableCellHeight.Sm)
-    .filterable(true);
+    .filterable(true)
+    // an anomaly row's last_seen is integer ms: shown as a time
+    .overrides([{ matcher: { id: 'byName', options: 'last_seen' }, properties: [{ id: 'unit', value: 'dateTimeAsIso' }] }]);
 }
 
 export function stat(id: number, title: string, description: string): StatPanel {
@@ -133,9 +135,13 @@ export const SEVERITY_COLOURS: Record<string, string> = {
   critical: 'red',
 };
 
-/** Columns of an anomaly row, in the order a person reads them. */
+/**
+ * Columns of an anomaly row, in the order a person reads them. The collector rewrites an
+ * anomaly's one point as it goes (same time and tags), so a row is one anomaly with its
+ * current count and state; last_seen (ms) tells whether it is still active.
+ */
 export const ANOMALY_COLUMNS = [
-  tag('severity'), tag('kind'), tag('device'), tag('segment'), tag('profile'),
+  tag('severity'), tag('kind'), ident('state'), tag('device'), tag('segment'), tag('profile'),
   ident('peer'), ident('peer_name'), ident('peer_port'), ident('proto'),
-  ident('count'), ident('bytes'), ident('message'), ident('rule'),
+  ident('count'), ident('last_seen'), ident('bytes'), ident('message'), ident('rule'), ident('id'),
 ];

@@ -28,7 +28,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
     'Anomalies, devices and traffic of the watched IoT segment.')
     .withRow(new dashboard.RowBuilder('Summary').id(id()))
     .withPanel(
-      stat(id(), 'Anomalies', 'Anomaly records written in the range (repeats inside the dedup window are one record).')
+      stat(id(), 'Anomalies', 'Anomalies that began in the range (repeats while one is open raise its count, not this).')
         .withTarget(target('A', select(as(COUNT_ANOMALIES, 'anomalies')).from('anomaly')))
         .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['sum']).values(false))
         .noValue('0'),
@@ -70,7 +70,7 @@ export function overviewDashboard(): dashboard.DashboardBuilder {
       ).overrides(severityOverrides),
     )
     .withPanel(
-      table(id(), 'Latest anomalies', 'The 100 most recent anomalies; message says what to do.')
+      table(id(), 'Latest anomalies', 'The 100 most recent anomalies, one row each with its current count and state (open or closed); message says what to do.')
         .withTarget(target('A', select(...ANOMALY_COLUMNS).from('anomaly').orderByTime('DESC').limit(100), 'table')),
     )
     .withRow(new dashboard.RowBuilder('Devices and traffic').id(id()))

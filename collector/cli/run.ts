@@ -31,6 +31,10 @@ export const runSpec: CommandSpec = {
   flags,
 };
 
+/** how long a stop waits for the source to end by itself, ms. */
+const STOP_WAIT_MS = 1000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export async function runCommand(argv: string[]): Promise<number> {
   const a = parseCommand(runSpec, argv, {});
   if (a.help) { process.stdout.write(helpText(runSpec) + '\n'); return 0; }
@@ -108,9 +112,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     ? setInterval(() => pipeline.tick(Math.max(Date.now(), pipeline.counters.lastTs)), 1000)
     : null;
   let stopping = false;
+  let requestStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
+    requestStop();
     log.info({ signal: sig }, 'stopping: flushing flows, anomalies and the spool');
     source.stop();
   };
@@ -121,8 +128,12 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   log.info({ source: source.name, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
   let code = 0;
+  let sourceEnded = false;
   try {
-    await source.run(pipeline.handleFrame);
+    // A pipe or FIFO with no writer data blocks its read until the writer sends or closes:
+    // a stop waits for the source at most STOP_WAIT_MS, then shuts down without it.
+    const ended = source.run(pipeline.handleFrame).finally(() => { sourceEnded = true; });
+    await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'source ended with an error');
     code = 1;
@@ -137,8 +148,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.off('SIGHUP', onHup);
   const c = pipeline.counters;
   log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors }, 'segwatch collector stopped');
-  // libpcap's poller holds the event loop until one more packet arrives after stop():
-  // everything is flushed by now, so leave without waiting for it.
-  if (config.interface) setTimeout(() => process.exit(code), 200).unref();
+  // libpcap's poller holds the event loop until one more packet arrives after stop(), and a
+  // read (or read-ahead) of a quiet pipe until its writer sends: everything is flushed by
+  // now, so leave without waiting for either.
+  if (config.interface || stopping || !sourceEnded) setTimeout(() => process.exit(code), 200).unref();
   return code;
 }

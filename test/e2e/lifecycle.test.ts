@@ -30,6 +30,7 @@ watch: [iot]
 resolvers: ["192.168.50.1"]
 devices:
   - { name: camera, mac: "${CAM.mac}", profile: camera }
+default_profile: camera
 profiles:
   camera:
     allow:
@@ -152,8 +153,8 @@ if (!influxdAvailable()) {
     await send((w) => { beacon(w, T0, 0); beacon(w, T0 + 2 * MIN, 1); filler(w, T0 + 2 * MIN + 2000, 0); });
     const first = await pointWhen(influxd, 'live', (p) => p.count === 2);
     t.match(first, { count: 2, state: 'open' }, 'the open anomaly with count 2');
-    // phase 2: two more
-    await send((w) => { beacon(w, T0 + 4 * MIN, 2); beacon(w, T0 + 6 * MIN, 3); filler(w, T0 + 6 * MIN + 2000, 1); });
+    // phase 2: two more (the update at 6 min writes count 3; the next write may come a minute later)
+    await send((w) => { beacon(w, T0 + 4 * MIN, 2); beacon(w, T0 + 6 * MIN, 3); filler(w, T0 + 7 * MIN + 1000, 1); });
     const second = await pointWhen(influxd, 'live', (p) => p.count === 4);
     t.match(second, { count: 4, state: 'open' });
     t.equal(second.id, first.id, 'the same anomaly');
@@ -165,8 +166,11 @@ if (!influxdAvailable()) {
     await send((w) => { beacon(w, T0 + 8 * MIN, 4); });
     await new Promise((r) => setTimeout(r, 300));
     run.child.kill('SIGTERM');
-    t.equal(await run.exited, 0, `exit 0 on SIGTERM: ${run.stderr()}`);
+    // a blocked read of a quiet pipe ends when its writer closes (the collector has stopped
+    // taking frames by then: SIGTERM, not the end of the capture, decides what closes)
+    t.ok(await until(() => /stopping: flushing/.test(run.stderr()), 10_000), 'SIGTERM taken');
     await feed.close().catch(() => undefined);
+    t.equal(await run.exited, 0, `exit 0 on SIGTERM: ${run.stderr()}`);
     const last = await pointWhen(influxd, 'live', (p) => p.count === 5);
     t.match(last, { count: 5, state: 'open', id: first.id }, 'SIGTERM wrote the latest count and left it open');
     const lines = parse(readFileSync(out, 'utf8'));

@@ -39,7 +39,10 @@ if (!influxdAvailable()) {
     const tagKeys = async (m: string) => rows(await influxd.query(`SHOW TAG KEYS FROM "${m}"`, db)).flat().sort();
     const fieldKeys = async (m: string) => Object.fromEntries(rows(await influxd.query(`SHOW FIELD KEYS FROM "${m}"`, db)) as [string, string][]);
     t.same(await tagKeys('anomaly'), ['device', 'kind', 'profile', 'severity'], 'anomaly tags; empty segment left out');
-    t.same(await fieldKeys('anomaly'), { bytes: 'integer', count: 'integer', message: 'string', packets: 'integer', peer: 'string', peer_name: 'string', peer_port: 'integer', proto: 'string', rule: 'string' });
+    t.same(await fieldKeys('anomaly'), {
+      bytes: 'integer', close_reason: 'string', count: 'integer', id: 'string', last_seen: 'integer', message: 'string', packets: 'integer',
+      peer: 'string', peer_name: 'string', peer_port: 'integer', proto: 'string', rule: 'string', state: 'string', suppressed: 'boolean',
+    });
     t.same(await tagKeys('device_traffic'), ['device', 'segment']);
     t.same(await fieldKeys('device_traffic'), { bytes_in: 'integer', bytes_out: 'integer', flows: 'integer', packets_in: 'integer', packets_out: 'integer', peers: 'integer' });
     t.same(await tagKeys('device'), ['device', 'mac', 'vendor']);
