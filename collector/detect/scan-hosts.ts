@@ -8,7 +8,8 @@ import type { Reporter, Subject } from './anomaly.js';
 import { portText, who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
-import type { DetectorDef, JudgedFlow } from './detector.js';
+import type { DetectorDef } from './detector.js';
+import { scanDetector } from './scan-detector.js';
 
 interface HostScan {
   windowStart: number;
@@ -113,26 +114,8 @@ export class ScanHosts {
 
 }
 
-export const scanHostsDetector: DetectorDef = {
-  name: 'scan-hosts',
-  kinds: { 'scan.hosts': 'high' },
-  create(ctx) {
-    const scan = new ScanHosts(ctx.settings, ctx.reporter);
-    // the scanner as anomaly fields, asked only when the scan is raised (during observe)
-    let j: JudgedFlow | null = null;
-    const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
-    return {
-      flowStart(jf) {
-        if (jf.group) return;
-        j = jf;
-        const f = jf.f;
-        // the scan's anomaly stands for this flow: no per-flow findings for it
-        if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, subject, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
-        j = null;
-      },
-      scanningSince: (src, _dst, time) => scan.scanningSince(src, time),
-      tick: (now) => scan.tick(now),
-      stats: () => ({ scanHostsTracked: scan.tracked }),
-    };
-  },
-};
+export const scanHostsDetector: DetectorDef = scanDetector({
+  name: 'scan-hosts', kind: 'scan.hosts', severity: 'high', trackedStat: 'scanHostsTracked',
+  make: (ctx) => new ScanHosts(ctx.settings, ctx.reporter),
+  since: (scan, src, _dst, time) => scan.scanningSince(src, time),
+});

@@ -6,7 +6,8 @@ import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
-import type { DetectorDef, JudgedFlow } from './detector.js';
+import type { DetectorDef } from './detector.js';
+import { scanDetector } from './scan-detector.js';
 
 interface PortScan {
   windowStart: number;
@@ -162,24 +163,8 @@ export class ScanPorts {
   }
 }
 
-export const scanPortsDetector: DetectorDef = {
-  name: 'scan-ports',
-  kinds: { 'scan.ports': 'high' },
-  create(ctx) {
-    const scan = new ScanPorts(ctx.settings, ctx.reporter);
-    let j: JudgedFlow | null = null;
-    const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
-    return {
-      flowStart(jf) {
-        if (jf.group) return;
-        j = jf;
-        const f = jf.f;
-        if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, subject, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
-        j = null;
-      },
-      scanningSince: (src, dst, time) => scan.scanningSince(src, dst, time),
-      tick: (now) => scan.tick(now),
-      stats: () => ({ scanPortsTracked: scan.tracked }),
-    };
-  },
-};
+export const scanPortsDetector: DetectorDef = scanDetector({
+  name: 'scan-ports', kind: 'scan.ports', severity: 'high', trackedStat: 'scanPortsTracked',
+  make: (ctx) => new ScanPorts(ctx.settings, ctx.reporter),
+  since: (scan, src, dst, time) => scan.scanningSince(src, dst, time),
+});

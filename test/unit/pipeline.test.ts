@@ -7,7 +7,7 @@ import { repoRoot } from '../helpers/paths.js';
 import { Pipeline } from '../../collector/pipeline.js';
 import { loadPolicyFile } from '../../collector/policy/load.js';
 import { openCapture } from '../../collector/sources/pcap-file.js';
-import type { Anomaly, DeviceTraffic, Sink } from '../../collector/types.js';
+import type { Anomaly, DeviceTraffic, FlowRecord, Sink } from '../../collector/types.js';
 import { sendUdp, type Host, type Wire } from '../fixtures/synth/conversation.js';
 
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
@@ -111,4 +111,55 @@ t.test('device_traffic: exact bytes and packets each way, as initiator and as re
     { time: end, device: d.mac, segment: '', bytesOut: f1Out + f2In, bytesIn: f1In + f2Out, packetsOut: 3 + 4, packetsIn: 2 + 1, flows: 2, peers: 2 },
     { time: end, device: e.mac, segment: '', bytesOut: f2Out, bytesIn: f2In, packetsOut: 1, packetsIn: 4, flows: 1, peers: 1 },
   ], 'one point per device for the interval; nothing for the remote peer');
+});
+
+t.test('the flow-record entry: NetFlow/IPFIX-style records run the same inventory, policy and detectors', async (t) => {
+  const { loadPolicyText } = await import('../../collector/policy/load.js');
+  const policy = loadPolicyText(`version: 1
+segments:
+  iot: ["192.168.50.0/24"]
+watch: [iot]
+resolvers: ["192.168.50.1"]
+devices:
+  - { name: camera, mac: "00:b4:63:a1:00:21", profile: camera }
+default_profile: camera
+profiles:
+  camera:
+    allow:
+      - { service: dns }
+`, 'records.yaml').policy!;
+  const events: Array<[string, Anomaly]> = [];
+  const traffic: DeviceTraffic[] = [];
+  const pipeline = new Pipeline({
+    policy: () => policy,
+    sinks: [{ name: 'rec', anomaly: (a, e) => { events.push([e, a]); }, deviceTraffic: (x) => traffic.push(x), flush: async () => {}, close: async () => {} }],
+  });
+  const T = Date.UTC(2026, 10, 3, 9, 0, 0);
+  let id = 1;
+  const rec = (o: Partial<FlowRecord>): FlowRecord => ({
+    id: id++, start: T, end: T + 2000, proto: 'tcp', src: '192.168.50.21', sport: 40001, dst: '203.0.113.9', dport: 8443,
+    packets: 10, bytes: 1500, packetsRev: 8, bytesRev: 9000, srcMac: '00:b4:63:a1:00:21', dstMac: '24:5a:4c:50:00:01',
+    vlan: 0, tcpFlags: 0x1b, origin: 'ipfix', exporter: '192.168.50.1', final: true, ...o,
+  });
+  pipeline.handleRecord(rec({}));                                                     // forbidden: a violation
+  pipeline.handleRecord(rec({ proto: 'udp', dst: '192.168.50.1', dport: 53, tcpFlags: 0, start: T + 10, end: T + 20 })); // allowed DNS
+  pipeline.handleRecord(rec({ start: T + 60_000, end: T + 61_000 }));                 // the same cause again
+  pipeline.handleRecord(rec({ start: T + 100 * 365 * 86_400_000, end: T + 100 * 365 * 86_400_000 + 1 })); // a forged time
+  pipeline.handleRecord(rec({ start: T + 130_000, end: T + 131_000, dport: 9999 }));  // time goes on normally after it
+  await pipeline.finish();
+  const opened = events.filter(([e]) => e === 'opened').map(([, a]) => a);
+  t.same(opened.map((a) => [a.kind, a.device, a.peer, a.peerPort]), [
+    ['policy.violation', 'camera', '203.0.113.9', 8443],
+    ['policy.violation', 'camera', '203.0.113.9', 9999],
+  ], 'judged like packets: one anomaly per cause, DNS to the resolver allowed');
+  const closed = events.filter(([e]) => e === 'closed').map(([, a]) => a);
+  t.equal(closed.find((a) => a.peerPort === 8443)?.count, 3, 'the repeat and the forged-time record joined it');
+  t.equal(pipeline.counters.records, 5);
+  t.equal(pipeline.counters.timeJumps, 1, 'the forged time was clamped and counted');
+  t.equal(pipeline.inventory.deviceByMac('00:b4:63:a1:00:21')?.name, 'camera', 'the inventory learned the device from records');
+  const cam = traffic.filter((x) => x.device === 'camera');
+  t.equal(cam.reduce((n, x) => n + x.flows, 0), 5, 'device_traffic counts the records');
+  t.equal(cam.reduce((n, x) => n + x.bytesOut, 0), 5 * 1500);
+  t.equal(cam.reduce((n, x) => n + x.bytesIn, 0), 5 * 9000);
+  t.equal(pipeline.counters.stageErrors, 0);
 });

@@ -49,7 +49,7 @@ t.test('the example section from the brief maps onto DetectSettings', async (t) 
   t.same(s, {
     scanHostsThreshold: 100, scanHostsWindowMs: 90_000,
     scanPortsThreshold: 16, scanPortsWindowMs: 120_000,
-    suppressWindowMs: 3_600_000, dnsGraceMs: 300_000,
+    anomalyIdleMs: 3_600_000, dnsGraceMs: 300_000,
     plaintextPorts: [
       { port: 21, proto: 'tcp', name: 'ftp' },
       { port: 23, proto: 'tcp', name: 'telnet' },
@@ -110,7 +110,7 @@ t.test('unknown detector key: points at the key', async (t) => {
     ['13:3', 'detectors.supress_window'],
   ]);
   t.match(r.errors[0].message, /unknown key "windw"; expected one of: threshold, window/);
-  t.match(r.errors[1].message, /unknown key "supress_window"; expected one of: scan_hosts, scan_ports, suppress_window, dns_grace, plaintext_ports, critical_ips, severity/);
+  t.match(r.errors[1].message, /unknown key "supress_window"; expected one of: scan_hosts, scan_ports, anomaly_idle, anomaly_update, suppress_window, dns_grace, plaintext_ports, critical_ips, severity/);
 });
 
 t.test('bad severity and unknown kind', async (t) => {
@@ -192,4 +192,14 @@ t.test('the commented section of site.example.yaml, uncommented, is the defaults
   t.same(resolveSettings(r.policy!.detectSettings()), d, 'uncommenting changes nothing');
   t.same(r.policy!.detectSettings().plaintextPorts, d.plaintextPorts, 'same list and names as the defaults');
   t.same(r.policy!.detectSettings().severity, d.severity);
+});
+
+t.test('anomaly_idle and anomaly_update: the lifecycle times; suppress_window is the older name of anomaly_idle', async (t) => {
+  const r = load('detectors:\n  anomaly_idle: 2h\n  anomaly_update: 30s\n');
+  t.same(r.errors, []);
+  t.match(r.policy!.detectSettings(), { anomalyIdleMs: 7_200_000, anomalyUpdateMs: 30_000 });
+  t.match(load('detectors:\n  suppress_window: 90m\n').policy!.detectSettings(), { anomalyIdleMs: 5_400_000 });
+  t.equal(load('detectors:\n  anomaly_update: 0s\n').policy!.detectSettings().anomalyUpdateMs, 0, 'every change at the next tick');
+  const bad = load('detectors:\n  anomaly_idle: 0s\n');
+  t.same(bad.errors.map((e) => e.path), ['detectors.anomaly_idle'], 'an idle time of zero is refused');
 });
