@@ -198,7 +198,6 @@ export class Pipeline {
       // whoever can send a datagram sets these times: a record far from the recent clock is
       // moved to it (and counted), so it cannot move time for every stage after it
       const end = this.time.check(rec.end);
-      c.timeJumps = this.time.clamped;
       const r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
         ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
       if (c.firstTs === 0) c.firstTs = r.start;
@@ -244,7 +243,6 @@ export class Pipeline {
     // a timestamp far from the source's recent clock is clamped to it (and counted) before
     // any stage reads p.ts: one corrupt record cannot move packet time for good
     const ts = p.ts = this.time.check(p.ts);
-    c.timeJumps = this.time.clamped;
     c.packets++;
     c.bytes += p.wirelen;
     if (c.firstTs === 0) c.firstTs = ts;
@@ -275,6 +273,7 @@ export class Pipeline {
    */
   tick(now: number): void {
     this.nextTick = now + 1000;
+    this.counters.timeJumps = this.time.clamped;
     // a live timer's wall clock moves the source's clock too: an idle spell is no jump
     this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
@@ -326,6 +325,7 @@ export class Pipeline {
    */
   async finish(opts: { close?: boolean } = {}): Promise<void> {
     this.counters.flows = this.flows.stats().created;
+    this.counters.timeJumps = this.time.clamped;
     this.guard(() => this.flows.flush());
     if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));
     this.guard(() => this.emitDevices());
