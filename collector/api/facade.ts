@@ -14,8 +14,12 @@ export interface CollectorCounters {
   flows: number;
   /** flows in the table now. */
   flowsActive: number;
-  /** anomalies emitted (after suppression) since start. */
+  /** anomalies opened since start. */
   anomalies: number;
+  /** anomalies open now. */
+  anomaliesOpen?: number;
+  /** frames, records or ticks a stage failed on (bugs), since start. */
+  stageErrors?: number;
   anomaliesByKind: Record<string, number>;
   /** frames or records lost (capture drops, full queues). */
   drops: number;

@@ -43,11 +43,13 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   gauge('segwatch_flows_active', 'Flows in the flow table now.', (c) => c.flowsActive);
   total('segwatch_drops_total', 'Frames or records lost by sources or queues.', (c) => c.drops);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
+  gauge('segwatch_anomalies_open', 'Anomalies open now (their cause has not been quiet for the idle time yet).', (c) => c.anomaliesOpen ?? 0);
+  total('segwatch_stage_errors_total', 'Frames, records or ticks a stage failed on (a bug): counted and skipped, never fatal.', (c) => c.stageErrors ?? 0);
   gauge('segwatch_start_time_seconds', 'When the collector started, seconds since epoch.', (c) => num(c.startedAt) / 1000);
 
   new Counter({
     name: 'segwatch_anomalies_total',
-    help: 'Anomalies emitted after suppression, by kind.',
+    help: 'Anomalies opened, by kind (repeats while one is open raise its count, not this).',
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {

@@ -174,7 +174,10 @@ t.test('GET /metrics: Prometheus text from the facade, on a registry of its own'
     t.match(text, new RegExp(`^segwatch_anomalies_total\\{kind="${kind.replace('.', '\\.')}"\\} ${n}$`, 'm'), kind);
   }
   const sum = [...text.matchAll(/^segwatch_anomalies_total\{kind="[^"]+"\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
-  t.equal(sum, demo.anomalies.length, 'the kinds add up to the anomalies emitted');
+  t.equal(sum, demo.anomalies.length, 'the kinds add up to the anomalies opened');
+  t.match(text, /# TYPE segwatch_anomalies_open gauge/);
+  t.match(text, /^segwatch_anomalies_open 0$/m, 'the demo replay ended: none open');
+  t.match(text, /^segwatch_stage_errors_total 0$/m);
 
   const again = await app.inject({ method: 'GET', url: '/metrics', headers: auth });
   t.match(again.body, new RegExp(`^segwatch_packets_total ${c.packets}$`, 'm'), 'a second scrape does not add up twice');
