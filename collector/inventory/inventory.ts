@@ -250,11 +250,15 @@ export class Inventory implements InventoryView {
         this.commit(e);
       } else if (ip !== null) this.touch(ip, ev.time);
     }
-    if (ev.dstMac !== '') this.observeResponder(ev);
+    // a flow record's destination MAC is what the exporter saw on its interface (often its own)
+    if (ev.dstMac !== '') {
+      if (ev.origin === 'pcap') this.observeResponder(ev);
+      else this.touch(ev.dstMac, ev.time);
+    }
   }
 
   /**
-   * The responder of a flow with a link layer: its MAC is a device from this frame on (the flow
+   * The responder of a captured flow: its MAC is a device from this frame on (the flow
    * table turns a SYN-ACK seen first round, so the frame's sender may be the responder), and its
    * address, when nobody holds it yet, is bound to that MAC if the frame was not routed to it: the
    * initiator is outside the site, or on the same link (sameLink). A frame routed to another local

@@ -81,6 +81,9 @@ t.test('a responder on the same link or reached from outside is bound; a routed 
   i.observeFlowStart(flow('192.168.100.10', '02:00:00:00:00:10', '192.168.100.30', '02:00:00:00:00:31', T0 + 2000));
   t.equal(i.deviceByIp('192.168.100.30')?.mac, '02:00:00:00:00:30');
   t.same(conflicts, [], 'no conflict from a frame sent to an address');
+  // a flow record's MACs are the exporter's view (its own interface MAC as destination): no responder learned
+  i.observeFlowStart({ ...flow('203.0.113.9', GW, '192.168.100.120', '02:00:00:00:01:20', T0 + 3000, 0x12), origin: 'ipfix' });
+  t.equal(i.deviceByMac('02:00:00:00:01:20'), undefined, 'records teach no responder');
   t.ok(sameSubnet('fd00:50::1', 'fd00:50::ffff:1') && !sameSubnet('fd00:50::1', 'fd00:51::1') && !sameSubnet('10.0.1.1', '10.0.2.1'));
 });
 
