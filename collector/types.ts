@@ -89,11 +89,13 @@ export interface Device {
 }
 
 /**
- * How a device is named in anomalies and in InfluxDB's `device` tag: its policy name, else its
- * hostname, else its id (MAC, or IP without one). One rule, so the measurements join up.
+ * How a device is named in anomalies, the API and InfluxDB's `device` tag: its name (from the
+ * policy, unique per device), else its id (MAC, or IP without one). Never the hostname: two
+ * devices may announce the same one, and it changes with a DHCP lease. One rule, so the
+ * measurements join up.
  */
-export function deviceLabel(d: Pick<Device, 'name' | 'hostname' | 'id'>): string {
-  return d.name || d.hostname || d.id;
+export function deviceLabel(d: Pick<Device, 'name' | 'id'>): string {
+  return d.name || d.id;
 }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
@@ -138,7 +140,7 @@ export interface Anomaly {
   time: string;
   kind: AnomalyKind;
   severity: Severity;
-  /** device name (policy name, else hostname, else id). */
+  /** device name (deviceLabel(): policy name, unique per device, else the MAC, else the IP). */
   device: string;
   mac: string;
   ip: string;

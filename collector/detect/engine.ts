@@ -270,14 +270,25 @@ export class DetectEngine {
     return v;
   }
 
-  /** `device:NAME` rules: the named device's current addresses (from the inventory). */
+  /**
+   * `device:NAME` rules: the named device's current addresses (from the inventory). NAME is an
+   * entry's name: an entry that matches several devices ("plugs") names them all, though each
+   * has its own name ("plugs-c30042").
+   */
   private readonly deviceIps = (name: string): readonly string[] => {
     if (!this.deviceIpsCache) {
       const m = new Map<string, string[]>();
+      const add = (key: string, ips: readonly string[]) => {
+        const l = m.get(key);
+        if (l) l.push(...ips); else m.set(key, [...ips]);
+      };
+      const p = this.opts.policy();
       for (const d of this.inv.devices()) {
         if (!d.name) continue;
-        const l = m.get(d.name);
-        if (l) l.push(...d.ips); else m.set(d.name, [...d.ips]);
+        add(d.name, d.ips);
+        if (!d.known) continue;
+        const entry = p.place({ mac: d.mac, ip: d.ips[0] ?? '', vendor: d.vendor, hostname: d.hostname }).entry;
+        if (entry && entry !== d.name) add(entry, d.ips);
       }
       this.deviceIpsCache = m;
     }
@@ -294,8 +305,10 @@ export class DetectEngine {
   private subject(p: CompiledPolicy, ip: string, mac: string, watched: boolean): Subject {
     const d = this.inv.deviceByIp(ip) ?? (mac ? this.inv.deviceByMac(mac) : undefined);
     if (d) return this.subjectOfDevice(p, d, ip, watched);
+    // not in the inventory (it learns no device from a frame of another VLAN, or with learning
+    // off): a watched end is named as the inventory would name it, by its MAC when the frame has one
     const place = watched ? p.place({ mac, ip, vendor: '', hostname: '' }) : undefined;
-    return { device: place?.name || ip, mac, ip, segment: p.segmentOf(ip), profile: place?.profile ?? '' };
+    return { device: place?.name || (watched && mac) || ip, mac, ip, segment: p.segmentOf(ip), profile: place?.profile ?? '' };
   }
 
   private subjectOfDevice(p: CompiledPolicy, d: Device, ip: string, watched = true): Subject {
@@ -306,7 +319,8 @@ export class DetectEngine {
       profile = profile || place.profile;
     }
     return {
-      device: name || d.hostname || d.id || ip, mac: d.mac, ip,
+      // never the hostname: it is a field, not a name (two devices may announce the same one)
+      device: name || d.id || ip, mac: d.mac, ip,
       segment: d.segment || p.segmentOf(ip), profile: watched ? profile : '',
     };
   }

@@ -16,6 +16,22 @@ export function isLocalIp(ip: string): boolean {
   return (v6[0] === 0xfe && (v6[1] & 0xc0) === 0x80) || (v6[0] & 0xfe) === 0xfc;
 }
 
+/**
+ * A guess, without the site's segments, that two addresses share a link: the same /24 (IPv4)
+ * or /64 (IPv6). A frame between them is not routed, so its MACs are the hosts' own.
+ */
+export function sameSubnet(a: string, b: string): boolean {
+  const a4 = parseIp4(a);
+  if (a4 >= 0) {
+    const b4 = parseIp4(b);
+    return b4 >= 0 && (a4 >>> 8) === (b4 >>> 8);
+  }
+  const a6 = parseIp6(a), b6 = parseIp6(b);
+  if (!a6 || !b6) return false;
+  for (let i = 0; i < 8; i++) if (a6[i] !== b6[i]) return false;
+  return true;
+}
+
 /** An address a single host can own: not unspecified, limited broadcast, multicast or reserved class E. */
 export function isBindableIp(ip: string): boolean {
   const v4 = parseIp4(ip);

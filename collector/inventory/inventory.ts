@@ -13,7 +13,7 @@ import { DNS_A, DNS_AAAA } from '../decode/dns.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
 import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
 import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
-import { isBindableIp, isLocalIp, isStationMac, lowerText } from './addresses.js';
+import { isBindableIp, isLocalIp, isStationMac, lowerText, sameSubnet } from './addresses.js';
 import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
@@ -23,6 +23,11 @@ export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname
 export interface InventoryOptions {
   /** which source addresses of traffic are bound to the sender's MAC; default isLocalIp (RFC 1918, CGNAT, link-local, ULA) */
   isLocal?: (ip: string) => boolean;
+  /**
+   * Do two local addresses share a link (a frame between them is not routed, so its destination
+   * MAC is the responder's own)? Default sameSubnet(): the same /24 or /64.
+   */
+  sameLink?: (a: string, b: string) => boolean;
   /** the policy's placement of a device; called when a device appears and when its facts change */
   place?: (facts: DeviceFacts) => Placement;
   /** ms a DNS name outlives its TTL; default 300 000 */
@@ -66,6 +71,7 @@ const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' }
 
 export class Inventory implements InventoryView {
   private readonly isLocal: (ip: string) => boolean;
+  private readonly sameLink: (a: string, b: string) => boolean;
   private readonly place: ((facts: DeviceFacts) => Placement) | undefined;
   private readonly staleMs: number;
   private readonly trafficConflicts: boolean;
@@ -77,6 +83,7 @@ export class Inventory implements InventoryView {
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
     this.isLocal = opts.isLocal ?? isLocalIp;
+    this.sameLink = opts.sameLink ?? sameSubnet;
     this.place = opts.place;
     this.staleMs = opts.bindingStaleMs ?? 1_800_000;
     this.trafficConflicts = opts.trafficConflicts ?? false;
@@ -218,7 +225,8 @@ export class Inventory implements InventoryView {
   /**
    * A flow's first packet: the initiator's device is seen, and its source address is bound to
    * its MAC when local. Sources without a link layer (NetFlow) key the device by that address.
-   * The responder's device, when known, is seen too.
+   * The responder is seen too (observeResponder): a device whose first frame answers someone is
+   * keyed by its MAC from that frame on, as is one that is only ever spoken to.
    */
   observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src)): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
@@ -242,7 +250,40 @@ export class Inventory implements InventoryView {
         this.commit(e);
       } else if (ip !== null) this.touch(ip, ev.time);
     }
-    if (ev.dstMac !== '') this.touch(ev.dstMac, ev.time);
+    // a flow record's destination MAC is what the exporter saw on its interface (often its own)
+    if (ev.dstMac !== '') {
+      if (ev.origin === 'pcap') this.observeResponder(ev);
+      else this.touch(ev.dstMac, ev.time);
+    }
+  }
+
+  /**
+   * The responder of a captured flow: its MAC is a device from this frame on (the flow
+   * table turns a SYN-ACK seen first round, so the frame's sender may be the responder), and its
+   * address, when nobody holds it yet, is bound to that MAC if the frame was not routed to it: the
+   * initiator is outside the site, or on the same link (sameLink). A frame routed to another local
+   * subnet carries the router's MAC, not the responder's. A frame sent to an address claims
+   * nothing from its holder: an address someone holds is left alone.
+   */
+  private observeResponder(ev: FlowStart): void {
+    const mac = lowerText(ev.dstMac);
+    const known = this.byId.get(mac);
+    if (known !== undefined && this.bindings.has(addrKey(ev.dst))) {
+      if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
+      return;
+    }
+    if (!isStationMac(mac)) return;
+    // most flows go out to the Internet through a known router: one test settles them
+    const ip = this.isLocal(ev.dst) ? canonicalIp(ev.dst) : null;
+    const bindable = ip !== null && isBindableIp(ip) && !this.bindings.has(addrKey(ip)) &&
+      (!this.isLocal(ev.src) || this.sameLink(ev.src, ip));
+    if (known !== undefined && !bindable) {
+      if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
+      return;
+    }
+    const e = this.ensure(mac, ev.time);
+    if (bindable) this.bind(ip, mac, ev.time, 'traffic');
+    this.commit(e);
   }
 
   /** Bring a device's lastSeen forward (by MAC, or by IP); never creates one. */
@@ -324,7 +365,8 @@ export class Inventory implements InventoryView {
     if (facts !== e.facts) {
       e.facts = facts;
       const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname }) : NO_PLACE;
-      d.name = pl.name; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
+      // an unlisted device is named by its MAC (by its address without one), never its hostname
+      d.name = pl.name || d.id; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
     }
     const sig = JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment]);
     if (sig === e.sig) return;

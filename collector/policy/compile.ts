@@ -129,6 +129,20 @@ interface DeviceMatcher {
   ip: Cidr | null;
   vendor: RegExp | null;
   hostname: RegExp | null;
+  /** the entry names one device exactly (an exact `mac:`, or `ip:` with one address): its name is the entry's. */
+  single: boolean;
+}
+
+/**
+ * The name of a device that an entry able to match several devices (`vendor:`, `hostname:`,
+ * MAC or IP globs and CIDRs) matched: `<entry>-<last three MAC bytes>` ("plugs-c30042", lower
+ * case hex, no colons), so each match has its own name from its first match on and none is
+ * renamed when another appears. Without a MAC (a NetFlow device known by its address)
+ * `<entry>-<ip>`; with neither, the entry's name.
+ */
+export function memberName(entry: string, mac: string, ip: string): string {
+  if (mac.length === 17) return `${entry}-${mac.slice(9, 11)}${mac.slice(12, 14)}${mac.slice(15, 17)}`.toLowerCase();
+  return ip !== '' ? `${entry}-${ip}` : entry;
 }
 
 function protoNum(p: Proto): number {
@@ -182,13 +196,16 @@ export class Policy implements CompiledPolicy {
     this.defaultProfile = doc.default_profile;
     (doc.devices ?? []).forEach((d, i) => {
       const mac = d.mac?.toLowerCase();
+      const ip = d.ip !== undefined ? cidr(d.ip) : null;
+      const macExact = mac !== undefined && !/[*?]/.test(mac) ? mac : null;
       this.matchers.push({
         name: d.name, profile: d.profile, rule: `devices[${i}]`,
-        macExact: mac !== undefined && !/[*?]/.test(mac) ? mac : null,
+        macExact,
         mac: mac !== undefined && /[*?]/.test(mac) ? globToRegExp(mac) : null,
-        ip: d.ip !== undefined ? cidr(d.ip) : null,
+        ip,
         vendor: d.vendor !== undefined ? globToRegExp(d.vendor) : null,
         hostname: d.hostname !== undefined ? globToRegExp(d.hostname) : null,
+        single: macExact !== null || (ip !== null && ip.len === (ip.v6 ? 128 : 32)),
       });
     });
     this.matchers.forEach((m, i) => {
@@ -280,9 +297,12 @@ export class Policy implements CompiledPolicy {
     while (i < other.length || (exact !== undefined && j < exact.length)) {
       const takeExact = exact !== undefined && j < exact.length && (i >= other.length || exact[j] < other[i]);
       const m = this.matchers[takeExact ? exact![j++] : other[i++]];
-      if (this.matches(m, mac, d, ipBox)) return { name: m.name, profile: m.profile, known: true, rule: m.rule };
+      if (this.matches(m, mac, d, ipBox)) {
+        const name = m.single ? m.name : memberName(m.name, mac, d.ip);
+        return { name, entry: m.name, profile: m.profile, known: true, rule: m.rule };
+      }
     }
-    return { name: '', profile: this.defaultProfile, known: false, rule: 'default_profile' };
+    return { name: '', entry: '', profile: this.defaultProfile, known: false, rule: 'default_profile' };
   }
 
   private matches(m: DeviceMatcher, mac: string, d: DeviceFacts, ipBox: { done: boolean; fam: 0 | 4 | 6 }): boolean {

@@ -14,8 +14,14 @@ export interface DeviceFacts {
 
 /** The policy's word on a device: its entry in `devices:` (or the default profile). */
 export interface DevicePlacement {
-  /** entry name, or "" when no entry matched (the default profile applies). */
+  /**
+   * The device's name, unique per device: the entry's name when the entry names one device
+   * exactly (`mac:`, or `ip:` with one address), else `<entry>-<last three MAC bytes>`
+   * (memberName() in compile.ts); "" when no entry matched (the default profile applies).
+   */
   name: string;
+  /** the matching entry's own name, what `device:NAME` rules name; "" when none matched. */
+  entry: string;
   profile: string;
   /** listed in the policy (an entry matched). */
   known: boolean;

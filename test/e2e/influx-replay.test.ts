@@ -122,16 +122,22 @@ if (!influxdAvailable()) {
       devices.set(String(s.tags?.device), rec);
     }
     t.ok(total > 0, `bytes in + out over all devices: ${total}`);
-    // Every named device of the policy sends traffic in the demo.
+    // Every device the policy lists sends traffic in the demo, each under its own name: the
+    // entries that name one device (mac:, ip:) by the entry's name, `plugs` (vendor:) and `tv`
+    // (hostname:) as <entry>-<last three MAC bytes>.
     const pol = parseYaml(readFileSync(policy, 'utf8')) as { devices: Array<{ name: string }> };
-    for (const d of pol.devices) {
-      const rec = devices.get(d.name);
-      t.ok(rec, `device_traffic for ${d.name}`);
-      if (rec) t.ok(rec.bo + rec.bi > 0 && rec.po + rec.pi > 0 && rec.fl > 0, `${d.name} has bytes, packets and flows`);
+    t.same(pol.devices.map((d) => d.name), ['gateway', 'doorbell', 'nvr', 'plugs', 'tv', 'hub']);
+    const listed = ['gateway', 'doorbell', 'nvr', 'plugs-c30041', 'plugs-c30042', 'plugs-c30043', 'tv-d40050', 'hub'];
+    for (const name of listed) {
+      const rec = devices.get(name);
+      t.ok(rec, `device_traffic for ${name}`);
+      if (rec) t.ok(rec.bo + rec.bi > 0 && rec.po + rec.pi > 0 && rec.fl > 0, `${name} has bytes, packets and flows`);
     }
+    t.notOk(devices.has('plugs'), 'no series sums three plugs');
     // The garage plug alone uploads 1.6 MB (truncated frames count their IP length).
-    const plugs = devices.get('plugs');
-    t.ok(plugs && plugs.bo > 1_500_000, `plugs send over 1.5 MB (${plugs?.bo})`);
+    const garage = devices.get('plugs-c30043');
+    t.ok(garage && garage.bo > 1_500_000, `the garage plug sends over 1.5 MB (${garage?.bo})`);
+    t.ok((devices.get('plugs-c30041')?.bo ?? Infinity) < 1_000_000, 'the kitchen plug does not');
     // Anomaly devices also appear in device_traffic.
     for (const a of printed) {
       if (a.kind === 'device.spoof') continue;
@@ -142,12 +148,16 @@ if (!influxdAvailable()) {
     const dseries = dev.results?.[0]?.series ?? [];
     const names = dseries.map((s) => String(s.tags?.device));
     const macs = dseries.map((s) => String(s.tags?.mac));
-    for (const d of pol.devices) t.ok(names.includes(d.name), `device series for ${d.name}`);
-    // test/fixtures/demo/README.md's ten devices, by MAC; the three plugs share the policy name.
+    for (const name of listed) t.ok(names.includes(name), `device series for ${name}`);
+    // test/fixtures/demo/README.md's ten devices, by MAC; each has a name of its own.
     const demoMacs = ['24:5a:4c:50:00:01', '00:b4:63:a1:00:21', '18:80:25:b2:00:30', '14:75:90:c3:00:41', '14:75:90:c3:00:42',
       '14:75:90:c3:00:43', '20:17:42:d4:00:50', 'c4:29:96:e5:00:60', '14:08:08:f6:00:70', '28:cd:c1:07:00:77'];
     for (const m of demoMacs) t.ok(macs.includes(m), `device series for ${m}`);
-    t.same(dseries.filter((s) => s.tags?.device === 'plugs').map((s) => s.tags?.mac).sort(), demoMacs.slice(3, 6), 'plugs: three devices under one name');
+    t.same(dseries.filter((s) => String(s.tags?.device).startsWith('plugs')).map((s) => `${s.tags?.device} ${s.tags?.mac}`).sort(),
+      demoMacs.slice(3, 6).map((m) => `plugs-${m.slice(9).replace(/:/g, '')} ${m}`), 'plugs: three devices, three names');
+    t.same(names.filter((n, i) => names.indexOf(n) !== i), [], 'one device series per name');
+    t.ok(names.includes('14:08:08:f6:00:70') && names.includes('28:cd:c1:07:00:77'), 'unlisted devices are named by their MAC');
+    t.notOk(names.includes('ESP_F60070') || names.includes('raspberrypi'), 'a hostname is never the name');
     const dupes = macs.filter((m, i) => macs.indexOf(m) !== i);
     t.same(dupes, [], `one device series per device (MAC): ${dseries.map((s) => `${s.tags?.device}/${s.tags?.mac}`).join(' ')}`);
     t.same(macs.filter((m) => !demoMacs.includes(m)), [], 'no device from outside the watched VLAN');

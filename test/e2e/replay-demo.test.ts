@@ -41,12 +41,28 @@ t.test('demo capture: every anomaly kind, each with every field', async (t) => {
   const ports = find('scan.ports', (a) => a.peer === '192.168.50.30');
   t.equal(ports.length, 1, 'one scan.ports');
   t.ok(Number(ports[0]?.count) >= 50, `scan.ports counts the ports (${ports[0]?.count})`);
-  t.same(find('protocol.plaintext', (a) => a.device !== 'plugs').map((a) => a.peerPort).sort(), [1883, 23, 80].sort(), 'telnet, HTTP Basic auth and MQTT');
+  t.same(find('protocol.plaintext', (a) => a.device !== 'plugs-c30041').map((a) => a.peerPort).sort(), [1883, 23, 80].sort(), 'telnet, HTTP Basic auth and MQTT');
   // the port scan's FTP and telnet probes before the 32nd port made it a scan were reported when they happened
-  t.same(find('protocol.plaintext', (a) => a.device === 'plugs').map((a) => a.peerPort).sort(), [21, 23]);
+  t.same(find('protocol.plaintext', (a) => a.device === 'plugs-c30041').map((a) => a.peerPort).sort(), [21, 23], 'the kitchen plug, by its own name');
   t.same(find('dns.bypass', () => true).map((a) => `${a.peer}:${a.peerPort}`).sort(), ['1.1.1.1:853', '8.8.8.8:53'], 'plain DNS and DoT to unapproved resolvers');
   t.equal(find('volume.limit', (a) => a.ip === '192.168.50.43').length, 1, 'the garage plug over its hourly limit');
   t.equal(as.filter((a) => String(a.ip).startsWith('192.168.1.')).length, 0, 'frames of VLAN 1 are not watched');
+
+  // One device, one name: `plugs` (vendor: "TP-LINK*") names each plug <entry>-<MAC tail>, the
+  // unlisted ESP32 and Pi go by their MAC, not the hostname they announced in DHCP.
+  const byMac = new Map<string, Set<string>>(), byName = new Map<string, Set<string>>();
+  for (const a of as) {
+    if (a.mac === '') continue;
+    byMac.set(String(a.mac), (byMac.get(String(a.mac)) ?? new Set()).add(String(a.device)));
+    byName.set(String(a.device), (byName.get(String(a.device)) ?? new Set()).add(String(a.mac)));
+  }
+  t.same([...byMac].filter(([, s]) => s.size > 1).map(([m, s]) => `${m}: ${[...s]}`), [], 'one name per MAC');
+  t.same([...byName].filter(([, s]) => s.size > 1).map(([n, s]) => `${n}: ${[...s]}`), [], 'one MAC per name');
+  t.same([...byMac.get('14:75:90:c3:00:42') ?? []], ['plugs-c30042'], 'the living-room plug');
+  t.same([...byMac.get('14:75:90:c3:00:43') ?? []], ['plugs-c30043'], 'the garage plug');
+  t.same([...byMac.get('14:08:08:f6:00:70') ?? []], ['14:08:08:f6:00:70'], 'the unlisted ESP32 by its MAC, not ESP_F60070');
+  t.same([...byMac.get('28:cd:c1:07:00:77') ?? []], ['28:cd:c1:07:00:77'], 'the unlisted Pi by its MAC, not raspberrypi');
+  t.equal(as.filter((a) => a.device === 'plugs' || a.device === 'ESP_F60070' || a.device === 'raspberrypi').length, 0, 'no shared or hostname names');
 });
 
 t.test('allowed-only capture of the same house: no anomaly', async (t) => {

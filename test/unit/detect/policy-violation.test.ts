@@ -162,6 +162,10 @@ t.test('a flow between two watched devices is judged as the opener\'s', async (t
 t.test('a device the inventory does not know is placed by the policy (default profile)', async (t) => {
   const h = harness();
   h.engine.flowStart(start({ src: '192.168.50.99', srcMac: '02:11:22:33:44:55', dport: 443 }));
+  // no MAC on the frame (NetFlow): the address is all there is to name it by
+  h.engine.flowStart(start({ src: '192.168.50.98', srcMac: '', dport: 443 }));
   h.engine.flush();
-  t.match(h.out[0], { kind: 'policy.violation', device: '192.168.50.99', profile: 'quarantine', mac: '02:11:22:33:44:55' });
+  // named by its MAC, as the inventory will key it: never first by IP, then by MAC
+  t.match(h.out[0], { kind: 'policy.violation', device: '02:11:22:33:44:55', profile: 'quarantine', mac: '02:11:22:33:44:55' });
+  t.match(h.out[1], { kind: 'policy.violation', device: '192.168.50.98', profile: 'quarantine', mac: '' });
 });

@@ -87,17 +87,32 @@ t.test('segments: most specific wins, watch and protected', async (t) => {
 
 t.test('placement: mac (case-insensitive), ip, hostname and vendor globs, all keys of an entry', async (t) => {
   const f = (mac: string, ip = '', vendor = '', hostname = '') => p.place({ mac, ip, vendor, hostname });
-  t.same(f('aa:bb:cc:00:00:01'), { name: 'doorbell', profile: 'camera', known: true, rule: 'devices[0]' });
-  t.same(f('11:11:11:11:11:11', '192.168.50.9'), { name: 'nvr', profile: 'hub', known: true, rule: 'devices[1]' });
-  t.equal(f('11:11:11:11:11:11', '', '', 'chromecast-living').name, 'tv');
-  t.equal(f('11:11:11:11:11:11', '', 'TP-LINK TECHNOLOGIES CO.,LTD.').name, 'plugs');
-  t.equal(f('de:ad:00:00:00:01', '', 'Acme Corp').name, 'picky');
+  // names: an entry that names one device (exact mac, ip with one address) gives its own name;
+  // one that can match several gives each match <entry>-<last three MAC bytes>
+  t.same(f('aa:bb:cc:00:00:01'), { name: 'doorbell', entry: 'doorbell', profile: 'camera', known: true, rule: 'devices[0]' });
+  t.same(f('11:11:11:11:11:11', '192.168.50.9'), { name: 'nvr', entry: 'nvr', profile: 'hub', known: true, rule: 'devices[1]' });
+  t.same(f('11:11:11:11:11:11', '', '', 'chromecast-living'), { name: 'tv-111111', entry: 'tv', profile: 'tv', known: true, rule: 'devices[2]' });
+  t.equal(f('11:11:11:11:11:11', '', 'TP-LINK TECHNOLOGIES CO.,LTD.').name, 'plugs-111111');
+  t.equal(f('de:ad:00:00:00:01', '', 'Acme Corp').name, 'picky-000001', 'a MAC glob can match several');
   t.equal(f('de:ad:00:00:00:01', '', 'Other Corp').name, '', 'vendor must match too');
   t.equal(f('be:ef:00:00:00:01', '', 'Acme Corp').name, '', 'mac must match too');
-  t.equal(f('', 'fd00:50::1ff').name, 'v6cam');
+  t.same(f('', 'fd00:50::1ff'), { name: 'v6cam-fd00:50::1ff', entry: 'v6cam', profile: 'camera', known: true, rule: 'devices[5]' }, 'a CIDR, no MAC: told apart by address');
+  t.equal(f('02:00:00:00:01:ff', 'fd00:50::1ff').name, 'v6cam-0001ff', 'a CIDR with a MAC: by the MAC');
   t.equal(f('', 'fd00:50::200').name, '');
-  t.same(f('22:22:22:22:22:22', '192.168.50.44'), { name: '', profile: 'quarantine', known: false, rule: 'default_profile' });
+  t.same(f('22:22:22:22:22:22', '192.168.50.44'), { name: '', entry: '', profile: 'quarantine', known: false, rule: 'default_profile' });
   t.equal(f('aa:bb:cc:00:00:01', '192.168.50.9').name, 'doorbell', 'first match wins');
+});
+
+t.test('names: one entry, several devices, one name each, whatever their order', async (t) => {
+  const f = (mac: string, ip = '') => p.place({ mac, ip, vendor: 'TP-LINK TECHNOLOGIES CO.,LTD.', hostname: '' }).name;
+  const macs = ['50:c7:bf:c3:00:42', '50:C7:BF:C3:00:43', '98:da:c4:0a:0b:0c'];
+  const names = macs.map((m) => f(m, '192.168.50.20'));
+  t.same(names, ['plugs-c30042', 'plugs-c30043', 'plugs-0a0b0c'], 'lower-case hex, no colons');
+  t.same([...macs].reverse().map((m) => f(m)), [...names].reverse(), 'a name does not depend on which came first or on the address');
+  const q = loadPolicyText(TEXT.replace('{ name: nvr, ip: "192.168.50.9",', '{ name: nvr, ip: "192.168.50.9/32",')
+    .replace('{ name: doorbell, mac: "AA:BB:CC:00:00:01",', '{ name: doorbell, mac: "AA:BB:CC:00:00:01", vendor: "Acme*",'), 'n.yaml').policy!;
+  t.equal(q.place({ mac: '11:11:11:11:11:11', ip: '192.168.50.9', vendor: '', hostname: '' }).name, 'nvr', 'a /32 is one address');
+  t.equal(q.place({ mac: 'aa:bb:cc:00:00:01', ip: '', vendor: 'Acme', hostname: '' }).name, 'doorbell', 'an exact MAC with more keys still names one device');
 });
 
 t.test('domain globs through names', async (t) => {
