@@ -40,6 +40,15 @@ export interface InventoryOptions {
    * attacker needs ARP or ND to receive replies, and those are always checked.
    */
   trafficConflicts?: boolean;
+  /**
+   * With a policy: whether frames on this link carry ip's own MAC when ip talks to peer: ip is
+   * inside the policy's segments and either watched (the monitored link) or in peer's segment
+   * (same link, not routed). Traffic then binds ip to its MAC in any frame, as sender or as
+   * receiver, so `device:NAME` rules work from a device's first packet; addresses outside the
+   * segments never bind (routed traffic carries the gateway's MAC). Without it, only a flow's
+   * first sender binds, when isLocal.
+   */
+  onLink?: (ip: string, peer: string) => boolean;
 }
 
 export type BindingSource = BindingConflict['source'];
@@ -69,6 +78,7 @@ export class Inventory implements InventoryView {
   private readonly place: ((facts: DeviceFacts) => Placement) | undefined;
   private readonly staleMs: number;
   private readonly trafficConflicts: boolean;
+  private readonly onLink: ((ip: string, peer: string) => boolean) | undefined;
   private readonly events: InventoryEvents;
   private readonly byId = new Map<string, Entry>();
   /** by addrKey() of the canonical address text */
@@ -80,6 +90,7 @@ export class Inventory implements InventoryView {
     this.place = opts.place;
     this.staleMs = opts.bindingStaleMs ?? 1_800_000;
     this.trafficConflicts = opts.trafficConflicts ?? false;
+    this.onLink = opts.onLink;
     this.events = events;
     this.dns = new DnsNames(opts.dnsGraceMs ?? 300_000, Math.max(1, opts.dnsMaxEntries ?? 100_000));
   }
@@ -220,7 +231,7 @@ export class Inventory implements InventoryView {
    * its MAC when local. Sources without a link layer (NetFlow) key the device by that address.
    * The responder's device, when known, is seen too.
    */
-  observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src)): void {
+  observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src), dstKey?: number | string): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
     // canonicalise, re-place or compare device signatures.
     const mac = lowerText(ev.srcMac);
@@ -232,7 +243,7 @@ export class Inventory implements InventoryView {
         if (ev.time > b.confirmed) b.confirmed = ev.time;
       } else {
         const e = this.ensure(mac, ev.time);
-        if (this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
+        if (this.onLink ? this.onLink(ev.src, ev.dst) : this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
         this.commit(e);
       }
     } else if (ev.srcMac === '' && this.isLocal(ev.src) && isBindableIp(ev.src)) {
@@ -242,7 +253,33 @@ export class Inventory implements InventoryView {
         this.commit(e);
       } else if (ip !== null) this.touch(ip, ev.time);
     }
-    if (ev.dstMac !== '') this.touch(ev.dstMac, ev.time);
+    if (ev.dstMac !== '') {
+      if (this.onLink) this.observeReceiver(ev, dstKey ?? addrKey(ev.dst));
+      else this.touch(ev.dstMac, ev.time);
+    }
+  }
+
+  /**
+   * The receiver of a flow's first packet, on this link, is the frame's destination MAC: its
+   * address binds as its reply's source would (a device that never ARPs, DHCPs or opens a flow
+   * is still named in `device:` rules from the first packet to it).
+   */
+  private observeReceiver(ev: FlowStart, dstKey: number | string): void {
+    const mac = lowerText(ev.dstMac);
+    const known = this.byId.get(mac);
+    const b = this.bindings.get(dstKey);
+    if (known && b && b.mac === mac) {
+      if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
+      if (ev.time > b.confirmed) b.confirmed = ev.time;
+      return;
+    }
+    if (!isStationMac(mac) || !this.onLink!(ev.dst, ev.src)) {
+      this.touch(ev.dstMac, ev.time);
+      return;
+    }
+    const e = this.ensure(mac, ev.time);
+    this.bind(canonicalIp(ev.dst) ?? ev.dst, mac, ev.time, 'traffic');
+    this.commit(e);
   }
 
   /** Bring a device's lastSeen forward (by MAC, or by IP); never creates one. */

@@ -27,6 +27,8 @@ watch: [iot]
 resolvers: ["192.168.50.1"]
 devices:
   - { name: camera, mac: "${CAM.mac}", profile: camera }
+  # the router answers on the link: it is a device here (traffic binds receivers too)
+  - { name: router, mac: "${NTP.mac}", profile: camera }
 default_profile: camera
 profiles:
   camera:
