@@ -89,6 +89,7 @@ export class DetectEngine {
       },
       bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
       addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
+      peerName: (key, name) => lc.peerName(key, name),
     };
     const ctx: DetectContext = {
       settings: this.settings,
