@@ -11,6 +11,7 @@ import { loadPolicyText } from '../../collector/policy/load.js';
 import type { Anomaly } from '../../collector/types.js';
 import { capture } from '../helpers/paths.js';
 import { sendTcp, sendUdp, tcpConversation, ping, ipFrame, type Host, type Wire } from '../fixtures/synth/conversation.js';
+import { clientHello } from '../fixtures/synth/tls.js';
 import { ACK, FIN, IPPROTO_ICMP, PSH, RST, checksum, ip, udp } from '../fixtures/synth/frames.js';
 
 function policyOf(text: string) {
@@ -142,7 +143,7 @@ profiles:
       - { to: "device:lan-nvr", ports: ["554/tcp"] }
   plug:
     allow:
-      - { to: "52.57.10.20", ports: ["443/tcp"] }
+      - { to: "*.tplinkcloud.com", ports: ["443/tcp"] }
   phone:
     allow:
       - { to: "segment:iot", ports: ["9999/udp"] }
@@ -151,8 +152,9 @@ profiles:
 t.test('a late TLS alert after close and the RST it draws raise nothing; mid-flow sessions the plug opened do', async (t) => {
   const { pipeline, out, wire } = rig(SITE);
   const end = tcpConversation(wire, { client: PLUG, server: CLOUD, sport: 50123, dport: 443, t0Us: T0, close: 'fin',
-    exchanges: [{ from: 'c', data: Buffer.alloc(200, 1) }, { from: 's', data: Buffer.alloc(900, 2) }] });
-  // 20 s after the close (the closed flow is gone after 5 s): the cloud's alert, the plug's RST
+    exchanges: [{ from: 'c', data: clientHello({ sni: 'euw1-api.tplinkcloud.com', random: Buffer.alloc(32, 7) }) }, { from: 's', data: Buffer.alloc(900, 2) }] });
+  // allowed by its name (the SNI); 20 s after the close (the closed flow is gone after 5 s) the
+  // cloud's alert and the plug's RST carry no name: as a new flow of the plug's they were a violation
   sendTcp(wire, end + 20_000_000, CLOUD, PLUG, { sport: 443, dport: 50123, seq: 0x2000_1000, ack: 0x1000_1000, flags: PSH | ACK }, Buffer.from([0x15, 3, 3, 0, 2, 1, 0]));
   sendTcp(wire, end + 20_001_000, PLUG, CLOUD, { sport: 50123, dport: 443, seq: 0x1000_1000, flags: RST });
   // near miss: a session whose start the capture missed, from the plug's ephemeral port to 203.0.113.9:443
