@@ -208,3 +208,13 @@ t.test('device: rules work from the first packet, before any ARP; routed address
   t.same(pipeline.inventory.deviceByMac(GW_MAC)?.ips ?? [], [], 'the gateway holds no routed address');
   t.equal(pipeline.inventory.deviceByIp('192.168.1.31'), undefined);
 });
+
+t.test('/metrics has segwatch_direction_unknown_total', async (t) => {
+  const { createMetrics } = await import('../../collector/api/metrics.js');
+  const m = createMetrics({
+    devices: () => [], recentAnomalies: () => [],
+    counters: () => ({ packets: 0, bytes: 0, decodeErrors: 0, flows: 0, flowsActive: 0, anomalies: 0, anomaliesByKind: {}, drops: 0, spoolBytes: 0,
+      startedAt: 0, source: 'test', policy: 'p.yaml', directionUnknown: 3 }),
+  });
+  t.match(await m.scrape(), /^segwatch_direction_unknown_total 3$/m);
+});
