@@ -108,6 +108,10 @@ export class Pipeline {
     this.inventory = new Inventory(
       {
         isLocal: policy ? (ip) => policy().segmentOf(ip) !== '' || defaultLocal(ip) : undefined,
+        onLink: policy ? (ip, peer) => {
+          const p = policy(), seg = p.segmentOf(ip);
+          return seg !== '' && (p.isWatched(ip) || seg === p.segmentOf(peer));
+        } : undefined,
         dnsGraceMs: opts.detect?.dnsGraceMs ?? policy?.().detectSettings().dnsGraceMs,
         place: policy ? (facts): Placement => {
           const p = policy();
@@ -228,7 +232,7 @@ export class Pipeline {
   private flowStart(ev: FlowStart): void {
     // the stages key their state by address: the texts are read once here
     const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
-    if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey);
+    if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey, dstKey);
     this.detect?.flowStart(ev, srcKey, dstKey);
   }
 

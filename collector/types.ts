@@ -69,6 +69,13 @@ export interface FlowStart {
   exporter: string;
   /** true when the initiator was inferred from a SYN (or SYN-ACK reversed), false when from the first packet. */
   sureInitiator: boolean;
+  /**
+   * What the first packet says when it opened nothing: a segment of a TCP session that closed
+   * moments ago (`late`), an ICMP error about another flow (`icmp-error`), a datagram to a host's
+   * port that host just sent a broadcast or multicast discovery from (`discovery-reply`).
+   * Absent or undefined otherwise (and from NetFlow/IPFIX, whose records do not tell).
+   */
+  firstPacket?: 'late' | 'icmp-error' | 'discovery-reply' | undefined;
 }
 
 export interface Device {

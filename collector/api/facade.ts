@@ -27,6 +27,8 @@ export interface CollectorCounters {
   spoolBytes: number;
   /** ms since epoch. */
   startedAt: number;
+  /** flows whose first packet (not a SYN) could not tell who opened them; nobody was judged as their opener. */
+  directionUnknown?: number;
   /** e.g. "pcap-live:eth0", "netflow:2055". */
   source: string;
   /** path or name of the policy in force. */

@@ -40,6 +40,8 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_bytes_total', 'Bytes of the frames read (IP length).', (c) => c.bytes);
   total('segwatch_decode_errors_total', 'Frames that failed to decode and were skipped.', (c) => c.decodeErrors);
   total('segwatch_flows_total', 'Flows opened.', (c) => c.flows);
+  total('segwatch_direction_unknown_total', 'Flows of watched devices whose first packet (not a SYN) could not tell who opened them: nobody was judged as their opener.',
+    (c) => c.directionUnknown ?? 0);
   gauge('segwatch_flows_active', 'Flows in the flow table now.', (c) => c.flowsActive);
   total('segwatch_drops_total', 'Frames or records lost by sources or queues.', (c) => c.drops);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);

@@ -89,6 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         packets: c.packets, bytes: c.bytes, decodeErrors: c.decodeErrors, flows: pipeline.flows.stats().created,
         flowsActive: pipeline.flows.stats().active, anomalies: c.anomalies, anomaliesOpen: pipeline.detect?.lifecycle.size ?? 0, stageErrors: c.stageErrors, anomaliesByKind: { ...c.anomaliesByKind } as Record<string, number>,
         drops: source.stats().drops, spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: source.name, policy: config.policy,
+        directionUnknown: pipeline.detect?.directionUnknown ?? 0,
       };
     },
   };

@@ -54,7 +54,12 @@ class Allowlist implements Detector {
 
   flowName(flowId: number, name: string): void {
     const pk = this.parked.get(flowId);
-    if (!pk) return;
+    if (!pk) {
+      // judged already: the name still tells whom the open anomaly is about
+      const ft = this.flowTraffic.get(flowId);
+      if (ft) this.ctx.reporter.peerName?.(ft.key, name);
+      return;
+    }
     this.parked.delete(flowId);
     this.counters.parkedJudgedOnName++;
     this.judgeParked(this.ctx.policy(), pk, name, pk.f.bytes, 1, true);

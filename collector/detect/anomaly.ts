@@ -42,6 +42,8 @@ export interface Reporter {
   bump(key: string, count: number, time: number): boolean;
   /** a flow's later bytes and packets join the open anomaly it raised; false when it closed. */
   addTraffic(key: string, bytes: number, packets: number, time: number): boolean;
+  /** a flow's server name (TLS SNI, HTTP Host) that came after its anomaly opened: fills an empty peerName. */
+  peerName?(key: string, name: string): boolean;
 }
 
 export function protoString(p: Proto | string | undefined): string {

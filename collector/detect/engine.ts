@@ -16,7 +16,7 @@ import type { CompiledPolicy } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { makeAnomaly } from './anomaly.js';
-import { isGroupAddress, orient } from './flow.js';
+import { isGroupAddress, opener } from './flow.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
@@ -49,6 +49,8 @@ export class DetectEngine {
   /** events a detector threw on (a bug): counted and logged, the others still ran. */
   detectorErrors = 0;
   flowsJudged = 0;
+  /** flows with a watched end whose first packet (not a SYN) could not tell who opened them: nobody is judged as their opener. */
+  directionUnknown = 0;
   private readonly opts: DetectEngineOptions;
   private readonly inv: InventoryView;
   private readonly log: Log;
@@ -87,6 +89,7 @@ export class DetectEngine {
       },
       bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
       addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
+      peerName: (key, name) => lc.peerName(key, name),
     };
     const ctx: DetectContext = {
       settings: this.settings,
@@ -128,8 +131,16 @@ export class DetectEngine {
   /** A flow's first packet. fsSrcKey/fsDstKey: addrKey() of fs.src/fs.dst, for a caller that has them already. */
   flowStart(fs: FlowStart, fsSrcKey: number | string = addrKey(fs.src), fsDstKey: number | string = addrKey(fs.dst)): void {
     const p = this.opts.policy();
-    const f = orient(fs);
-    // orient() hands back fs itself unless it turned the flow round
+    const o = opener(fs);
+    // a late segment, an ICMP error, a discovery reply: part of a flow judged before
+    if (o === 'none') return;
+    if (o === 'unknown') {
+      const inVlan = p.vlan === undefined || fs.vlan === p.vlan;
+      if (inVlan && ((this.addrFacts(p, fs.src, fsSrcKey) | this.addrFacts(p, fs.dst, fsDstKey)) & WATCHED) !== 0) this.directionUnknown++;
+      return;
+    }
+    const f = o;
+    // opener() hands back fs itself unless it turned the flow round
     const srcKey = f === fs ? fsSrcKey : fsDstKey, dstKey = f === fs ? fsDstKey : fsSrcKey;
     const inVlan = p.vlan === undefined || f.vlan === p.vlan;
     const srcWatched = inVlan && (this.addrFacts(p, f.src, srcKey) & WATCHED) !== 0;
@@ -211,7 +222,7 @@ export class DetectEngine {
   }
 
   stats(): Record<string, number> {
-    const out: Record<string, number> = { flowsJudged: this.flowsJudged, detectorErrors: this.detectorErrors, ...this.lifecycle.counters, open: this.lifecycle.size };
+    const out: Record<string, number> = { flowsJudged: this.flowsJudged, directionUnknown: this.directionUnknown, detectorErrors: this.detectorErrors, ...this.lifecycle.counters, open: this.lifecycle.size };
     for (const d of this.on.stats) Object.assign(out, d.stats!());
     return out;
   }

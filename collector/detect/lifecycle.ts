@@ -100,6 +100,18 @@ export class AnomalyLifecycle {
   }
 
   /**
+   * A name for the peer of an open anomaly that has none yet (a TLS SNI or HTTP Host that came
+   * after the verdict): written with its next update. false when it closed or had a name.
+   */
+  peerName(key: string, name: string): boolean {
+    const e = this.open.get(key);
+    if (!e || e.a.peerName !== '' || name === '') return false;
+    e.a.peerName = name;
+    this.touch(e);
+    return true;
+  }
+
+  /**
    * Open an anomaly (or join the open one of the same cause). firstMs is its first packet,
    * lastMs its last. Returns the cause key, for repeat() and addTraffic().
    */

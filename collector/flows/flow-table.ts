@@ -40,6 +40,16 @@ export interface FlowTableOptions {
   lruResolutionMs?: number;
   /** packet time between automatic expiry passes inside add(); default 1000 */
   advanceEveryMs?: number;
+  /**
+   * how long a closed TCP session (FIN both ways or RST) is remembered after its flow ended, so a
+   * segment that comes later (a retransmitted FIN, a late TLS alert and the RST it draws) is
+   * known as a late segment, not a new connection; default 120 000 (2 MSL)
+   */
+  lateTcpMs?: number;
+  /** how long after host H sent from port Q to a broadcast or multicast address a datagram to H:Q is its reply; default 30 000 */
+  discoveryReplyMs?: number;
+  /** closed-session and discovery memory entries each (direct-mapped, a collision overwrites); default 4096, rounded up to a power of two */
+  rememberSlots?: number;
   origin?: Origin;
 }
 
@@ -70,7 +80,15 @@ const RW = 16, IW = 32, KW = 32;   // a record in doubles, in 32-bit words; key 
 const I_CLS = 10, I_FIN = 11, I_FLAGS = 12, I_INIT = 13, I_SEQ = 14; // int32 words 10-15
 const R_ID = 8, R_START = 9, R_END = 10, R_PKTS = 11, R_BYTES = 13, R_LISTED = 15; // doubles 8-15
 const FW = 10; // fragment key words: src (4), dst (4), proto/family, fragment id
+const DW = 6; // discovery key words: sender address (4), port, vlan/family
 const NIL = -1;
+
+/**
+ * FlowStart.firstPacket: what the first packet of a flow says about who opened it. The flow
+ * records keep the first sender as src either way; the detection stage decides the opener.
+ */
+const FIRST_PLAIN = 0, FIRST_LATE = 1, FIRST_ICMP_ERROR = 2, FIRST_DISCOVERY_REPLY = 3;
+const FIRST_NAMES = [undefined, 'late', 'icmp-error', 'discovery-reply'] as const;
 
 export class FlowTable {
   /** 0 when the last add()'s packet came from the initiator, 1 from the responder. */
@@ -112,6 +130,7 @@ export class FlowTable {
   private readonly firstTs: Float64Array;
   private readonly firstFlags: Uint8Array;
   private readonly firstBytes: Int32Array;
+  private readonly firstKind: Uint8Array;
   private readonly srcStr: string[];
   private readonly dstStr: string[];
   private readonly srcMacStr: string[];
@@ -139,6 +158,16 @@ export class FlowTable {
   private readonly fragFlow: Float64Array;
   private readonly fragTs: Float64Array;
   private readonly fragMask: number;
+
+  // closed TCP sessions (their keys), and hosts' recent sends to a group address (their group flow)
+  private readonly lateMs: number;
+  private readonly replyMs: number;
+  private readonly closedKey: Uint32Array;
+  private readonly closedTs: Float64Array;
+  private readonly discKey: Uint32Array;
+  private readonly discSlot: Int32Array;
+  private readonly discFlow: Float64Array;
+  private readonly rememberMask: number;
 
   // scratch for the packet being added: key words, and the unordered addresses
   private readonly k = new Uint32Array(KL);
@@ -181,6 +210,7 @@ export class FlowTable {
     this.firstTs = new Float64Array(cap);
     this.firstFlags = new Uint8Array(cap);
     this.firstBytes = new Int32Array(cap);
+    this.firstKind = new Uint8Array(cap);
     // The string columns grow as slots are first used (create()): filling 5 x 262,144 entries up
     // front was a tenth of a small capture's run. The typed arrays cost nothing until touched.
     this.srcStr = [];
@@ -196,6 +226,16 @@ export class FlowTable {
     this.fragFlow = new Float64Array(fsize);
     this.fragTs = new Float64Array(fsize);
     this.fragMask = fsize - 1;
+    this.lateMs = opts.lateTcpMs ?? 120_000;
+    this.replyMs = opts.discoveryReplyMs ?? 30_000;
+    let rsize = 16;
+    while (rsize < (opts.rememberSlots ?? 4096)) rsize *= 2;
+    this.closedKey = new Uint32Array(rsize * KL);
+    this.closedTs = new Float64Array(rsize).fill(-Infinity);
+    this.discKey = new Uint32Array(rsize * DW);
+    this.discSlot = new Int32Array(rsize).fill(NIL);
+    this.discFlow = new Float64Array(rsize);
+    this.rememberMask = rsize - 1;
   }
 
   /**
@@ -440,6 +480,7 @@ export class FlowTable {
     this.firstTs[slot] = ts;
     this.firstFlags[slot] = flags;
     this.firstBytes[slot] = p.ipLen;
+    this.firstKind[slot] = this.firstKindOf(p, h, flags, slot);
     if (this.ev.onStart) this.ev.onStart(this.startAt(slot));
     this.count(slot, rev ? 1 : 0, p);
     return slot;
@@ -501,6 +542,7 @@ export class FlowTable {
       src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
       srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot], tcpFlags: this.firstFlags[slot],
       bytes: this.firstBytes[slot], origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
+      firstPacket: FIRST_NAMES[this.firstKind[slot]],
     };
   }
 
@@ -530,6 +572,7 @@ export class FlowTable {
   /** Emit the flow's record and free its slot. */
   private finish(slot: number, final: boolean): void {
     this.emit(slot, final);
+    if (this.n[slot * IW + I_CLS] === C_TCP_CLOSED) this.rememberClosed(slot);
     this.unlink(slot);
     this.indexRemove(slot);
     this.srcStr[slot] = ''; this.dstStr[slot] = ''; this.srcMacStr[slot] = ''; this.dstMacStr[slot] = '';
@@ -576,6 +619,70 @@ export class FlowTable {
     return NIL;
   }
 
+  // ---- who opened it: late segments, ICMP errors, discovery replies ----------------
+  // Written and read once per flow (at its start or end), never per packet.
+
+  /** FIRST_* for a flow created from p (key in k, hash h, now in slot). */
+  private firstKindOf(p: PacketInfo, h: number, flags: number, slot: number): number {
+    const proto = p.proto;
+    if (proto === 6) return (flags & TCP_SYN) === 0 && this.closedRecently(h, p.ts) ? FIRST_LATE : FIRST_PLAIN;
+    if (!p.hasL4) return FIRST_PLAIN;
+    if (proto === 17) {
+      this.loadAddrs(p);
+      if (groupDestination(p)) {
+        this.rememberDiscovery(p, slot);
+        return FIRST_PLAIN;
+      }
+      return this.answersDiscovery(p) ? FIRST_DISCOVERY_REPLY : FIRST_PLAIN;
+    }
+    const t = p.icmpType;
+    // ICMP: destination unreachable, time exceeded, parameter problem; ICMPv6: the same and packet too big
+    if (proto === 1) return t === 3 || t === 11 || t === 12 ? FIRST_ICMP_ERROR : FIRST_PLAIN;
+    if (proto === 58) return t >= 1 && t <= 4 ? FIRST_ICMP_ERROR : FIRST_PLAIN;
+    return FIRST_PLAIN;
+  }
+
+  private rememberClosed(slot: number): void {
+    const base = slot * KW, e = hashAt(this.key, base) & this.rememberMask, ck = this.closedKey;
+    for (let i = 0; i < KL; i++) ck[e * KL + i] = this.key[base + i];
+    this.closedTs[e] = this.f[slot * RW + R_END];
+  }
+
+  /** The key in k belongs to a TCP session that closed at most lateMs ago. */
+  private closedRecently(h: number, ts: number): boolean {
+    const e = h & this.rememberMask, ck = this.closedKey, k = this.k;
+    if (!(ts - this.closedTs[e] <= this.lateMs)) return false;
+    for (let i = 0; i < KL; i++) if (ck[e * KL + i] !== k[i]) return false;
+    return true;
+  }
+
+  /** Slot of the discovery entry for address words a, port, vlan/family word vf; its key written to discKey. */
+  private discEntry(a: Uint32Array, port: number, vf: number): number {
+    return finalHash(mix(mix(mix(mix(mix(0x811c9dc5, a[0] ^ a[1]), a[2]), a[3]), port), vf)) & this.rememberMask;
+  }
+
+  /** p (sw/dw loaded) goes to a group address: its sender may get replies at its source port. */
+  private rememberDiscovery(p: PacketInfo, slot: number): void {
+    const vf = ((p.vlan & 0xfff) << 16 | (p.l3 === L3.IPv4 ? 4 : 6)) >>> 0;
+    const e = this.discEntry(this.sw, p.sport, vf), b = e * DW, dk = this.discKey, sw = this.sw;
+    dk[b] = sw[0]; dk[b + 1] = sw[1]; dk[b + 2] = sw[2]; dk[b + 3] = sw[3]; dk[b + 4] = p.sport; dk[b + 5] = vf;
+    this.discSlot[e] = slot;
+    this.discFlow[e] = this.f[slot * RW + R_ID];
+  }
+
+  /**
+   * p (sw/dw loaded) goes to host H's port Q, and H sent from Q to a group address at most
+   * replyMs ago: the last packet of H's group flow, which only H's sends join, says when.
+   */
+  private answersDiscovery(p: PacketInfo): boolean {
+    const vf = ((p.vlan & 0xfff) << 16 | (p.l3 === L3.IPv4 ? 4 : 6)) >>> 0;
+    const e = this.discEntry(this.dw, p.dport, vf), b = e * DW, dk = this.discKey, dw = this.dw;
+    const g = this.discSlot[e];
+    if (g === NIL || this.f[g * RW + R_ID] !== this.discFlow[e]) return false;
+    if (dk[b] !== dw[0] || dk[b + 1] !== dw[1] || dk[b + 2] !== dw[2] || dk[b + 3] !== dw[3] || dk[b + 4] !== p.dport || dk[b + 5] !== vf) return false;
+    return p.ts - this.f[g * RW + R_END] <= this.replyMs;
+  }
+
   // ---- fragments -----------------------------------------------------------------
   // A first fragment (offset 0, ports known) records (src, dst, proto, id) -> flow; later
   // fragments look it up. A later fragment that arrives before its first, or after the entry
@@ -614,6 +721,16 @@ export class FlowTable {
 
   /** Hash-table load, for tests and the bench: live flows and index size. */
   get capacity(): number { return this.cap; }
+}
+
+/** p's destination is a broadcast or multicast address (IP, or the frame's MAC: a subnet's broadcast). */
+function groupDestination(p: PacketInfo): boolean {
+  if (p.l3 === L3.IPv4) {
+    const d = p.dst4;
+    if (d >>> 28 === 14 || d === 0xffffffff) return true;
+  } else if (p.buf[p.dstOff] === 0xff) return true;
+  // the group bit of the first octet of a 48-bit MAC; -1 = no link layer
+  return p.dstMac >= 0 && Math.floor(p.dstMac / 0x10000000000) % 2 === 1;
 }
 
 /** format(key), kept in cache (emptied when it reaches 65,536 entries, so it stays bounded). */

@@ -45,6 +45,15 @@ export interface InventoryOptions {
    * attacker needs ARP or ND to receive replies, and those are always checked.
    */
   trafficConflicts?: boolean;
+  /**
+   * With a policy: whether frames on this link carry ip's own MAC when ip talks to peer: ip is
+   * inside the policy's segments and either watched (the monitored link) or in peer's segment
+   * (same link, not routed). Traffic then binds ip to its MAC in any frame, as sender or as
+   * receiver, so `device:NAME` rules work from a device's first packet; addresses outside the
+   * segments never bind (routed traffic carries the gateway's MAC). Without it, only a flow's
+   * first sender binds, when isLocal.
+   */
+  onLink?: (ip: string, peer: string) => boolean;
 }
 
 export type BindingSource = BindingConflict['source'];
@@ -75,6 +84,7 @@ export class Inventory implements InventoryView {
   private readonly place: ((facts: DeviceFacts) => Placement) | undefined;
   private readonly staleMs: number;
   private readonly trafficConflicts: boolean;
+  private readonly onLink: ((ip: string, peer: string) => boolean) | undefined;
   private readonly events: InventoryEvents;
   private readonly byId = new Map<string, Entry>();
   /** by addrKey() of the canonical address text */
@@ -87,6 +97,7 @@ export class Inventory implements InventoryView {
     this.place = opts.place;
     this.staleMs = opts.bindingStaleMs ?? 1_800_000;
     this.trafficConflicts = opts.trafficConflicts ?? false;
+    this.onLink = opts.onLink;
     this.events = events;
     this.dns = new DnsNames(opts.dnsGraceMs ?? 300_000, Math.max(1, opts.dnsMaxEntries ?? 100_000));
   }
@@ -228,7 +239,7 @@ export class Inventory implements InventoryView {
    * The responder is seen too (observeResponder): a device whose first frame answers someone is
    * keyed by its MAC from that frame on, as is one that is only ever spoken to.
    */
-  observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src)): void {
+  observeFlowStart(ev: FlowStart, srcKey: number | string = addrKey(ev.src), dstKey?: number | string): void {
     // Runs at every flow start: the common case (a known device from a bound address) must not
     // canonicalise, re-place or compare device signatures.
     const mac = lowerText(ev.srcMac);
@@ -240,7 +251,7 @@ export class Inventory implements InventoryView {
         if (ev.time > b.confirmed) b.confirmed = ev.time;
       } else {
         const e = this.ensure(mac, ev.time);
-        if (this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
+        if (this.onLink ? this.onLink(ev.src, ev.dst) : this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
         this.commit(e);
       }
     } else if (ev.srcMac === '' && this.isLocal(ev.src) && isBindableIp(ev.src)) {
@@ -252,31 +263,35 @@ export class Inventory implements InventoryView {
     }
     // a flow record's destination MAC is what the exporter saw on its interface (often its own)
     if (ev.dstMac !== '') {
-      if (ev.origin === 'pcap') this.observeResponder(ev);
+      if (ev.origin === 'pcap') this.observeResponder(ev, dstKey ?? addrKey(ev.dst));
       else this.touch(ev.dstMac, ev.time);
     }
   }
 
   /**
-   * The responder of a captured flow: its MAC is a device from this frame on (the flow
-   * table turns a SYN-ACK seen first round, so the frame's sender may be the responder), and its
-   * address, when nobody holds it yet, is bound to that MAC if the frame was not routed to it: the
-   * initiator is outside the site, or on the same link (sameLink). A frame routed to another local
-   * subnet carries the router's MAC, not the responder's. A frame sent to an address claims
-   * nothing from its holder: an address someone holds is left alone.
+   * The responder (receiver of the first packet) of a captured flow: its MAC is a device from
+   * this frame on (the flow table turns a SYN-ACK seen first round, so the frame's sender may
+   * be the responder). Its address, when nobody holds it yet, binds to that MAC if the frame
+   * was not routed to it: with a policy, the address is inside the segments and watched or on
+   * its peer's segment (onLink); without one, the initiator is outside the site or on the same
+   * subnet (sameLink). A frame routed to another local subnet carries the router's MAC, not
+   * the responder's. A frame sent to an address claims nothing from its holder: an address
+   * someone holds is left alone. So `device:` rules name a device from the first packet to it.
    */
-  private observeResponder(ev: FlowStart): void {
+  private observeResponder(ev: FlowStart, dstKey: number | string): void {
     const mac = lowerText(ev.dstMac);
     const known = this.byId.get(mac);
-    if (known !== undefined && this.bindings.has(addrKey(ev.dst))) {
+    const b = this.bindings.get(dstKey);
+    if (known !== undefined && b !== undefined) {
       if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
+      if (b.mac === mac && ev.time > b.confirmed) b.confirmed = ev.time;
       return;
     }
     if (!isStationMac(mac)) return;
     // most flows go out to the Internet through a known router: one test settles them
     const ip = this.isLocal(ev.dst) ? canonicalIp(ev.dst) : null;
-    const bindable = ip !== null && isBindableIp(ip) && !this.bindings.has(addrKey(ip)) &&
-      (!this.isLocal(ev.src) || this.sameLink(ev.src, ip));
+    const bindable = ip !== null && isBindableIp(ip) && b === undefined &&
+      (this.onLink ? this.onLink(ev.dst, ev.src) : (!this.isLocal(ev.src) || this.sameLink(ev.src, ip)));
     if (known !== undefined && !bindable) {
       if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
       return;

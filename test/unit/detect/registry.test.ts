@@ -27,8 +27,8 @@ watch: [iot]
 resolvers: ["192.168.50.1"]
 devices:
   - { name: camera, mac: "${CAM.mac}", profile: camera }
-  # the NTP server answers from the watched segment, so it is a device too: listed, not new
-  - { name: gateway, mac: "${NTP.mac}", profile: camera }
+  # the router answers on the link: it is a device here (traffic binds responders too), listed, not new
+  - { name: router, mac: "${NTP.mac}", profile: camera }
 default_profile: camera
 profiles:
   camera:
