@@ -231,3 +231,33 @@ profiles:
   t.match(mine[0], { device: '192.168.0.1', peer: '192.168.0.2', peerPort: 23 });
   t.match(mine[0].message, /as "fake" with a factory-default password \(us\*\*\*\*, on a test list\)/);
 });
+
+t.test('segments as the engine gets them: a retransmission is read once, a gap starts the line over, a capture begun mid-flow', async (t) => {
+  const { harness, start: startOf, DOORBELL_IP: ip } = await import('./helpers.js');
+  /** feeds one login; segs: [from, text, seq offset (default: in order)] */
+  const login = (segs: Array<['c' | 's', string, number?]>, fs = startOf({ src: '203.0.113.66', srcMac: GW_MAC, sport: 40000, dst: ip, dstMac: 'aa:bb:cc:00:00:01', dport: 23 })) => {
+    const h = harness();
+    const seq = { c: 1000, s: 5000 };
+    for (const [from, text, at] of segs) {
+      const buf = Buffer.from(text, 'latin1');
+      const clientIsSrc = fs.dport === 23;
+      const s = at ?? seq[from];
+      h.engine.payload({
+        flowId: fs.id, time: T0 / 1000, dir: (from === 'c') === clientIsSrc ? 0 : 1,
+        sport: from === 'c' ? 40000 : 23, dport: from === 'c' ? 23 : 40000, seq: s, buf, off: 0, len: buf.length, what: 'port', start: () => fs,
+      });
+      seq[from] = Math.max(seq[from], s + buf.length);
+    }
+    h.engine.flush();
+    return h.out.filter((a) => a.kind === 'credentials.default');
+  };
+  const prompt: Array<['c' | 's', string, number?]> = [['s', 'login: '], ['c', 'root\r\n'], ['s', 'Password: ']];
+  t.equal(login([...prompt, ['c', 'x'], ['c', 'c'], ['c', 'c', 1007], ['c', '3511\r\n']]).length, 1, 'a keystroke sent twice (retransmitted) counts once');
+  t.equal(login([...prompt, ['c', 'x'], ['c', 'xc', 1006], ['c', '3511\r\n']]).length, 1, 'a segment overlapping what was read counts its new bytes');
+  t.equal(login([...prompt, ['c', 'xc'], ['c', '3511\r\n', 1020]]).length, 0, 'after lost bytes the line is not trusted');
+  // the flow table's first packet came from the server (capture began mid-flow)
+  const mid = startOf({ src: ip, srcMac: 'aa:bb:cc:00:00:01', sport: 23, dst: '203.0.113.66', dstMac: GW_MAC, dport: 40000, sureInitiator: false, tcpFlags: 0x18 });
+  const found = login([...prompt, ['c', 'xc3511\r\n']], mid);
+  t.equal(found.length, 1, 'mid-flow: the server is told by its port');
+  t.match(found[0], { device: 'doorbell', peer: '203.0.113.66', peerPort: 23 });
+});
