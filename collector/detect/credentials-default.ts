@@ -172,10 +172,16 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
       let dropped = 0, found = 0;
       const scratch = new Uint8Array(Math.ceil(BASIC_MAX_B64 / 4) * 3);
 
+      /** forgets a flow; a half-typed password in its line buffer is wiped first */
+      const forget = (id: number) => {
+        const fl = flows.get(id);
+        if (fl !== undefined && fl !== SKIP) fl.line.fill(0);
+        flows.delete(id);
+      };
+
       const track = (id: number, v: LoginFlow | typeof SKIP) => {
         if (flows.size >= maxFlows) {
-          const oldest = flows.keys().next().value as number;
-          flows.delete(oldest);
+          forget(flows.keys().next().value as number);
           dropped++;
         }
         flows.set(id, v);
@@ -415,7 +421,7 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
           }
         },
         flowRecord(r) {
-          if (r.final && flows.size > 0) flows.delete(r.id);
+          if (r.final && flows.size > 0) forget(r.id);
         },
         stats() {
           return { loginFlows: flows.size, loginFlowsDropped: dropped, defaultCredentials: found };
