@@ -1,7 +1,8 @@
 // The one app-layer dispatcher: which payloads of a packet teach the inventory something
 // (DNS answers, mDNS names, DHCP leases, neighbour discovery) and which name a flow or
-// signal something to the detectors (TLS SNI, HTTP Host, HTTP Basic auth). Ports and
-// types decide; the decoders read in place from the frame.
+// signal something to the detectors (TLS SNI, HTTP Host, HTTP Basic auth), and which TCP
+// payload detectors read themselves (flows on the ports they ask for; HTTP requests with
+// Basic credentials). Ports and types decide; the decoders read in place from the frame.
 
 import { PacketInfo, L3 } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
@@ -15,6 +16,7 @@ import { packetIpWords } from './inventory/ip-words.js';
 import type { Inventory } from './inventory/inventory.js';
 import type { FlowTable } from './flows/flow-table.js';
 import type { DetectEngine } from './detect/engine.js';
+import type { PayloadEvent } from './detect/detector.js';
 import { macString } from './types.js';
 
 /** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
@@ -24,12 +26,23 @@ export class AppLayer {
   private readonly ndp = new NdpInfo();
   private readonly dnsAnswers = new DnsAnswers();
   private readonly dnsClient = new Uint32Array(4);
+  /** the one PayloadEvent, refilled per segment; start() reads the flow it names. */
+  private readonly payloadEv: PayloadEvent;
+  /** 1 at TCP ports whose payload a detector wants; all 0 without detectors. */
+  private readonly payloadPorts: Uint8Array;
 
   constructor(
     private readonly flows: FlowTable,
     private readonly inventory: Inventory | null,
     private readonly detect: DetectEngine | null,
-  ) {}
+  ) {
+    this.payloadPorts = detect?.wantsPayload ? detect.payloadPorts : new Uint8Array(65536);
+    const ev: PayloadEvent = {
+      flowId: 0, time: 0, dir: 0, sport: 0, dport: 0, seq: 0, buf: new Uint8Array(0), off: 0, len: 0, what: 'port',
+      start: () => this.flows.startOf(ev.flowId),
+    };
+    this.payloadEv = ev;
+  }
 
   /**
    * A packet the flow table just counted as flow `id`. `learn` is false for frames outside
@@ -38,7 +51,11 @@ export class AppLayer {
   packet(p: PacketInfo, id: number, learn: boolean): void {
     const proto = p.proto;
     if (proto === 6) {
-      if (p.payloadLength > 0 && this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.tcpPayload(id, p);
+      if (p.payloadLength > 0) {
+        const pp = this.payloadPorts;
+        if ((pp[p.sport] | pp[p.dport]) !== 0) this.payload(id, p, 'port');
+        if (this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.tcpPayload(id, p);
+      }
       return;
     }
     const inv = this.inventory;
@@ -79,7 +96,17 @@ export class AppLayer {
       // the flow's facts from the table: this payload's packet was just counted in it
       const start = this.flows.startOf(id);
       if (start) this.detect?.signal(start, 'http-basic-auth');
+      if (this.detect?.wantsPayload) this.payload(id, p, 'http-basic-auth');
     }
+  }
+
+  /** Hands the segment's payload (in place, in the frame) to the detectors that read it. */
+  private payload(id: number, p: PacketInfo, what: PayloadEvent['what']): void {
+    const ev = this.payloadEv;
+    ev.flowId = id; ev.time = p.ts; ev.dir = this.flows.lastDir; ev.sport = p.sport; ev.dport = p.dport; ev.seq = p.tcpSeq;
+    ev.buf = p.buf; ev.off = p.payloadOffset; ev.len = p.payloadLength; ev.what = what;
+    this.detect!.payload(ev);
+    ev.buf = EMPTY;
   }
 
   private nameFlow(id: number, name: string): void {
@@ -87,6 +114,8 @@ export class AppLayer {
     this.detect?.flowName(id, name);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function ipText(p: PacketInfo, src: boolean): string {
   if (p.l3 === L3.IPv4) return ip4String(src ? p.src4 : p.dst4);

@@ -118,7 +118,8 @@ export type BuiltinKind =
   | 'scan.ports'
   | 'protocol.plaintext'
   | 'dns.bypass'
-  | 'volume.limit';
+  | 'volume.limit'
+  | 'credentials.default';
 
 /** A detector registered beside the bundled ones may report a kind of its own. */
 export type AnomalyKind = BuiltinKind | (string & {});
@@ -126,7 +127,7 @@ export type AnomalyKind = BuiltinKind | (string & {});
 /** The bundled detectors' kinds; detect/registry.ts is where each is declared with its severity. */
 export const ANOMALY_KINDS: readonly BuiltinKind[] = [
   'policy.violation', 'segment.crossing', 'device.new', 'device.spoof', 'scan.hosts',
-  'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit',
+  'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit', 'credentials.default',
 ];
 
 /** Where an anomaly is in its lifecycle (DESIGN.md "Anomaly lifecycle"). */

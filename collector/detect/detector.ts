@@ -34,6 +34,32 @@ export interface JudgedFlow {
   consumed: boolean;
 }
 
+/**
+ * A TCP segment's payload, in place in the frame: every segment of a flow whose port one
+ * detector asked for (Detector.payloadPorts), and an HTTP request head that carries Basic
+ * credentials. One object reused for every segment: read it during the call, keep nothing.
+ */
+export interface PayloadEvent {
+  flowId: number;
+  /** ms since epoch of the packet. */
+  time: number;
+  /** 0: sent by the flow table's initiator (FlowStart.src), 1: by the other end. */
+  dir: number;
+  /** the packet's own ports. */
+  sport: number;
+  dport: number;
+  /** TCP sequence number of the segment's first payload byte (to skip retransmissions). */
+  seq: number;
+  buf: Uint8Array;
+  off: number;
+  /** payload bytes captured (a short snaplen may leave fewer than were sent). */
+  len: number;
+  /** 'port': a port a detector asked for; 'http-basic-auth': a request head with Basic credentials. */
+  what: 'port' | 'http-basic-auth';
+  /** the flow's first packet, built on demand (allocates: once per flow, not per segment). */
+  start(): FlowStart | undefined;
+}
+
 export interface DnsAnswerEvent {
   /** ms since epoch */
   time: number;
@@ -80,6 +106,13 @@ export interface Detector {
   device?(d: Device, change: 'new' | 'updated'): void;
   /** Something seen in a flow's payload (e.g. "http-basic-auth"). */
   signal?(fs: FlowStart, what: string): void;
+  /**
+   * TCP payload of a flow on one of payloadPorts (both directions, every segment), or an
+   * HTTP request head with Basic credentials. Only segments that carry payload.
+   */
+  payload?(ev: PayloadEvent): void;
+  /** TCP ports (either end) whose flows' payload this detector wants through payload(). */
+  payloadPorts?: readonly number[];
   /** Time moved on (packet time in a replay, wall-clock live). */
   tick?(now: number): void;
   /** End of input: judge what is pending. */

@@ -21,7 +21,7 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
 import { AnomalyLifecycle, causeKey } from './lifecycle.js';
-import type { DetectContext, Detector, DetectorDef, DnsAnswerEvent, JudgedFlow } from './detector.js';
+import type { DetectContext, Detector, DetectorDef, DnsAnswerEvent, JudgedFlow, PayloadEvent } from './detector.js';
 import { DETECTORS } from './registry.js';
 
 export interface DetectEngineOptions {
@@ -58,7 +58,12 @@ export class DetectEngine {
   private readonly detectors: Detector[] = [];
   private readonly names: string[] = [];
   /** detectors that asked for each event, so an event nobody wants costs nothing. */
-  private readonly on: { [K in keyof Detector]-?: Detector[] };
+  private readonly on: { [K in Exclude<keyof Detector, 'payloadPorts'>]-?: Detector[] };
+  /**
+   * 1 at each TCP port some detector wants payload of (Detector.payloadPorts): the app layer
+   * tests a segment's two ports here, so other flows cost two array reads.
+   */
+  readonly payloadPorts = new Uint8Array(65536);
   private deviceIpsCache: Map<string, string[]> | null = null;
   /** addrFacts() by addrKey(), for factsPolicy */
   private readonly facts = new Map<number | string, number>();
@@ -115,12 +120,18 @@ export class DetectEngine {
       this.detectors.push(def.create(ctx));
       this.names.push(def.name);
     }
-    const want = <K extends keyof Detector>(k: K) => this.detectors.filter((d) => typeof d[k] === 'function');
+    const want = <K extends Exclude<keyof Detector, 'payloadPorts'>>(k: K) => this.detectors.filter((d) => typeof d[k] === 'function');
     this.on = {
       flowStart: want('flowStart'), flowName: want('flowName'), flowRecord: want('flowRecord'), dnsAnswer: want('dnsAnswer'),
-      claim: want('claim'), device: want('device'), signal: want('signal'), tick: want('tick'), flush: want('flush'),
+      claim: want('claim'), device: want('device'), signal: want('signal'), payload: want('payload'), tick: want('tick'), flush: want('flush'),
       allows: want('allows'), stats: want('stats'), scanningSince: want('scanningSince'),
     };
+    for (const d of this.on.payload) for (const port of d.payloadPorts ?? []) if (port >= 0 && port < 65536) this.payloadPorts[port] = 1;
+  }
+
+  /** some detector wants TCP payload (ports in payloadPorts, or HTTP Basic auth heads). */
+  get wantsPayload(): boolean {
+    return this.on.payload.length > 0;
   }
 
   /** some detector wants DNS answers (the pipeline builds the event only then). */
@@ -170,6 +181,18 @@ export class DetectEngine {
   /** Something seen in a flow's payload, e.g. a clear-text credential ("http-basic-auth"). */
   signal(fs: FlowStart, what: string): void {
     for (const d of this.on.signal) this.guard(d, () => d.signal!(fs, what));
+  }
+
+  /** A TCP segment's payload (see PayloadEvent); the event object is the caller's, reused. */
+  payload(ev: PayloadEvent): void {
+    const ds = this.on.payload;
+    for (let i = 0; i < ds.length; i++) {
+      try {
+        ds[i].payload!(ev);
+      } catch (err) {
+        this.detectorError(ds[i], err);
+      }
+    }
   }
 
   /** An interim or final flow record. */

@@ -12,6 +12,7 @@ import { allowlistDetector } from './allowlist.js';
 import { volumeLimitDetector } from './volume-limit.js';
 import { deviceNewDetector } from './device-new.js';
 import { deviceSpoofDetector } from './device-spoof.js';
+import { credentialsDefaultDetector } from './credentials-default.js';
 
 export const DETECTORS: DetectorDef[] = [
   scanHostsDetector,
@@ -21,6 +22,7 @@ export const DETECTORS: DetectorDef[] = [
   volumeLimitDetector,
   deviceNewDetector,
   deviceSpoofDetector,
+  credentialsDefaultDetector,
 ];
 
 /** Adds a detector after the bundled ones (a name already registered is refused). */

@@ -44,6 +44,9 @@ t.test('demo capture: every anomaly kind, each with every field', async (t) => {
   t.same(find('protocol.plaintext', (a) => a.device !== 'plugs-c30041').map((a) => a.peerPort).sort(), [1883, 23, 80].sort(), 'telnet, HTTP Basic auth and MQTT');
   // the port scan's FTP and telnet probes before the 32nd port made it a scan were reported when they happened
   t.same(find('protocol.plaintext', (a) => a.device === 'plugs-c30041').map((a) => a.peerPort).sort(), [21, 23], 'the kitchen plug, by its own name');
+  t.same(find('credentials.default', () => true).map((a) => [a.device, a.ip, a.peer, a.peerPort, a.severity]),
+    [['plugs-c30041', '192.168.50.41', '192.168.50.70', 23, 'critical']], 'the admin/admin telnet login on the kitchen plug (its server)');
+  t.notMatch(JSON.stringify(find('credentials.default', () => true)), /admin/, 'admin/admin: the user equal to the password is masked too');
   t.same(find('dns.bypass', () => true).map((a) => `${a.peer}:${a.peerPort}`).sort(), ['1.1.1.1:853', '8.8.8.8:53'], 'plain DNS and DoT to unapproved resolvers');
   t.equal(find('volume.limit', (a) => a.ip === '192.168.50.43').length, 1, 'the garage plug over its hourly limit');
   t.equal(as.filter((a) => String(a.ip).startsWith('192.168.1.')).length, 0, 'frames of VLAN 1 are not watched');

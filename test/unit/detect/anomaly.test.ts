@@ -19,6 +19,10 @@ function everything(settings = {}): Anomaly[] {
   const s = start({ dst: '52.94.1.1', dport: 443 });
   e.flowStart(s);
   e.flowRecord(recordOf(s, { bytes: 600e6, bytesRev: 0 }));                        // volume.limit
+  const h80 = start({ dst: '203.0.113.10', dport: 80 });
+  const req = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from('root:xc3511').toString('base64')}\r\n\r\n`);
+  e.payload({ flowId: h80.id, time: T0, dir: 0, sport: h80.sport, dport: 80, seq: 0, buf: req, off: 0, len: req.length,
+    what: 'http-basic-auth', start: () => h80 });                                  // credentials.default
   e.flush();
   return h.out;
 }
@@ -41,7 +45,7 @@ t.test('severities follow DESIGN.md and can be overridden', async (t) => {
   const sev = Object.fromEntries(everything().filter((a) => a.kind !== 'device.spoof').map((a) => [a.kind, a.severity]));
   t.same(sev, {
     'policy.violation': 'high', 'segment.crossing': 'critical', 'device.new': 'medium', 'scan.hosts': 'high', 'scan.ports': 'high',
-    'protocol.plaintext': 'high', 'dns.bypass': 'high', 'volume.limit': 'medium',
+    'protocol.plaintext': 'high', 'dns.bypass': 'high', 'volume.limit': 'medium', 'credentials.default': 'critical',
   });
   const over = everything({ severity: { 'device.new': 'low', 'dns.bypass': 'critical' } });
   t.equal(over.find((a) => a.kind === 'device.new')!.severity, 'low');
