@@ -30,6 +30,8 @@ watch: [iot]
 resolvers: ["192.168.50.1"]
 devices:
   - { name: camera, mac: "${CAM.mac}", profile: camera }
+  # the router answers DNS on the link: a device of its own (responders are learned too)
+  - { name: router, mac: "${RESOLVER.mac}", profile: camera }
 default_profile: camera
 profiles:
   camera:
