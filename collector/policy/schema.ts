@@ -59,9 +59,11 @@ const Duration = (what: string) => Type.String({
 });
 
 const ScanSchema = (kind: string, what: string) => Type.Object({
-  threshold: Type.Optional(Type.Integer({ minimum: 1, description: `${kind} fires at this many distinct ${what} within the window, at least 1` })),
-  window: Type.Optional(Duration(`window of ${kind}, packet time`)),
-}, { additionalProperties: false, description: `${kind}: threshold and window` });
+  threshold: Type.Optional(Type.Integer({ minimum: 1, description: `slow scans: ${kind} fires when connection attempts to this many distinct ${what} failed (no answer, a RST) within the window, at least 1` })),
+  window: Type.Optional(Duration(`window of the slow ${kind} rule, and how long a scan lasts after its last flow, packet time`)),
+  fast_threshold: Type.Optional(Type.Integer({ minimum: 2, description: `fast scans: ${kind} fires when SYNs go to this many distinct ${what} within fast_window, at least 2` })),
+  fast_window: Type.Optional(Duration(`window of the fast ${kind} rule, packet time`)),
+}, { additionalProperties: false, description: `${kind}: a slow rule (failed attempts: threshold, window) and a fast one (SYN rate: fast_threshold, fast_window)` });
 
 const SeverityName = Type.Union(SEVERITIES.map((s) => Type.Literal(s)), {
   description: `a severity: ${SEVERITIES.join(', ')}`,
