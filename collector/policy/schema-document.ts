@@ -243,7 +243,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
           "properties": {
             "threshold": {
               "minimum": 1,
-              "description": "slow scans: scan.hosts fires when connection attempts to this many distinct hosts one device opens flows to failed (no answer, a RST) within the window, at least 1",
+              "description": "slow scans: scan.hosts fires when connection attempts of one device to this many distinct hosts failed (no answer, a RST) within the window, at least 1",
               "type": "integer"
             },
             "window": {
@@ -253,7 +253,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
             },
             "fast_threshold": {
               "minimum": 2,
-              "description": "fast scans: scan.hosts fires when SYNs go to this many distinct hosts one device opens flows to within fast_window, at least 2",
+              "description": "fast scans: scan.hosts fires when one device sends SYNs to this many distinct hosts within fast_window, at least 2",
               "type": "integer"
             },
             "fast_window": {
@@ -270,7 +270,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
           "properties": {
             "threshold": {
               "minimum": 1,
-              "description": "slow scans: scan.ports fires when connection attempts to this many distinct ports of one host one device opens flows to failed (no answer, a RST) within the window, at least 1",
+              "description": "slow scans: scan.ports fires when connection attempts of one device to this many distinct ports of one host failed (no answer, a RST) within the window, at least 1",
               "type": "integer"
             },
             "window": {
@@ -280,7 +280,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
             },
             "fast_threshold": {
               "minimum": 2,
-              "description": "fast scans: scan.ports fires when SYNs go to this many distinct ports of one host one device opens flows to within fast_window, at least 2",
+              "description": "fast scans: scan.ports fires when one device sends SYNs to this many distinct ports of one host within fast_window, at least 2",
               "type": "integer"
             },
             "fast_window": {
