@@ -81,7 +81,7 @@ export class ScanHosts {
       s.fastN = 0;
     }
     if (++s.fastN < this.settings.scanHostsFastThreshold) return -1;
-    this.startScan(s, s.fastStart, 'scanHostsFastThreshold', s.fastN, subject(), proto, dport, dst, time);
+    this.startScan(s, s.fastStart, 'scanHostsFastThreshold', subject(), proto, dport, dst, time);
     return s.start;
   }
 
@@ -105,7 +105,9 @@ export class ScanHosts {
     if (s.failed.has(dstKey)) return;
     if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dstKey);
     if (s.failed.size < this.settings.scanHostsThreshold) return;
-    this.startScan(s, s.failStart, 'scanHostsThreshold', s.failed.size, subject(), proto, dport, dst, seen);
+    // the scan counts the hosts that failed; hosts only tried so far count when they fail or recur
+    s.seen.clear();
+    this.startScan(s, s.failStart, 'scanHostsThreshold', subject(), proto, dport, dst, seen);
   }
 
   /** ms the scan of src began, or -1 when src is not scanning now. */
@@ -153,13 +155,13 @@ export class ScanHosts {
     return s.start;
   }
 
-  private startScan(s: HostScan, start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number): void {
+  /** The scan counts (and `seen` holds) the hosts tried in the window and those that failed. */
+  private startScan(s: HostScan, start: number, rule: string, sub: Subject, proto: Proto, dport: number, dst: string, time: number): void {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
-    // the hosts the scan counted so far, so they do not count again
     if (s.failed) for (const h of s.failed) if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(h);
-    s.key = this.raise(start, rule, count, sub, proto, dport, dst, time);
+    s.key = this.raise(start, rule, s.seen.size, sub, proto, dport, dst, time);
   }
 
   private raise(start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number): string {

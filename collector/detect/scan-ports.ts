@@ -88,7 +88,7 @@ export class ScanPorts {
       s.fastN = 0;
     }
     if (++s.fastN < this.settings.scanPortsFastThreshold) return -1;
-    this.startScan(s, s.fastStart, 'scanPortsFastThreshold', s.fastN, subject(), dst, proto, time);
+    this.startScan(s, s.fastStart, 'scanPortsFastThreshold', subject(), dst, proto, time);
     return s.start;
   }
 
@@ -112,7 +112,10 @@ export class ScanPorts {
     if (s.failed.has(dport)) return;
     if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dport);
     if (s.failed.size < this.settings.scanPortsThreshold) return;
-    this.startScan(s, s.failStart, 'scanPortsThreshold', s.failed.size, subject(), dst, proto, seen);
+    // the scan counts the ports that failed; ports only tried so far count when they fail or recur
+    s.ports = null;
+    s.firstPort = -1;
+    this.startScan(s, s.failStart, 'scanPortsThreshold', subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
@@ -138,6 +141,10 @@ export class ScanPorts {
   /** true when dport is new to the pair (and now remembered). */
   private remember(s: PortScan, dport: number): boolean {
     if (dport === s.firstPort) return false;
+    if (s.firstPort < 0) {
+      s.firstPort = dport;
+      return true;
+    }
     if (!s.ports) {
       // not new Set([first]): the constructor walks its argument through the iterator protocol
       s.ports = new Set<number>();
@@ -165,11 +172,13 @@ export class ScanPorts {
     return s.start;
   }
 
-  private startScan(s: PortScan, start: number, rule: string, count: number, sub: Subject, dst: string, proto: Proto, time: number): void {
+  /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
+  private startScan(s: PortScan, start: number, rule: string, sub: Subject, dst: string, proto: Proto, time: number): void {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
     if (s.failed) for (const p of s.failed) this.remember(s, p);
+    const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
     s.key = this.raise(start, rule, count, sub, dst, proto, time);
   }
 
