@@ -23,10 +23,12 @@ interface HostScan {
   /** last flow or failed attempt (ms) */
   last: number;
   /**
-   * addrKey()s of the hosts attempted (unnamed) since seenStart; once scanning, every host
+   * addrKey()s of the hosts attempted since seenStart (looked-up ones too, see `named`); once scanning, every host
    * the scan counted.
    */
   seen: Set<number | string>;
+  /** how many of `seen` are names the device looked up (not counted) */
+  named: number;
   seenStart: number;
   /** fast rule: new hosts attempted since fastStart */
   fastStart: number;
@@ -72,10 +74,17 @@ export class ScanHosts {
     if (!attempt) return -1;
     if (time - s.seenStart > this.settings.scanHostsWindowMs) {
       s.seen.clear();
+      s.named = 0;
       s.seenStart = time;
     }
-    if (s.seen.has(dstKey) || named()) return -1;
-    if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(dstKey);
+    if (s.seen.has(dstKey)) return -1;
+    const isNamed = named();
+    // a looked-up host is remembered too (its next flows cost no DNS look-up), not counted
+    if (s.seen.size < this.settings.scanMaxTargets) {
+      s.seen.add(dstKey);
+      if (isNamed) s.named++;
+    }
+    if (isNamed) return -1;
     if (time - s.fastStart > this.settings.scanHostsFastWindowMs) {
       s.fastStart = time;
       s.fastN = 0;
@@ -107,6 +116,7 @@ export class ScanHosts {
     if (s.failed.size < this.settings.scanHostsThreshold) return;
     // the scan counts the hosts that failed; hosts only tried so far count when they fail or recur
     s.seen.clear();
+    s.named = 0;
     this.startScan(s, s.failStart, 'scanHostsThreshold', subject(), proto, dport, dst, seen);
   }
 
@@ -130,7 +140,7 @@ export class ScanHosts {
 
   private add(srcKey: number | string, time: number): HostScan {
     if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-    const s: HostScan = { last: time, seen: new Set(), seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    const s: HostScan = { last: time, seen: new Set(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
     this.bySrc.set(srcKey, s);
     return s;
   }
@@ -140,6 +150,7 @@ export class ScanHosts {
     if (s.key === '' || time - s.last <= this.settings.scanHostsWindowMs) return;
     s.key = '';
     s.seen.clear();
+    s.named = 0;
     s.seenStart = time;
     s.fastStart = time;
     s.fastN = 0;
@@ -161,7 +172,7 @@ export class ScanHosts {
     s.start = start;
     s.rule = rule;
     if (s.failed) for (const h of s.failed) if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(h);
-    s.key = this.raise(start, rule, s.seen.size, sub, proto, dport, dst, time);
+    s.key = this.raise(start, rule, s.seen.size - s.named, sub, proto, dport, dst, time);
   }
 
   private raise(start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number): string {
