@@ -83,8 +83,9 @@ t.test('scan.hosts fast rule: exactly the fourth new host attempted within 1000 
   t.equal(flow(S, '10.9.9.1', T + 1010, { attempt: false }), T, 'while scanning every flow counts: a new host');
   t.equal(d.raisedNow, false, 'raised once');
   t.equal(flow(S, FOUR[0], T + 1020), T, 'a known host: still scanning');
-  t.equal(flow(S, '10.9.9.2', T + 1030, { named: true }), T, 'a looked-up host too');
-  t.same(r.bumps, [['k0', 1, T + 1010], ['k0', 1, T + 1030]], 'one bump per new host, none for a known one');
+  t.equal(flow(S, '10.9.9.2', T + 1030, { named: true }), T, 'the host it looked up before: part of the scan');
+  t.equal(flow(S, '10.9.9.3', T + 1040, { named: true }), T, 'a new looked-up host');
+  t.same(r.bumps, [['k0', 1, T + 1010], ['k0', 1, T + 1040]], 'one bump per new host, none for a known one or the host looked up before');
   t.equal(r.reports.length, 1);
   t.equal(d.scanningSince(S, T + 1030), T);
   t.equal(d.scanningSince('fd00:50::10', T + 1030), -1, 'three hosts: not scanning');
