@@ -1,18 +1,49 @@
-// What scan.hosts and scan.ports share as detectors: each counts every flow a device opens
-// to a host (not a group address) and, once the device is scanning, stands for the flow
-// (it sets `consumed`, so no per-flow finding follows it).
+// What scan.hosts and scan.ports share as detectors. Two rules find a scan:
+//  - fast (at the flow's first packet): a burst of connection attempts (TCP SYNs) to distinct
+//    new targets within a couple of seconds, so a sweep is one anomaly from its first moments;
+//  - slow (from flow records, Zeek's way): distinct targets whose attempts FAILED (no answer,
+//    or a RST: rejected or half-open) within minutes, however slowly they were made.
+// Once a device is scanning, the scan's anomaly stands for each of its flows (it sets
+// `consumed`, so no per-flow finding follows it) and each new target raises its count.
 
-import type { Proto } from '../types.js';
+import type { FlowRecord, Proto, Severity } from '../types.js';
 import type { Subject } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
-import type { Severity } from '../types.js';
+import { addrKey } from '../inventory/addr-key.js';
+
+const SYN = 0x02, RST = 0x04, ACK = 0x10;
 
 export interface ScanCounter {
-  /** the scan's start when src is scanning after this flow, else -1; subject() only when it raises. */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject,
-    srcKey: number | string, dstKey: number | string): number;
+  /**
+   * A flow opened. `attempt`: its first packet was a bare SYN (a connection attempt, the
+   * fast rule's input). Returns the scan's start when src is scanning after it, else -1;
+   * subject() and named() are asked only when needed.
+   */
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+    subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string): number;
+  /** A connection attempt from src to dst:dport, made at `time`, failed (seen at `seen`). */
+  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+    srcKey: number | string, dstKey: number | string): void;
   tick(now: number): void;
   readonly tracked: number;
+}
+
+/**
+ * The TCP attempt of a record failed: the opener sent a SYN and got no answer at all, or a
+ * RST for at most one packet back (rejected: RST-ACK; half-open: SYN-ACK then the opener's RST).
+ * Records of exporters are one-way: there a SYN without any ACK from the opener is a
+ * handshake that never completed.
+ */
+export function failedAttempt(r: FlowRecord): boolean {
+  if (r.proto !== 'tcp' || (r.tcpFlags & SYN) === 0) return false;
+  if (r.origin !== 'pcap') return (r.tcpFlags & ACK) === 0;
+  return r.packetsRev === 0 || ((r.tcpFlags & RST) !== 0 && r.packetsRev <= 1);
+}
+
+/** The flow's first packet was a bare SYN (OpenedFlow is the FlowStart itself unless it was turned round). */
+export function isAttempt(f: JudgedFlow['f']): boolean {
+  const flags = (f as { tcpFlags?: number }).tcpFlags;
+  return f.proto === 'tcp' && flags !== undefined && (flags & (SYN | ACK)) === SYN;
 }
 
 export function scanDetector<C extends ScanCounter>(o: {
@@ -31,13 +62,27 @@ export function scanDetector<C extends ScanCounter>(o: {
       // the scanner as anomaly fields, asked only when the scan is raised (during observe)
       let j: JudgedFlow | null = null;
       const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
+      const named = () => ctx.inventory.namesFor(j!.f.src, j!.f.dst, j!.f.time).length > 0;
+      let rec: FlowRecord | null = null;
+      const recSubject = () => {
+        const p = ctx.policy();
+        return ctx.subject(p, rec!.src, rec!.srcMac, ctx.watched(p, rec!.src, rec!.vlan));
+      };
       return {
         flowStart(jf) {
           if (jf.group) return;
           j = jf;
           const f = jf.f;
-          if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, subject, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
+          if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, isAttempt(f), subject, named, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
           j = null;
+        },
+        flowRecord(r) {
+          if (!failedAttempt(r)) return;
+          const p = ctx.policy();
+          if (!ctx.watched(p, r.src, r.vlan) && !ctx.watched(p, r.dst, r.vlan)) return;
+          rec = r;
+          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, addrKey(r.src), addrKey(r.dst));
+          rec = null;
         },
         scanningSince: (src, dst, time) => o.since(scan, src, dst, time),
         tick: (now) => scan.tick(now),

@@ -1,7 +1,12 @@
-// scan.hosts: one device opens flows to many distinct hosts in a short window. A scan is
-// ONE anomaly: raised when the threshold is crossed (count = hosts so far), then every
-// further distinct host bumps that aggregate's count, so 60,000 addresses give one record
-// with count 60,000. Every opened flow counts (a SYN scan's flows are single packets).
+// scan.hosts: one device tries to reach many distinct hosts. Two rules (scan-detector.ts):
+//  - fast: connection attempts (bare SYNs) to scanHostsFastThreshold distinct new hosts,
+//    none of them a name the device looked up (DNS), within scanHostsFastWindowMs: a sweep
+//    of random or neighbouring addresses, caught in its first second or two;
+//  - slow: failed attempts (no answer, a RST) to scanHostsThreshold distinct hosts within
+//    scanHostsWindowMs, from flow records, however slowly (Zeek's rule).
+// A scan is ONE anomaly: raised when a rule fires (count = hosts so far), then every further
+// distinct host bumps its count, so 60,000 addresses give one record with count 60,000. The
+// scan ends when the device has been quiet for scanHostsWindowMs.
 
 import type { Proto } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
@@ -11,69 +16,114 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 
+type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
+  | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
+
 interface HostScan {
-  windowStart: number;
+  /** last flow or failed attempt (ms) */
   last: number;
-  /** addrKey()s of the hosts */
-  hosts: Set<number | string>;
-  /** suppression key of the open scan anomaly; "" while below the threshold. */
+  /**
+   * addrKey()s of the hosts attempted since seenStart (looked-up ones too, see `named`); once scanning, every host
+   * the scan counted.
+   */
+  seen: Set<number | string>;
+  /** how many of `seen` are names the device looked up (not counted) */
+  named: number;
+  seenStart: number;
+  /** fast rule: new hosts attempted since fastStart */
+  fastStart: number;
+  fastN: number;
+  /** slow rule: hosts with a failed attempt since failStart; null until the first */
+  failed: Set<number | string> | null;
+  failStart: number;
+  /** suppression key of the open scan anomaly; "" while not scanning. */
   key: string;
+  /** the scan's start; the rule that found it */
+  start: number;
+  rule: string;
 }
 
 export class ScanHosts {
   /** by addrKey() of the source */
   private readonly bySrc = new Map<number | string, HostScan>();
 
-  constructor(
-    private readonly settings: Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>,
-    private readonly reporter: Reporter,
-  ) {}
+  constructor(private readonly settings: HostSettings, private readonly reporter: Reporter) {}
 
   private nextSweep = -Infinity;
 
-  /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
+  /** true when the last observe() or failed() raised the scan anomaly. */
   raisedNow = false;
 
   /**
    * Count one opened flow. Returns the scan's start (ms) when src is scanning after it,
-   * else -1; `subject` is only called when an anomaly is raised. srcKey/dstKey are addrKey()
-   * of src/dst, for a caller that has them already.
+   * else -1. `attempt`: the first packet was a bare SYN; `named`: dst is a name src looked
+   * up; `subject` and `named` are only called when needed. srcKey/dstKey are addrKey() of
+   * src/dst, for a caller that has them already.
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject,
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+    subject: () => Subject, named: () => boolean = () => false,
     srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
-    const win = this.settings.scanHostsWindowMs;
     let s = this.bySrc.get(srcKey);
     if (!s) {
-      if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-      s = { windowStart: time, last: time, hosts: new Set(), key: '' };
-      this.bySrc.set(srcKey, s);
-    } else if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
-      // below threshold: a fresh window; scanning: the scan ended (idle for a window)
-      s.windowStart = time;
-      s.hosts.clear();
-      s.key = '';
-    }
+      if (!attempt) return -1;
+      s = this.add(srcKey, time);
+    } else this.expire(s, time);
     if (time > s.last) s.last = time;
-    if (s.hosts.has(dstKey)) return s.key ? s.windowStart : -1;
-    // beyond the cap new hosts still count, without dedup (documented as "at least")
-    if (s.hosts.size < this.settings.scanMaxTargets) s.hosts.add(dstKey);
+    if (s.key) return this.count(s, dstKey, proto, dport, dst, time, subject);
+    if (!attempt) return -1;
+    if (time - s.seenStart > this.settings.scanHostsWindowMs) {
+      s.seen.clear();
+      s.named = 0;
+      s.seenStart = time;
+    }
+    if (s.seen.has(dstKey)) return -1;
+    const isNamed = named();
+    // a looked-up host is remembered too (its next flows cost no DNS look-up), not counted
+    if (s.seen.size < this.settings.scanMaxTargets) {
+      s.seen.add(dstKey);
+      if (isNamed) s.named++;
+    }
+    if (isNamed) return -1;
+    if (time - s.fastStart > this.settings.scanHostsFastWindowMs) {
+      s.fastStart = time;
+      s.fastN = 0;
+    }
+    if (++s.fastN < this.settings.scanHostsFastThreshold) return -1;
+    this.startScan(s, s.fastStart, 'scanHostsFastThreshold', subject(), proto, dport, dst, time);
+    return s.start;
+  }
+
+  /** A connection attempt src made at `time` to dst failed (its record arrived at `seen`). */
+  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
+    this.raisedNow = false;
+    let s = this.bySrc.get(srcKey);
+    if (!s) s = this.add(srcKey, time);
+    else this.expire(s, seen);
+    if (seen > s.last) s.last = seen;
     if (s.key) {
-      if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, subject(), proto, dport, dst, time, 1);
-      return s.windowStart;
+      this.count(s, dstKey, proto, dport, dst, seen, subject);
+      return;
     }
-    if (s.hosts.size >= this.settings.scanHostsThreshold) {
-      this.raisedNow = true;
-      s.key = this.raise(s.windowStart, subject(), proto, dport, dst, time, s.hosts.size);
-      return s.windowStart;
+    if (!s.failed) s.failed = new Set();
+    if (s.failed.size === 0 || time - s.failStart > this.settings.scanHostsWindowMs) {
+      s.failed.clear();
+      s.failStart = time;
     }
-    return -1;
+    if (s.failed.has(dstKey)) return;
+    if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dstKey);
+    if (s.failed.size < this.settings.scanHostsThreshold) return;
+    // the scan counts the hosts that failed; hosts only tried so far count when they fail or recur
+    s.seen.clear();
+    s.named = 0;
+    this.startScan(s, s.failStart, 'scanHostsThreshold', subject(), proto, dport, dst, seen);
   }
 
   /** ms the scan of src began, or -1 when src is not scanning now. */
   scanningSince(src: string, time: number): number {
     const s = this.bySrc.get(addrKey(src));
-    return s && s.key && time - s.last <= this.settings.scanHostsWindowMs ? s.windowStart : -1;
+    return s && s.key && time - s.last <= this.settings.scanHostsWindowMs ? s.start : -1;
   }
 
   /** Forget sources idle for a window (memory stays bounded by activity). */
@@ -88,18 +138,56 @@ export class ScanHosts {
     return this.bySrc.size;
   }
 
-  private raise(start: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number, count: number): string {
-    const n = this.settings.scanHostsThreshold;
-    const secs = Math.round(this.settings.scanHostsWindowMs / 1000);
+  private add(srcKey: number | string, time: number): HostScan {
+    if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
+    const s: HostScan = { last: time, seen: new Set(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    this.bySrc.set(srcKey, s);
+    return s;
+  }
+
+  /** A scan ends when its source was quiet for a window. */
+  private expire(s: HostScan, time: number): void {
+    if (s.key === '' || time - s.last <= this.settings.scanHostsWindowMs) return;
+    s.key = '';
+    s.seen.clear();
+    s.named = 0;
+    s.seenStart = time;
+    s.fastStart = time;
+    s.fastN = 0;
+    s.failed?.clear();
+  }
+
+  /** A flow or failure of a scanning source: a new host raises the scan's count. */
+  private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: string, time: number, subject: () => Subject): number {
+    if (s.seen.has(dstKey)) return s.start;
+    // beyond the cap new hosts still count, without dedup (documented as "at least")
+    if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(dstKey);
+    if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), proto, dport, dst, time);
+    return s.start;
+  }
+
+  /** The scan counts (and `seen` holds) the hosts tried in the window and those that failed. */
+  private startScan(s: HostScan, start: number, rule: string, sub: Subject, proto: Proto, dport: number, dst: string, time: number): void {
+    this.raisedNow = true;
+    s.start = start;
+    s.rule = rule;
+    if (s.failed) for (const h of s.failed) if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(h);
+    s.key = this.raise(start, rule, s.seen.size - s.named, sub, proto, dport, dst, time);
+  }
+
+  private raise(start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number): string {
+    const st = this.settings;
+    const e = `e.g. ${portText(proto, dport)} to ${dst}`;
+    const message = rule === 'scanHostsFastThreshold'
+      ? `${who(sub)} tried to connect to ${st.scanHostsFastThreshold} distinct hosts it had not looked up within ${secs(st.scanHostsFastWindowMs)} (${e}): it is scanning; isolate it and check it for compromise`
+      : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanHostsThreshold} distinct hosts within ${secs(st.scanHostsWindowMs)} (${e}): it is scanning; isolate it and check it for compromise`;
     return this.reporter.report({
       kind: 'scan.hosts', time: start, lastSeen: time, subject: sub,
-      peer: '', peerName: '', peerPort: 0, proto, count,
-      rule: 'scanHostsThreshold',
-      message: `${who(sub)} opened flows to at least ${n} distinct hosts within ${secs} s (e.g. ${portText(proto, dport)} to ${dst}): it is scanning; isolate it and check it for compromise`,
+      peer: '', peerName: '', peerPort: 0, proto, count, rule, message,
     });
   }
 
-  /** At the cap: forget idle sources, else the oldest eighth below the threshold (amortised O(1)). */
+  /** At the cap: forget idle sources, else the oldest eighth not scanning (amortised O(1)). */
   private makeRoom(now: number): void {
     const win = this.settings.scanHostsWindowMs;
     for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
@@ -111,7 +199,11 @@ export class ScanHosts {
     }
     if (this.bySrc.size >= this.settings.scanMaxSources) this.bySrc.delete(this.bySrc.keys().next().value!);
   }
+}
 
+/** "2 s", "5 min" */
+export function secs(ms: number): string {
+  return ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 100) / 10} s`;
 }
 
 export const scanHostsDetector: DetectorDef = scanDetector({

@@ -1,5 +1,9 @@
-// scan.ports: one device opens flows to many distinct ports of one host in a short window.
-// One anomaly per (scanner, target): raised at the threshold, further ports bump its count.
+// scan.ports: one device tries many distinct ports of one host. Two rules (scan-detector.ts):
+//  - fast: connection attempts (bare SYNs) to scanPortsFastThreshold distinct ports of one
+//    host within scanPortsFastWindowMs;
+//  - slow: failed attempts (no answer, a RST) to scanPortsThreshold distinct ports of one
+//    host within scanPortsWindowMs, from flow records (Zeek's rule).
+// One anomaly per (scanner, target): raised when a rule fires, further ports bump its count.
 
 import type { Proto } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
@@ -8,14 +12,25 @@ import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
+import { secs } from './scan-hosts.js';
+
+type PortSettings = Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanPortsFastThreshold'
+  | 'scanPortsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
 
 interface PortScan {
-  windowStart: number;
   last: number;
-  /** the first port, kept without a Set: most pairs never see a second one. */
+  /** ports attempted since seenStart (once scanning: the ports counted); the first kept without a Set */
+  seenStart: number;
   firstPort: number;
   ports: Set<number> | null;
+  fastStart: number;
+  fastN: number;
+  /** ports with a failed attempt since failStart */
+  failed: Set<number> | null;
+  failStart: number;
   key: string;
+  start: number;
+  rule: string;
   /** addrKey()s of the pair */
   src: number | string;
   dst: number | string;
@@ -32,64 +47,80 @@ export class ScanPorts {
   private count = 0;
   private readonly maxPairs: number;
 
-  constructor(
-    private readonly settings: Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>,
-    private readonly reporter: Reporter,
-  ) {
+  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter) {
     // 16 targets per tracked source on average; a host sweep touches many pairs once each
     this.maxPairs = settings.scanMaxSources * 16;
   }
 
   private nextSweep = -Infinity;
 
-  /** true when the last observe() raised the scan anomaly (the threshold was crossed). */
+  /** true when the last observe() or failed() raised the scan anomaly. */
   raisedNow = false;
 
   /**
    * Count one opened flow; returns the scan's start when src is port-scanning dst, else -1.
-   * srcKey/dstKey are addrKey() of src/dst, for a caller that has them already.
+   * `attempt`: its first packet was a bare SYN. srcKey/dstKey are addrKey() of src/dst.
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, subject: () => Subject,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
+  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
+    _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
-    const win = this.settings.scanPortsWindowMs;
     let s = this.bySrc.get(srcKey)?.get(dstKey);
     if (!s) {
-      if (this.count >= this.maxPairs) this.makeRoom(time);
-      this.add({ windowStart: time, last: time, firstPort: dport, ports: null, key: '', src: srcKey, dst: dstKey, prev: null, next: null });
+      if (!attempt) return -1;
+      this.add(srcKey, dstKey, time, dport);
       return -1;
     }
-    if (s.key === '' ? time - s.windowStart > win : time - s.last > win) {
-      s.windowStart = time;
+    this.expire(s, time);
+    if (time > s.last) s.last = time;
+    if (s.key) return this.countPort(s, dport, proto, dst, time, subject);
+    if (!attempt) return -1;
+    if (time - s.seenStart > this.settings.scanPortsWindowMs) {
+      s.seenStart = time;
       s.firstPort = dport;
       s.ports = null;
-      s.key = '';
+      s.fastStart = time;
+      s.fastN = 1;
       return -1;
     }
-    if (time > s.last) s.last = time;
-    if (dport === s.firstPort) return s.key ? s.windowStart : -1;
-    if (!s.ports) {
-      // not new Set([first]): the constructor walks its argument through the iterator protocol
-      s.ports = new Set<number>();
-      s.ports.add(s.firstPort);
+    if (!this.remember(s, dport)) return -1;
+    if (time - s.fastStart > this.settings.scanPortsFastWindowMs) {
+      s.fastStart = time;
+      s.fastN = 0;
     }
-    if (s.ports.has(dport)) return s.key ? s.windowStart : -1;
-    if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
+    if (++s.fastN < this.settings.scanPortsFastThreshold) return -1;
+    this.startScan(s, s.fastStart, 'scanPortsFastThreshold', subject(), dst, proto, time);
+    return s.start;
+  }
+
+  /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
+  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
+    this.raisedNow = false;
+    let s = this.bySrc.get(srcKey)?.get(dstKey);
+    if (!s) s = this.add(srcKey, dstKey, time, dport);
+    else this.expire(s, seen);
+    if (seen > s.last) s.last = seen;
     if (s.key) {
-      if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, subject(), dst, proto, time, 1);
-      return s.windowStart;
+      this.countPort(s, dport, proto, dst, seen, subject);
+      return;
     }
-    if (s.ports.size >= this.settings.scanPortsThreshold) {
-      this.raisedNow = true;
-      s.key = this.raise(s.windowStart, subject(), dst, proto, time, s.ports.size);
-      return s.windowStart;
+    if (!s.failed) s.failed = new Set();
+    if (s.failed.size === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
+      s.failed.clear();
+      s.failStart = time;
     }
-    return -1;
+    if (s.failed.has(dport)) return;
+    if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dport);
+    if (s.failed.size < this.settings.scanPortsThreshold) return;
+    // the scan counts the ports that failed; ports only tried so far count when they fail or recur
+    s.ports = null;
+    s.firstPort = -1;
+    this.startScan(s, s.failStart, 'scanPortsThreshold', subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
     const s = this.bySrc.get(addrKey(src))?.get(addrKey(dst));
-    return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.windowStart : -1;
+    return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.start : -1;
   }
 
   tick(now: number): void {
@@ -101,6 +132,65 @@ export class ScanPorts {
       if (now - s.last > win) this.remove(s);
       s = next;
     }
+  }
+
+  get tracked(): number {
+    return this.count;
+  }
+
+  /** true when dport is new to the pair (and now remembered). */
+  private remember(s: PortScan, dport: number): boolean {
+    if (dport === s.firstPort) return false;
+    if (s.firstPort < 0) {
+      s.firstPort = dport;
+      return true;
+    }
+    if (!s.ports) {
+      // not new Set([first]): the constructor walks its argument through the iterator protocol
+      s.ports = new Set<number>();
+      s.ports.add(s.firstPort);
+    }
+    if (s.ports.has(dport)) return false;
+    if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
+    return true;
+  }
+
+  private expire(s: PortScan, time: number): void {
+    if (s.key === '' || time - s.last <= this.settings.scanPortsWindowMs) return;
+    s.key = '';
+    s.seenStart = time;
+    s.ports = null;
+    s.firstPort = -1;
+    s.fastStart = time;
+    s.fastN = 0;
+    s.failed?.clear();
+  }
+
+  private countPort(s: PortScan, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
+    if (!this.remember(s, dport)) return s.start;
+    if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), dst, proto, time);
+    return s.start;
+  }
+
+  /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
+  private startScan(s: PortScan, start: number, rule: string, sub: Subject, dst: string, proto: Proto, time: number): void {
+    this.raisedNow = true;
+    s.start = start;
+    s.rule = rule;
+    if (s.failed) for (const p of s.failed) this.remember(s, p);
+    const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
+    s.key = this.raise(start, rule, count, sub, dst, proto, time);
+  }
+
+  private raise(start: number, rule: string, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
+    const st = this.settings;
+    const message = rule === 'scanPortsFastThreshold'
+      ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${dst} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
+      : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${dst} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
+    return this.reporter.report({
+      kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
+      peer: dst, peerName: '', peerPort: 0, proto, count, rule, message,
+    });
   }
 
   /**
@@ -124,17 +214,23 @@ export class ScanPorts {
     if (this.count >= this.maxPairs && this.head) this.remove(this.head);
   }
 
-  private add(s: PortScan): void {
-    let targets = this.bySrc.get(s.src);
+  private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
+    if (this.count >= this.maxPairs) this.makeRoom(time);
+    const s: PortScan = {
+      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failed: null, failStart: time,
+      key: '', start: time, rule: '', src, dst, prev: null, next: null,
+    };
+    let targets = this.bySrc.get(src);
     if (!targets) {
       targets = new Map();
-      this.bySrc.set(s.src, targets);
+      this.bySrc.set(src, targets);
     }
-    targets.set(s.dst, s);
+    targets.set(dst, s);
     s.prev = this.tail;
     if (this.tail) this.tail.next = s; else this.head = s;
     this.tail = s;
     this.count++;
+    return s;
   }
 
   private remove(s: PortScan): void {
@@ -145,21 +241,6 @@ export class ScanPorts {
     if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
     s.prev = s.next = null;
     this.count--;
-  }
-
-  get tracked(): number {
-    return this.count;
-  }
-
-  private raise(start: number, sub: Subject, dst: string, proto: Proto, time: number, count: number): string {
-    const n = this.settings.scanPortsThreshold;
-    const secs = Math.round(this.settings.scanPortsWindowMs / 1000);
-    return this.reporter.report({
-      kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
-      peer: dst, peerName: '', peerPort: 0, proto, count,
-      rule: 'scanPortsThreshold',
-      message: `${who(sub)} opened flows to at least ${n} distinct ports of ${dst} within ${secs} s: it is port-scanning; isolate it and check it for compromise`,
-    });
   }
 }
 

@@ -13,14 +13,22 @@ export interface PlaintextPort {
 }
 
 export interface DetectSettings {
-  /** scan.hosts: distinct hosts one device opens flows to within scanHostsWindowMs. */
+  /** scan.hosts, slow rule: distinct hosts one device failed to connect to (no answer, a RST) within scanHostsWindowMs. */
   scanHostsThreshold: number;
-  /** ms of packet time. */
+  /** ms of packet time; also how long a scan lasts after its device's last flow. */
   scanHostsWindowMs: number;
-  /** scan.ports: distinct ports of one host one device opens flows to within scanPortsWindowMs. */
-  scanPortsThreshold: number;
+  /** scan.hosts, fast rule: distinct new hosts, none a name the device looked up, one device sends SYNs to within scanHostsFastWindowMs. */
+  scanHostsFastThreshold: number;
   /** ms of packet time. */
+  scanHostsFastWindowMs: number;
+  /** scan.ports, slow rule: distinct ports of one host one device failed to connect to within scanPortsWindowMs. */
+  scanPortsThreshold: number;
+  /** ms of packet time; also how long a port scan lasts after its last flow. */
   scanPortsWindowMs: number;
+  /** scan.ports, fast rule: distinct ports of one host one device sends SYNs to within scanPortsFastWindowMs. */
+  scanPortsFastThreshold: number;
+  /** ms of packet time. */
+  scanPortsFastWindowMs: number;
   /** memory cap: scanning sources tracked at once (the oldest idle one is dropped beyond it). */
   scanMaxSources: number;
   /** memory cap: distinct hosts (scan.hosts) or targets (scan.ports) remembered per source. */
@@ -77,10 +85,15 @@ export const DEFAULT_DNS_PORTS: readonly PlaintextPort[] = [
 
 export function defaultSettings(): DetectSettings {
   return {
-    scanHostsThreshold: 64,
-    scanHostsWindowMs: 60_000,
-    scanPortsThreshold: 32,
-    scanPortsWindowMs: 60_000,
+    // slow rules: Zeek's scan detection (25 hosts, 15 ports of one host, 5 minutes)
+    scanHostsThreshold: 25,
+    scanHostsWindowMs: 300_000,
+    scanHostsFastThreshold: 6,
+    scanHostsFastWindowMs: 2_000,
+    scanPortsThreshold: 15,
+    scanPortsWindowMs: 300_000,
+    scanPortsFastThreshold: 10,
+    scanPortsFastWindowMs: 2_000,
     scanMaxSources: 4096,
     scanMaxTargets: 1 << 18,
     anomalyIdleMs: 3_600_000,
@@ -105,10 +118,14 @@ export function resolveSettings(partial: Partial<DetectSettings> = {}): DetectSe
 
 /** One line per setting, for the README and `--help`. */
 export const SETTINGS_DOC: Readonly<Record<keyof DetectSettings, string>> = {
-  scanHostsThreshold: 'scan.hosts fires when one device opens flows to this many distinct hosts within the window (default 64)',
-  scanHostsWindowMs: 'window for scan.hosts, ms of packet time (default 60000)',
-  scanPortsThreshold: 'scan.ports fires when one device opens flows to this many distinct ports of one host within the window (default 32)',
-  scanPortsWindowMs: 'window for scan.ports, ms of packet time (default 60000)',
+  scanHostsThreshold: 'slow scans: scan.hosts fires when connection attempts of one device to this many distinct hosts failed (no answer, a RST) within the window (default 25)',
+  scanHostsWindowMs: 'window of the slow scan.hosts rule, and how long a scan lasts after its last flow, ms of packet time (default 300000)',
+  scanHostsFastThreshold: 'fast scans: scan.hosts fires when one device sends SYNs to this many distinct new hosts, none a name it looked up, within the fast window (default 6)',
+  scanHostsFastWindowMs: 'window of the fast scan.hosts rule, ms of packet time (default 2000)',
+  scanPortsThreshold: 'slow scans: scan.ports fires when connection attempts of one device to this many distinct ports of one host failed within the window (default 15)',
+  scanPortsWindowMs: 'window of the slow scan.ports rule, and how long a port scan lasts after its last flow, ms of packet time (default 300000)',
+  scanPortsFastThreshold: 'fast scans: scan.ports fires when one device sends SYNs to this many distinct ports of one host within the fast window (default 10)',
+  scanPortsFastWindowMs: 'window of the fast scan.ports rule, ms of packet time (default 2000)',
   scanMaxSources: 'most scanning sources tracked at once; the longest idle is forgotten beyond it (default 4096)',
   scanMaxTargets: 'most distinct hosts/targets remembered per source; beyond it new hosts count without dedup (default 262144)',
   anomalyIdleMs: 'an open anomaly closes when its cause has been quiet this long; repeats until then raise its count, ms (default 3600000)',

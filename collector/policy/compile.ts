@@ -53,6 +53,10 @@ export function detectorSettings(det: DetectorsDoc | undefined): Partial<DetectS
   if (det.scan_hosts?.window !== undefined) out.scanHostsWindowMs = ms(det.scan_hosts.window);
   if (det.scan_ports?.threshold !== undefined) out.scanPortsThreshold = det.scan_ports.threshold;
   if (det.scan_ports?.window !== undefined) out.scanPortsWindowMs = ms(det.scan_ports.window);
+  if (det.scan_hosts?.fast_threshold !== undefined) out.scanHostsFastThreshold = det.scan_hosts.fast_threshold;
+  if (det.scan_hosts?.fast_window !== undefined) out.scanHostsFastWindowMs = ms(det.scan_hosts.fast_window);
+  if (det.scan_ports?.fast_threshold !== undefined) out.scanPortsFastThreshold = det.scan_ports.fast_threshold;
+  if (det.scan_ports?.fast_window !== undefined) out.scanPortsFastWindowMs = ms(det.scan_ports.fast_window);
   if (det.suppress_window !== undefined) out.anomalyIdleMs = ms(det.suppress_window);
   if (det.anomaly_idle !== undefined) out.anomalyIdleMs = ms(det.anomaly_idle);
   if (det.anomaly_update !== undefined) out.anomalyUpdateMs = ms(det.anomaly_update);

@@ -238,34 +238,54 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
       "properties": {
         "scan_hosts": {
           "additionalProperties": false,
-          "description": "scan.hosts: threshold and window",
+          "description": "scan.hosts: a slow rule (failed attempts: threshold, window) and a fast one (SYN rate: fast_threshold, fast_window)",
           "type": "object",
           "properties": {
             "threshold": {
               "minimum": 1,
-              "description": "scan.hosts fires at this many distinct hosts one device opens flows to within the window, at least 1",
+              "description": "slow scans: scan.hosts fires when connection attempts of one device to this many distinct hosts failed (no answer, a RST) within the window, at least 1",
               "type": "integer"
             },
             "window": {
               "pattern": "^[0-9]+(ms|s|m|h|d)$",
-              "description": "window of scan.hosts, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "description": "window of the slow scan.hosts rule, and how long a scan lasts after its last flow, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "type": "string"
+            },
+            "fast_threshold": {
+              "minimum": 2,
+              "description": "fast scans: scan.hosts fires when one device sends SYNs to this many distinct hosts within fast_window, at least 2",
+              "type": "integer"
+            },
+            "fast_window": {
+              "pattern": "^[0-9]+(ms|s|m|h|d)$",
+              "description": "window of the fast scan.hosts rule, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
               "type": "string"
             }
           }
         },
         "scan_ports": {
           "additionalProperties": false,
-          "description": "scan.ports: threshold and window",
+          "description": "scan.ports: a slow rule (failed attempts: threshold, window) and a fast one (SYN rate: fast_threshold, fast_window)",
           "type": "object",
           "properties": {
             "threshold": {
               "minimum": 1,
-              "description": "scan.ports fires at this many distinct ports of one host one device opens flows to within the window, at least 1",
+              "description": "slow scans: scan.ports fires when connection attempts of one device to this many distinct ports of one host failed (no answer, a RST) within the window, at least 1",
               "type": "integer"
             },
             "window": {
               "pattern": "^[0-9]+(ms|s|m|h|d)$",
-              "description": "window of scan.ports, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "description": "window of the slow scan.ports rule, and how long a scan lasts after its last flow, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
+              "type": "string"
+            },
+            "fast_threshold": {
+              "minimum": 2,
+              "description": "fast scans: scan.ports fires when one device sends SYNs to this many distinct ports of one host within fast_window, at least 2",
+              "type": "integer"
+            },
+            "fast_window": {
+              "pattern": "^[0-9]+(ms|s|m|h|d)$",
+              "description": "window of the fast scan.ports rule, packet time. A duration: a whole number with a unit ms, s, m, h or d, e.g. \"60s\", \"5m\", \"1h\"",
               "type": "string"
             }
           }

@@ -59,17 +59,19 @@ const Duration = (what: string) => Type.String({
 });
 
 const ScanSchema = (kind: string, what: string) => Type.Object({
-  threshold: Type.Optional(Type.Integer({ minimum: 1, description: `${kind} fires at this many distinct ${what} within the window, at least 1` })),
-  window: Type.Optional(Duration(`window of ${kind}, packet time`)),
-}, { additionalProperties: false, description: `${kind}: threshold and window` });
+  threshold: Type.Optional(Type.Integer({ minimum: 1, description: `slow scans: ${kind} fires when connection attempts of one device to this many distinct ${what} failed (no answer, a RST) within the window, at least 1` })),
+  window: Type.Optional(Duration(`window of the slow ${kind} rule, and how long a scan lasts after its last flow, packet time`)),
+  fast_threshold: Type.Optional(Type.Integer({ minimum: 2, description: `fast scans: ${kind} fires when one device sends SYNs to this many distinct ${what} within fast_window, at least 2` })),
+  fast_window: Type.Optional(Duration(`window of the fast ${kind} rule, packet time`)),
+}, { additionalProperties: false, description: `${kind}: a slow rule (failed attempts: threshold, window) and a fast one (SYN rate: fast_threshold, fast_window)` });
 
 const SeverityName = Type.Union(SEVERITIES.map((s) => Type.Literal(s)), {
   description: `a severity: ${SEVERITIES.join(', ')}`,
 });
 
 export const DetectorsSchema = Type.Object({
-  scan_hosts: Type.Optional(ScanSchema('scan.hosts', 'hosts one device opens flows to')),
-  scan_ports: Type.Optional(ScanSchema('scan.ports', 'ports of one host one device opens flows to')),
+  scan_hosts: Type.Optional(ScanSchema('scan.hosts', 'hosts')),
+  scan_ports: Type.Optional(ScanSchema('scan.ports', 'ports of one host')),
   anomaly_idle: Type.Optional(Duration('an open anomaly closes when its cause has been quiet this long (packet time in a replay, wall-clock live); repeats until then raise its count; at least 1ms')),
   anomaly_update: Type.Optional(Duration('an open anomaly that changed is written again under its id at most once per this interval; 0s writes every change at the next tick')),
   suppress_window: Type.Optional(Duration('the older name of anomaly_idle; at least 1ms')),

@@ -125,7 +125,10 @@ function detectorErrors(det: Record<string, unknown>, err: (path: PathSeg[], msg
   };
   for (const k of ['scan_hosts', 'scan_ports']) {
     const sc = det[k];
-    if (isObj(sc)) dur(['detectors', k, 'window'], sc.window, 1);
+    if (isObj(sc)) {
+      dur(['detectors', k, 'window'], sc.window, 1);
+      dur(['detectors', k, 'fast_window'], sc.fast_window, 1);
+    }
   }
   dur(['detectors', 'anomaly_idle'], det.anomaly_idle, 1);
   dur(['detectors', 'anomaly_update'], det.anomaly_update, 0);

@@ -162,7 +162,7 @@ detectors:
     { at: '13:16', path: 'profiles.q.allow[1].ports', message: 'expected ports the rule allows; left out = any port and protocol, got "443/tcp"' },
     { at: '15:5', path: 'devices[0]', message: 'missing key "profile"' },
     { at: '19:9', path: 'devices[1].ip', message: 'expected an IP or a CIDR, got ["192.168.50.9"]' },
-    { at: '21:28', path: 'detectors.scan_hosts.threshold', message: 'expected scan.hosts fires at this many distinct hosts one device opens flows to within the window, at least 1, got 0' },
+    { at: '21:28', path: 'detectors.scan_hosts.threshold', message: 'expected slow scans: scan.hosts fires when connection attempts of one device to this many distinct hosts failed (no answer, a RST) within the window, at least 1, got 0' },
     { at: '23:23', path: 'detectors.severity.policy.violation', message: 'expected a severity: info, low, medium, high, critical, got "urgent"' },
   ]);
   // where the semantic check speaks of the same place as the schema, its more specific message alone
