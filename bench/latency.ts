@@ -89,7 +89,7 @@ profiles:
       - { service: dns }
 # 50 ports of one host would be a port scan: keep that detector out of the measurement.
 detectors:
-  scan_ports: { threshold: 1000, window: 60s }
+  scan_ports: { threshold: 1000, window: 60s, fast_threshold: 1000, fast_window: 2s }
 `;
 }
 
