@@ -18,7 +18,7 @@ export function deviceSpoof(c: BindingConflict, claimant: Subject, holder: strin
     peer: c.ip, peerName: holder, peerPort: 0, proto: c.source,
     rule: critical ? 'spoofCriticalIps' : 'bindings',
     severity: critical ? 'critical' : undefined,
-    message: `MAC ${c.newMac} (${claimant.device}) claimed ${c.ip}, held by ${holder === c.oldMac ? c.oldMac : `${holder} (${c.oldMac})`}, in ${via}: find and isolate ${c.newMac}, unless the address moved to new hardware on purpose`,
+    message: `MAC ${c.newMac}${claimant.device === c.newMac ? '' : ` (${claimant.device})`} claimed ${c.ip}, held by ${holder === c.oldMac ? c.oldMac : `${holder} (${c.oldMac})`}, in ${via}: find and isolate ${c.newMac}, unless the address moved to new hardware on purpose`,
   };
 }
 

@@ -6,16 +6,8 @@
 import type { Device, DeviceTraffic, FlowRecord } from '../types.js';
 import { deviceLabel } from '../types.js';
 
-interface Acc {
-  device: string;
-  segment: string;
-  bytesOut: number;
-  bytesIn: number;
-  packetsOut: number;
-  packetsIn: number;
-  flows: number;
-  peers: Set<string>;
-}
+/** A device_traffic point being filled: distinct peers as a set until it is written. */
+type Acc = Omit<DeviceTraffic, 'time' | 'peers'> & { peers: Set<string> };
 
 export class DeviceTrafficStage {
   private acc = new Map<string, Acc>();

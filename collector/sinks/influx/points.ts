@@ -67,7 +67,7 @@ export function deviceTrafficPoint(t: DeviceTraffic): Point {
 }
 
 /**
- * `device` is the device's display name (policy name, else hostname, else id),
+ * `device` is the device's name (its policy name, else its id: the MAC, or the IP without one),
  * matching the `device` tag of anomaly and device_traffic so dashboards can join.
  * Time is lastSeen: a later change of the same device overwrites nothing earlier.
  */
