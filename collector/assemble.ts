@@ -14,6 +14,8 @@ import { AnomalyRing } from './api/facade.js';
 import { openCapture } from './sources/pcap-file.js';
 import { openLive } from './sources/pcap-live.js';
 import type { FrameSource } from './sources/source.js';
+import { StateDb } from './state/db.js';
+import { StateSink } from './state/sink.js';
 
 export interface AssembleSettings {
   /** run: the long-running collector (anomalies stay open at a stop); replay: a file, then final states. */
@@ -38,6 +40,11 @@ export interface AssembleSettings {
   sinks?: Sink[];
   /** the detectors, in order; default the registry. */
   detectors?: readonly DetectorDef[];
+  /**
+   * The state directory (devices, open anomalies; DESIGN.md `--state-dir`): read back at start,
+   * kept up to date while running. Without it, nothing outlives the process.
+   */
+  stateDir?: string;
 }
 
 export interface Collector {
@@ -46,11 +53,17 @@ export interface Collector {
   influx: InfluxSink | null;
   ring: AnomalyRing | null;
   source: FrameSource | null;
+  state: StateDb | null;
 }
 
 /** Throws (with a message for a person) when a source cannot be opened. */
 export async function assemble(s: AssembleSettings): Promise<Collector> {
   const sinks: Sink[] = [];
+  // first: the state must be usable before anything starts, and its commit goes first
+  const state = s.stateDir ? StateDb.open(s.stateDir) : null;
+  const stateSink = state ? new StateSink(state, { log: s.log }) : null;
+  if (stateSink) sinks.push(stateSink);
+  const restore = state ? { devices: state.devices(), anomalies: state.openAnomalies() } : undefined;
   if (s.mode === 'run') {
     if (s.out) sinks.push(new JsonlSink(s.out, 'lifecycle'));
   } else {
@@ -60,7 +73,12 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   if (s.influx) {
     // loaded only when asked for: the InfluxDB client adds about 0.05 s to start-up
     const { influxSettingsFrom, openInflux } = await import('./cli/influx.js');
-    influx = await openInflux(influxSettingsFrom(s.influx.url, s.influx.spoolDir, s.influx.spoolMaxBytes, s.influx.username), s.log);
+    try {
+      influx = await openInflux(influxSettingsFrom(s.influx.url, s.influx.spoolDir, s.influx.spoolMaxBytes, s.influx.username), s.log);
+    } catch (err) {
+      for (const k of sinks) await k.close();
+      throw err;
+    }
     sinks.push(influx);
   }
   const ring = s.api ? new AnomalyRing(1000) : null;
@@ -83,6 +101,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   const pipeline = new Pipeline({
     policy: s.policy,
     sinks,
+    restore,
     detectors: s.detectors,
     log: s.log,
     host: s.host,
@@ -93,5 +112,10 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
       return { drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0 };
     },
   });
-  return { pipeline, sinks, influx, ring, source };
+  stateSink?.attach(pipeline.inventory);
+  if (ring && restore) for (const r of restore.anomalies) ring.push(r.a);
+  if (restore && (restore.devices.length || restore.anomalies.length)) {
+    s.log?.info({ stateDir: s.stateDir, devices: restore.devices.length, openAnomalies: restore.anomalies.length }, 'state: resumed from the last run');
+  }
+  return { pipeline, sinks, influx, ring, source, state };
 }

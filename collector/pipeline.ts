@@ -17,10 +17,13 @@ import { AppLayer } from './app-layer.js';
 import { DeviceTrafficStage } from './sinks/device-traffic.js';
 import { HealthStage } from './sinks/health.js';
 import { Fanout } from './sinks/fanout.js';
-import type { AnomalyKind, Device, FlowRecord, FlowStart, Log, Sink } from './types.js';
+import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
 import { silentLog } from './types.js';
 import { TimeGuard } from './sources/time-guard.js';
+
+/** An anomaly still open when an earlier run stopped. */
+export interface RestoredAnomaly { a: Anomaly; first: number; last: number }
 
 export interface PipelineOptions {
   /** the policy in force (re-read on every use so a hot reload takes effect); absent for flows/devices. */
@@ -34,6 +37,11 @@ export interface PipelineOptions {
   detectors?: readonly DetectorDef[];
   /** device ids reported as new before (kept across runs by the caller). */
   seenDevices?: Set<string>;
+  /**
+   * What an earlier run left in the state database: its devices are known (no device.new,
+   * same names) and its open anomalies go on under their ids.
+   */
+  restore?: { devices: readonly Device[]; anomalies: readonly RestoredAnomaly[] };
   /** device_traffic interval, ms (DESIGN.md: 60 s). */
   trafficIntervalMs?: number;
   /** collector health interval, ms (DESIGN.md: 10 s). */
@@ -137,7 +145,7 @@ export class Pipeline {
           // the policy's `detectors:` section, under what the caller set explicitly (read at start)
           settings: mergeDetect(policy().detectSettings(), opts.detect),
           detectors: opts.detectors,
-          seen: opts.seenDevices,
+          seen: restoredSeen(opts),
           log: this.log,
           emit: (event, a) => {
             if (event === 'opened') {
@@ -148,6 +156,12 @@ export class Pipeline {
           },
         })
       : null;
+
+    if (opts.restore) {
+      this.inventory.restore(opts.restore.devices);
+      // written at "time 0": the first change after the restart goes out at the next tick
+      for (const r of opts.restore.anomalies) this.detect?.lifecycle.resume(r.a, r.first, r.last, 0);
+    }
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
     this.flows = new FlowTable(
@@ -359,4 +373,12 @@ export function defaultLocal(ip: string): boolean {
   }
   const [a, b] = ip.split('.').map(Number);
   return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
+}
+
+/** Device ids device.new must not report: those seen before, in this run's caller or in the state. */
+function restoredSeen(opts: PipelineOptions): Set<string> | undefined {
+  if (!opts.restore) return opts.seenDevices;
+  const seen = opts.seenDevices ?? new Set<string>();
+  for (const d of opts.restore.devices) seen.add(d.id);
+  return seen;
 }

@@ -55,6 +55,9 @@ done
 chown -R root:root "$PREFIX"
 chmod -R go-w "$PREFIX"
 
+# The state directory (systemd's StateDirectory= creates it too; this covers a first manual run).
+install -d -m 0750 -o segwatch -g segwatch /var/lib/segwatch
+
 # Configuration: never overwrite what the admin already edited.
 install -d -m 0750 -o root -g segwatch "$CONF"
 if [ ! -e "$CONF/site.yaml" ] && [ -e "$SRC/policies/site.yaml" ]; then
@@ -67,7 +70,8 @@ policy: $CONF/site.yaml
 # interface: eth0.50
 influx: http://127.0.0.1:8086/segwatch
 listen: 127.0.0.1:9808
-spool_dir: /var/lib/segwatch/spool
+# devices, open anomalies (state.db) and the InfluxDB spool; back it up (see the README)
+state_dir: /var/lib/segwatch
 YAML
   chown root:segwatch "$CONF/segwatch.yaml"
   chmod 0640 "$CONF/segwatch.yaml"

@@ -3,6 +3,7 @@
 // every problem is reported at once, each with where the value came from.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
 import { parseListen, apiTokenFromEnv } from '../api/server.js';
 
@@ -18,6 +19,7 @@ export interface RunConfig {
   influxUsername?: string;
   spoolDir: string;
   spoolMaxBytes: number;
+  stateDir: string;
   out?: string;
   listen?: string;
   host: string;
@@ -38,8 +40,9 @@ export const SETTINGS: KeyDef[] = [
   { key: 'bufferSizeMb', file: 'buffer_size_mb', flag: 'buffer-size-mb', env: 'SEGWATCH_BUFFER_SIZE_MB', kind: 'int', min: 1, max: 2048, help: 'kernel capture buffer, MB' },
   { key: 'influx', file: 'influx', flag: 'influx', env: 'SEGWATCH_INFLUX_URL', kind: 'string', help: 'InfluxDB URL with database, e.g. http://127.0.0.1:8086/segwatch' },
   { key: 'influxUsername', file: 'influx_username', flag: 'influx-username', env: 'SEGWATCH_INFLUX_USERNAME', kind: 'string', help: 'InfluxDB user (password only from SEGWATCH_INFLUX_PASSWORD[_FILE])' },
-  { key: 'spoolDir', file: 'spool_dir', flag: 'spool-dir', env: 'SEGWATCH_SPOOL_DIR', kind: 'string', help: 'where points wait while InfluxDB is unreachable' },
+  { key: 'spoolDir', file: 'spool_dir', flag: 'spool-dir', env: 'SEGWATCH_SPOOL_DIR', kind: 'string', help: 'where points wait while InfluxDB is unreachable; default STATE_DIR/spool' },
   { key: 'spoolMaxBytes', file: 'spool_max_bytes', flag: 'spool-max-bytes', env: 'SEGWATCH_SPOOL_MAX_BYTES', kind: 'int', min: 1024, help: 'spool size bound, bytes' },
+  { key: 'stateDir', file: 'state_dir', flag: 'state-dir', env: 'SEGWATCH_STATE_DIR', kind: 'string', help: 'what must survive a restart: devices, open anomalies (SQLite)' },
   { key: 'out', file: 'out', flag: 'out', env: 'SEGWATCH_OUT', kind: 'string', help: 'append anomalies as JSON lines to this file' },
   { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'serve the API (REST, /metrics) on ADDRESS:PORT; needs SEGWATCH_API_TOKEN; loopback unless told otherwise' },
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
@@ -47,7 +50,7 @@ export const SETTINGS: KeyDef[] = [
 ];
 
 export const DEFAULTS: Partial<RunConfig> = {
-  snaplen: 262144, promisc: true, bufferSizeMb: 32, spoolDir: '/var/lib/segwatch/spool',
+  snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info',
 };
 
@@ -77,6 +80,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
     else cfg[d.key] = v;
   }
 
+  if (cfg.spoolDir === undefined) cfg.spoolDir = join(String(cfg.stateDir), 'spool');
   if (!cfg.policy) errors.push('policy: required (--policy FILE, SEGWATCH_POLICY or "policy:" in the config file)');
   if (cfg.interface && cfg.capture) errors.push('interface and capture: give one source, not both');
   if (!cfg.interface && !cfg.capture) errors.push('source: give --interface IF (live) or --capture FILE');

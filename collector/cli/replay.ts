@@ -8,7 +8,7 @@ import { runCapture } from './capture.js';
 
 export const replaySpec: CommandSpec = {
   name: 'replay',
-  usage: 'segwatch replay CAPTURE --policy FILE [--format table|jsonl] [--out FILE] [--influx URL]',
+  usage: 'segwatch replay CAPTURE --policy FILE [--format table|jsonl] [--out FILE] [--influx URL] [--state-dir DIR]',
   summary: 'Run a pcap or pcapng file through the whole pipeline and report the anomalies it shows.',
   flags: {
     policy: { type: 'string', arg: 'FILE', env: 'SEGWATCH_POLICY', help: 'the site policy (YAML)' },
@@ -16,6 +16,7 @@ export const replaySpec: CommandSpec = {
     out: { type: 'string', arg: 'FILE', env: 'SEGWATCH_OUT', help: 'append anomalies (JSON lines) to FILE instead of stdout' },
     influx: { type: 'string', arg: 'URL', env: 'SEGWATCH_INFLUX_URL', help: 'also write to InfluxDB, e.g. http://127.0.0.1:8086/segwatch' },
     'spool-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_SPOOL_DIR', help: 'where points wait while InfluxDB is unreachable' },
+    'state-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_STATE_DIR', help: 'resume devices and open anomalies from DIR, and keep them there (default: none)' },
     quiet: { type: 'boolean', short: 'q', help: 'no summary on stderr' },
   },
 };
@@ -37,14 +38,17 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   const policy = loaded.policy;
 
-  const { pipeline } = await assemble({
+  const assembled = await assemble({
     mode: 'replay',
     policy: () => policy,
     out: a.values.out as string | undefined,
     format,
     influx: a.values.influx ? { url: a.values.influx as string, spoolDir: a.values['spool-dir'] as string | undefined } : undefined,
     sourceName: `file:${file.split('/').pop()}`,
-  });
+    stateDir: a.values['state-dir'] as string | undefined,
+  }).catch((err: Error) => ({ error: err }));
+  if ('error' in assembled) { process.stderr.write(`segwatch replay: ${assembled.error.message}\n`); return 1; }
+  const { pipeline } = assembled;
   const run = await runCapture(file, pipeline);
   await pipeline.close();
 

@@ -15,7 +15,7 @@ import type { CollectorFacade } from '../api/facade.js';
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
-const ARG: Record<string, string> = { policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER' };
+const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
   flags[d.flag] = {
@@ -26,7 +26,7 @@ for (const d of SETTINGS) {
 
 export const runSpec: CommandSpec = {
   name: 'run',
-  usage: 'segwatch run --policy FILE (--interface IF | --capture FILE) [--influx URL] [--out FILE] [--config FILE]',
+  usage: 'segwatch run --policy FILE (--interface IF | --capture FILE) [--influx URL] [--out FILE] [--state-dir DIR] [--config FILE]',
   summary: 'The long-running collector: watch the IoT VLAN, judge every flow against the policy, write anomalies and traffic to the sinks.',
   flags,
 };
@@ -70,6 +70,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       source: { interface: config.interface, capture: config.capture, filter: config.filter, snaplen: config.snaplen, promisc: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 },
       host: config.host,
       log,
+      stateDir: config.stateDir,
     });
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
@@ -81,7 +82,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const startedAt = Date.now();
   const facade: CollectorFacade = {
-    devices: () => pipeline.inventory.devices(),
+    // the state database holds every device ever seen here, this run's changes included
+    devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
     recentAnomalies: (n) => ring?.last(n) ?? [],
     counters: () => {
       const c = pipeline.counters;

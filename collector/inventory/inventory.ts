@@ -317,6 +317,31 @@ export class Inventory implements InventoryView {
     if (e && ts > e.dev.lastSeen) e.dev.lastSeen = ts;
   }
 
+  /**
+   * Devices from an earlier run (the state database): known from here on under the same id and
+   * name, with their addresses, and reported as 'new' never again. Each is placed again: a policy
+   * changed since the last run re-names or re-profiles it (reported as 'updated').
+   */
+  restore(devices: readonly Device[]): void {
+    for (const d of devices) {
+      if (this.byId.has(d.id) || d.id === '') continue;
+      const dev: Device = { ...d, ips: [] };
+      const e: Entry = { dev, sig: '', facts: '', hostnameFrom: d.hostname ? 'mdns' : '' };
+      this.byId.set(d.id, e);
+      for (const ip of d.ips) {
+        const c = canonicalIp(ip);
+        if (c === null || dev.ips.includes(c)) continue;
+        dev.ips.push(c);
+        // a device keyed by its address holds no binding: a MAC that claims it later takes it over
+        if (d.mac !== '' && isBindableIp(c) && !this.bindings.has(addrKey(c))) {
+          this.bindings.set(addrKey(c), { mac: d.id, confirmed: d.lastSeen, source: 'traffic' });
+        }
+      }
+      e.sig = signature(dev);
+      this.commit(e);
+    }
+  }
+
   // ---- internals -----------------------------------------------------------------
 
   private ensure(id: string, ts: number, ip?: string): Entry {
@@ -383,9 +408,14 @@ export class Inventory implements InventoryView {
       // an unlisted device is named by its MAC (by its address without one), never its hostname
       d.name = pl.name || d.id; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
     }
-    const sig = JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment]);
+    const sig = signature(d);
     if (sig === e.sig) return;
     e.sig = sig;
     this.events.onDevice?.({ ...d, ips: [...d.ips] }, isNew ? 'new' : 'updated');
   }
+}
+
+/** The fields whose change onDevice reports (lastSeen moves too often to count). */
+function signature(d: Device): string {
+  return JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment]);
 }

@@ -121,7 +121,7 @@ if (!influxdAvailable()) {
     const out = join(dir, 'a.jsonl');
 
     const child = spawn(process.execPath, [cliPath, 'run', '--capture', fifo, '--policy', policy,
-      '--influx', `${influxd.url}/${db}`, '--spool-dir', spool, '--out', out, '--log-level', 'info'],
+      '--influx', `${influxd.url}/${db}`, '--spool-dir', spool, '--out', out, '--log-level', 'info', '--state-dir', join(dir, 'state-a')],
     { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 200_000) stderr += d.toString(); });

@@ -262,7 +262,10 @@ function framesOf(fill: (w: Wire) => void): Buffer {
 }
 
 function startRun(t: { teardown(fn: () => void | Promise<void>): void }, args: string[]) {
-  const child = spawn(process.execPath, [cliPath, 'run', ...args, '--log-level', 'info'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  // its own state directory: /var/lib/segwatch is the system's
+  const state = mkdtempSync(join(tmpdir(), 'segwatch-state-'));
+  const child = spawn(process.execPath, [cliPath, 'run', ...args, '--log-level', 'info', '--state-dir', state], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => rmSync(state, { recursive: true, force: true }));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { if (stderr.length < 200_000) stderr += d.toString(); });
   let finished = false;

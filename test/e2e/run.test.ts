@@ -62,7 +62,7 @@ t.test('live on lo: the API answers with its token, SIGTERM flushes and exits 0'
   const apiPort = 40000 + Math.floor(Math.random() * 20000);
   const token = 'test-token-' + Math.random().toString(36).slice(2) + 'abcdefgh';
   const child = spawn(process.execPath, [cliPath, 'run', '--policy', policy, '--interface', 'lo', '--filter', `udp port ${port}`,
-    '--out', out, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'info'], { env: { ...process.env, SEGWATCH_API_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] });
+    '--out', out, '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'info', '--state-dir', join(dir, 'state')], { env: { ...process.env, SEGWATCH_API_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -2,7 +2,8 @@
 
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -41,15 +42,22 @@ export interface CliResult {
 /** Runs the built segwatch CLI (bounded in time). */
 export function segwatch(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
-  const r = spawnSync(process.execPath, [cliPath, ...args], {
-    encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 120_000,
-    env: { ...process.env, ...(opts.env ?? {}) },
-    input: opts.input,
-    maxBuffer: 512 * 1024 * 1024,
-    cwd: repoRoot,
-  });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  // `run` keeps state in /var/lib/segwatch unless told otherwise: a test's run gets its own
+  const ownState = args[0] === 'run' && !args.includes('--state-dir') && !opts.env?.SEGWATCH_STATE_DIR
+    ? mkdtempSync(join(tmpdir(), 'segwatch-state-')) : null;
+  try {
+    const r = spawnSync(process.execPath, [cliPath, ...args], {
+      encoding: 'utf8',
+      timeout: opts.timeoutMs ?? 120_000,
+      env: { ...process.env, ...(ownState ? { SEGWATCH_STATE_DIR: ownState } : {}), ...(opts.env ?? {}) },
+      input: opts.input,
+      maxBuffer: 512 * 1024 * 1024,
+      cwd: repoRoot,
+    });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  } finally {
+    if (ownState) rmSync(ownState, { recursive: true, force: true });
+  }
 }
 
 export function have(cmd: string): boolean {

@@ -23,10 +23,12 @@ t.test('segwatch: host network, NET_RAW + NET_ADMIN only, non-root, read-only', 
   t.equal(s.read_only, true);
   const vols: string[] = s.volumes;
   t.ok(vols.some((v) => /:\/etc\/segwatch\/site\.yaml:ro$/.test(v)), 'policy mounted read-only');
-  const spool = vols.find((v) => v.split(':')[1] === '/var/lib/segwatch');
-  t.ok(spool !== undefined && !spool.endsWith(':ro'), 'spool volume writable');
-  t.ok(spool !== undefined && spool.split(':')[0] in compose.volumes, 'spool is a named volume');
-  t.equal(s.environment.SEGWATCH_SPOOL_DIR.startsWith('/var/lib/segwatch'), true, 'spool inside the volume');
+  const state = vols.find((v) => v.split(':')[1] === '/var/lib/segwatch');
+  t.ok(state !== undefined && !state.endsWith(':ro'), 'state volume writable');
+  t.ok(state !== undefined && state.split(':')[0] in compose.volumes, 'state is a named volume (survives a new container)');
+  // the state database and the spool (STATE_DIR/spool by default) live in that volume
+  t.equal(s.environment.SEGWATCH_STATE_DIR, '/var/lib/segwatch', 'state directory is the volume');
+  t.equal(s.environment.SEGWATCH_SPOOL_DIR, undefined, 'spool under the state directory');
 });
 
 t.test('grafana mounts the generated provisioning and dashboards', async (t) => {

@@ -28,6 +28,11 @@ t.test('install.sh: no default passwords, token file private, no curl|sh', async
   t.match(text, /adduser --system/, 'dedicated system user');
 });
 
+t.test('install.sh: the state directory exists, belongs to the service user, and the config names it', async (t) => {
+  t.match(text, /install -d -m 0750 -o segwatch -g segwatch \/var\/lib\/segwatch/, 'state directory made, mode 0750, owned by segwatch');
+  t.match(text, /^state_dir: \/var\/lib\/segwatch$/m, 'segwatch.yaml sets state_dir');
+});
+
 t.test('Dockerfile: multi-stage, non-root, libpcap, capabilities on node', async (t) => {
   const df = readFileSync(join(repoRoot, 'deploy', 'Dockerfile'), 'utf8');
   const froms = df.match(/^FROM .*/gm) ?? [];

@@ -107,3 +107,22 @@ t.test('names: one per device, from the first match on', async (t) => {
   const names = i.devices().map((d) => d.name);
   t.same(names.filter((n, k) => names.indexOf(n) !== k), [], 'no two devices share a name');
 });
+
+t.test('devices restored from the state: no "new" event, same names, addresses bound', async (t) => {
+  const first = rig();
+  const plug = '14:75:90:c3:00:42';
+  first.i.observeBinding('192.168.100.42', plug, T0, 'arp');
+  first.i.observeBinding(LAPTOP.ip, LAPTOP.mac, T0 + 10, 'arp');
+  const saved = first.i.devices().map((d) => ({ ...d, ips: [...d.ips] }));
+  t.equal(saved.length, 2);
+
+  const second = rig();
+  second.i.restore(saved);
+  t.same(second.events, [], 'nothing reported as new or changed');
+  t.same(second.i.devices().map((d) => [d.id, deviceLabel(d)]), saved.map((d) => [d.id, deviceLabel(d)]), 'same ids and names');
+  t.equal(second.i.deviceByIp('192.168.100.42')?.mac, plug, 'its address is bound to it before any packet');
+  // the device speaks again: known, so not new
+  second.i.observeBinding('192.168.100.42', plug, T0 + 60_000, 'arp');
+  t.same(second.events.map((e) => e.id), [], 'a restored device seen again is not new');
+  t.equal(second.i.deviceByMac(plug)?.lastSeen, T0 + 60_000);
+});

@@ -1,0 +1,57 @@
+// The state database's schema, as an ordered list of migrations. PRAGMA user_version holds
+// how many have run; each runs once, in its own transaction, so a database is always at
+// one version. Never edit a migration that has shipped: add the next one.
+
+export interface Migration {
+  /** what it adds, for the log and the error a failed migration raises */
+  what: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    what: 'devices, anomalies, meta',
+    sql: `
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+
+      -- One row per physical device (id: its MAC, or its address when a source had no MAC).
+      -- name is the name every sink used for it, kept so a restart names it the same way.
+      CREATE TABLE devices (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        mac           TEXT NOT NULL,
+        ips           TEXT NOT NULL,          -- JSON array of addresses
+        vendor        TEXT NOT NULL,
+        hostname      TEXT NOT NULL,
+        profile       TEXT NOT NULL,
+        segment       TEXT NOT NULL,
+        known         INTEGER NOT NULL,
+        first_seen    INTEGER NOT NULL,       -- ms since epoch
+        last_seen     INTEGER NOT NULL
+      ) STRICT;
+
+      -- Every anomaly while open, and closed ones for a retention time (the API reads them).
+      -- cause is the lifecycle's key: repeats of it join the open anomaly after a restart.
+      CREATE TABLE anomalies (
+        id            TEXT PRIMARY KEY,
+        cause         TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        device        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        severity      TEXT NOT NULL,
+        first_ms      INTEGER NOT NULL,
+        last_ms       INTEGER NOT NULL,
+        count         INTEGER NOT NULL,
+        written_ms    INTEGER NOT NULL,       -- wall clock of the last write
+        body          TEXT NOT NULL           -- the Anomaly as JSON, every field
+      ) STRICT;
+      CREATE INDEX anomalies_state ON anomalies (state, last_ms);
+      CREATE INDEX anomalies_first ON anomalies (first_ms);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
