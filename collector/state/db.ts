@@ -211,7 +211,8 @@ export class StateDb {
 
   private batch(write: () => void): void {
     if (this.closed) throw new StateError('the state database is closed');
-    if (!this.batching) {
+    // inside transaction(): its writes are that transaction's
+    if (!this.batching && !this.db.inTransaction) {
       this.st.begin.run();
       this.batching = true;
       queueMicrotask(() => {
