@@ -5,7 +5,8 @@
 // anywhere: JSON lines, the table, --out, stderr and the log, nor InfluxDB (a real influxd).
 
 import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { segwatch, skipUnless } from '../helpers/paths.js';
@@ -96,7 +97,8 @@ t.test('replay, table', async (t) => {
 
 t.test('run with --out and a trace log', async (t) => {
   const out = join(dir, 'out.jsonl');
-  const r = segwatch(['run', '--policy', policy, '--capture', cap, '--out', out, '--log-level', 'trace'],
+  const state = join(dir, 'state');
+  const r = segwatch(['run', '--policy', policy, '--capture', cap, '--out', out, '--log-level', 'trace', '--state-dir', state],
     { timeoutMs: 60_000 });
   t.equal(r.code, 0, r.stderr);
   const text = readFileSync(out, 'utf8');
@@ -105,6 +107,14 @@ t.test('run with --out and a trace log', async (t) => {
   noSecret(t, '--out', text);
   noSecret(t, 'log (stdout)', r.stdout);
   noSecret(t, 'log (stderr)', r.stderr);
+  // the state database: its rows, and every byte of its files (free pages, the WAL)
+  const db = new Database(join(state, 'state.db'), { readonly: true });
+  const rows = JSON.stringify(db.prepare('SELECT * FROM anomalies').all()) + JSON.stringify(db.prepare('SELECT * FROM devices').all());
+  db.close();
+  t.match(rows, /credentials\.default/, 'the state database holds the anomalies');
+  t.match(rows, /xc\*\*\*\*/, 'with the masked password');
+  noSecret(t, 'state database rows', rows);
+  for (const f of readdirSync(state).filter((n) => n.startsWith('state.db'))) noSecret(t, `state file ${f}`, readFileSync(join(state, f)).toString('latin1'));
 });
 
 t.test('InfluxDB: the anomaly points hold no password', { skip: skipUnless(influxdAvailable(), 'needs influxd (Debian package influxdb)') }, async (t) => {
