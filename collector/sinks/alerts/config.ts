@@ -125,7 +125,7 @@ export function parseDuration(s: string): number {
 
 let compiled: ReturnType<Ajv['compile']> | undefined;
 function validator() {
-  compiled ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(AlertsSchema);
+  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile(AlertsSchema);
   return compiled;
 }
 

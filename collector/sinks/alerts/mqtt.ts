@@ -1,7 +1,8 @@
 // The MQTT channel (mqtt.js): MQTT 3.1.1 or 5, mqtt:// or mqtts:// (server certificate
-// verified, optional client certificate), QoS 1. One client, reconnecting by itself; a send
-// publishes only while connected (a publish queued by mqtt.js while offline would be a second,
-// hidden outbox) and resolves on the broker's PUBACK.
+// verified, optional client certificate), QoS 1. One client, kept while it works; a send
+// publishes only while connected and resolves on the broker's PUBACK. On any failure the client
+// is dropped and the next send connects afresh, so mqtt.js never queues or resends a message on
+// its own (a second, hidden outbox that would resend what the real one retries).
 
 import mqtt, { type MqttClient } from 'mqtt';
 import { DeliveryError, type Alert, type Channel, type ChannelContext } from './channel.js';
@@ -66,18 +67,26 @@ export class MqttChannel implements Channel {
     if (c.connected) return c;
     let timer: NodeJS.Timeout | undefined;
     let onConnect: (() => void) | undefined;
+    let onError: (() => void) | undefined;
+    // an error (refused, bad login, bad certificate) answers at once: no need to wait the timeout
     const ok = await new Promise<boolean>((resolve) => {
       onConnect = () => resolve(true);
+      onError = () => resolve(false);
       c.once('connect', onConnect);
+      c.once('error', onError);
       timer = setTimeout(() => resolve(false), this.#cfg.timeoutMs);
     });
     clearTimeout(timer);
     if (onConnect) c.removeListener('connect', onConnect);
+    if (onError) c.removeListener('error', onError);
     if (ok) return c;
+    this.#drop(c);
     const code = this.#lastError?.code;
-    const fatal = typeof code === 'number' && FATAL_CONNACK.has(code);
-    throw new DeliveryError(`${this}: not connected${code !== undefined ? ` (${code})` : ''}${fatal ? ': the broker refused the login' : ''}`, {
-      retryable: !fatal, code: fatal ? 'auth' : 'connect',
+    const auth = typeof code === 'number' && FATAL_CONNACK.has(code);
+    // a broker certificate that does not verify will not verify on retry either
+    const tlsBad = typeof code === 'string' && /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO/.test(code);
+    throw new DeliveryError(`${this}: not connected${code !== undefined ? ` (${code})` : ''}${auth ? ': the broker refused the login' : ''}`, {
+      retryable: !auth && !tlsBad, code: auth ? 'auth' : tlsBad ? 'tls_verify' : 'connect',
     });
   }
 
@@ -89,6 +98,9 @@ export class MqttChannel implements Channel {
         new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('no PUBACK'), { code: 'timeout' })), this.#cfg.timeoutMs); }),
       ]);
     } catch (err) {
+      // mqtt.js would resend this publish after a reconnect, behind the outbox's back (which
+      // retries it too): dropping the client drops its in-memory store with it
+      this.#drop(c);
       const e = err as Error & { code?: string | number };
       // MQTT 5 PUBACK reason codes >= 0x80 reject: quota exceeded (0x97) passes, the rest do not
       const rc = typeof e.code === 'number' ? e.code : undefined;
@@ -114,6 +126,11 @@ export class MqttChannel implements Channel {
       }
     }
     await this.#publish(c, this.#cfg.topic!, eventPayload(alert), false);
+  }
+
+  #drop(c: MqttClient): void {
+    if (this.#client === c) this.#client = undefined;
+    c.end(true);
   }
 
   async close(): Promise<void> {
