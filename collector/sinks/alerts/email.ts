@@ -5,35 +5,24 @@
 
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { DeliveryError, type Alert, type Channel, type ChannelContext } from './channel.js';
+import { BaseChannel } from './base-channel.js';
+import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
 import type { ChannelConfig } from './config.js';
 import { mailSubject, mailText, messageId } from './email-format.js';
-import { redactUrl } from './redact.js';
 import { readTlsFiles } from './tls-files.js';
 
-export class EmailChannel implements Channel {
-  readonly name: string;
-  readonly type = 'email';
-  readonly #cfg: ChannelConfig;
+export class EmailChannel extends BaseChannel {
   readonly #password: string | undefined;
-  readonly #ctx: ChannelContext;
-  #closed = false;
 
   constructor(cfg: ChannelConfig, password: string | undefined, ctx: ChannelContext) {
-    this.name = cfg.name;
-    this.#cfg = cfg;
+    super(cfg, ctx);
     this.#password = password;
-    this.#ctx = ctx;
-  }
-
-  toString(): string {
-    return `email ${this.name} -> ${redactUrl(this.#cfg.url)}`;
   }
 
   #transport() {
-    const u = new URL(this.#cfg.url);
+    const u = new URL(this.cfg.url);
     const implicit = u.protocol === 'smtps:';
-    const plain = this.#cfg.tls === 'none';
+    const plain = this.cfg.tls === 'none';
     const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     const opts: SMTPTransport.Options = {
       host,
@@ -41,24 +30,23 @@ export class EmailChannel implements Channel {
       secure: implicit,
       requireTLS: !implicit && !plain,
       ignoreTLS: plain,
-      name: this.#ctx.hostname,
-      connectionTimeout: this.#cfg.timeoutMs,
-      greetingTimeout: this.#cfg.timeoutMs,
-      socketTimeout: this.#cfg.timeoutMs,
-      tls: { rejectUnauthorized: true, servername: host, ...readTlsFiles(this.#cfg) },
-      ...(this.#cfg.username ? { auth: { user: this.#cfg.username, pass: this.#password ?? '' } } : {}),
+      name: this.ctx.hostname,
+      connectionTimeout: this.cfg.timeoutMs,
+      greetingTimeout: this.cfg.timeoutMs,
+      socketTimeout: this.cfg.timeoutMs,
+      tls: { rejectUnauthorized: true, servername: host, ...readTlsFiles(this.cfg) },
+      ...(this.cfg.username ? { auth: { user: this.cfg.username, pass: this.#password ?? '' } } : {}),
     };
     return nodemailer.createTransport(opts);
   }
 
-  async send(alert: Alert): Promise<void> {
-    if (this.#closed) throw new DeliveryError(`${this}: closed`, { retryable: false, code: 'closed' });
+  protected async deliver(alert: Alert): Promise<void> {
     // a connection per mail: alerts are rare, and a pooled connection the server dropped
     // while idle would fail the next one for nothing
     const transport = this.#transport();
     try {
       const info = await transport.sendMail({
-        from: this.#cfg.from, to: this.#cfg.to, subject: mailSubject(alert), text: mailText(alert),
+        from: this.cfg.from, to: this.cfg.to, subject: mailSubject(alert), text: mailText(alert),
         messageId: messageId(alert.key),
         headers: { 'X-Segwatch-Key': alert.key, 'X-Segwatch-Event': alert.event, 'Auto-Submitted': 'auto-generated' },
       });
@@ -69,10 +57,6 @@ export class EmailChannel implements Channel {
     } finally {
       transport.close();
     }
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
   }
 }
 

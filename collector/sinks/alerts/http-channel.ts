@@ -1,9 +1,9 @@
 // The channel every HTTP format shares (webhook, Slack, Discord, Teams, ntfy): one POST with
 // Node's fetch, acknowledged by a 2xx; 429 and 5xx retryable with the receiver's Retry-After.
 
-import { DeliveryError, type Alert, type Channel, type ChannelContext } from './channel.js';
+import { BaseChannel } from './base-channel.js';
+import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
 import type { ChannelConfig } from './config.js';
-import { redactUrl } from './redact.js';
 
 /** What a format makes of an alert: a JSON body and the headers it needs besides the common ones. */
 export interface HttpPayload {
@@ -32,36 +32,23 @@ export function retryAfterMs(v: string | null, now: number): number | undefined 
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-export class HttpChannel implements Channel {
-  readonly name: string;
-  readonly type: string;
+export class HttpChannel extends BaseChannel {
   readonly #url: URL;
   readonly #opts: HttpChannelOptions;
   readonly #format: HttpFormat;
-  readonly #timeoutMs: number;
-  readonly #ctx: ChannelContext;
-  #closed = false;
 
   constructor(cfg: ChannelConfig, opts: HttpChannelOptions, format: HttpFormat, ctx: ChannelContext) {
-    this.name = cfg.name;
-    this.type = cfg.type;
+    super(cfg, ctx, opts.url);
     this.#url = new URL(opts.url);
     this.#opts = opts;
     this.#format = format;
-    this.#timeoutMs = cfg.timeoutMs;
-    this.#ctx = ctx;
   }
 
-  toString(): string {
-    return `${this.type} ${this.name} -> ${redactUrl(this.#url)}`;
-  }
-
-  async send(alert: Alert): Promise<void> {
-    if (this.#closed) throw new DeliveryError(`${this}: closed`, { retryable: false, code: 'closed' });
+  protected async deliver(alert: Alert): Promise<void> {
     const p = this.#format(alert, this.#url);
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
-      'User-Agent': `segwatch/${this.#ctx.version}`,
+      'User-Agent': `segwatch/${this.ctx.version}`,
       'Idempotency-Key': alert.key,
       ...p.headers,
     };
@@ -73,25 +60,21 @@ export class HttpChannel implements Channel {
       // redirect could carry the Authorization header to another host
       res = await fetch(p.url ?? this.#url, {
         method: 'POST', headers, body: JSON.stringify(p.body), redirect: 'manual',
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(this.cfg.timeoutMs),
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
       const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
       const code = timeout ? 'timeout' : e.cause?.code ?? 'connect';
-      throw new DeliveryError(`${this}: ${timeout ? `no answer within ${this.#timeoutMs} ms` : `cannot connect (${code})`}`, { retryable: true, code: timeout ? 'timeout' : 'connect' });
+      throw new DeliveryError(`${this}: ${timeout ? `no answer within ${this.cfg.timeoutMs} ms` : `cannot connect (${code})`}`, { retryable: true, code: timeout ? 'timeout' : 'connect' });
     }
     // read the body so the connection can be reused; its text is not logged (it may echo the alert)
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return;
     const retryable = res.status === 429 || res.status === 408 || res.status >= 500;
-    const after = retryAfterMs(res.headers.get('retry-after'), this.#ctx.clock());
+    const after = retryAfterMs(res.headers.get('retry-after'), this.ctx.clock());
     throw new DeliveryError(`${this}: HTTP ${res.status}${retryable ? '' : ' (not retried: fix the channel\'s configuration)'}`, {
       retryable, code: `http_${res.status}`, ...(retryable && after !== undefined ? { retryAfterMs: after } : {}),
     });
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
   }
 }

@@ -5,58 +5,47 @@
 // its own (a second, hidden outbox that would resend what the real one retries).
 
 import mqtt, { type MqttClient } from 'mqtt';
-import { DeliveryError, type Alert, type Channel, type ChannelContext } from './channel.js';
+import { BaseChannel } from './base-channel.js';
+import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
 import type { ChannelConfig } from './config.js';
 import { discoveryPublications, eventPayload } from './mqtt-format.js';
-import { redactUrl } from './redact.js';
 import { readTlsFiles } from './tls-files.js';
 
 /** CONNACK codes that retrying cannot fix: bad credentials, not authorised, banned (3.1.1 and 5). */
 const FATAL_CONNACK = new Set([4, 5, 0x84, 0x85, 0x86, 0x87, 0x8a, 0x8c]);
 
-export class MqttChannel implements Channel {
-  readonly name: string;
-  readonly type = 'mqtt';
-  readonly #cfg: ChannelConfig;
+export class MqttChannel extends BaseChannel {
   readonly #password: string | undefined;
-  readonly #ctx: ChannelContext;
   #client: MqttClient | undefined;
   #lastError: (Error & { code?: string | number }) | undefined;
   /** devices whose discovery config went out on this connection (cleared at each connect). */
   readonly #announced = new Set<string>();
-  #closed = false;
 
   constructor(cfg: ChannelConfig, password: string | undefined, ctx: ChannelContext) {
-    this.name = cfg.name;
-    this.#cfg = cfg;
+    super(cfg, ctx);
     this.#password = password;
-    this.#ctx = ctx;
-  }
-
-  toString(): string {
-    return `mqtt ${this.name} -> ${redactUrl(this.#cfg.url)}`;
   }
 
   #start(): MqttClient {
-    const u = new URL(this.#cfg.url);
+    const u = new URL(this.cfg.url);
     const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     const client = mqtt.connect({
       protocol: u.protocol === 'mqtts:' ? 'mqtts' : 'mqtt',
       host,
       port: u.port ? Number(u.port) : u.protocol === 'mqtts:' ? 8883 : 1883,
-      protocolVersion: this.#cfg.protocolVersion ?? 4,
-      clientId: this.#cfg.clientId ?? `segwatch-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      protocolVersion: this.cfg.protocolVersion ?? 4,
+      clientId: this.cfg.clientId ?? `segwatch-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       clean: true,
-      connectTimeout: this.#cfg.timeoutMs,
+      connectTimeout: this.cfg.timeoutMs,
       reconnectPeriod: 2000,
-      ...(this.#cfg.username ? { username: this.#cfg.username } : {}),
+      ...(this.cfg.username ? { username: this.cfg.username } : {}),
       ...(this.#password ? { password: this.#password } : {}),
-      ...(u.protocol === 'mqtts:' ? { ...readTlsFiles(this.#cfg), rejectUnauthorized: true, servername: host } : {}),
+      ...(u.protocol === 'mqtts:' ? { ...readTlsFiles(this.cfg), rejectUnauthorized: true, servername: host } : {}),
     });
     client.on('connect', () => { this.#lastError = undefined; this.#announced.clear(); });
     client.on('error', (err) => {
       this.#lastError = err as Error & { code?: string | number };
-      this.#ctx.log.debug({ channel: this.name, code: this.#lastError.code }, 'mqtt channel: connection error');
+      this.ctx.log.debug({ channel: this.name, code: this.#lastError.code }, 'mqtt channel: connection error');
     });
     return client;
   }
@@ -74,7 +63,7 @@ export class MqttChannel implements Channel {
       onError = () => resolve(false);
       c.once('connect', onConnect);
       c.once('error', onError);
-      timer = setTimeout(() => resolve(false), this.#cfg.timeoutMs);
+      timer = setTimeout(() => resolve(false), this.cfg.timeoutMs);
     });
     clearTimeout(timer);
     if (onConnect) c.removeListener('connect', onConnect);
@@ -95,7 +84,7 @@ export class MqttChannel implements Channel {
     try {
       await Promise.race([
         c.publishAsync(topic, payload, { qos: 1, retain }),
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('no PUBACK'), { code: 'timeout' })), this.#cfg.timeoutMs); }),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('no PUBACK'), { code: 'timeout' })), this.cfg.timeoutMs); }),
       ]);
     } catch (err) {
       // mqtt.js would resend this publish after a reconnect, behind the outbox's back (which
@@ -112,11 +101,10 @@ export class MqttChannel implements Channel {
     }
   }
 
-  async send(alert: Alert): Promise<void> {
-    if (this.#closed) throw new DeliveryError(`${this}: closed`, { retryable: false, code: 'closed' });
+  protected async deliver(alert: Alert): Promise<void> {
     const c = await this.#connected();
-    if (this.#cfg.discovery) {
-      const d = discoveryPublications(alert, this.#cfg.discoveryPrefix ?? 'homeassistant', this.#ctx.version);
+    if (this.cfg.discovery) {
+      const d = discoveryPublications(alert, this.cfg.discoveryPrefix ?? 'homeassistant', this.ctx.version);
       if (d) {
         if (!this.#announced.has(d.config.topic)) {
           await this.#publish(c, d.config.topic, d.config.payload, true);
@@ -125,7 +113,7 @@ export class MqttChannel implements Channel {
         await this.#publish(c, d.state.topic, d.state.payload, true);
       }
     }
-    await this.#publish(c, this.#cfg.topic!, eventPayload(alert), false);
+    await this.#publish(c, this.cfg.topic!, eventPayload(alert), false);
   }
 
   #drop(c: MqttClient): void {
@@ -133,8 +121,7 @@ export class MqttChannel implements Channel {
     c.end(true);
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
+  protected override async release(): Promise<void> {
     const c = this.#client;
     this.#client = undefined;
     if (c) await Promise.race([c.endAsync(true), new Promise((r) => setTimeout(r, 2000).unref())]);

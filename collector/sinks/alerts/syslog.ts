@@ -5,36 +5,25 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
-import { DeliveryError, type Alert, type Channel, type ChannelContext } from './channel.js';
+import { BaseChannel } from './base-channel.js';
+import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
 import type { ChannelConfig } from './config.js';
-import { redactUrl } from './redact.js';
 import { formatSyslog, octetFrame } from './syslog-format.js';
 import { readTlsFiles } from './tls-files.js';
 
-export class SyslogChannel implements Channel {
-  readonly name: string;
-  readonly type = 'syslog';
-  readonly #cfg: ChannelConfig;
-  readonly #ctx: ChannelContext;
+export class SyslogChannel extends BaseChannel {
   readonly #proto: 'udp' | 'tcp' | 'tls';
   readonly #host: string;
   readonly #port: number;
   #stream: net.Socket | undefined;
   #udp: dgram.Socket | undefined;
-  #closed = false;
 
   constructor(cfg: ChannelConfig, ctx: ChannelContext) {
-    this.name = cfg.name;
-    this.#cfg = cfg;
-    this.#ctx = ctx;
+    super(cfg, ctx);
     const u = new URL(cfg.url);
     this.#proto = u.protocol.slice(0, -1) as 'udp' | 'tcp' | 'tls';
     this.#host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     this.#port = u.port ? Number(u.port) : this.#proto === 'tls' ? 6514 : 514;
-  }
-
-  toString(): string {
-    return `syslog ${this.name} -> ${redactUrl(this.#cfg.url)}`;
   }
 
   /**
@@ -42,11 +31,10 @@ export class SyslogChannel implements Channel {
    * flushed to the socket). Syslog has no application acknowledgement: a message written just
    * before the server dies can be lost, a limit of the protocol the outbox cannot see.
    */
-  async send(alert: Alert): Promise<void> {
-    if (this.#closed) throw new DeliveryError(`${this}: closed`, { retryable: false, code: 'closed' });
+  protected async deliver(alert: Alert): Promise<void> {
     const msg = formatSyslog(alert, {
-      facility: this.#cfg.facility ?? 16, hostname: this.#cfg.hostname ?? this.#ctx.hostname,
-      appName: this.#cfg.appName ?? 'segwatch', procId: String(process.pid), time: this.#ctx.clock(),
+      facility: this.cfg.facility ?? 16, hostname: this.cfg.hostname ?? this.ctx.hostname,
+      appName: this.cfg.appName ?? 'segwatch', procId: String(process.pid), time: this.ctx.clock(),
     });
     if (this.#proto === 'udp') return await this.#sendUdp(Buffer.from(msg, 'utf8'));
     const sock = await this.#connect();
@@ -70,7 +58,7 @@ export class SyslogChannel implements Channel {
 
   async #connect(): Promise<net.Socket> {
     if (this.#stream && !this.#stream.destroyed) return this.#stream;
-    const files = this.#proto === 'tls' ? readTlsFiles(this.#cfg) : {};
+    const files = this.#proto === 'tls' ? readTlsFiles(this.cfg) : {};
     const sock = this.#proto === 'tls'
       ? tls.connect({
         host: this.#host, port: this.#port, ...files, rejectUnauthorized: true,
@@ -98,7 +86,7 @@ export class SyslogChannel implements Channel {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([p, new Promise<never>((_, reject) => {
-        timer = setTimeout(() => { onTimeout(); reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })); }, this.#cfg.timeoutMs);
+        timer = setTimeout(() => { onTimeout(); reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })); }, this.cfg.timeoutMs);
       })]);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
@@ -111,8 +99,7 @@ export class SyslogChannel implements Channel {
     }
   }
 
-  async close(): Promise<void> {
-    this.#closed = true;
+  protected override async release(): Promise<void> {
     const s = this.#stream;
     this.#stream = undefined;
     if (s && !s.destroyed) await new Promise<void>((resolve) => { s.end(() => resolve()); setTimeout(resolve, 1000).unref(); }).finally(() => s.destroy());

@@ -11,7 +11,7 @@ import { createChannel } from '../../../collector/sinks/alerts/registry.js';
 import type { Channel } from '../../../collector/sinks/alerts/channel.js';
 import { ANOMALY_FIELDS } from '../../../collector/sinks/anomaly-fields.js';
 import { alert } from '../../unit/sinks/alerts/fixture.js';
-import { available, canConnect, Daemon, freePort, makeCerts, tmpDir, waitFor, type Certs } from './util.js';
+import { available, Daemon, launch, makeCerts, tmpDir, waitFor, type Certs } from './util.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -27,35 +27,21 @@ if (!available(MOSQUITTO)) {
   const channels: Channel[] = [];
   const clients: mqtt.MqttClient[] = [];
 
-  async function startBroker(): Promise<void> {
-    broker.start();
-    await waitFor(async () => (await canConnect(plainPort)) && (await canConnect(tlsPort)), 15_000, `mosquitto listening (${broker.stderr})`);
-  }
-
   t.before(async () => {
     certs = makeCerts(dir);
     execFileSync('mosquitto_passwd', ['-b', '-c', path.join(dir, 'passwd'), 'segwatch', 'pw'], { stdio: 'pipe', timeout: 10_000 });
     // mosquitto drops root for the "mosquitto" user: let it read the temp dir
     fs.chmodSync(dir, 0o755);
     for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
-    for (let attempt = 0; ; attempt++) {
-      plainPort = await freePort();
-      tlsPort = await freePort();
+    ({ daemon: broker, ports: [plainPort, tlsPort] } = await launch(2, ([plain, tls]) => {
       fs.writeFileSync(path.join(dir, 'mosquitto.conf'), [
         'per_listener_settings false', 'allow_anonymous false', `password_file ${dir}/passwd`, 'persistence false',
         'log_dest stderr', 'log_type error', 'log_type warning',
-        `listener ${plainPort} 127.0.0.1`,
-        `listener ${tlsPort} 127.0.0.1`, `cafile ${certs.ca}`, `certfile ${certs.cert}`, `keyfile ${certs.key}`, '',
+        `listener ${plain} 127.0.0.1`,
+        `listener ${tls} 127.0.0.1`, `cafile ${certs.ca}`, `certfile ${certs.cert}`, `keyfile ${certs.key}`, '',
       ].join('\n'));
-      broker = new Daemon(MOSQUITTO, ['-c', path.join(dir, 'mosquitto.conf')]);
-      try {
-        await startBroker();
-        return;
-      } catch (err) {
-        await broker.stop();
-        if (attempt >= 2) throw err;
-      }
-    }
+      return new Daemon(MOSQUITTO, ['-c', path.join(dir, 'mosquitto.conf')], [plain, tls]);
+    }));
   });
   t.teardown(async () => {
     for (const c of channels) await c.close();
@@ -136,7 +122,7 @@ if (!available(MOSQUITTO)) {
     const start = Date.now();
     t.match(await ch.send(alert({ id: 'down' })).catch((e: unknown) => e), { retryable: true });
     t.ok(Date.now() - start < 3000, 'bounded');
-    await startBroker();
+    await broker.up();
     const got = await subscribe('segwatch/anomalies');
     // the channel reconnects by itself (every 2 s); a send waits up to its timeout for it
     await waitFor(async () => { try { await ch.send(alert({ id: 'back' })); return true; } catch { return false; } }, 10_000, 'a send after the restart');

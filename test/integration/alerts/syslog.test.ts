@@ -9,7 +9,7 @@ import { createChannel } from '../../../collector/sinks/alerts/registry.js';
 import type { Channel } from '../../../collector/sinks/alerts/channel.js';
 import { ANOMALY_FIELDS } from '../../../collector/sinks/anomaly-fields.js';
 import { alert } from '../../unit/sinks/alerts/fixture.js';
-import { available, canConnect, Daemon, freePort, makeCerts, tmpDir, waitFor, type Certs } from './util.js';
+import { available, Daemon, launch, makeCerts, tmpDir, waitFor, type Certs } from './util.js';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
 
@@ -61,26 +61,14 @@ if (!available(RSYSLOGD)) {
   let rsyslog: Daemon;
   const channels: Channel[] = [];
 
-  async function startRsyslog(): Promise<void> {
-    rsyslog.start();
-    await waitFor(async () => (await canConnect(ports.tcp)) && (await canConnect(ports.tls)), 15_000, `rsyslogd listening (${rsyslog.stderr})`);
-  }
-
   t.before(async () => {
     certs = makeCerts(dir);
-    // a port taken between freePort() and rsyslogd's bind: try again with new ones
-    for (let attempt = 0; ; attempt++) {
-      ports = { udp: await freePort(), tcp: await freePort(), tls: await freePort() };
-      fs.writeFileSync(path.join(dir, 'rsyslog.conf'), conf(dir, certs, ports));
-      rsyslog = new Daemon(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslog.pid')]);
-      try {
-        await startRsyslog();
-        return;
-      } catch (err) {
-        await rsyslog.stop();
-        if (attempt >= 2) throw err;
-      }
-    }
+    let list: number[];
+    ({ daemon: rsyslog, ports: list } = await launch(3, ([udp, tcp, tls]) => {
+      fs.writeFileSync(path.join(dir, 'rsyslog.conf'), conf(dir, certs, { udp, tcp, tls }));
+      return new Daemon(RSYSLOGD, ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'rsyslog.pid')], [tcp, tls]);
+    }));
+    ports = { udp: list[0], tcp: list[1], tls: list[2] };
   });
   t.teardown(async () => {
     for (const c of channels) await c.close();
@@ -152,7 +140,7 @@ if (!available(RSYSLOGD)) {
     await new Promise((r) => setTimeout(r, 200));
     t.match(await tcp.send(alert({ id: 'down' })).catch((e: unknown) => e), { retryable: true }, 'tcp: retryable while down');
     t.match(await tls.send(alert({ id: 'down' })).catch((e: unknown) => e), { retryable: true }, 'tls: retryable while down');
-    await startRsyslog();
+    await rsyslog.up();
     await tcp.send(alert({ id: 'after-tcp' }));
     await tls.send(alert({ id: 'after-tls' }));
     await received('tcp', 'after-tcp:opened');

@@ -4,13 +4,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from '../sinks/influx/util.js';
 
-export function tmpDir(prefix: string): { dir: string; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
-}
+export { tmpDir, waitFor } from '../sinks/influx/util.js';
 
 /** A port free on 127.0.0.1 (TCP) a moment ago; callers retry when a daemon loses the race. */
 export async function freePort(): Promise<number> {
@@ -24,15 +21,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Polls `cond` every `everyMs` until true; throws after `timeoutMs`. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 25): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 export async function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return await new Promise((resolve) => {
@@ -77,11 +65,20 @@ export function available(bin: string): boolean {
   }
 }
 
-/** A daemon in the foreground; its stderr kept for failure messages. */
+/** A daemon in the foreground, ready when its TCP ports accept; its output kept for failure messages. */
 export class Daemon {
   proc: ChildProcess | undefined;
   stderr = '';
-  constructor(readonly bin: string, readonly args: string[]) {}
+  constructor(readonly bin: string, readonly args: string[], readonly tcpPorts: number[]) {}
+
+  /** starts it and waits (at most 15 s) until every TCP port accepts a connection. */
+  async up(): Promise<void> {
+    this.start();
+    await waitFor(async () => {
+      for (const p of this.tcpPorts) if (!(await canConnect(p))) return false;
+      return true;
+    }, 15_000, `${path.basename(this.bin)} listening (${this.stderr.trim()})`);
+  }
 
   start(): void {
     this.stderr = '';
@@ -104,5 +101,24 @@ export class Daemon {
     const t = setTimeout(() => p.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(t);
+  }
+}
+
+/**
+ * A daemon on `n` free ports: `make` writes its configuration for them. Tried three times, as
+ * a port can be taken between the pick and the daemon's bind.
+ */
+export async function launch(n: number, make: (ports: number[]) => Daemon): Promise<{ daemon: Daemon; ports: number[] }> {
+  for (let attempt = 0; ; attempt++) {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) ports.push(await freePort());
+    const daemon = make(ports);
+    try {
+      await daemon.up();
+      return { daemon, ports };
+    } catch (err) {
+      await daemon.stop();
+      if (attempt >= 2) throw err;
+    }
   }
 }
