@@ -26,7 +26,8 @@ export const ChannelSchema = Type.Object({
   type: Type.Union(CHANNEL_TYPES.map((t) => Type.Literal(t)), { description: `a channel type: ${CHANNEL_TYPES.join(', ')}` }),
   url: Type.Optional(Type.String({ minLength: 1, description: 'the receiver\'s URL' })),
   min_severity: Type.Optional(Type.Union(SEVERITIES.map((s) => Type.Literal(s)), { description: `a severity: ${SEVERITIES.join(', ')}` })),
-  kinds: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'an anomaly kind' }), { minItems: 1, description: 'a list of anomaly kinds' })),
+  // a pattern, not the list of kinds: a detector registered beside the bundled ones brings its own
+  kinds: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9-]*(\\.[a-z0-9-]+)+$', description: 'an anomaly kind such as "scan.hosts"' }), { minItems: 1, description: 'a list of anomaly kinds' })),
   devices: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a device name glob' }), { minItems: 1, description: 'a list of device name globs ("plugs-*")' })),
   closed: Type.Optional(Type.Boolean({ description: 'true or false: also send when an anomaly closes' })),
   remind_every: Type.Optional(Duration('remind_every')),
@@ -187,7 +188,9 @@ export function parseAlertChannels(raw: unknown, env: NodeJS.ProcessEnv): { chan
     const at = where(raw, i);
     const bad = (m: string) => errors.push(`${at}: ${m}`);
     const norm = secretVar(c.name, 'TOKEN');
-    if (names.has(norm)) bad(`name: not unique: "${names.get(norm)}" has the same environment variables (${norm})`);
+    const other = names.get(norm);
+    if (other === c.name) bad(`name: not unique: "${c.name}" is used twice`);
+    else if (other !== undefined) bad(`name: not unique: "${other}" reads the same environment variables (${norm})`);
     names.set(norm, c.name);
     for (const k of Object.keys(c) as (keyof RawChannel)[]) {
       if (SPECIFIC.has(k) && !TYPE_KEYS[c.type].includes(k)) bad(`${k}: not a key of type ${c.type}${TYPE_KEYS[c.type].length ? ` (its own keys: ${TYPE_KEYS[c.type].join(', ')})` : ''}`);

@@ -76,6 +76,10 @@ t.test('checks beyond the schema, all at once', async (t) => {
   t.match(all, /alerts\[3\] \(S\): remind_every: expected at least 1m/);
   t.match(all, /alerts\[4\] \(c\): topic: expected a topic without wildcards/);
   t.match(all, /alerts\[4\] \(c\): cert and key: give both/);
+  const twice = parseAlertChannels([{ name: 'soc', type: 'webhook', url: 'https://x' }, { name: 'soc', type: 'webhook', url: 'https://y', kinds: ['Scan hosts'] }], {});
+  t.match(twice.errors.join('\n'), /alerts\[1\] \(soc\): kinds\[0\]: expected an anomaly kind such as "scan.hosts", got "Scan hosts"/);
+  const twice2 = parseAlertChannels([{ name: 'soc', type: 'webhook', url: 'https://x' }, { name: 'soc', type: 'webhook', url: 'https://y' }], {});
+  t.match(twice2.errors.join('\n'), /alerts\[1\] \(soc\): name: not unique: "soc" is used twice/);
 });
 
 t.test('secrets: refused in the file and in URLs, with where to put them', async (t) => {
