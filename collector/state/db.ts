@@ -106,6 +106,14 @@ export class StateDb {
     return new StateDb(dir, db);
   }
 
+  /**
+   * The connection, for the other modules of state/ (outbox, anomaly queries) to prepare
+   * their own statements; their writes go through write() so they join the batch.
+   */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
@@ -119,7 +127,7 @@ export class StateDb {
   // ---- devices -------------------------------------------------------------------
 
   saveDevice(d: Device): void {
-    this.batch(() => this.st.upsertDevice.run({
+    this.write(() => this.st.upsertDevice.run({
       id: d.id, name: d.name, mac: d.mac, ips: JSON.stringify(d.ips), vendor: d.vendor, hostname: d.hostname,
       profile: d.profile, segment: d.segment, known: d.known ? 1 : 0, first_seen: Math.trunc(d.firstSeen), last_seen: Math.trunc(d.lastSeen),
     }));
@@ -127,7 +135,7 @@ export class StateDb {
 
   /** lastSeen moved on (no other field changed). */
   deviceSeen(id: string, lastSeen: number): void {
-    this.batch(() => this.st.deviceSeen.run(Math.trunc(lastSeen), id));
+    this.write(() => this.st.deviceSeen.run(Math.trunc(lastSeen), id));
   }
 
   devices(): Device[] {
@@ -144,7 +152,7 @@ export class StateDb {
   saveAnomaly(a: Anomaly, _event: AnomalyEvent, cause: string): void {
     const first = Date.parse(a.firstSeen || a.time);
     const last = Date.parse(a.lastSeen || a.firstSeen || a.time);
-    this.batch(() => this.st.upsertAnomaly.run({
+    this.write(() => this.st.upsertAnomaly.run({
       id: a.id, cause, state: a.state, device: a.device, kind: a.kind, severity: a.severity,
       first_ms: Number.isFinite(first) ? first : 0, last_ms: Number.isFinite(last) ? last : 0, count: a.count,
       written_ms: Date.now(), body: JSON.stringify(a),
@@ -171,7 +179,7 @@ export class StateDb {
   /** Forget closed anomalies whose last occurrence is older than beforeMs; returns how many. */
   pruneClosed(beforeMs: number): number {
     let n = 0;
-    this.batch(() => { n = this.st.prune.run(beforeMs).changes; });
+    this.write(() => { n = this.st.prune.run(beforeMs).changes; });
     return n;
   }
 
@@ -180,7 +188,7 @@ export class StateDb {
   }
 
   setMeta(key: string, value: string): void {
-    this.batch(() => this.st.setMeta.run(key, value));
+    this.write(() => this.st.setMeta.run(key, value));
   }
 
   // ---- batching ------------------------------------------------------------------
@@ -209,7 +217,8 @@ export class StateDb {
     }
   }
 
-  private batch(write: () => void): void {
+  /** A write joins the current batch (one transaction, committed by a microtask). */
+  write(write: () => void): void {
     if (this.closed) throw new StateError('the state database is closed');
     // inside transaction(): its writes are that transaction's
     if (!this.batching && !this.db.inTransaction) {
