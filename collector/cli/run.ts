@@ -71,6 +71,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       host: config.host,
       log,
       stateDir: config.stateDir,
+      alerts: { channels: config.alerts, outboxMax: config.alertOutboxMax, outboxMaxDays: config.alertOutboxMaxDays },
     });
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
