@@ -6,14 +6,13 @@
 // low-severity alerts first when it is full.
 
 import t, { type Test } from 'tap';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { StateDb } from '../../../collector/state/db.js';
 import { Outbox } from '../../../collector/state/outbox.js';
 import { AlertDispatcher } from '../../../collector/sinks/alerts/dispatcher.js';
 import { parseAlertChannels, type ChannelConfig } from '../../../collector/sinks/alerts/config.js';
 import { createChannel } from '../../../collector/sinks/alerts/registry.js';
 import type { Anomaly, Severity } from '../../../collector/types.js';
+import { Receiver } from '../../helpers/webhook-receiver.js';
 import { anomaly } from '../../unit/sinks/alerts/fixture.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,56 +31,6 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return cond();
-}
-
-interface Received { key: string; event: string; anomaly: Anomaly; digest?: { total: number; lines: string[] } }
-
-/** A webhook receiver whose answer the test sets: 200, or a status (with Retry-After), or down. */
-class Receiver {
-  readonly all: Received[] = [];
-  /** when each request came and what it was answered */
-  readonly tries: Array<{ at: number; status: number }> = [];
-  status = 200;
-  retryAfter: string | null = null;
-  refused = 0;
-  private server: http.Server | null = null;
-  port = 0;
-
-  async start(port = 0): Promise<void> {
-    const srv = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => { body += d.toString(); });
-      req.on('end', () => {
-        this.tries.push({ at: Date.now(), status: this.status });
-        if (this.status !== 200) {
-          this.refused++;
-          res.writeHead(this.status, this.retryAfter ? { 'retry-after': this.retryAfter } : {});
-          res.end('not now');
-          return;
-        }
-        const b = JSON.parse(body) as Received;
-        if (req.headers['idempotency-key'] !== b.key) throw new Error('Idempotency-Key header and body key differ');
-        this.all.push(b);
-        res.writeHead(200).end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve));
-    this.server = srv;
-    this.port = (srv.address() as AddressInfo).port;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  /** keys, each once (what a receiver that drops repeats keeps) */
-  unique(): Set<string> {
-    return new Set(this.all.map((r) => r.key));
-  }
 }
 
 function channelConfig(port: number, extra: Record<string, unknown> = {}): ChannelConfig {
