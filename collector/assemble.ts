@@ -5,6 +5,7 @@
 
 import type { CompiledPolicy } from './policy/types.js';
 import type { DetectorDef } from './detect/detector.js';
+import type { DetectSettings } from './detect/settings.js';
 import type { Log, Sink } from './types.js';
 import { Pipeline } from './pipeline.js';
 import { JsonlSink } from './sinks/jsonl.js';
@@ -50,6 +51,8 @@ export interface AssembleSettings {
   stateDir?: string;
   /** alert channels (they need the state directory: their outbox is in it). */
   alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
+  /** detector settings over the policy's (the run config's degraded_silence). */
+  detect?: Partial<DetectSettings>;
 }
 
 export interface Collector {
@@ -123,6 +126,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     policy: s.policy,
     sinks,
     restore,
+    detect: s.detect,
     detectors: s.detectors,
     log: s.log,
     host: s.host,
@@ -130,7 +134,10 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     // queue: points in memory on their way to InfluxDB, not yet written nor spooled
     extraStats: () => {
       const is = influx?.stats();
-      return { drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0 };
+      return {
+        drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0,
+        alertsFailing: alerts?.failing(0).map((c) => ({ channel: c.channel, since: c.failingSince })) ?? [],
+      };
     },
   });
   stateSink?.attach(pipeline.inventory);

@@ -55,7 +55,7 @@ export interface PipelineOptions {
    */
   inventory?: boolean;
   /** figures of the source and sinks for the collector measurement. */
-  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number };
+  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }> };
 }
 
 /** Counters a summary or the API reads; plain numbers, updated in place. */
@@ -176,7 +176,10 @@ export class Pipeline {
       ? new DeviceTrafficStage((ip) => this.inventory.deviceByIp(ip), (t) => this.out.deviceTraffic(t), opts.trafficIntervalMs ?? 60_000)
       : null;
     this.health = new HealthStage(opts.host ?? 'segwatch', opts.source ?? 'unknown', () => this.healthFigures(),
-      (s) => this.out.collector(s), opts.statsIntervalMs ?? 10_000);
+      (s) => {
+        this.out.collector(s);
+        this.detect?.health({ time: s.time, host: s.host, source: s.source, packets: s.packets, records: this.counters.records, drops: s.drops, spoolBytes: s.spoolBytes, alertsFailing: this.opts.extraStats?.().alertsFailing ?? [] });
+      }, opts.statsIntervalMs ?? 10_000);
   }
 
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */

@@ -29,6 +29,9 @@ export interface RunConfig {
   alerts: ChannelConfig[];
   alertOutboxMax: number;
   alertOutboxMaxDays: number;
+  degradedSilenceS: number;
+  degradedSpoolS: number;
+  degradedAlertsS: number;
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'level';
@@ -53,12 +56,15 @@ export const SETTINGS: KeyDef[] = [
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
   { key: 'alertOutboxMax', file: 'alert_outbox_max', flag: 'alert-outbox-max', env: 'SEGWATCH_ALERT_OUTBOX_MAX', kind: 'int', min: 100, help: 'alerts waiting for delivery, at most (then the oldest low-severity ones go)' },
   { key: 'alertOutboxMaxDays', file: 'alert_outbox_max_days', flag: 'alert-outbox-max-days', env: 'SEGWATCH_ALERT_OUTBOX_MAX_DAYS', kind: 'int', min: 1, max: 365, help: 'days an undelivered alert waits before it is dropped' },
+  { key: 'degradedSilenceS', file: 'degraded_silence', flag: 'degraded-silence', env: 'SEGWATCH_DEGRADED_SILENCE', kind: 'int', min: 10, help: 'seconds without a packet or flow record before collector.degraded' },
+  { key: 'degradedSpoolS', file: 'degraded_spool', flag: 'degraded-spool', env: 'SEGWATCH_DEGRADED_SPOOL', kind: 'int', min: 10, help: 'seconds the InfluxDB spool may keep growing before collector.degraded' },
+  { key: 'degradedAlertsS', file: 'degraded_alerts', flag: 'degraded-alerts', env: 'SEGWATCH_DEGRADED_ALERTS', kind: 'int', min: 10, help: 'seconds an alert channel may fail every delivery before collector.degraded' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
 ];
 
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
-  spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7,
+  spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7, degradedSilenceS: 300, degradedSpoolS: 300, degradedAlertsS: 900,
 };
 
 export interface ConfigResult {

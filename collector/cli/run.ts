@@ -72,6 +72,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       log,
       stateDir: config.stateDir,
       alerts: { channels: config.alerts, outboxMax: config.alertOutboxMax, outboxMaxDays: config.alertOutboxMaxDays },
+      detect: { degradedSilenceMs: config.degradedSilenceS * 1000, degradedSpoolMs: config.degradedSpoolS * 1000, degradedAlertMs: config.degradedAlertsS * 1000 },
     });
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
