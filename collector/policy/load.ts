@@ -23,8 +23,6 @@ export const MAX_POLICY_BYTES = 16 * 1024 * 1024;
 /** Aliases `toJS` may expand: a few are normal, thousands are a "billion laughs" text. */
 const MAX_ALIAS_COUNT = 100;
 
-/** The schema compiled once, at the first load: ajv takes about 80 ms to compile it. */
-let validator: ReturnType<typeof makeSchemaValidator> | null = null;
 
 /** Parse, validate and compile policy text; `file` names it in errors. */
 export function loadPolicyText(text: string, file: string): LoadResult {
@@ -49,7 +47,7 @@ export function loadPolicyText(text: string, file: string): LoadResult {
   if (value === null || value === undefined) {
     return { policy: null, errors: [{ file, line: 1, col: 1, message: 'expected a policy (a mapping with version, segments, watch, default_profile, profiles), got an empty file', path: '' }] };
   }
-  validator ??= makeSchemaValidator();
+  const validator = makeSchemaValidator();
   // where both speak about the same place the semantic check is the more specific
   const memo = new RuleMemo();
   const semantic = semanticErrors(value, loc, new Set(), memo);
