@@ -90,7 +90,7 @@ export class DetectEngine {
         // a repeat joins its open anomaly without an Anomaly (and its ISO times) built for it
         const key = causeKey(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
         if (lc.repeat(key, init.count ?? 1, init.time, init.lastSeen ?? init.time, init.bytes ?? 0, init.packets ?? 0)) return key;
-        return lc.submit(makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
+        return lc.submitNew(key, makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
       },
       bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
       addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
