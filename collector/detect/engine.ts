@@ -70,6 +70,8 @@ export class DetectEngine {
   private factsPolicy: CompiledPolicy | null = null;
   /** the policy the last tick saw: a different one is a reload. */
   private tickPolicy: CompiledPolicy | null = null;
+  /** when an exception of the policy in force ends next: what it accepted is judged again */
+  private exceptionEnd = Infinity;
   private readonly judged: JudgedFlow = {
     f: null as never, policy: null as never, srcKey: 0, dstKey: 0, srcWatched: false, dstWatched: false, group: false, consumed: false,
   };
@@ -90,7 +92,10 @@ export class DetectEngine {
         // a repeat joins its open anomaly without an Anomaly (and its ISO times) built for it
         const key = causeKey(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
         if (lc.repeat(key, init.count ?? 1, init.time, init.lastSeen ?? init.time, init.bytes ?? 0, init.packets ?? 0)) return key;
-        return lc.submitNew(key, makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
+        const a = makeAnomaly(init, sev);
+        // an exception accepts it: stored and shown as suppressed, not alerted
+        a.suppressed = opts.policy().suppresses(a, init.time);
+        return lc.submitNew(key, a, init.time, init.lastSeen ?? init.time);
       },
       bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
       addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
@@ -232,6 +237,12 @@ export class DetectEngine {
   /** Time-based work: detectors' windows, then the lifecycle (updates, idle closes). */
   tick(now: number): void {
     const p = this.opts.policy();
+    if (p !== this.tickPolicy || now > this.exceptionEnd) {
+      // a reload, or an exception's end: open anomalies are marked suppressed again (or not)
+      const n = this.lifecycle.resuppress((a) => p.suppresses(a, now));
+      if (n) this.log.info({ changed: n }, 'exceptions changed: open anomalies marked suppressed or not');
+      this.exceptionEnd = p.nextExceptionEnd(now);
+    }
     if (p !== this.tickPolicy) {
       if (this.tickPolicy !== null) this.reloaded(p);
       this.tickPolicy = p;

@@ -187,6 +187,24 @@ export class AnomalyLifecycle {
     this.nextIdle = next;
   }
 
+  /**
+   * Judge `suppressed` of every open anomaly again (exceptions changed); each one that changed
+   * is handed on as updated at once, so the alert channels hear of one no longer accepted.
+   */
+  resuppress(suppressed: (a: Anomaly) => boolean): number {
+    let n = 0;
+    for (const e of this.open.values()) {
+      const s = suppressed(e.a);
+      if (s === e.a.suppressed) continue;
+      e.a.suppressed = s;
+      if (e.dirty) { this.dirty.delete(e); e.dirty = false; }
+      this.counters.updated++;
+      this.hand('updated', e);
+      n++;
+    }
+    return n;
+  }
+
   /** Close every open anomaly the predicate picks (a reloaded policy now allows it). */
   closeWhere(pred: (a: Anomaly) => boolean, reason: CloseReason): number {
     let n = 0;

@@ -4,7 +4,8 @@
 import type { DetectorsDoc, PolicyDoc, RuleDoc, ServiceName } from './schema.js';
 import type { DetectSettings, PlaintextPort } from '../detect/settings.js';
 import type { CompiledPolicy, DeviceFacts, DevicePlacement, FlowFacts, ProfileLimits, Verdict } from './types.js';
-import type { Proto } from '../types.js';
+import type { Anomaly, Proto } from '../types.js';
+import { Exceptions } from './exceptions.js';
 import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
 import { PortIndex, PortIndexBuilder } from './ports.js';
 import { DomainTrie, globToRegExp } from './glob.js';
@@ -181,10 +182,12 @@ export class Policy implements CompiledPolicy {
   /** one frozen verdict per rule, so an allow allocates nothing either. */
   private verdicts = new Map<string, Verdict[]>();
   private detectors: Partial<DetectSettings>;
+  private exceptions: Exceptions;
 
   constructor(readonly source: string, doc: PolicyDoc, memo: RuleMemo = new RuleMemo()) {
     this.vlan = doc.vlan;
     this.detectors = detectorSettings(doc.detectors);
+    this.exceptions = new Exceptions(doc.exceptions ?? []);
     for (const [name, list] of Object.entries(doc.segments)) {
       for (const c of list) this.segs.insert(cidr(c), () => name);
     }
@@ -378,6 +381,14 @@ export class Policy implements CompiledPolicy {
   }
 
   /** A fresh copy each call: callers may merge into it. */
+  suppresses(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerName' | 'peerPort'>, now: number): boolean {
+    return this.exceptions.size > 0 && this.exceptions.suppresses(a, now);
+  }
+
+  nextExceptionEnd(now: number): number {
+    return this.exceptions.nextEnd(now);
+  }
+
   detectSettings(): Partial<DetectSettings> {
     const d = this.detectors;
     const out: Partial<DetectSettings> = { ...d };

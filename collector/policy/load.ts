@@ -9,6 +9,7 @@ import { Locator, dottedPath } from './locate.js';
 import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo } from './validate.js';
 import type { PolicyDoc } from './schema.js';
 import type { CompiledPolicy, PolicyError } from './types.js';
+import type { ExceptionDoc } from './exceptions.js';
 
 export interface LoadResult {
   /** null when there is any error. */
@@ -41,8 +42,11 @@ function withEnvCopy<T>(fn: () => T): T {
   }
 }
 
-/** Parse, validate and compile policy text; `file` names it in errors. */
-export function loadPolicyText(text: string, file: string): LoadResult {
+/**
+ * Parse, validate and compile policy text; `file` names it in errors. `extraExceptions`
+ * (from exceptions.yaml) join the policy's own `exceptions:`.
+ */
+export function loadPolicyText(text: string, file: string, extraExceptions: readonly ExceptionDoc[] = []): LoadResult {
   const lc = new LineCounter();
   // YAML 1.2 core schema (the default): yes/no/on/off stay text, 0x1F is 31, 08 is 8
   const doc = withEnvCopy(() => parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false }));
@@ -71,6 +75,10 @@ export function loadPolicyText(text: string, file: string): LoadResult {
   const covered = new Set(semantic.map((e) => e.path));
   errors.push(...schemaErrors(validator, value, loc).filter((e) => !covered.has(e.path)), ...semantic);
   if (errors.length > 0) return { policy: null, errors: sortErrors(errors) };
+  if (extraExceptions.length) {
+    const v = value as PolicyDoc;
+    v.exceptions = [...(v.exceptions ?? []), ...extraExceptions];
+  }
   try {
     return { policy: compilePolicy(value as PolicyDoc, file, memo), errors: [] };
   } catch (e) {
@@ -99,8 +107,53 @@ function aliasError(doc: Document, lc: LineCounter, file: string, e: Error): Pol
   return { file, line, col, message: `YAML: ${e.message}`, path: '' };
 }
 
-/** Read and load a policy file; a read error comes back as a PolicyError too. */
-export async function loadPolicyFile(path: string): Promise<LoadResult> {
+/**
+ * exceptions.yaml (in the state directory; acknowledgements through the API write it): a
+ * mapping with one key, `exceptions:`, a list of entries as in the policy. Checked by the
+ * policy's own schema and checks, with this file's lines and columns.
+ */
+export function loadExceptionsText(text: string, file: string): { list: ExceptionDoc[]; errors: PolicyError[] } {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const errors: PolicyError[] = doc.errors.map((e) => {
+    const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+    return { file, line: lp.line, col: lp.col, message: `YAML syntax: ${e.message.split('\n')[0]}`, path: '' };
+  });
+  if (errors.length) return { list: [], errors };
+  const loc = new Locator(doc, lc, file);
+  const value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  if (value === null || value === undefined) return { list: [], errors: [] };
+  if (typeof value !== 'object' || Array.isArray(value)) return { list: [], errors: [loc.error([], 'expected a mapping with one key, exceptions: (a list)')] };
+  for (const k of Object.keys(value)) if (k !== 'exceptions') errors.push(loc.error([k], `unknown key "${k}"; expected only exceptions`, true));
+  const list = (value as { exceptions?: unknown }).exceptions ?? [];
+  // the smallest valid policy around the list: its schema and checks judge each entry
+  const probe = { version: 1, segments: { s: ['10.0.0.0/8'] }, watch: ['s'], default_profile: 'p', profiles: { p: { allow: [] } }, exceptions: list };
+  const mine = (e: PolicyError) => e.path.startsWith('exceptions');
+  errors.push(...schemaErrors(makeSchemaValidator(), probe, loc).filter(mine), ...semanticErrors(probe, loc, new Set()).filter(mine));
+  return errors.length ? { list: [], errors: sortErrors(errors) } : { list: list as ExceptionDoc[], errors: [] };
+}
+
+/**
+ * Read and load a policy file (and exceptions.yaml when `exceptions` names one that exists);
+ * a read error comes back as a PolicyError too.
+ */
+export async function loadPolicyFile(path: string, opts: { exceptions?: string } = {}): Promise<LoadResult> {
+  let extra: ExceptionDoc[] = [];
+  if (opts.exceptions) {
+    let text: string | null = null;
+    try {
+      text = await readFile(opts.exceptions, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        return { policy: null, errors: [{ file: opts.exceptions, line: 0, col: 0, message: `cannot read the exceptions: ${(e as Error).message}`, path: '' }] };
+      }
+    }
+    if (text !== null) {
+      const r = loadExceptionsText(text, opts.exceptions);
+      if (r.errors.length) return { policy: null, errors: r.errors };
+      extra = r.list;
+    }
+  }
   let text: string;
   try {
     const st = await stat(path);
@@ -111,7 +164,7 @@ export async function loadPolicyFile(path: string): Promise<LoadResult> {
   } catch (e) {
     return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `cannot read the policy: ${(e as Error).message}`, path: '' }] };
   }
-  return loadPolicyText(text, path);
+  return loadPolicyText(text, path, extra);
 }
 
 /** "file:line:col: message" (as compilers print, so editors can jump to it). */

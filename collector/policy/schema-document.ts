@@ -609,6 +609,59 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
           }
         }
       }
+    },
+    "exceptions": {
+      "description": "accepted behaviours: matching anomalies are stored and shown, marked suppressed, and not alerted",
+      "type": "array",
+      "items": {
+        "additionalProperties": false,
+        "description": "an accepted behaviour: matching anomalies are marked suppressed and not alerted",
+        "type": "object",
+        "required": [
+          "comment"
+        ],
+        "properties": {
+          "device": {
+            "minLength": 1,
+            "description": "a device name or glob (\"plugs-*\"); left out: every device",
+            "type": "string"
+          },
+          "kind": {
+            "minLength": 1,
+            "description": "an anomaly kind or glob (\"scan.*\"); left out: every kind",
+            "type": "string"
+          },
+          "peer": {
+            "minLength": 1,
+            "description": "the peer's address or name, or a glob (\"*.tplinkcloud.com\"); left out: every peer",
+            "type": "string"
+          },
+          "port": {
+            "description": "the peer port, 0-65535, or a glob of digits (\"8*\")",
+            "anyOf": [
+              {
+                "minimum": 0,
+                "maximum": 65535,
+                "type": "integer"
+              },
+              {
+                "pattern": "^[0-9*?]+$",
+                "type": "string"
+              }
+            ]
+          },
+          "comment": {
+            "minLength": 1,
+            "description": "why this behaviour is accepted (required)",
+            "type": "string"
+          },
+          "until": {
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$",
+            "description": "when it stops applying: a date (2027-01-31, the end of that day, UTC) or a date and time (2027-01-31T18:00:00Z)",
+            "type": "string"
+          }
+        }
+      }
     }
   }
 };

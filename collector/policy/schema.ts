@@ -88,6 +88,21 @@ export const DetectorsSchema = Type.Object({
   )),
 }, { additionalProperties: false, description: 'detector thresholds, windows and severities; everything left out keeps its default' });
 
+export const ExceptionSchema = Type.Object({
+  device: Type.Optional(Type.String({ minLength: 1, description: 'a device name or glob ("plugs-*"); left out: every device' })),
+  kind: Type.Optional(Type.String({ minLength: 1, description: 'an anomaly kind or glob ("scan.*"); left out: every kind' })),
+  peer: Type.Optional(Type.String({ minLength: 1, description: 'the peer\'s address or name, or a glob ("*.tplinkcloud.com"); left out: every peer' })),
+  port: Type.Optional(Type.Union([
+    Type.Integer({ minimum: 0, maximum: 65535 }),
+    Type.String({ pattern: '^[0-9*?]+$' }),
+  ], { description: 'the peer port, 0-65535, or a glob of digits ("8*")' })),
+  comment: Type.String({ minLength: 1, description: 'why this behaviour is accepted (required)' }),
+  until: Type.Optional(Type.String({
+    pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$',
+    description: 'when it stops applying: a date (2027-01-31, the end of that day, UTC) or a date and time (2027-01-31T18:00:00Z)',
+  })),
+}, { additionalProperties: false, description: 'an accepted behaviour: matching anomalies are marked suppressed and not alerted' });
+
 export const PolicySchema = Type.Object({
   version: Type.Literal(1, { description: 'policy language version: 1' }),
   segments: Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Array(Type.String({ description: 'a CIDR or an IP' }), { minItems: 1 }), {
@@ -102,6 +117,7 @@ export const PolicySchema = Type.Object({
   default_profile: Name('profile'),
   profiles: Type.Record(Type.String({ pattern: NAME_PATTERN }), ProfileSchema, { description: 'profiles by name', additionalProperties: false }),
   detectors: Type.Optional(DetectorsSchema),
+  exceptions: Type.Optional(Type.Array(ExceptionSchema, { description: 'accepted behaviours: matching anomalies are stored and shown, marked suppressed, and not alerted' })),
 }, {
   additionalProperties: false,
   $id: 'https://segwatch.invalid/schema/policy.schema.json',

@@ -1,7 +1,7 @@
 // The interface the rest of segwatch sees of a loaded, compiled policy. The policy
 // module owns parsing, validation and compilation; detectors only ask questions.
 
-import type { Proto } from '../types.js';
+import type { Anomaly, Proto } from '../types.js';
 import type { DetectSettings } from '../detect/settings.js';
 
 /** What the policy needs to know of a device to place it and pick its entry. */
@@ -86,6 +86,10 @@ export interface CompiledPolicy {
    * resolveSettings(). A fresh object each call.
    */
   detectSettings(): Partial<DetectSettings>;
+  /** an `exceptions:` entry in force at `now` accepts this anomaly (it is marked suppressed). */
+  suppresses(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerName' | 'peerPort'>, now: number): boolean;
+  /** when the next exception ends after `now` (what it accepted alerts again), or Infinity. */
+  nextExceptionEnd(now: number): number;
 }
 
 /** One problem in a policy file, with its place. line/col are 1-based. */

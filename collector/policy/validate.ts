@@ -8,6 +8,7 @@ import { parsePort, parseSize, show, type PortSpec } from './units.js';
 import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
+import { untilMs } from './exceptions.js';
 
 /** ajv's validating function: true or false, and after false its `errors`. */
 export interface SchemaValidator {
@@ -295,6 +296,9 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
   }
   const hasResolvers = arr(doc.resolvers).length > 0;
   if (isObj(doc.detectors)) detectorErrors(doc.detectors, err);
+  arr(doc.exceptions).forEach((x, i) => {
+    if (isObj(x) && str(x.until) && Number.isNaN(untilMs(x.until))) err(['exceptions', i, 'until'], `expected a real date such as 2027-01-31, got "${x.until}"`);
+  });
 
   for (const p of profNames) {
     const prof = profiles[p];

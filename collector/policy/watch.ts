@@ -10,6 +10,8 @@ import type { CompiledPolicy, PolicyError } from './types.js';
 export interface PolicyWatcherOptions {
   /** ms of quiet after a change before reloading; editors write in several steps. Default 150. */
   debounceMs?: number;
+  /** exceptions.yaml in the state directory: loaded beside the policy when it exists. */
+  exceptionsPath?: string;
 }
 
 /**
@@ -22,6 +24,7 @@ export class PolicyWatcher extends EventEmitter {
   private fsw: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private debounceMs: number;
+  readonly exceptionsPath: string | undefined;
   private loading: Promise<boolean> | null = null;
   private again = false;
   private sighup: (() => void) | null = null;
@@ -31,6 +34,7 @@ export class PolicyWatcher extends EventEmitter {
     super();
     this.path = resolve(path);
     this.debounceMs = opts.debounceMs ?? 150;
+    this.exceptionsPath = opts.exceptionsPath;
   }
 
   /**
@@ -78,7 +82,7 @@ export class PolicyWatcher extends EventEmitter {
   }
 
   private async doLoad(): Promise<boolean> {
-    const r = await loadPolicyFile(this.path);
+    const r = await loadPolicyFile(this.path, { exceptions: this.exceptionsPath });
     if (this.closed) return false;
     if (r.policy) {
       this.last = r.policy;

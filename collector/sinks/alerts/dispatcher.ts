@@ -83,6 +83,8 @@ export class AlertDispatcher implements Sink {
   private readonly retryMinMs: number;
   private readonly reminding: boolean;
   private readonly open = new Map<string, OpenAnomaly>();
+  /** anomalies an exception silenced when they opened: sent as opened once it stops matching */
+  private readonly silenced = new Set<string>();
   private readonly housekeeping: NodeJS.Timeout;
   private closed = false;
   private digests = 0;
@@ -111,7 +113,17 @@ export class AlertDispatcher implements Sink {
   anomaly(a: Anomaly, event: AnomalyEvent): void {
     if (this.closed) return;
     if (this.reminding) this.track(a, event);
-    if (event === 'updated') return;
+    if (a.suppressed) {
+      if (event === 'opened') this.silenced.add(a.id);
+      if (event === 'closed') this.silenced.delete(a.id);
+      return;
+    }
+    if (event === 'updated') {
+      // its exception ended or was removed: the channels hear of it now, as an opening
+      if (this.silenced.delete(a.id)) this.enqueue(a, 'opened', `${a.id}:opened`);
+      return;
+    }
+    if (event === 'closed') this.silenced.delete(a.id);
     this.enqueue(a, event, `${a.id}:${event}`);
   }
 
@@ -127,8 +139,21 @@ export class AlertDispatcher implements Sink {
     return [...this.lanes.values()].filter((l) => l.stats.failingSince > 0 && now - l.stats.failingSince >= forMs).map((l) => l.stats);
   }
 
-  /** Deliveries go on in the background and wait on disk: nothing to flush. */
-  async flush(): Promise<void> {}
+  /**
+   * The end of input or a stop: give the channels that are delivering a moment (at most
+   * `waitMs`) to take what is due; what is left waits on disk for the next start.
+   */
+  async flush(waitMs = 5000): Promise<void> {
+    const until = this.clock() + waitMs;
+    for (const lane of this.lanes.values()) this.wake(lane);
+    for (;;) {
+      const sizes = this.outbox.sizes();
+      const now = this.clock();
+      const pending = [...this.lanes.values()].some((l) => (sizes.get(l.cfg.name) ?? 0) > 0 && l.stats.failingSince === 0 && l.pausedUntil <= now);
+      if (!pending || now >= until || this.closed) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 
   /** Stop: the send in flight finishes (bounded by its timeout); what waits stays in the outbox. */
   async close(): Promise<void> {
