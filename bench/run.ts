@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { generateBenchCapture } from './gen-capture.js';
 import { bigPolicyYaml } from './big-policy.js';
 import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js';
+import { printAlerts, runAlertsBench } from './alerts.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -40,6 +41,8 @@ const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(','))
 const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency');
 /** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
 const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
+/** The alert benches (webhook rate; run with four channels against none) unless BENCH_ALERTS=0. */
+const ALERTS = process.env.BENCH_ALERTS !== '0' && (!ONLY || ONLY.has('alerts'));
 const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
@@ -219,6 +222,12 @@ async function throughput(): Promise<Record<string, unknown>> {
     // Warm the page cache so the first tool does not pay for the disk.
     spawnSync('cat', [file], { stdio: 'ignore', timeout: 120_000 });
 
+    let alerts: Awaited<ReturnType<typeof runAlertsBench>> | null = null;
+    if (ALERTS) {
+      console.error('alerts: webhook delivery rate; run --capture with four channels against none');
+      alerts = await runAlertsBench(SEGWATCH, file, policy, RUNS);
+      printAlerts(alerts);
+    }
     const baseCli = BASE ? buildBase(BASE, join(tmp, 'base')) : null;
     const results: Result[] = [];
     const list = tools(file, policy, tmp, baseCli, likePolicy).filter((t) => t.argv);
@@ -291,6 +300,7 @@ async function throughput(): Promise<Record<string, unknown>> {
       timeoutSeconds: TIMEOUT_S,
       results,
       comparisons,
+      alerts,
     };
     return out;
   } finally {

@@ -155,7 +155,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors }, 'segwatch collector stopped');
   // libpcap's poller holds the event loop until one more packet arrives after stop(), and a
   // read (or read-ahead) of a quiet pipe until its writer sends: everything is flushed by
-  // now, so leave without waiting for either.
-  if (config.interface || stopping || !sourceEnded) setTimeout(() => process.exit(code), 200).unref();
+  // now, and the alert channels' HTTP connection pool keeps idle sockets for a few seconds.
+  if (config.interface || stopping || !sourceEnded || collector.alerts) setTimeout(() => process.exit(code), 200).unref();
   return code;
 }

@@ -21,8 +21,6 @@ export interface OutboxRow {
   createdMs: number;
   nextMs: number;
   attempts: number;
-  /** the Alert as JSON */
-  body: string;
 }
 
 export interface OutboxLimits {
@@ -43,8 +41,10 @@ function statements(c: StateDb['connection']) {
   return {
       insert: c.prepare(`INSERT INTO outbox (channel, key, event, kind, device, severity, sev_rank, created_ms, next_ms, body)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (channel, key) DO NOTHING`),
-      due: c.prepare(`SELECT seq, channel, key, event, kind, device, severity, created_ms AS createdMs, next_ms AS nextMs, attempts, body
+      // without the bodies: a digest needs only what it counts, a send reads its one body
+      due: c.prepare(`SELECT seq, channel, key, event, kind, device, severity, created_ms AS createdMs, next_ms AS nextMs, attempts
         FROM outbox WHERE channel = ? AND next_ms <= ? ORDER BY seq LIMIT ?`),
+      body: c.prepare('SELECT body FROM outbox WHERE seq = ?'),
       nextDue: c.prepare('SELECT min(next_ms) AS t FROM outbox WHERE channel = ?'),
       remove: c.prepare('DELETE FROM outbox WHERE seq = ?'),
       retry: c.prepare('UPDATE outbox SET attempts = attempts + 1, next_ms = ?, last_error = ? WHERE seq = ?'),
@@ -77,6 +77,11 @@ export class Outbox {
   /** The channel's rows due at `now`, oldest first. */
   due(channel: string, now: number, limit: number): OutboxRow[] {
     return this.st.due.all(channel, now, limit) as OutboxRow[];
+  }
+
+  /** The Alert (JSON) of a row, or null when it is gone. */
+  body(seq: number): string | null {
+    return (this.st.body.get(seq) as { body: string } | undefined)?.body ?? null;
   }
 
   /** When the channel's earliest row is due (ms), or null when it has none. */

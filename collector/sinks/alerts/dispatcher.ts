@@ -149,7 +149,12 @@ export class AlertDispatcher implements Sink {
     for (;;) {
       const sizes = this.outbox.sizes();
       const now = this.clock();
-      const pending = [...this.lanes.values()].some((l) => (sizes.get(l.cfg.name) ?? 0) > 0 && l.stats.failingSince === 0 && l.pausedUntil <= now);
+      // a lane waits for nothing it could not send now: a failing channel, a backoff, an empty bucket
+      const pending = [...this.lanes.values()].some((l) => {
+        if ((sizes.get(l.cfg.name) ?? 0) === 0 || l.stats.failingSince !== 0 || l.pausedUntil > now) return false;
+        this.refill(l, now);
+        return l.tokens >= 1 || l.busy !== null;
+      });
       if (!pending || now >= until || this.closed) return;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -169,10 +174,12 @@ export class AlertDispatcher implements Sink {
 
   private enqueue(a: Anomaly, event: AlertEvent, key: string): void {
     const now = this.clock();
+    let body = '';
     for (const lane of this.lanes.values()) {
       if (!matches(lane.cfg, a, event)) continue;
-      const alert: Alert = { key, event, anomaly: a };
-      if (this.outbox.add(lane.cfg.name, key, event, a.kind, a.device, a.severity, JSON.stringify(alert), now)) this.wake(lane);
+      // one text for every channel that takes it
+      if (body === '') body = JSON.stringify({ key, event, anomaly: a } satisfies Alert);
+      if (this.outbox.add(lane.cfg.name, key, event, a.kind, a.device, a.severity, body, now)) this.wake(lane);
     }
   }
 
@@ -218,7 +225,10 @@ export class AlertDispatcher implements Sink {
   private wake(lane: Lane): void {
     if (this.closed) return;
     if (lane.busy) { lane.again = true; return; }
-    this.schedule(lane, this.clock());
+    // a lane in backoff or with an empty bucket has its timer set already: a new row waits too
+    const now = this.clock();
+    if (lane.timer && lane.timerAt > now && (now < lane.pausedUntil || lane.tokens < 1)) return;
+    this.schedule(lane, now);
   }
 
   private schedule(lane: Lane, at: number): void {
@@ -246,28 +256,47 @@ export class AlertDispatcher implements Sink {
   private async pump(lane: Lane): Promise<void> {
     for (;;) {
       if (this.closed) return;
-      const now = this.clock();
+      let now = this.clock();
       if (now < lane.pausedUntil) { this.schedule(lane, lane.pausedUntil); return; }
+      // an empty bucket: nothing to read until a token is back
+      this.refill(lane, now);
+      if (lane.tokens < 1) {
+        this.schedule(lane, now + Math.ceil((1 - lane.tokens) * 60_000 / lane.cfg.rateLimitPerMin));
+        return;
+      }
       const rows = this.outbox.due(lane.cfg.name, now, BATCH);
       if (rows.length === 0) {
         const next = this.outbox.nextDue(lane.cfg.name);
         if (next !== null) this.schedule(lane, next);
         return;
       }
-      this.refill(lane, now);
-      if (lane.tokens < 1) {
-        this.schedule(lane, now + Math.ceil((1 - lane.tokens) * 60_000 / lane.cfg.rateLimitPerMin));
-        return;
+      // through the rows read: one by one while the bucket holds a token for each of the
+      // rest, or two or more; with the last token, the rest as one digest
+      for (let i = 0; i < rows.length; i++) {
+        if (this.closed) return;
+        now = this.clock();
+        this.refill(lane, now);
+        if (lane.tokens < 1) {
+          this.schedule(lane, now + Math.ceil((1 - lane.tokens) * 60_000 / lane.cfg.rateLimitPerMin));
+          return;
+        }
+        const left = rows.length - i;
+        if (lane.tokens >= left || lane.tokens >= 2) {
+          if (!(await this.send(lane, rows[i]))) return;
+        } else {
+          if (!(await this.sendDigest(lane, rows.slice(i)))) return;
+          break;
+        }
       }
-      const ok = lane.tokens >= rows.length ? await this.send(lane, rows[0]) : lane.tokens >= 2 ? await this.send(lane, rows[0]) : await this.sendDigest(lane, rows);
-      if (!ok) return;
     }
   }
 
   private async send(lane: Lane, row: OutboxRow): Promise<boolean> {
     let alert: Alert;
     try {
-      alert = JSON.parse(row.body) as Alert;
+      const body = this.outbox.body(row.seq);
+      if (body === null) return true;
+      alert = JSON.parse(body) as Alert;
     } catch {
       this.giveUp(lane, [row.seq], row.key, new Error('unreadable outbox row'));
       return true;
