@@ -65,15 +65,61 @@ export function createMetrics(facade: CollectorFacade): Metrics {
     },
   });
 
+  // Opened and open now by kind and severity: opened from the lifecycle's 'opened' events since
+  // start, open from the state database (every open anomaly, restored ones included).
+  new Counter({
+    name: 'segwatch_anomalies_opened_total',
+    help: 'Anomalies opened since start, by kind and severity.',
+    labelNames: ['kind', 'severity'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of facade.openedAnomalyCounts?.() ?? []) this.inc({ kind: c.kind, severity: c.severity }, num(c.count));
+    },
+  });
+  new Gauge({
+    name: 'segwatch_anomalies_open_by_kind',
+    help: 'Anomalies open now, by kind and severity (restored after a restart included).',
+    labelNames: ['kind', 'severity'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of facade.openAnomalyCounts?.() ?? []) this.set({ kind: c.kind, severity: c.severity }, num(c.count));
+    },
+  });
+
+  // Alert channels, one series per channel (few: the config names them). Read once per scrape.
+  let alerts: ReturnType<NonNullable<CollectorFacade['alertStats']>> | null = null;
+  const readAlerts = () => (alerts ??= facade.alertStats?.() ?? []);
+  const perChannel = (kind: 'counter' | 'gauge', name: string, help: string, pick: (a: ReturnType<typeof readAlerts>[number]) => number) => {
+    const collect = function (this: Counter<'channel' | 'type'> | Gauge<'channel' | 'type'>) {
+      this.reset();
+      for (const a of readAlerts()) {
+        const labels = { channel: a.channel, type: a.type };
+        if (this instanceof Gauge) this.set(labels, num(pick(a)));
+        else this.inc(labels, num(pick(a)));
+      }
+    };
+    const cfg = { name, help, labelNames: ['channel', 'type'] as const, registers: [registry], collect };
+    return kind === 'counter' ? new Counter(cfg) : new Gauge(cfg);
+  };
+  perChannel('counter', 'segwatch_alert_deliveries_total', 'Alerts a channel delivered (acknowledged by the receiver).', (a) => a.delivered);
+  perChannel('counter', 'segwatch_alert_failures_total', 'Delivery attempts that failed (each is retried until the outbox drops it).', (a) => a.failed);
+  perChannel('counter', 'segwatch_alert_retries_total', 'Delivery attempts that were retries.', (a) => a.retries);
+  perChannel('counter', 'segwatch_alert_dropped_total', 'Alerts dropped from a full or expired outbox, never delivered.', (a) => a.dropped);
+  perChannel('gauge', 'segwatch_alert_outbox', 'Alerts waiting in the channel\'s outbox now.', (a) => a.outbox);
+
   return {
     registry,
     contentType: registry.contentType,
     async scrape() {
       snap = facade.counters();
+      alerts = null;
       try {
         return await registry.metrics();
       } finally {
         snap = null;
+        alerts = null;
       }
     },
   };
