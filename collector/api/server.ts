@@ -31,6 +31,8 @@ export interface ApiOptions {
 export interface RunningApi {
   /** what the server is bound to, e.g. "127.0.0.1:41234" or "[::1]:9808". */
   address: string;
+  /** "http://" or "https://" and the address */
+  url: string;
   close(): Promise<void>;
 }
 
@@ -159,6 +161,7 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   let closing: Promise<void> | null = null;
   return {
     address,
+    url: `${tls ? 'https' : 'http'}://${address}`,
     close() {
       closing ??= app.close().then(() => log.info({ listen: address }, 'api: closed'));
       return closing;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
 import { parseListen, apiTokenFromEnv } from '../api/server.js';
+import { apiAdminTokenFromEnv, checkAdminToken } from '../api/server.js';
 
 export interface RunConfig {
   policy: string;
@@ -24,6 +25,10 @@ export interface RunConfig {
   listen?: string;
   host: string;
   logLevel: string;
+  apiTlsCert?: string;
+  apiTlsKey?: string;
+  apiRateLimit: number;
+  apiMaxBodyBytes: number;
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'level';
@@ -47,11 +52,16 @@ export const SETTINGS: KeyDef[] = [
   { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'serve the API (REST, /metrics) on ADDRESS:PORT; needs SEGWATCH_API_TOKEN; loopback unless told otherwise' },
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
+  { key: 'apiTlsCert', file: 'api_tls_cert', flag: 'api-tls-cert', env: 'SEGWATCH_API_TLS_CERT', kind: 'string', help: 'serve the API over HTTPS with this certificate chain (PEM file); needs api_tls_key' },
+  { key: 'apiTlsKey', file: 'api_tls_key', flag: 'api-tls-key', env: 'SEGWATCH_API_TLS_KEY', kind: 'string', help: 'the private key (PEM file) of api_tls_cert' },
+  { key: 'apiRateLimit', file: 'api_rate_limit', flag: 'api-rate-limit', env: 'SEGWATCH_API_RATE_LIMIT', kind: 'int', min: 0, max: 1_000_000, help: 'API requests per client address per minute, beyond which it answers 429; 0: no limit' },
+  { key: 'apiMaxBodyBytes', file: 'api_max_body_bytes', flag: 'api-max-body-bytes', env: 'SEGWATCH_API_MAX_BODY_BYTES', kind: 'int', min: 1024, max: 16 * 1024 * 1024, help: 'largest policy text POST /api/v1/policy/validate takes, bytes (413 beyond)' },
 ];
 
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info',
+  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024,
 };
 
 export interface ConfigResult {
@@ -104,6 +114,21 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
       if (!apiTokenFromEnv(env)) errors.push('listen: the API needs a token: set SEGWATCH_API_TOKEN or SEGWATCH_API_TOKEN_FILE (there is no default)');
     } catch (err) {
       errors.push(`SEGWATCH_API_TOKEN_FILE: ${(err as Error).message}`);
+    }
+  }
+  if ((cfg.apiTlsCert === undefined) !== (cfg.apiTlsKey === undefined)) {
+    errors.push('api_tls_cert and api_tls_key: give both (HTTPS) or neither (HTTP)');
+  }
+  for (const k of ['apiTlsCert', 'apiTlsKey'] as const) {
+    if (typeof cfg[k] !== 'string') continue;
+    try { readFileSync(cfg[k] as string); } catch (err) { errors.push(`${k === 'apiTlsCert' ? 'api_tls_cert' : 'api_tls_key'}: cannot read: ${(err as Error).message}`); }
+  }
+  if (typeof cfg.listen === 'string') {
+    try {
+      const read = apiTokenFromEnv(env);
+      if (read) checkAdminToken(apiAdminTokenFromEnv(env), read);
+    } catch (err) {
+      errors.push(`SEGWATCH_API_ADMIN_TOKEN: ${(err as Error).message}`);
     }
   }
   return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };

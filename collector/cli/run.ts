@@ -9,13 +9,15 @@ import { PolicyWatcher } from '../policy/watch.js';
 import { formatPolicyError } from '../policy/load.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
-import { startApi, apiTokenFromEnv } from '../api/server.js';
-import type { CollectorFacade } from '../api/facade.js';
+import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
+import type { CollectorFacade, PolicyInfo } from '../api/facade.js';
+import { AnomalyQuery } from '../state/anomaly-query.js';
+import type { PolicyError } from '../policy/types.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
-const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER' };
+const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
   flags[d.flag] = {
@@ -81,10 +83,40 @@ export async function runCommand(argv: string[]): Promise<number> {
   const source = collector.source!;
 
   const startedAt = Date.now();
+  const anomalyQuery = collector.state ? new AnomalyQuery(collector.state) : null;
+  const policyInfo = (): PolicyInfo | null => {
+    const p = watcher.currentOrNull();
+    const l = watcher.loaded();
+    if (!p || !l) return null;
+    return {
+      file: watcher.path, loadedAt: l.at, sha256: l.sha256, bytes: l.bytes, ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
+      profiles: p.profiles().map((name) => ({ name, ...p.limits(name) })),
+    };
+  };
   const facade: CollectorFacade = {
     // the state database holds every device ever seen here, this run's changes included
     devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
     recentAnomalies: (n) => ring?.last(n) ?? [],
+    ...(anomalyQuery ? {
+      findAnomalies: (f, limit, after) => anomalyQuery.list(f, limit, after),
+      anomaly: (id) => anomalyQuery.get(id),
+      openAnomalyCounts: () => anomalyQuery.openCounts(),
+    } : {}),
+    openedAnomalyCounts: () => ring?.openedCounts() ?? [],
+    activeFlows: (limit, match) => pipeline.flows.active(limit, match),
+    policy: policyInfo,
+    reloadPolicy: async () => {
+      let errors: PolicyError[] = [];
+      const onErrors = (e: PolicyError[]) => { errors = e; };
+      watcher.on('errors', onErrors);
+      try {
+        const reloaded = await watcher.reload();
+        return { reloaded, errors: reloaded ? [] : errors, policy: policyInfo() };
+      } finally {
+        watcher.off('errors', onErrors);
+      }
+    },
+    // alertStats: the alert dispatcher's figures, once it is assembled
     counters: () => {
       const c = pipeline.counters;
       return {
@@ -98,7 +130,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   let api: Awaited<ReturnType<typeof startApi>> | null = null;
   if (config.listen) {
     try {
-      api = await startApi({ listen: config.listen, token: apiTokenFromEnv(), facade, log });
+      api = await startApi({
+        listen: config.listen, token: apiTokenFromEnv(), adminToken: apiAdminTokenFromEnv(), facade, log,
+        tlsCert: config.apiTlsCert, tlsKey: config.apiTlsKey, rateLimit: config.apiRateLimit, maxBodyBytes: config.apiMaxBodyBytes,
+      });
       log.info({ address: api.address }, 'API listening');
     } catch (err) {
       process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
