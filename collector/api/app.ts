@@ -7,7 +7,7 @@
 // other, and nothing unauthenticated is parsed.
 
 import { STATUS_CODES } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance, type onRequestHookHandler } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifySchemaValidationError, type onRequestHookHandler } from 'fastify';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -57,6 +57,15 @@ export function buildApp(facade: CollectorFacade, opts: AppOptions): FastifyInst
     bodyLimit: BODY_LIMIT,
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
+    // a misspelt parameter (?severty=high) is refused, not dropped to answer everything
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' as const, useDefaults: true, allErrors: false } },
+    // "querystring/foo: must NOT have additional properties" names the parameter at fault
+    schemaErrorFormatter: (errors: FastifySchemaValidationError[], dataVar: string) => {
+      const e = errors[0];
+      const extra = (e?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+      const where = `${dataVar}${e?.instancePath ?? ''}${extra !== undefined ? `/${extra}` : ''}`;
+      return new Error(`${where}: ${e?.message ?? 'is not valid'}${extra !== undefined ? ' (unknown parameter)' : ''}`);
+    },
   };
   const app = (opts.tls ? Fastify({ ...base, https: { cert: opts.tls.cert, key: opts.tls.key } }) : Fastify(base)) as unknown as FastifyInstance;
   const metrics = createMetrics(facade);

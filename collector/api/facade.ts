@@ -3,8 +3,9 @@
 
 import type { Anomaly, AnomalyEvent, Device, FlowRecord, Sink } from '../types.js';
 import type { ActiveFlowMatch } from '../flows/flow-table.js';
-import type { PolicyError } from '../policy/types.js';
-import type { AnomalyCount, AnomalyFilter, AnomalyPosition, AnomalyRow } from '../state/anomaly-query.js';
+import type { CompiledPolicy, PolicyError } from '../policy/types.js';
+import { AnomalyQuery, type AnomalyCount, type AnomalyFilter, type AnomalyPosition, type AnomalyRow } from '../state/anomaly-query.js';
+import type { StateDb } from '../state/db.js';
 
 export type { ActiveFlowMatch, AnomalyCount, AnomalyFilter, AnomalyPosition, AnomalyRow };
 
@@ -210,4 +211,51 @@ export class AnomalyRing implements Sink {
 
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/** What the API needs of a policy watcher (collector/policy/watch.ts PolicyWatcher). */
+export interface PolicySource {
+  readonly path: string;
+  currentOrNull(): CompiledPolicy | null;
+  loaded(): { at: number; sha256: string; bytes: number } | null;
+  reload(): Promise<boolean>;
+  on(event: 'errors', fn: (errors: PolicyError[]) => void): unknown;
+  off(event: 'errors', fn: (errors: PolicyError[]) => void): unknown;
+}
+
+/** The facade's policy and reloadPolicy over a policy watcher. */
+export function policyFacade(w: PolicySource): Required<Pick<CollectorFacade, 'policy' | 'reloadPolicy'>> {
+  const policy = (): PolicyInfo | null => {
+    const p = w.currentOrNull();
+    const l = w.loaded();
+    if (!p || !l) return null;
+    return {
+      file: w.path, loadedAt: l.at, sha256: l.sha256, bytes: l.bytes, ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
+      profiles: p.profiles().map((name) => ({ name, ...p.limits(name) })),
+    };
+  };
+  return {
+    policy,
+    async reloadPolicy() {
+      let errors: PolicyError[] = [];
+      const onErrors = (e: PolicyError[]) => { errors = e; };
+      w.on('errors', onErrors);
+      try {
+        const reloaded = await w.reload();
+        return { reloaded, errors: reloaded ? [] : errors, policy: policy() };
+      } finally {
+        w.off('errors', onErrors);
+      }
+    },
+  };
+}
+
+/** The facade's anomaly queries over the state database. */
+export function stateFacade(db: StateDb): Required<Pick<CollectorFacade, 'findAnomalies' | 'anomaly' | 'openAnomalyCounts'>> {
+  const q = new AnomalyQuery(db);
+  return {
+    findAnomalies: (f, limit, after) => q.list(f, limit, after),
+    anomaly: (id) => q.get(id),
+    openAnomalyCounts: () => q.openCounts(),
+  };
 }

@@ -10,9 +10,7 @@ import { formatPolicyError } from '../policy/load.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
 import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
-import type { CollectorFacade, PolicyInfo } from '../api/facade.js';
-import { AnomalyQuery } from '../state/anomaly-query.js';
-import type { PolicyError } from '../policy/types.js';
+import { policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
@@ -83,39 +81,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   const source = collector.source!;
 
   const startedAt = Date.now();
-  const anomalyQuery = collector.state ? new AnomalyQuery(collector.state) : null;
-  const policyInfo = (): PolicyInfo | null => {
-    const p = watcher.currentOrNull();
-    const l = watcher.loaded();
-    if (!p || !l) return null;
-    return {
-      file: watcher.path, loadedAt: l.at, sha256: l.sha256, bytes: l.bytes, ...(p.vlan !== undefined ? { vlan: p.vlan } : {}),
-      profiles: p.profiles().map((name) => ({ name, ...p.limits(name) })),
-    };
-  };
   const facade: CollectorFacade = {
     // the state database holds every device ever seen here, this run's changes included
     devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
     recentAnomalies: (n) => ring?.last(n) ?? [],
-    ...(anomalyQuery ? {
-      findAnomalies: (f, limit, after) => anomalyQuery.list(f, limit, after),
-      anomaly: (id) => anomalyQuery.get(id),
-      openAnomalyCounts: () => anomalyQuery.openCounts(),
-    } : {}),
+    ...(collector.state ? stateFacade(collector.state) : {}),
     openedAnomalyCounts: () => ring?.openedCounts() ?? [],
     activeFlows: (limit, match) => pipeline.flows.active(limit, match),
-    policy: policyInfo,
-    reloadPolicy: async () => {
-      let errors: PolicyError[] = [];
-      const onErrors = (e: PolicyError[]) => { errors = e; };
-      watcher.on('errors', onErrors);
-      try {
-        const reloaded = await watcher.reload();
-        return { reloaded, errors: reloaded ? [] : errors, policy: policyInfo() };
-      } finally {
-        watcher.off('errors', onErrors);
-      }
-    },
+    ...policyFacade(watcher),
     // alertStats: the alert dispatcher's figures, once it is assembled
     counters: () => {
       const c = pipeline.counters;
