@@ -271,7 +271,7 @@ export const metricsRoutes: FastifyPluginAsync<{ metrics: Metrics }> = async (ap
   app.get('/metrics', {
     schema: {
       summary: 'Prometheus metrics (text exposition format)', tags: ['collector'], security: SECURITY_READ,
-      produces: ['text/plain'], response: { 200: metricsResponseSchema, ...errorResponses },
+      response: { 200: metricsResponseSchema, ...errorResponses },
     },
   }, async (_req, reply) => {
     const text = await metrics.scrape();

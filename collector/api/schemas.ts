@@ -308,4 +308,7 @@ export const healthResponseSchema = {
 } as const;
 
 /** Prometheus text exposition; sent as a string with its own content type, so not JSON-serialized. */
-export const metricsResponseSchema = { type: 'string' } as const;
+export const metricsResponseSchema = {
+  description: 'Prometheus text exposition format 0.0.4',
+  content: { 'text/plain': { schema: { type: 'string' } } },
+} as const;
