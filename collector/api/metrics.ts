@@ -67,26 +67,22 @@ export function createMetrics(facade: CollectorFacade): Metrics {
 
   // Opened and open now by kind and severity: opened from the lifecycle's 'opened' events since
   // start, open from the state database (every open anomaly, restored ones included).
-  new Counter({
-    name: 'segwatch_anomalies_opened_total',
-    help: 'Anomalies opened since start, by kind and severity.',
-    labelNames: ['kind', 'severity'] as const,
-    registers: [registry],
-    collect() {
+  const byKindAndSeverity = (kind: 'counter' | 'gauge', name: string, help: string, pick: () => Array<{ kind: string; severity: string; count: number }>) => {
+    const collect = function (this: Counter<'kind' | 'severity'> | Gauge<'kind' | 'severity'>) {
       this.reset();
-      for (const c of facade.openedAnomalyCounts?.() ?? []) this.inc({ kind: c.kind, severity: c.severity }, num(c.count));
-    },
-  });
-  new Gauge({
-    name: 'segwatch_anomalies_open_by_kind',
-    help: 'Anomalies open now, by kind and severity (restored after a restart included).',
-    labelNames: ['kind', 'severity'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const c of facade.openAnomalyCounts?.() ?? []) this.set({ kind: c.kind, severity: c.severity }, num(c.count));
-    },
-  });
+      for (const c of pick()) {
+        const labels = { kind: c.kind, severity: c.severity };
+        if (this instanceof Gauge) this.set(labels, num(c.count));
+        else this.inc(labels, num(c.count));
+      }
+    };
+    const cfg = { name, help, labelNames: ['kind', 'severity'] as const, registers: [registry], collect };
+    return kind === 'counter' ? new Counter(cfg) : new Gauge(cfg);
+  };
+  byKindAndSeverity('counter', 'segwatch_anomalies_opened_total', 'Anomalies opened since start, by kind and severity.',
+    () => facade.openedAnomalyCounts?.() ?? []);
+  byKindAndSeverity('gauge', 'segwatch_anomalies_open_by_kind', 'Anomalies open now, by kind and severity (restored after a restart included).',
+    () => facade.openAnomalyCounts?.() ?? []);
 
   // Alert channels, one series per channel (few: the config names them). Read once per scrape.
   let alerts: ReturnType<NonNullable<CollectorFacade['alertStats']>> | null = null;

@@ -59,6 +59,14 @@ function kill(child: ChildProcess | null): Promise<void> {
   });
 }
 
+/** An API facade with no traffic: for the in-process servers beside the collector. */
+function quietFacade(packets: number): CollectorFacade {
+  return {
+    devices: () => [], recentAnomalies: () => [],
+    counters: () => ({ packets, bytes: 0, decodeErrors: 0, flows: 0, flowsActive: 0, anomalies: 0, anomaliesByKind: {}, drops: 0, spoolBytes: 0, startedAt: 0, source: 's', policy: 'p' }),
+  };
+}
+
 // ---- the collector ---------------------------------------------------------------
 
 const child = spawn(process.execPath, [cliPath, 'run', '--policy', policy, '--capture', fifo, '--listen', '127.0.0.1:0',
@@ -240,7 +248,7 @@ t.test('the OpenAPI document: OpenAPI 3.0, every route, every schema compiles, $
 });
 
 t.test('rate limit over the socket: 429 under a burst', async (t) => {
-  const facade: CollectorFacade = { devices: () => [], recentAnomalies: () => [], counters: () => ({ packets: 0, bytes: 0, decodeErrors: 0, flows: 0, flowsActive: 0, anomalies: 0, anomaliesByKind: {}, drops: 0, spoolBytes: 0, startedAt: 0, source: 's', policy: 'p' }) };
+  const facade = quietFacade(0);
   const api = await startApi({ listen: '127.0.0.1:0', token: TOKEN, facade, rateLimit: 10 });
   t.teardown(() => api.close());
   const codes = await Promise.all(Array.from({ length: 25 }, () => fetch(`${api.url}/api/v1/stats`, { headers: read, signal: AbortSignal.timeout(5000) }).then((r) => r.status)));
@@ -257,7 +265,7 @@ t.test('TLS: api_tls_cert and api_tls_key serve HTTPS', { skip: skipUnless(hasOp
   const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
     '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(tls, 'key.pem'), '-out', join(tls, 'cert.pem')], { timeout: 30_000 });
   t.equal(r.status, 0, 'a certificate');
-  const facade: CollectorFacade = { devices: () => [], recentAnomalies: () => [], counters: () => ({ packets: 5, bytes: 0, decodeErrors: 0, flows: 0, flowsActive: 0, anomalies: 0, anomaliesByKind: {}, drops: 0, spoolBytes: 0, startedAt: 0, source: 's', policy: 'p' }) };
+  const facade = quietFacade(5);
   const api: RunningApi = await startApi({ listen: '127.0.0.1:0', token: TOKEN, facade, tlsCert: join(tls, 'cert.pem'), tlsKey: join(tls, 'key.pem') });
   t.teardown(() => api.close());
   t.match(api.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -309,8 +317,7 @@ const hasPrometheus = existsSync('/usr/bin/prometheus');
 t.test('a real Prometheus scrapes /metrics with the bearer token; the series read back', { skip: skipUnless(hasPrometheus, 'needs prometheus (Debian package)') }, async (t) => {
   // a second target: an API whose facade reports alert channels, as the dispatcher will
   const facade: CollectorFacade = {
-    devices: () => [], recentAnomalies: () => [],
-    counters: () => ({ packets: 1, bytes: 0, decodeErrors: 0, flows: 0, flowsActive: 0, anomalies: 0, anomaliesByKind: {}, drops: 0, spoolBytes: 0, startedAt: 0, source: 's', policy: 'p' }),
+    ...quietFacade(1),
     alertStats: () => [
       { channel: 'soc', type: 'syslog', delivered: 12, failed: 3, retries: 4, outbox: 2, dropped: 1 },
       { channel: 'chat', type: 'webhook', delivered: 7, failed: 0, retries: 0, outbox: 0, dropped: 0 },
