@@ -65,8 +65,9 @@ export class AnomalyQuery {
     }
     if (filter.state !== undefined) { where.push('state = ?'); args.push(filter.state); }
     if (after !== undefined) {
-      where.push('(first_ms < ? OR (first_ms = ? AND id < ?))');
-      args.push(Math.trunc(after.firstMs), Math.trunc(after.firstMs), after.id);
+      // a row value: an index on (first_ms, id) serves it and the ORDER BY as one range walk
+      where.push('(first_ms, id) < (?, ?)');
+      args.push(Math.trunc(after.firstMs), after.id);
     }
     const sql = `SELECT first_ms, body FROM anomalies${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
       ORDER BY first_ms DESC, id DESC LIMIT ?`;
