@@ -5,6 +5,7 @@
 
 import type { CompiledPolicy } from './policy/types.js';
 import type { DetectorDef } from './detect/detector.js';
+import type { DetectSettings } from './detect/settings.js';
 import type { Log, Sink } from './types.js';
 import { Pipeline } from './pipeline.js';
 import { JsonlSink } from './sinks/jsonl.js';
@@ -16,6 +17,9 @@ import { openLive } from './sources/pcap-live.js';
 import type { FrameSource } from './sources/source.js';
 import { StateDb } from './state/db.js';
 import { StateSink } from './state/sink.js';
+import { Outbox } from './state/outbox.js';
+import type { ChannelConfig } from './sinks/alerts/config.js';
+import { AlertDispatcher } from './sinks/alerts/dispatcher.js';
 
 export interface AssembleSettings {
   /** run: the long-running collector (anomalies stay open at a stop); replay: a file, then final states. */
@@ -45,6 +49,10 @@ export interface AssembleSettings {
    * kept up to date while running. Without it, nothing outlives the process.
    */
   stateDir?: string;
+  /** alert channels (they need the state directory: their outbox is in it). */
+  alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
+  /** detector settings over the policy's (the run config's degraded_silence). */
+  detect?: Partial<DetectSettings>;
 }
 
 export interface Collector {
@@ -54,6 +62,7 @@ export interface Collector {
   ring: AnomalyRing | null;
   source: FrameSource | null;
   state: StateDb | null;
+  alerts: AlertDispatcher | null;
 }
 
 /** Throws (with a message for a person) when a source cannot be opened. */
@@ -64,6 +73,21 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   const stateSink = state ? new StateSink(state, { log: s.log }) : null;
   if (stateSink) sinks.push(stateSink);
   const restore = state ? { devices: state.devices(), anomalies: state.openAnomalies() } : undefined;
+  let alerts: AlertDispatcher | null = null;
+  if (s.alerts && s.alerts.channels.length > 0) {
+    if (!state) throw new Error('alert channels need a state directory (their outbox is kept there): give --state-dir');
+    try {
+      const { createChannel } = await import('./sinks/alerts/registry.js');
+      const channels = s.alerts.channels.map((cfg) => ({ cfg, channel: createChannel(cfg, s.alerts!.env ?? process.env, { log: s.log }) }));
+      const outbox = new Outbox(state, { maxRows: s.alerts.outboxMax, maxAgeMs: s.alerts.outboxMaxDays !== undefined ? s.alerts.outboxMaxDays * 86_400_000 : undefined });
+      alerts = new AlertDispatcher({ channels, outbox, log: s.log });
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    // after the state sink: its rows join the same batch as the anomaly they are about
+    sinks.push(alerts);
+  }
   if (s.mode === 'run') {
     if (s.out) sinks.push(new JsonlSink(s.out, 'lifecycle'));
   } else {
@@ -102,6 +126,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     policy: s.policy,
     sinks,
     restore,
+    detect: s.detect,
     detectors: s.detectors,
     log: s.log,
     host: s.host,
@@ -109,7 +134,10 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     // queue: points in memory on their way to InfluxDB, not yet written nor spooled
     extraStats: () => {
       const is = influx?.stats();
-      return { drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0 };
+      return {
+        drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0,
+        alertsFailing: alerts?.failing(0).map((c) => ({ channel: c.channel, since: c.failingSince })) ?? [],
+      };
     },
   });
   stateSink?.attach(pipeline.inventory);
@@ -117,5 +145,5 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   if (restore && (restore.devices.length || restore.anomalies.length)) {
     s.log?.info({ stateDir: s.stateDir, devices: restore.devices.length, openAnomalies: restore.anomalies.length }, 'state: resumed from the last run');
   }
-  return { pipeline, sinks, influx, ring, source, state };
+  return { pipeline, sinks, influx, ring, source, state, alerts };
 }

@@ -6,6 +6,7 @@
 import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
+import { isLocalIp } from './inventory/addresses.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
@@ -55,7 +56,7 @@ export interface PipelineOptions {
    */
   inventory?: boolean;
   /** figures of the source and sinks for the collector measurement. */
-  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number };
+  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }> };
 }
 
 /** Counters a summary or the API reads; plain numbers, updated in place. */
@@ -115,7 +116,7 @@ export class Pipeline {
 
     this.inventory = new Inventory(
       {
-        isLocal: policy ? (ip) => policy().segmentOf(ip) !== '' || defaultLocal(ip) : undefined,
+        isLocal: policy ? (ip) => policy().segmentOf(ip) !== '' || isLocalIp(ip) : undefined,
         onLink: policy ? (ip, peer) => {
           const p = policy(), seg = p.segmentOf(ip);
           return seg !== '' && (p.isWatched(ip) || seg === p.segmentOf(peer));
@@ -176,7 +177,10 @@ export class Pipeline {
       ? new DeviceTrafficStage((ip) => this.inventory.deviceByIp(ip), (t) => this.out.deviceTraffic(t), opts.trafficIntervalMs ?? 60_000)
       : null;
     this.health = new HealthStage(opts.host ?? 'segwatch', opts.source ?? 'unknown', () => this.healthFigures(),
-      (s) => this.out.collector(s), opts.statsIntervalMs ?? 10_000);
+      (s) => {
+        this.out.collector(s);
+        this.detect?.health({ time: s.time, host: s.host, source: s.source, packets: s.packets, records: this.counters.records, drops: s.drops, spoolBytes: s.spoolBytes, alertsFailing: this.opts.extraStats?.().alertsFailing ?? [] });
+      }, opts.statsIntervalMs ?? 10_000);
   }
 
   /** The FrameHandler a source calls: decode, count, and feed the stages. Hot path. */
@@ -363,16 +367,6 @@ export class Pipeline {
 
 function mergeDetect(fromPolicy: Partial<DetectSettings>, explicit: Partial<DetectSettings> = {}): Partial<DetectSettings> {
   return { ...fromPolicy, ...explicit, severity: { ...fromPolicy.severity, ...explicit.severity } as DetectSettings['severity'] };
-}
-
-/** RFC 1918, CGNAT, link-local and ULA: addresses that belong to devices on a local segment. */
-export function defaultLocal(ip: string): boolean {
-  if (ip.includes(':')) {
-    const first = parseInt(ip.split(':')[0] || '0', 16);
-    return (first & 0xffc0) === 0xfe80 || (first & 0xfe00) === 0xfc00;
-  }
-  const [a, b] = ip.split('.').map(Number);
-  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
 }
 
 /** Device ids device.new must not report: those seen before, in this run's caller or in the state. */

@@ -119,7 +119,8 @@ export type BuiltinKind =
   | 'protocol.plaintext'
   | 'dns.bypass'
   | 'volume.limit'
-  | 'credentials.default';
+  | 'credentials.default'
+  | 'collector.degraded';
 
 /** A detector registered beside the bundled ones may report a kind of its own. */
 export type AnomalyKind = BuiltinKind | (string & {});
@@ -127,16 +128,17 @@ export type AnomalyKind = BuiltinKind | (string & {});
 /** The bundled detectors' kinds; detect/registry.ts is where each is declared with its severity. */
 export const ANOMALY_KINDS: readonly BuiltinKind[] = [
   'policy.violation', 'segment.crossing', 'device.new', 'device.spoof', 'scan.hosts',
-  'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit', 'credentials.default',
+  'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit', 'credentials.default', 'collector.degraded',
 ];
 
 /** Where an anomaly is in its lifecycle (DESIGN.md "Anomaly lifecycle"). */
 export type AnomalyState = 'open' | 'closed';
 /**
  * Why it closed: its cause went quiet for the idle time, the input ended, a reloaded policy
- * allows it, or too many were open at once (the least recently active closes first).
+ * allows it, too many were open at once (the least recently active closes first), or the
+ * condition it reported ended (collector.degraded).
  */
-export type CloseReason = '' | 'idle' | 'end' | 'allowed' | 'capacity';
+export type CloseReason = '' | 'idle' | 'end' | 'allowed' | 'capacity' | 'cleared';
 /** What a sink is told: an anomaly opened, changed while open, or closed. */
 export type AnomalyEvent = 'opened' | 'updated' | 'closed';
 

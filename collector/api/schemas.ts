@@ -71,7 +71,7 @@ export const anomalySchema = {
     rule: { type: 'string' },
     message: { type: 'string' },
     state: { type: 'string', enum: ['open', 'closed'] },
-    closeReason: { type: 'string', enum: ['', 'idle', 'end', 'allowed', 'capacity'] },
+    closeReason: { type: 'string', enum: ['', 'idle', 'end', 'allowed', 'capacity', 'cleared'] },
     suppressed: { type: 'boolean' },
   },
 } as const;

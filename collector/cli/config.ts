@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
 import { parseListen, apiTokenFromEnv } from '../api/server.js';
 import { apiAdminTokenFromEnv, checkAdminToken } from '../api/server.js';
+import { parseAlertChannels, type ChannelConfig } from '../sinks/alerts/config.js';
 
 export interface RunConfig {
   policy: string;
@@ -29,6 +30,13 @@ export interface RunConfig {
   apiTlsKey?: string;
   apiRateLimit: number;
   apiMaxBodyBytes: number;
+  /** the alert channels (the config file's `alerts:` list); empty when none. */
+  alerts: ChannelConfig[];
+  alertOutboxMax: number;
+  alertOutboxMaxDays: number;
+  degradedSilenceS: number;
+  degradedSpoolS: number;
+  degradedAlertsS: number;
 }
 
 type Kind = 'string' | 'int' | 'bool' | 'level';
@@ -51,6 +59,11 @@ export const SETTINGS: KeyDef[] = [
   { key: 'out', file: 'out', flag: 'out', env: 'SEGWATCH_OUT', kind: 'string', help: 'append anomalies as JSON lines to this file' },
   { key: 'listen', file: 'listen', flag: 'listen', env: 'SEGWATCH_LISTEN', kind: 'string', help: 'serve the API (REST, /metrics) on ADDRESS:PORT; needs SEGWATCH_API_TOKEN; loopback unless told otherwise' },
   { key: 'host', file: 'host', flag: 'host', env: 'SEGWATCH_HOST', kind: 'string', help: 'host tag of the collector measurement' },
+  { key: 'alertOutboxMax', file: 'alert_outbox_max', flag: 'alert-outbox-max', env: 'SEGWATCH_ALERT_OUTBOX_MAX', kind: 'int', min: 100, help: 'alerts waiting for delivery, at most (then the oldest low-severity ones go)' },
+  { key: 'alertOutboxMaxDays', file: 'alert_outbox_max_days', flag: 'alert-outbox-max-days', env: 'SEGWATCH_ALERT_OUTBOX_MAX_DAYS', kind: 'int', min: 1, max: 365, help: 'days an undelivered alert waits before it is dropped' },
+  { key: 'degradedSilenceS', file: 'degraded_silence', flag: 'degraded-silence', env: 'SEGWATCH_DEGRADED_SILENCE', kind: 'int', min: 10, help: 'seconds without a packet or flow record before collector.degraded' },
+  { key: 'degradedSpoolS', file: 'degraded_spool', flag: 'degraded-spool', env: 'SEGWATCH_DEGRADED_SPOOL', kind: 'int', min: 10, help: 'seconds the InfluxDB spool may keep growing before collector.degraded' },
+  { key: 'degradedAlertsS', file: 'degraded_alerts', flag: 'degraded-alerts', env: 'SEGWATCH_DEGRADED_ALERTS', kind: 'int', min: 10, help: 'seconds an alert channel may fail every delivery before collector.degraded' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
   { key: 'apiTlsCert', file: 'api_tls_cert', flag: 'api-tls-cert', env: 'SEGWATCH_API_TLS_CERT', kind: 'string', help: 'serve the API over HTTPS with this certificate chain (PEM file); needs api_tls_key' },
   { key: 'apiTlsKey', file: 'api_tls_key', flag: 'api-tls-key', env: 'SEGWATCH_API_TLS_KEY', kind: 'string', help: 'the private key (PEM file) of api_tls_cert' },
@@ -60,7 +73,7 @@ export const SETTINGS: KeyDef[] = [
 
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
-  spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info',
+  spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7, degradedSilenceS: 300, degradedSpoolS: 300, degradedAlertsS: 900,
   apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024,
 };
 
@@ -76,9 +89,9 @@ export interface ConfigResult {
 export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined, hostname: string): ConfigResult {
   const errors: string[] = [];
   const fromFile = new Map<string, { value: unknown; where: string }>();
-  if (file) readConfigFile(file, fromFile, errors);
+  const alerts = file ? readConfigFile(file, fromFile, errors, env) : [];
 
-  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname };
+  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname, alerts };
   for (const d of SETTINGS) {
     let raw: unknown, where: string;
     if (flags[d.flag] !== undefined) { raw = flags[d.flag]; where = `--${d.flag}`; }
@@ -156,13 +169,21 @@ function coerce(d: KeyDef, raw: unknown): unknown {
   }
 }
 
-function readConfigFile(file: string, into: Map<string, { value: unknown; where: string }>, errors: string[]): void {
+/** Only the alert channels of a config file (`segwatch alerts test`): every problem, with its position. */
+export function readAlertChannels(file: string, env: NodeJS.ProcessEnv): { channels: ChannelConfig[]; errors: string[] } {
+  const errors: string[] = [];
+  const channels = readConfigFile(file, new Map(), errors, env);
+  return { channels, errors };
+}
+
+/** Reads the settings into `into`; returns the alert channels (checked, with their positions on error). */
+function readConfigFile(file: string, into: Map<string, { value: unknown; where: string }>, errors: string[], env: NodeJS.ProcessEnv): ChannelConfig[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     errors.push(`${file}: cannot read: ${(err as Error).message}`);
-    return;
+    return [];
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
@@ -174,20 +195,33 @@ function readConfigFile(file: string, into: Map<string, { value: unknown; where:
     const p = lc.linePos(e.pos[0]);
     errors.push(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
-  if (doc.errors.length) return;
-  if (doc.contents === null) return;
+  if (doc.errors.length) return [];
+  if (doc.contents === null) return [];
   if (!isMap(doc.contents)) {
     errors.push(`${at(doc.contents as Node)}: expected a mapping of settings (key: value)`);
-    return;
+    return [];
   }
   const known = new Map(SETTINGS.map((d) => [d.file, d]));
+  let alerts: ChannelConfig[] = [];
   for (const item of doc.contents.items) {
     const k = isScalar(item.key) ? String(item.key.value) : '';
+    if (k === 'alerts') {
+      const r = parseAlertChannels(doc.get('alerts') === undefined ? undefined : (item.value as Node | null)?.toJSON(), env);
+      // "alerts[2] (soc): url: ..." is placed at that channel's key in the file
+      for (const e of r.errors) {
+        const m = /^alerts\[(\d+)\](?: \([^)]*\))?: ([a-z_]+)/.exec(e);
+        const node = m ? (doc.getIn(['alerts', Number(m[1]), m[2]], true) as Node | undefined) ?? (doc.getIn(['alerts', Number(m[1])], true) as Node | undefined) : undefined;
+        errors.push(`${at(node ?? (item.value as Node))}: ${e}`);
+      }
+      alerts = r.channels ?? [];
+      continue;
+    }
     if (!known.has(k)) {
-      errors.push(`${at(item.key as Node)}: unknown setting ${JSON.stringify(k)}; expected one of ${[...known.keys()].join(', ')}`);
+      errors.push(`${at(item.key as Node)}: unknown setting ${JSON.stringify(k)}; expected one of ${[...known.keys()].join(', ')}, alerts`);
       continue;
     }
     const v = item.value;
     into.set(k, { value: isScalar(v) ? v.value : v, where: at((v ?? item.key) as Node) });
   }
+  return alerts;
 }

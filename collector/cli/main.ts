@@ -11,6 +11,7 @@ commands:
   devices CAPTURE                print the devices a capture shows
   run --policy FILE              the long-running collector (live interface or capture file)
   policy check FILE              validate a policy
+  alerts test [--config FILE]    send a test alert through every configured channel
   dashboards build [--out DIR]   write the Grafana dashboards and provisioning
 
 Run 'segwatch COMMAND --help' for a command's options.
@@ -24,6 +25,7 @@ const commands: Record<string, () => Promise<(argv: string[]) => Promise<number>
   run: async () => (await import('./run.js')).runCommand,
   policy: async () => (await import('./policy-check.js')).policyCommand,
   dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
+  alerts: async () => (await import('./alerts.js')).alertsCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -71,6 +71,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       host: config.host,
       log,
       stateDir: config.stateDir,
+      alerts: { channels: config.alerts, outboxMax: config.alertOutboxMax, outboxMaxDays: config.alertOutboxMaxDays },
+      detect: { degradedSilenceMs: config.degradedSilenceS * 1000, degradedSpoolMs: config.degradedSpoolS * 1000, degradedAlertMs: config.degradedAlertsS * 1000 },
     });
   } catch (err) {
     process.stderr.write(`segwatch run: ${(err as Error).message}\n`);
@@ -89,7 +91,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     openedAnomalyCounts: () => ring?.openedCounts() ?? [],
     activeFlows: (limit, match) => pipeline.flows.active(limit, match),
     ...policyFacade(watcher),
-    // alertStats: the alert dispatcher's figures, once it is assembled
+    // the alert dispatcher's figures, one entry per configured channel
+    alertStats: () => collector.alerts?.stats() ?? [],
     counters: () => {
       const c = pipeline.counters;
       return {

@@ -44,6 +44,8 @@ export interface Reporter {
   addTraffic(key: string, bytes: number, packets: number, time: number): boolean;
   /** a flow's server name (TLS SNI, HTTP Host) that came after its anomaly opened: fills an empty peerName. */
   peerName?(key: string, name: string): boolean;
+  /** the condition behind the open anomaly under key ended: it closes now ('cleared'). */
+  clear?(key: string): boolean;
 }
 
 export function protoString(p: Proto | string | undefined): string {

@@ -60,6 +60,23 @@ export interface PayloadEvent {
   start(): FlowStart | undefined;
 }
 
+/** What the collector knows of its own health: its counters, and what its sinks report. */
+export interface CollectorHealth {
+  /** ms since epoch (packet time in a replay, wall clock live) */
+  time: number;
+  host: string;
+  source: string;
+  /** frames and flow records taken since start */
+  packets: number;
+  records: number;
+  /** frames or records the source lost (kernel, interface, queue), since start */
+  drops: number;
+  /** bytes waiting in the InfluxDB spool */
+  spoolBytes: number;
+  /** alert channels whose every try failed, and since when (ms) */
+  alertsFailing: ReadonlyArray<{ channel: string; since: number }>;
+}
+
 export interface DnsAnswerEvent {
   /** ms since epoch */
   time: number;
@@ -115,6 +132,8 @@ export interface Detector {
   payloadPorts?: readonly number[];
   /** Time moved on (packet time in a replay, wall-clock live). */
   tick?(now: number): void;
+  /** The collector's own figures, every health interval (10 s). */
+  health?(h: CollectorHealth): void;
   /** End of input: judge what is pending. */
   flush?(): void;
   /**

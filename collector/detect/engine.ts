@@ -21,7 +21,7 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
 import { AnomalyLifecycle, causeKey } from './lifecycle.js';
-import type { DetectContext, Detector, DetectorDef, DnsAnswerEvent, JudgedFlow, PayloadEvent } from './detector.js';
+import type { CollectorHealth, DetectContext, Detector, DetectorDef, DnsAnswerEvent, JudgedFlow, PayloadEvent } from './detector.js';
 import { DETECTORS } from './registry.js';
 
 export interface DetectEngineOptions {
@@ -90,11 +90,13 @@ export class DetectEngine {
         // a repeat joins its open anomaly without an Anomaly (and its ISO times) built for it
         const key = causeKey(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
         if (lc.repeat(key, init.count ?? 1, init.time, init.lastSeen ?? init.time, init.bytes ?? 0, init.packets ?? 0)) return key;
-        return lc.submit(makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
+        return lc.submitNew(key, makeAnomaly(init, sev), init.time, init.lastSeen ?? init.time);
       },
       bump: (key, count, time) => lc.repeat(key, count, time, time, 0, 0),
       addTraffic: (key, bytes, packets, time) => lc.addTraffic(key, bytes, packets, time),
       peerName: (key, name) => lc.peerName(key, name),
+      // rare (a condition that ended): a walk of the open anomalies is fine
+      clear: (key) => lc.closeWhere((a) => causeKey(a.device, a.kind, a.peer, a.peerPort, a.rule) === key, 'cleared') > 0,
     };
     const ctx: DetectContext = {
       settings: this.settings,
@@ -123,7 +125,7 @@ export class DetectEngine {
     const want = <K extends Exclude<keyof Detector, 'payloadPorts'>>(k: K) => this.detectors.filter((d) => typeof d[k] === 'function');
     this.on = {
       flowStart: want('flowStart'), flowName: want('flowName'), flowRecord: want('flowRecord'), dnsAnswer: want('dnsAnswer'),
-      claim: want('claim'), device: want('device'), signal: want('signal'), payload: want('payload'), tick: want('tick'), flush: want('flush'),
+      claim: want('claim'), device: want('device'), signal: want('signal'), payload: want('payload'), tick: want('tick'), health: want('health'), flush: want('flush'),
       allows: want('allows'), stats: want('stats'), scanningSince: want('scanningSince'),
     };
     for (const d of this.on.payload) for (const port of d.payloadPorts ?? []) if (port >= 0 && port < 65536) this.payloadPorts[port] = 1;
@@ -220,6 +222,11 @@ export class DetectEngine {
   /** An address claimed by a second MAC (inventory event). */
   conflict(c: BindingConflict): void {
     for (const d of this.on.claim) this.guard(d, () => d.claim!(c));
+  }
+
+  /** The collector's own figures (every health interval). */
+  health(h: CollectorHealth): void {
+    for (const d of this.on.health) this.guard(d, () => d.health!(h));
   }
 
   /** Time-based work: detectors' windows, then the lifecycle (updates, idle closes). */

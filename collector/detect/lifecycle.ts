@@ -12,7 +12,7 @@
 // changed since their last write, and walks all open ones only when the earliest possible
 // idle close is due, so a replay of many hours costs in proportion to its anomalies.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Anomaly, AnomalyEvent, CloseReason } from '../types.js';
 
 export interface LifecycleOptions {
@@ -47,10 +47,17 @@ export function causeKey(device: string, kind: string, peer: string, peerPort: n
  * same cause coming back after it closed (its first packet differs).
  */
 export function anomalyId(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerPort' | 'proto' | 'rule'>, firstMs: number): string {
-  return createHash('sha256')
-    .update(`${a.device}\u0000${a.kind}\u0000${a.peer}\u0000${a.peerPort}\u0000${a.proto}\u0000${a.rule}\u0000${firstMs}`)
-    .digest('hex').slice(0, 20);
+  const text = `${a.device}\u0000${a.kind}\u0000${a.peer}\u0000${a.peerPort}\u0000${a.proto}\u0000${a.rule}\u0000${firstMs}`;
+  return sha256Hex(text).slice(0, 20);
 }
+
+/**
+ * crypto.hash (Node >= 20.12) digests in one call, without the Hash object createHash
+ * builds each time: a replay with many anomalies opens one per anomaly.
+ */
+const sha256Hex: (text: string) => string = typeof (crypto as { hash?: unknown }).hash === 'function'
+  ? (text) => crypto.hash('sha256', text, 'hex')
+  : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 export class AnomalyLifecycle {
   private readonly open = new Map<string, Entry>();
@@ -118,8 +125,18 @@ export class AnomalyLifecycle {
   submit(a: Anomaly, firstMs: number, lastMs: number = firstMs): string {
     const key = causeKey(a.device, a.kind, a.peer, a.peerPort, a.rule);
     if (this.repeat(key, a.count, firstMs, Math.max(firstMs, lastMs), a.bytes, a.packets)) return key;
-    const own: Anomaly = { ...a, id: a.id || anomalyId(a, firstMs), state: 'open', closeReason: '' };
-    const e: Entry = { key, a: own, first: firstMs, last: Math.max(firstMs, lastMs), written: this.now, dirty: false };
+    return this.submitNew(key, { ...a }, firstMs, lastMs);
+  }
+
+  /**
+   * submit() for a caller that has just had repeat(key, ...) answer false: the key is not
+   * built nor looked up again. `a` is the caller's to give away (makeAnomaly's fresh object).
+   */
+  submitNew(key: string, a: Anomaly, firstMs: number, lastMs: number = firstMs): string {
+    if (!a.id) a.id = anomalyId(a, firstMs);
+    a.state = 'open';
+    a.closeReason = '';
+    const e: Entry = { key, a, first: firstMs, last: Math.max(firstMs, lastMs), written: this.now, dirty: false };
     this.open.set(key, e);
     const idleAt = e.last + this.opts.idleMs;
     if (idleAt < this.nextIdle) this.nextIdle = idleAt;

@@ -13,6 +13,7 @@ import { volumeLimitDetector } from './volume-limit.js';
 import { deviceNewDetector } from './device-new.js';
 import { deviceSpoofDetector } from './device-spoof.js';
 import { credentialsDefaultDetector } from './credentials-default.js';
+import { collectorDegradedDetector } from './collector-degraded.js';
 
 export const DETECTORS: DetectorDef[] = [
   scanHostsDetector,
@@ -23,6 +24,7 @@ export const DETECTORS: DetectorDef[] = [
   deviceNewDetector,
   deviceSpoofDetector,
   credentialsDefaultDetector,
+  collectorDegradedDetector,
 ];
 
 /** Adds a detector after the bundled ones (a name already registered is refused). */

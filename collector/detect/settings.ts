@@ -52,6 +52,14 @@ export interface DetectSettings {
   dnsPorts: PlaintextPort[];
   /** Addresses whose theft by a second MAC is critical (gateways); approved resolvers always are. */
   spoofCriticalIps: string[];
+  /** collector.degraded: ms without a packet or flow record from the source. */
+  degradedSilenceMs: number;
+  /** collector.degraded: share of packets or records lost over a minute (0.01 = 1 %). */
+  degradedDropRatio: number;
+  /** collector.degraded: ms the InfluxDB spool has kept growing. */
+  degradedSpoolMs: number;
+  /** collector.degraded: ms an alert channel has failed every delivery. */
+  degradedAlertMs: number;
   /** Severity per kind; defaults are DESIGN.md's table. */
   severity: Record<string, Severity>;
 }
@@ -104,6 +112,10 @@ export function defaultSettings(): DetectSettings {
     plaintextPorts: DEFAULT_PLAINTEXT_PORTS.map((p) => ({ ...p })),
     dnsPorts: DEFAULT_DNS_PORTS.map((p) => ({ ...p })),
     spoofCriticalIps: [],
+    degradedSilenceMs: 300_000,
+    degradedDropRatio: 0.01,
+    degradedSpoolMs: 300_000,
+    degradedAlertMs: 900_000,
     // read now, not at load: a detector registered at run time brings its kinds
     severity: defaultSeverity(),
   };
@@ -136,5 +148,9 @@ export const SETTINGS_DOC: Readonly<Record<keyof DetectSettings, string>> = {
   plaintextPorts: 'server ports of clear-text protocols reported as protocol.plaintext (default telnet 23/2323, ftp 21, mqtt 1883, pop3 110, imap 143, rexec/rlogin/rsh 512-514, tftp 69/udp)',
   dnsPorts: 'ports of DNS and DNS-over-TLS checked for dns.bypass (default 53/udp, 53/tcp, 853/tcp)',
   spoofCriticalIps: 'addresses (gateways) whose claim by a second MAC is critical, not high; approved resolvers always are (default none)',
+  degradedSilenceMs: 'collector.degraded when no packet or flow record came from the source for this long, ms (default 300000; `degraded_silence` in the run config, seconds)',
+  degradedDropRatio: 'collector.degraded when more than this share of packets or records was lost over a minute (default 0.01)',
+  degradedSpoolMs: 'collector.degraded when the InfluxDB spool has kept growing this long, ms (default 300000; `degraded_spool` in the run config, seconds)',
+  degradedAlertMs: 'collector.degraded when an alert channel has failed every delivery this long, ms (default 900000; `degraded_alerts` in the run config, seconds)',
   severity: 'severity per anomaly kind (defaults: DESIGN.md table)',
 };

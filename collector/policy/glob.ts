@@ -91,13 +91,16 @@ export class DomainTrie {
   /** Lowest rule index whose domain matches `name` and allows (proto, port); -1 when none. */
   match(name: string, proto: number, port: number): number {
     if (!this.built || this.count === 0) return -1;
+    // once for the whole name (names from the wire and from DNS come lowercased already,
+    // and then this is the same string), not once per label
+    name = name.toLowerCase();
     let end = name.length;
     if (end > 0 && name.charCodeAt(end - 1) === 46) end--;
     let node: DomainNode | undefined = this.root;
     let best = -1;
     while (end > 0 && node) {
       const dot = name.lastIndexOf('.', end - 1);
-      const label = name.slice(dot + 1, end).toLowerCase();
+      const label = name.slice(dot + 1, end);
       node = node.kids?.get(label);
       if (!node) break;
       if (dot >= 0) {

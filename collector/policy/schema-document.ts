@@ -580,6 +580,31 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
                   "type": "string"
                 }
               ]
+            },
+            "collector.degraded": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
             }
           }
         }

@@ -1,21 +1,30 @@
 // Validation of a parsed policy: the JSON Schema (ajv, all errors) and the checks the
 // schema cannot express (CIDRs, ports, sizes, references between sections).
 
-import { Ajv, type ErrorObject } from 'ajv';
-import type { PolicyDoc } from './schema.js';
-import { POLICY_SCHEMA } from './schema-document.js';
+import type { ErrorObject } from 'ajv';
+import { validate as policySchemaValidate } from './schema-validator.js';
 import { parseCidr, parseIp, type Cidr } from './net.js';
 import { parsePort, parseSize, show, type PortSpec } from './units.js';
 import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
 
-/** A compiled schema validator; build one per process (compiling takes about 80 ms). */
-export function makeSchemaValidator() {
-  return new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true }).compile<PolicyDoc>(POLICY_SCHEMA);
+/** ajv's validating function: true or false, and after false its `errors`. */
+export interface SchemaValidator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
 }
 
-type Validator = ReturnType<typeof makeSchemaValidator>;
+/**
+ * The policy's schema validator, compiled ahead of time (schema-validator.ts, ajv's
+ * standalone code): nothing is compiled at start. One function for the process; its
+ * `errors` are those of its last call.
+ */
+export function makeSchemaValidator(): SchemaValidator {
+  return policySchemaValidate as SchemaValidator;
+}
+
+type Validator = SchemaValidator;
 
 /** ajv's instancePath ("/profiles/31/allow/0") as path segments: numbers only for array indexes. */
 function pointerToPath(ptr: string, doc: unknown): PathSeg[] {

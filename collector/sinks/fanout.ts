@@ -12,9 +12,16 @@ export class Fanout {
     this.wantsTraffic = sinks.some((s) => s.deviceTraffic !== undefined);
   }
 
+  /** `a` is the caller's to give away (the lifecycle stage hands on a fresh copy each time). */
   anomaly(a: Anomaly, event: AnomalyEvent): void {
-    // each sink its own copy: a sink may keep it while the lifecycle stage goes on changing counts
-    for (const s of this.sinks) if (s.anomaly) this.push(s, () => s.anomaly!({ ...a }, event));
+    // each sink its own copy, as a sink may keep it; the last one can have `a` itself
+    const ss = this.sinks;
+    let last = ss.length - 1;
+    while (last >= 0 && !ss[last].anomaly) last--;
+    for (let i = 0; i <= last; i++) {
+      const s = ss[i];
+      if (s.anomaly) this.push(s, () => s.anomaly!(i === last ? a : { ...a }, event));
+    }
   }
 
   deviceTraffic(t: DeviceTraffic): void {

@@ -17,6 +17,12 @@ export interface HealthFigures {
   spoolBytes: number;
 }
 
+/** What the collector.degraded detector is given besides the collector measurement. */
+export interface HealthExtras {
+  records: number;
+  alertsFailing: ReadonlyArray<{ channel: string; since: number }>;
+}
+
 export class HealthStage {
   private due = 0;
 

@@ -52,6 +52,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX anomalies_first ON anomalies (first_ms);
     `,
   },
+  {
+    what: 'alert outbox',
+    sql: `
+      -- One row per (alert, channel) not yet acknowledged by the channel's receiver. A delivery
+      -- deletes its row; a failed one moves next_ms on. key is the idempotency key the
+      -- receiver sees (<id>:<event>), unique per channel so an event is queued once.
+      CREATE TABLE outbox (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel       TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        event         TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        device        TEXT NOT NULL,
+        severity      TEXT NOT NULL,
+        sev_rank      INTEGER NOT NULL,       -- 0 info .. 4 critical: the lowest go first when full
+        created_ms    INTEGER NOT NULL,
+        next_ms       INTEGER NOT NULL,       -- not to be tried before
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT NOT NULL DEFAULT '',
+        body          TEXT NOT NULL,          -- the Alert as JSON
+        UNIQUE (channel, key)
+      ) STRICT;
+      CREATE INDEX outbox_due ON outbox (channel, next_ms, seq);
+      CREATE INDEX outbox_shed ON outbox (sev_rank, seq);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

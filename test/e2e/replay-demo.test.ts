@@ -10,6 +10,9 @@ import { repoRoot, segwatch } from '../helpers/paths.js';
 import { ANOMALY_KINDS } from '../../collector/types.js';
 import { ANOMALY_FIELDS } from '../../collector/sinks/anomaly-fields.js';
 
+// collector.degraded is about segwatch itself (a silent source, a growing spool): a replay's
+// clock is its packets, so a capture never raises it
+const TRAFFIC_KINDS = ANOMALY_KINDS.filter((k) => k !== 'collector.degraded');
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
 const allowed = join(repoRoot, 'test/fixtures/demo/allowed.pcap');
 const policy = join(repoRoot, 'test/fixtures/demo/policy.yaml');
@@ -22,7 +25,7 @@ t.test('demo capture: every anomaly kind, each with every field', async (t) => {
   t.equal(r.code, 0, r.stderr);
   const as = parse(r.stdout);
   const kinds = new Set(as.map((a) => a.kind));
-  for (const k of ANOMALY_KINDS) t.ok(kinds.has(k), `reports ${k}`);
+  for (const k of TRAFFIC_KINDS) t.ok(kinds.has(k), `reports ${k}`);
   for (const a of as) t.same(Object.keys(a), [...ANOMALY_FIELDS], `${a.kind} has DESIGN.md's fields in order`);
   t.match(r.stderr, /segwatch replay: 2272 packets, \d+ flows, \d+ devices, \d+ anomalies/, 'summary on stderr');
 
@@ -81,7 +84,7 @@ t.test('table format carries the same anomalies', async (t) => {
   const r = segwatch(['replay', demo, '--policy', policy]);
   t.equal(r.code, 0);
   t.match(r.stdout, /^TIME\s+SEVERITY\s+KIND\s+DEVICE/);
-  for (const k of ANOMALY_KINDS) t.match(r.stdout, k, `table shows ${k}`);
+  for (const k of TRAFFIC_KINDS) t.match(r.stdout, k, `table shows ${k}`);
 });
 
 t.test('--out appends JSON lines to a file', async (t) => {

@@ -31,6 +31,8 @@ export const ChannelSchema = Type.Object({
   devices: Type.Optional(Type.Array(Type.String({ minLength: 1, description: 'a device name glob' }), { minItems: 1, description: 'a list of device name globs ("plugs-*")' })),
   closed: Type.Optional(Type.Boolean({ description: 'true or false: also send when an anomaly closes' })),
   remind_every: Type.Optional(Duration('remind_every')),
+  rate_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'alerts a minute before the rest are rolled into digests: a whole number from 1 to 100000' })),
+  retry_max: Type.Optional(Duration('retry_max')),
   timeout: Type.Optional(Duration('timeout')),
   // type-specific
   topic: Type.Optional(Type.String({ minLength: 1, description: 'an MQTT topic without wildcards' })),
@@ -94,6 +96,10 @@ export interface ChannelConfig {
   remindEveryMs?: number;
   /** per delivery, ms (default 10 s). */
   timeoutMs: number;
+  /** alerts a minute; beyond it they are rolled into digests (default 20). */
+  rateLimitPerMin: number;
+  /** the longest wait between two tries of an undelivered alert, ms (default 5 min). */
+  retryMaxMs: number;
   topic?: string;
   from?: string;
   to?: string[];
@@ -233,9 +239,11 @@ export function parseAlertChannels(raw: unknown, env: NodeJS.ProcessEnv): { chan
     const timeout = c.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(c.timeout);
     if (timeout < 100 || timeout > 300_000) bad(`timeout: expected between 100ms and 5m, got ${show(c.timeout)}`);
 
+    const retryMax = c.retry_max === undefined ? 300_000 : parseDuration(c.retry_max);
+    if (retryMax < 1000 || retryMax > 86_400_000) bad(`retry_max: expected between 1s and 1d, got ${show(c.retry_max)}`);
     const cfg: ChannelConfig = {
       name: c.name, type: c.type, url: c.url ?? '', minSeverity: c.min_severity ?? 'medium',
-      closed: c.closed ?? false, timeoutMs: timeout,
+      closed: c.closed ?? false, timeoutMs: timeout, rateLimitPerMin: c.rate_limit ?? 20, retryMaxMs: retryMax,
     };
     if (c.kinds) cfg.kinds = c.kinds;
     if (c.devices) cfg.devices = c.devices;

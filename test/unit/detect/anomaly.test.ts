@@ -23,6 +23,9 @@ function everything(settings = {}): Anomaly[] {
   const req = Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from('root:xc3511').toString('base64')}\r\n\r\n`);
   e.payload({ flowId: h80.id, time: T0, dir: 0, sport: h80.sport, dport: 80, seq: 0, buf: req, off: 0, len: req.length,
     what: 'http-basic-auth', start: () => h80 });                                  // credentials.default
+  const health = { host: 'segwatch-1', source: 'live:eth0', packets: 5, records: 0, drops: 0, spoolBytes: 0, alertsFailing: [] };
+  e.health({ ...health, time: T0 });
+  e.health({ ...health, time: T0 + 600_000 });                                      // collector.degraded (silence)
   e.flush();
   return h.out;
 }
@@ -46,6 +49,7 @@ t.test('severities follow DESIGN.md and can be overridden', async (t) => {
   t.same(sev, {
     'policy.violation': 'high', 'segment.crossing': 'critical', 'device.new': 'medium', 'scan.hosts': 'high', 'scan.ports': 'high',
     'protocol.plaintext': 'high', 'dns.bypass': 'high', 'volume.limit': 'medium', 'credentials.default': 'critical',
+    'collector.degraded': 'critical',
   });
   const over = everything({ severity: { 'device.new': 'low', 'dns.bypass': 'critical' } });
   t.equal(over.find((a) => a.kind === 'device.new')!.severity, 'low');

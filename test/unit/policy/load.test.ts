@@ -259,3 +259,17 @@ t.test('the benchmark\'s 10,000-rule policy loads', async (t) => {
   t.same(r.errors.slice(0, 3).map(formatPolicyError), []);
   t.equal(r.policy?.profiles().length, 101);
 });
+
+t.test('process.env is the real one again after a load, whatever the text', async (t) => {
+  const env = process.env;
+  process.env.SEGWATCH_LOAD_TEST = 'kept';
+  try {
+    for (const text of [HEAD, 'version: 1\nversion: 2\n', '{ unclosed: [', '']) {
+      loadPolicyText(text, 'p.yaml');
+      t.equal(process.env, env, JSON.stringify(text));
+    }
+    t.equal(process.env.SEGWATCH_LOAD_TEST, 'kept');
+  } finally {
+    delete process.env.SEGWATCH_LOAD_TEST;
+  }
+});
