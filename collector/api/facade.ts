@@ -72,8 +72,11 @@ export interface AlertChannelStats {
   channel: string;
   /** webhook, syslog, email, mqtt */
   type: string;
+  /** messages the receiver acknowledged (a digest counts once) */
   delivered: number;
+  /** alerts given up: the receiver refused them for good */
   failed: number;
+  /** tries that failed and will be retried */
   retries: number;
   /** alerts waiting in the outbox now */
   outbox: number;

@@ -100,8 +100,8 @@ export function createMetrics(facade: CollectorFacade): Metrics {
     return kind === 'counter' ? new Counter(cfg) : new Gauge(cfg);
   };
   perChannel('counter', 'segwatch_alert_deliveries_total', 'Alerts a channel delivered (acknowledged by the receiver).', (a) => a.delivered);
-  perChannel('counter', 'segwatch_alert_failures_total', 'Delivery attempts that failed (each is retried until the outbox drops it).', (a) => a.failed);
-  perChannel('counter', 'segwatch_alert_retries_total', 'Delivery attempts that were retries.', (a) => a.retries);
+  perChannel('counter', 'segwatch_alert_failures_total', 'Alerts given up: the receiver refused them for good (a 4xx but 429, a rejected recipient).', (a) => a.failed);
+  perChannel('counter', 'segwatch_alert_retries_total', 'Tries that failed and will be retried (the channel down, a 5xx or a 429).', (a) => a.retries);
   perChannel('counter', 'segwatch_alert_dropped_total', 'Alerts dropped from a full or expired outbox, never delivered.', (a) => a.dropped);
   perChannel('gauge', 'segwatch_alert_outbox', 'Alerts waiting in the channel\'s outbox now.', (a) => a.outbox);
 

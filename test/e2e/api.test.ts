@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { cliPath, repoRoot, skipUnless } from '../helpers/paths.js';
+import { Receiver } from '../helpers/webhook-receiver.js';
 import { startApi, type RunningApi } from '../../collector/api/server.js';
 import type { CollectorFacade } from '../../collector/api/facade.js';
 
@@ -69,7 +70,24 @@ function quietFacade(packets: number): CollectorFacade {
 
 // ---- the collector ---------------------------------------------------------------
 
-const child = spawn(process.execPath, [cliPath, 'run', '--policy', policy, '--capture', fifo, '--listen', '127.0.0.1:0',
+// three alert channels of the real dispatcher: a receiver that takes every alert, one that
+// answers 503 (retried), one that answers 400 (refused for good)
+const hook = new Receiver();
+await hook.start();
+const down = new Receiver();
+down.status = 503;
+await down.start();
+const gone = new Receiver();
+gone.status = 400;
+await gone.start();
+t.teardown(() => Promise.all([hook.stop(), down.stop(), gone.stop()]));
+writeFileSync(join(dir, 'segwatch.yaml'), `alerts:
+  - { name: hook, type: webhook, url: "http://127.0.0.1:${hook.port}/segwatch", min_severity: info, rate_limit: 10000 }
+  - { name: down, type: webhook, url: "http://127.0.0.1:${down.port}/segwatch", min_severity: info, rate_limit: 10000 }
+  - { name: gone, type: webhook, url: "http://127.0.0.1:${gone.port}/segwatch", min_severity: info, rate_limit: 10000 }
+`);
+
+const child = spawn(process.execPath, [cliPath, 'run', '--config', join(dir, 'segwatch.yaml'), '--policy', policy, '--capture', fifo, '--listen', '127.0.0.1:0',
   '--state-dir', join(dir, 'state'), '--log-level', 'info', '--api-rate-limit', '100000', '--api-max-body-bytes', '65536'], {
   env: { ...process.env, SEGWATCH_API_TOKEN: '', SEGWATCH_API_TOKEN_FILE: join(dir, 'token'), SEGWATCH_API_ADMIN_TOKEN_FILE: join(dir, 'admin-token') },
   stdio: ['ignore', 'ignore', 'pipe'],
@@ -373,6 +391,33 @@ t.test('a real Prometheus scrapes /metrics with the bearer token; the series rea
   t.equal(crossing[0]?.metric.severity, 'critical', 'labelled by severity');
   const opened = await query('sum(segwatch_anomalies_opened_total{job="segwatch"})');
   t.equal(Number(opened[0]?.value[1]), openApi, 'every anomaly of this run was opened by it');
+  // the real dispatcher of `segwatch run`: what the receiver got is what Prometheus reads
+  const settle = Date.now() + 30_000;
+  while (hook.all.length < openApi && Date.now() < settle) await sleep(200);
+  t.equal(hook.all.length, openApi, 'the webhook receiver got every opened anomaly');
+  let real: string | undefined;
+  while (Date.now() < settle) {
+    real = (await query('segwatch_alert_deliveries_total{job="segwatch",channel="hook",type="webhook"}'))[0]?.value[1];
+    if (Number(real) === hook.all.length) break;
+    await sleep(500);
+  }
+  t.equal(Number(real), hook.all.length, 'deliveries of the real channel, read back through Prometheus');
+  const retried = await query('segwatch_alert_retries_total{job="segwatch",channel="down"}');
+  t.ok(Number(retried[0]?.value[1]) >= 1, `the channel answering 503 counts retries (${retried[0]?.value[1]})`);
+  t.ok(down.refused >= 1, 'its receiver refused them');
+  let failed: string | undefined;
+  while (Date.now() < settle) {
+    failed = (await query('segwatch_alert_failures_total{job="segwatch",channel="gone"}'))[0]?.value[1];
+    if (Number(failed) === openApi) break;
+    await sleep(500);
+  }
+  t.equal(Number(failed), openApi, 'the channel answering 400 gave every alert up: failures');
+  t.equal(gone.refused, openApi, 'each tried once');
+  const waiting = await query('segwatch_alert_outbox{job="segwatch",channel="down"}');
+  t.equal(Number(waiting[0]?.value[1]), openApi, 'and every alert waits in its outbox');
+  const hookOutbox = await query('segwatch_alert_outbox{job="segwatch",channel="hook"}');
+  t.equal(hookOutbox[0]?.value[1], '0', 'nothing waits for the working channel');
+
   const delivered = await query('segwatch_alert_deliveries_total{job="alerts"}');
   t.same(Object.fromEntries(delivered.map((r) => [`${r.metric.channel}/${r.metric.type}`, r.value[1]])), { 'soc/syslog': '12', 'chat/webhook': '7' }, 'alert deliveries by channel');
   for (const [m, v] of [['segwatch_alert_failures_total', '3'], ['segwatch_alert_retries_total', '4'], ['segwatch_alert_outbox', '2'], ['segwatch_alert_dropped_total', '1']]) {
