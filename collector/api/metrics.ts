@@ -65,15 +65,57 @@ export function createMetrics(facade: CollectorFacade): Metrics {
     },
   });
 
+  // Opened and open now by kind and severity: opened from the lifecycle's 'opened' events since
+  // start, open from the state database (every open anomaly, restored ones included).
+  const byKindAndSeverity = (kind: 'counter' | 'gauge', name: string, help: string, pick: () => Array<{ kind: string; severity: string; count: number }>) => {
+    const collect = function (this: Counter<'kind' | 'severity'> | Gauge<'kind' | 'severity'>) {
+      this.reset();
+      for (const c of pick()) {
+        const labels = { kind: c.kind, severity: c.severity };
+        if (this instanceof Gauge) this.set(labels, num(c.count));
+        else this.inc(labels, num(c.count));
+      }
+    };
+    const cfg = { name, help, labelNames: ['kind', 'severity'] as const, registers: [registry], collect };
+    return kind === 'counter' ? new Counter(cfg) : new Gauge(cfg);
+  };
+  byKindAndSeverity('counter', 'segwatch_anomalies_opened_total', 'Anomalies opened since start, by kind and severity.',
+    () => facade.openedAnomalyCounts?.() ?? []);
+  byKindAndSeverity('gauge', 'segwatch_anomalies_open_by_kind', 'Anomalies open now, by kind and severity (restored after a restart included).',
+    () => facade.openAnomalyCounts?.() ?? []);
+
+  // Alert channels, one series per channel (few: the config names them). Read once per scrape.
+  let alerts: ReturnType<NonNullable<CollectorFacade['alertStats']>> | null = null;
+  const readAlerts = () => (alerts ??= facade.alertStats?.() ?? []);
+  const perChannel = (kind: 'counter' | 'gauge', name: string, help: string, pick: (a: ReturnType<typeof readAlerts>[number]) => number) => {
+    const collect = function (this: Counter<'channel' | 'type'> | Gauge<'channel' | 'type'>) {
+      this.reset();
+      for (const a of readAlerts()) {
+        const labels = { channel: a.channel, type: a.type };
+        if (this instanceof Gauge) this.set(labels, num(pick(a)));
+        else this.inc(labels, num(pick(a)));
+      }
+    };
+    const cfg = { name, help, labelNames: ['channel', 'type'] as const, registers: [registry], collect };
+    return kind === 'counter' ? new Counter(cfg) : new Gauge(cfg);
+  };
+  perChannel('counter', 'segwatch_alert_deliveries_total', 'Alerts a channel delivered (acknowledged by the receiver).', (a) => a.delivered);
+  perChannel('counter', 'segwatch_alert_failures_total', 'Alerts given up: the receiver refused them for good (a 4xx but 429, a rejected recipient).', (a) => a.failed);
+  perChannel('counter', 'segwatch_alert_retries_total', 'Tries that failed and will be retried (the channel down, a 5xx or a 429).', (a) => a.retries);
+  perChannel('counter', 'segwatch_alert_dropped_total', 'Alerts dropped from a full or expired outbox, never delivered.', (a) => a.dropped);
+  perChannel('gauge', 'segwatch_alert_outbox', 'Alerts waiting in the channel\'s outbox now.', (a) => a.outbox);
+
   return {
     registry,
     contentType: registry.contentType,
     async scrape() {
       snap = facade.counters();
+      alerts = null;
       try {
         return await registry.metrics();
       } finally {
         snap = null;
+        alerts = null;
       }
     },
   };

@@ -71,7 +71,7 @@ export const anomalySchema = {
     rule: { type: 'string' },
     message: { type: 'string' },
     state: { type: 'string', enum: ['open', 'closed'] },
-    closeReason: { type: 'string', enum: ['', 'idle', 'end', 'allowed', 'capacity'] },
+    closeReason: { type: 'string', enum: ['', 'idle', 'end', 'allowed', 'capacity', 'cleared'] },
     suppressed: { type: 'boolean' },
   },
 } as const;
@@ -79,12 +79,180 @@ export const anomalySchema = {
 export const MAX_ANOMALY_LIMIT = 1000;
 export const DEFAULT_ANOMALY_LIMIT = 100;
 
+const SEVERITY_LIST = `^(${SEVERITIES.join('|')})(,(${SEVERITIES.join('|')}))*$`;
+/** ms since epoch (digits) or an ISO 8601 date-time; the handler parses and range-checks it. */
+const timeParam = (what: string) => ({
+  type: 'string', minLength: 1, maxLength: 40,
+  description: `${what}: ISO 8601 (2026-12-05T21:00:00Z) or ms since epoch`,
+}) as const;
+
 export const anomaliesQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     limit: { type: 'integer', minimum: 1, maximum: MAX_ANOMALY_LIMIT, default: DEFAULT_ANOMALY_LIMIT },
+    cursor: { type: 'string', minLength: 1, maxLength: 400, pattern: '^[A-Za-z0-9_-]+$', description: 'the `next` of the previous page' },
+    from: timeParam('anomalies whose last occurrence is at or after this'),
+    to: timeParam('anomalies whose first packet is at or before this'),
+    kind: { type: 'string', minLength: 1, maxLength: 400, pattern: '^[a-z0-9_.-]+(,[a-z0-9_.-]+)*$', description: 'one kind or several, comma-separated, e.g. scan.hosts,scan.ports' },
+    severity: { type: 'string', maxLength: 60, pattern: SEVERITY_LIST, description: 'one severity or several, comma-separated' },
+    min_severity: { type: 'string', enum: [...SEVERITIES], description: 'this severity and the ones above it' },
+    device: { type: 'string', minLength: 1, maxLength: 200, description: 'the device name anomalies carry, or its MAC' },
+    state: { type: 'string', enum: ['open', 'closed'] },
   },
+} as const;
+
+export const anomalyParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const;
+
+export const deviceParamsSchema = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'string', minLength: 1, maxLength: 200, description: 'the device id (MAC, or address), its MAC, or its name' } },
+} as const;
+
+export const profileSummarySchema = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    bytesPerHour: { type: 'number', description: 'byte limit per rolling hour, when set' },
+    bytesPerDay: { type: 'number', description: 'byte limit per day, when set' },
+    devices: { type: 'integer', description: 'devices of the inventory placed in this profile' },
+  },
+} as const;
+
+export const deviceDetailResponseSchema = {
+  type: 'object',
+  required: ['device', 'profile', 'openAnomalies'],
+  additionalProperties: false,
+  properties: {
+    device: deviceSchema,
+    profile: {
+      type: 'object',
+      required: ['name', 'defined'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string' },
+        defined: { type: 'boolean', description: 'the policy in force defines this profile' },
+        bytesPerHour: { type: 'number' },
+        bytesPerDay: { type: 'number' },
+      },
+    },
+    openAnomalies: { type: 'array', items: anomalySchema, description: 'newest first' },
+  },
+} as const;
+
+export const MAX_FLOW_LIMIT = 1000;
+export const DEFAULT_FLOW_LIMIT = 100;
+
+export const flowsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: MAX_FLOW_LIMIT, default: DEFAULT_FLOW_LIMIT },
+    device: { type: 'string', minLength: 1, maxLength: 200, description: 'flows of this device (id, MAC or name): by its MAC and addresses' },
+    ip: { type: 'string', minLength: 2, maxLength: 45, description: 'flows with this address at either end' },
+    proto: { type: 'string', pattern: '^(tcp|udp|icmp|icmpv6|[0-9]{1,3})$', description: 'tcp, udp, icmp, icmpv6 or a protocol number' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, description: 'flows with this port at either end' },
+  },
+} as const;
+
+export const flowSchema = {
+  type: 'object',
+  required: ['id', 'start', 'end', 'proto', 'src', 'sport', 'dst', 'dport', 'packets', 'bytes', 'packetsRev', 'bytesRev', 'srcMac', 'dstMac', 'vlan', 'tcpFlags'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'number' },
+    start: { type: 'number', description: 'ms since epoch, first packet' },
+    end: { type: 'number', description: 'ms since epoch, last packet so far' },
+    proto: { type: 'string', description: 'tcp, udp, icmp, icmpv6, or the protocol number' },
+    src: { type: 'string', description: 'the initiator' },
+    sport: { type: 'integer' },
+    dst: { type: 'string' },
+    dport: { type: 'integer' },
+    packets: { type: 'number', description: 'initiator to responder' },
+    bytes: { type: 'number', description: 'initiator to responder, IP length' },
+    packetsRev: { type: 'number' },
+    bytesRev: { type: 'number' },
+    srcMac: { type: 'string' },
+    dstMac: { type: 'string' },
+    vlan: { type: 'integer' },
+    tcpFlags: { type: 'integer' },
+    serverName: { type: 'string', description: 'TLS SNI or HTTP Host, when seen' },
+  },
+} as const;
+
+export const flowsResponseSchema = {
+  type: 'object',
+  required: ['count', 'active', 'flows'],
+  additionalProperties: false,
+  properties: {
+    count: { type: 'integer' },
+    active: { type: 'integer', description: 'flows in the table now, matching or not' },
+    flows: { type: 'array', items: flowSchema },
+  },
+} as const;
+
+export const policyInfoSchema = {
+  type: 'object',
+  required: ['file', 'loadedAt', 'sha256', 'bytes', 'profiles'],
+  additionalProperties: false,
+  properties: {
+    file: { type: 'string', description: 'absolute path of the policy file' },
+    loadedAt: { type: 'string', description: 'ISO 8601: when the load that put it in force happened' },
+    sha256: { type: 'string', description: 'SHA-256 of the file as loaded, hex' },
+    bytes: { type: 'integer' },
+    vlan: { type: 'integer' },
+    profiles: { type: 'array', items: profileSummarySchema },
+  },
+} as const;
+
+export const policyErrorSchema = {
+  type: 'object',
+  required: ['line', 'col', 'message', 'path'],
+  additionalProperties: false,
+  properties: {
+    line: { type: 'integer', description: '1-based' },
+    col: { type: 'integer', description: '1-based' },
+    message: { type: 'string', description: 'what was expected' },
+    path: { type: 'string', description: 'dotted path in the document, e.g. profiles.camera.allow.0.to' },
+  },
+} as const;
+
+export const policyValidateResponseSchema = {
+  type: 'object',
+  required: ['valid', 'errors'],
+  additionalProperties: false,
+  properties: {
+    valid: { type: 'boolean' },
+    errors: { type: 'array', items: policyErrorSchema, description: 'sorted by line and column; empty when valid' },
+    profiles: { type: 'array', items: { type: 'string' }, description: 'the profiles a valid policy defines' },
+  },
+} as const;
+
+export const policyReloadResponseSchema = {
+  type: 'object',
+  required: ['reloaded', 'errors'],
+  additionalProperties: false,
+  properties: {
+    reloaded: { type: 'boolean' },
+    errors: { type: 'array', items: policyErrorSchema, description: 'why the file was refused; the last good policy stays in force' },
+    policy: policyInfoSchema,
+  },
+} as const;
+
+/** A policy text for validation: YAML, sent as application/yaml, text/yaml or text/plain. */
+export const policyTextBodySchema = {
+  type: 'string',
+  minLength: 1,
+  description: 'the policy as YAML text',
 } as const;
 
 export const devicesResponseSchema = {
@@ -103,7 +271,8 @@ export const anomaliesResponseSchema = {
   additionalProperties: false,
   properties: {
     count: { type: 'integer' },
-    anomalies: { type: 'array', items: anomalySchema, description: 'newest first' },
+    anomalies: { type: 'array', items: anomalySchema, description: 'newest first by first packet' },
+    next: { type: 'string', description: 'cursor of the next page; absent on the last page' },
   },
 } as const;
 
@@ -139,4 +308,7 @@ export const healthResponseSchema = {
 } as const;
 
 /** Prometheus text exposition; sent as a string with its own content type, so not JSON-serialized. */
-export const metricsResponseSchema = { type: 'string' } as const;
+export const metricsResponseSchema = {
+  description: 'Prometheus text exposition format 0.0.4',
+  content: { 'text/plain': { schema: { type: 'string' } } },
+} as const;

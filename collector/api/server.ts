@@ -15,13 +15,24 @@ export interface ApiOptions {
   /** "host:port": "127.0.0.1:9808", "[::1]:9808", "localhost:9808"; port 0 picks a free one. */
   listen: string;
   token: string | undefined;
+  /** the admin token (reload, acknowledge); undefined: those routes answer 403. */
+  adminToken?: string;
   facade: CollectorFacade;
   log?: Log;
+  /** PEM files: serve HTTPS. Both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** requests per client address per minute; 0 turns the limit off. Default DEFAULT_RATE_LIMIT. */
+  rateLimit?: number;
+  /** bytes of a policy text to validate; default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningApi {
   /** what the server is bound to, e.g. "127.0.0.1:41234" or "[::1]:9808". */
   address: string;
+  /** "http://" or "https://" and the address */
+  url: string;
   close(): Promise<void>;
 }
 
@@ -74,24 +85,65 @@ export function apiTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | 
   return undefined;
 }
 
-function checkToken(token: string | undefined): string {
+/**
+ * The admin token from SEGWATCH_API_ADMIN_TOKEN or the file named by
+ * SEGWATCH_API_ADMIN_TOKEN_FILE; undefined when neither is set (then no route changes anything).
+ */
+export function apiAdminTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SEGWATCH_API_ADMIN_TOKEN) return env.SEGWATCH_API_ADMIN_TOKEN;
+  const file = env.SEGWATCH_API_ADMIN_TOKEN_FILE;
+  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  return undefined;
+}
+
+function checkToken(token: string | undefined, what = 'API token', vars = 'SEGWATCH_API_TOKEN or SEGWATCH_API_TOKEN_FILE'): string {
   if (token === undefined || token === '') {
-    throw new Error('the API needs a token: set SEGWATCH_API_TOKEN or SEGWATCH_API_TOKEN_FILE (there is no default)');
+    throw new Error(`the API needs a token: set ${vars} (there is no default)`);
   }
   if (token.length < MIN_TOKEN_LENGTH) {
-    throw new Error(`the API token is ${token.length} characters; use at least ${MIN_TOKEN_LENGTH} (e.g. openssl rand -hex 32)`);
+    throw new Error(`the ${what} is ${token.length} characters; use at least ${MIN_TOKEN_LENGTH} (e.g. openssl rand -hex 32)`);
   }
   if (/[\s\x00-\x1f\x7f]/.test(token)) {
-    throw new Error('the API token contains whitespace or control characters, which a Bearer header cannot carry');
+    throw new Error(`the ${what} contains whitespace or control characters, which a Bearer header cannot carry`);
   }
   return token;
+}
+
+/** The admin token when one is given: as strong as the read token, and not the same. */
+export function checkAdminToken(admin: string | undefined, read: string): string | undefined {
+  if (admin === undefined) return undefined;
+  checkToken(admin, 'API admin token', 'SEGWATCH_API_ADMIN_TOKEN or SEGWATCH_API_ADMIN_TOKEN_FILE');
+  if (admin === read) throw new Error('the API admin token must differ from the read token (SEGWATCH_API_TOKEN)');
+  return admin;
 }
 
 export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   const log = opts.log ?? silentLog;
   const token = checkToken(opts.token);
+  const adminToken = checkAdminToken(opts.adminToken, token);
   const { host, port } = parseListen(opts.listen);
-  const app: FastifyInstance = buildApp(opts.facade, { token, log });
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new Error('API TLS needs both a certificate and a key file (api_tls_cert and api_tls_key)');
+  }
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) {
+    try {
+      tls = { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) };
+    } catch (err) {
+      throw new Error(`API TLS: cannot read the certificate or key: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  let app: FastifyInstance;
+  try {
+    app = buildApp(opts.facade, {
+      token, adminToken, log, tls,
+      rateLimit: opts.rateLimit === 0 ? false : opts.rateLimit === undefined ? undefined : { max: opts.rateLimit },
+      policyBodyLimit: opts.maxBodyBytes,
+    });
+  } catch (err) {
+    // a key that does not match its certificate, or PEM that is not one
+    throw new Error(`API cannot start: ${(err as Error).message}`, { cause: err });
+  }
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -105,10 +157,11 @@ export async function startApi(opts: ApiOptions): Promise<RunningApi> {
   if (!isLoopback(host)) {
     log.warn({ listen: address }, 'api: listening on a non-loopback address; anyone who can reach it and holds the token can read the inventory');
   }
-  log.info({ listen: address }, 'api: listening');
+  log.info({ listen: address, tls: tls !== undefined, admin: adminToken !== undefined }, 'api: listening');
   let closing: Promise<void> | null = null;
   return {
     address,
+    url: `${tls ? 'https' : 'http'}://${address}`,
     close() {
       closing ??= app.close().then(() => log.info({ listen: address }, 'api: closed'));
       return closing;

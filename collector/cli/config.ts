@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
 import { parseListen, apiTokenFromEnv } from '../api/server.js';
+import { apiAdminTokenFromEnv, checkAdminToken } from '../api/server.js';
 import { parseAlertChannels, type ChannelConfig } from '../sinks/alerts/config.js';
 
 export interface RunConfig {
@@ -25,6 +26,10 @@ export interface RunConfig {
   listen?: string;
   host: string;
   logLevel: string;
+  apiTlsCert?: string;
+  apiTlsKey?: string;
+  apiRateLimit: number;
+  apiMaxBodyBytes: number;
   /** the alert channels (the config file's `alerts:` list); empty when none. */
   alerts: ChannelConfig[];
   alertOutboxMax: number;
@@ -60,11 +65,16 @@ export const SETTINGS: KeyDef[] = [
   { key: 'degradedSpoolS', file: 'degraded_spool', flag: 'degraded-spool', env: 'SEGWATCH_DEGRADED_SPOOL', kind: 'int', min: 10, help: 'seconds the InfluxDB spool may keep growing before collector.degraded' },
   { key: 'degradedAlertsS', file: 'degraded_alerts', flag: 'degraded-alerts', env: 'SEGWATCH_DEGRADED_ALERTS', kind: 'int', min: 10, help: 'seconds an alert channel may fail every delivery before collector.degraded' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
+  { key: 'apiTlsCert', file: 'api_tls_cert', flag: 'api-tls-cert', env: 'SEGWATCH_API_TLS_CERT', kind: 'string', help: 'serve the API over HTTPS with this certificate chain (PEM file); needs api_tls_key' },
+  { key: 'apiTlsKey', file: 'api_tls_key', flag: 'api-tls-key', env: 'SEGWATCH_API_TLS_KEY', kind: 'string', help: 'the private key (PEM file) of api_tls_cert' },
+  { key: 'apiRateLimit', file: 'api_rate_limit', flag: 'api-rate-limit', env: 'SEGWATCH_API_RATE_LIMIT', kind: 'int', min: 0, max: 1_000_000, help: 'API requests per client address per minute, beyond which it answers 429; 0: no limit' },
+  { key: 'apiMaxBodyBytes', file: 'api_max_body_bytes', flag: 'api-max-body-bytes', env: 'SEGWATCH_API_MAX_BODY_BYTES', kind: 'int', min: 1024, max: 16 * 1024 * 1024, help: 'largest policy text POST /api/v1/policy/validate takes, bytes (413 beyond)' },
 ];
 
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7, degradedSilenceS: 300, degradedSpoolS: 300, degradedAlertsS: 900,
+  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024,
 };
 
 export interface ConfigResult {
@@ -117,6 +127,21 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
       if (!apiTokenFromEnv(env)) errors.push('listen: the API needs a token: set SEGWATCH_API_TOKEN or SEGWATCH_API_TOKEN_FILE (there is no default)');
     } catch (err) {
       errors.push(`SEGWATCH_API_TOKEN_FILE: ${(err as Error).message}`);
+    }
+  }
+  if ((cfg.apiTlsCert === undefined) !== (cfg.apiTlsKey === undefined)) {
+    errors.push('api_tls_cert and api_tls_key: give both (HTTPS) or neither (HTTP)');
+  }
+  for (const k of ['apiTlsCert', 'apiTlsKey'] as const) {
+    if (typeof cfg[k] !== 'string') continue;
+    try { readFileSync(cfg[k] as string); } catch (err) { errors.push(`${k === 'apiTlsCert' ? 'api_tls_cert' : 'api_tls_key'}: cannot read: ${(err as Error).message}`); }
+  }
+  if (typeof cfg.listen === 'string') {
+    try {
+      const read = apiTokenFromEnv(env);
+      if (read) checkAdminToken(apiAdminTokenFromEnv(env), read);
+    } catch (err) {
+      errors.push(`SEGWATCH_API_ADMIN_TOKEN: ${(err as Error).message}`);
     }
   }
   return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };

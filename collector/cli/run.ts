@@ -9,13 +9,13 @@ import { PolicyWatcher } from '../policy/watch.js';
 import { formatPolicyError } from '../policy/load.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
-import { startApi, apiTokenFromEnv } from '../api/server.js';
-import type { CollectorFacade } from '../api/facade.js';
+import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
+import { policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
-const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER' };
+const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
   flags[d.flag] = {
@@ -87,6 +87,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     // the state database holds every device ever seen here, this run's changes included
     devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
     recentAnomalies: (n) => ring?.last(n) ?? [],
+    ...(collector.state ? stateFacade(collector.state) : {}),
+    openedAnomalyCounts: () => ring?.openedCounts() ?? [],
+    activeFlows: (limit, match) => pipeline.flows.active(limit, match),
+    ...policyFacade(watcher),
+    // the alert dispatcher's figures, one entry per configured channel
+    alertStats: () => collector.alerts?.stats() ?? [],
     counters: () => {
       const c = pipeline.counters;
       return {
@@ -100,7 +106,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   let api: Awaited<ReturnType<typeof startApi>> | null = null;
   if (config.listen) {
     try {
-      api = await startApi({ listen: config.listen, token: apiTokenFromEnv(), facade, log });
+      api = await startApi({
+        listen: config.listen, token: apiTokenFromEnv(), adminToken: apiAdminTokenFromEnv(), facade, log,
+        tlsCert: config.apiTlsCert, tlsKey: config.apiTlsKey, rateLimit: config.apiRateLimit, maxBodyBytes: config.apiMaxBodyBytes,
+      });
       log.info({ address: api.address }, 'API listening');
     } catch (err) {
       process.stderr.write(`segwatch run: ${(err as Error).message}\n`);

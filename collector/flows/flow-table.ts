@@ -59,6 +59,18 @@ export interface FlowTableEvents {
   onRecord(rec: FlowRecord): void;
 }
 
+/** active()'s filter: every given field must match (ips and macs: either end of the flow). */
+export interface ActiveFlowMatch {
+  /** addresses as the records write them (e.g. "192.168.50.21", "fd00::1") */
+  ips?: readonly string[];
+  /** "aa:bb:cc:00:00:01" */
+  macs?: readonly string[];
+  /** IP protocol number (6, 17, 1, 58, ...) */
+  proto?: number;
+  /** either end's port */
+  port?: number;
+}
+
 export interface FlowTableStats {
   /** live flows */
   active: number;
@@ -585,6 +597,32 @@ export class FlowTable {
   }
 
   private emit(slot: number, final: boolean): void {
+    this.ev.onRecord(this.recordAt(slot, final));
+  }
+
+  /**
+   * Up to `limit` live flows as interim records (final false; counters so far), most recently
+   * seen first within each timeout class, for a reader such as the API. Read-only: the table
+   * is not changed and add() never calls it; `match` is tested on the table's columns before a
+   * record is built, so flows it refuses cost no allocation.
+   */
+  active(limit: number, match: ActiveFlowMatch = {}): FlowRecord[] {
+    const out: FlowRecord[] = [];
+    const want = Math.max(0, Math.floor(limit));
+    const ips = match.ips, macs = match.macs, proto = match.proto, port = match.port;
+    for (let c = 0; c < N_CLASSES && out.length < want; c++) {
+      for (let s = this.tails[c]; s !== NIL && out.length < want; s = this.links[s * 2]) {
+        if (proto !== undefined && this.proto[s] !== proto) continue;
+        if (port !== undefined && this.sport[s] !== port && this.dport[s] !== port) continue;
+        if (ips !== undefined && !ips.includes(this.srcStr[s]) && !ips.includes(this.dstStr[s])) continue;
+        if (macs !== undefined && !macs.includes(this.srcMacStr[s]) && !macs.includes(this.dstMacStr[s])) continue;
+        out.push(this.recordAt(s, false));
+      }
+    }
+    return out;
+  }
+
+  private recordAt(slot: number, final: boolean): FlowRecord {
     const rec: FlowRecord = {
       id: this.f[slot * RW + R_ID], start: this.f[slot * RW + R_START], end: this.f[slot * RW + R_END], proto: protoName(this.proto[slot]),
       src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
@@ -595,7 +633,7 @@ export class FlowTable {
     };
     const name = this.names[slot];
     if (name !== undefined) rec.serverName = name;
-    this.ev.onRecord(rec);
+    return rec;
   }
 
   private append(slot: number, c: number): void {

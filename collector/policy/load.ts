@@ -2,6 +2,7 @@
 // semantic checks, every error of the file at once, each at its file:line:column; then
 // compilation. Nothing here throws on a bad policy.
 
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
 import { compilePolicy } from './compile.js';
@@ -16,6 +17,9 @@ export interface LoadResult {
   policy: CompiledPolicy | null;
   /** sorted by line and column. */
   errors: PolicyError[];
+  /** SHA-256 (hex) and size of the file's bytes, when loadPolicyFile read them. */
+  sha256?: string;
+  bytes?: number;
 }
 
 /** A policy larger than this is refused unread: 16 MiB is far beyond 10,000 rules (about 0.6 MB). */
@@ -154,17 +158,17 @@ export async function loadPolicyFile(path: string, opts: { exceptions?: string }
       extra = r.list;
     }
   }
-  let text: string;
+  let raw: Buffer;
   try {
     const st = await stat(path);
     if (st.size > MAX_POLICY_BYTES) {
       return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `expected a policy file of at most ${MAX_POLICY_BYTES} bytes, got ${st.size}`, path: '' }] };
     }
-    text = await readFile(path, 'utf8');
+    raw = await readFile(path);
   } catch (e) {
     return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `cannot read the policy: ${(e as Error).message}`, path: '' }] };
   }
-  return loadPolicyText(text, path, extra);
+  return { ...loadPolicyText(raw.toString('utf8'), path, extra), sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length };
 }
 
 /** "file:line:col: message" (as compilers print, so editors can jump to it). */

@@ -21,6 +21,8 @@ export interface PolicyWatcherOptions {
 export class PolicyWatcher extends EventEmitter {
   readonly path: string;
   private last: CompiledPolicy | null = null;
+  /** when the policy in force was loaded (ms since epoch), and its file's SHA-256 and size */
+  private lastLoad: { at: number; sha256: string; bytes: number } | null = null;
   private fsw: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private debounceMs: number;
@@ -67,6 +69,11 @@ export class PolicyWatcher extends EventEmitter {
     return this.last;
   }
 
+  /** When and what the policy in force was loaded from; null before the first good load. */
+  loaded(): { at: number; sha256: string; bytes: number } | null {
+    return this.lastLoad;
+  }
+
   /** Reload now (the SIGHUP path). Resolves true when the new policy is in force. */
   reload(): Promise<boolean> {
     if (this.loading) {
@@ -86,6 +93,7 @@ export class PolicyWatcher extends EventEmitter {
     if (this.closed) return false;
     if (r.policy) {
       this.last = r.policy;
+      this.lastLoad = { at: Date.now(), sha256: r.sha256 ?? '', bytes: r.bytes ?? 0 };
       this.emit('policy', r.policy);
       return true;
     }
