@@ -6,6 +6,8 @@ import type { ActiveFlowMatch } from '../flows/flow-table.js';
 import type { CompiledPolicy, PolicyError } from '../policy/types.js';
 import { AnomalyQuery, type AnomalyCount, type AnomalyFilter, type AnomalyPosition, type AnomalyRow } from '../state/anomaly-query.js';
 import type { StateDb } from '../state/db.js';
+import { appendException } from '../state/exceptions-file.js';
+import type { ExceptionDoc } from '../policy/exceptions.js';
 
 export type { ActiveFlowMatch, AnomalyCount, AnomalyFilter, AnomalyPosition, AnomalyRow };
 
@@ -109,6 +111,28 @@ export interface CollectorFacade {
   reloadPolicy?(): Promise<ReloadOutcome>;
   /** the alert dispatcher's figures, one entry per channel. */
   alertStats?(): AlertChannelStats[];
+  /**
+   * Accept anomaly `id`'s behaviour: an exception for its device, kind, peer and port (until
+   * `until`, default 30 days) in exceptions.yaml, then a policy reload. null: no such anomaly.
+   */
+  acknowledge?(id: string, comment: string, until?: string): Promise<{ exception: ExceptionDoc; reloaded: boolean } | null>;
+}
+
+/** acknowledge() over the state database, exceptions.yaml beside it and the policy watcher. */
+export function acknowledgeFacade(db: StateDb, exceptionsPath: string, reload: () => Promise<boolean>, now: () => number = Date.now): Required<Pick<CollectorFacade, 'acknowledge'>> {
+  const q = new AnomalyQuery(db);
+  return {
+    async acknowledge(id, comment, until) {
+      const a = q.get(id);
+      if (!a) return null;
+      const exception: ExceptionDoc = {
+        device: a.device, kind: a.kind, ...(a.peer ? { peer: a.peer } : {}), ...(a.peerPort ? { port: a.peerPort } : {}),
+        comment, until: until ?? new Date(now() + 30 * 86_400_000).toISOString().slice(0, 10),
+      };
+      appendException(exceptionsPath, exception);
+      return { exception, reloaded: await reload() };
+    },
+  };
 }
 
 const SEVERITY_ORDER = ['info', 'low', 'medium', 'high', 'critical'];

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { loadPolicyText } from '../policy/load.js';
+import { untilMs } from '../policy/exceptions.js';
 import type { Anomaly, Device, FlowRecord } from '../types.js';
 import {
   filterAnomalies, severitiesFrom, type ActiveFlowMatch, type AnomalyFilter, type AnomalyPosition,
@@ -11,7 +12,7 @@ import {
 } from './facade.js';
 import type { Metrics } from './metrics.js';
 import {
-  anomaliesQuerySchema, anomaliesResponseSchema, anomalyParamsSchema, anomalySchema, DEFAULT_ANOMALY_LIMIT,
+  ackBodySchema, ackResponseSchema, anomaliesQuerySchema, anomaliesResponseSchema, anomalyParamsSchema, anomalySchema, DEFAULT_ANOMALY_LIMIT,
   DEFAULT_FLOW_LIMIT, deviceDetailResponseSchema, deviceParamsSchema, devicesResponseSchema, errorResponses,
   flowsQuerySchema, flowsResponseSchema, healthResponseSchema, MAX_ANOMALY_LIMIT, metricsResponseSchema,
   policyInfoSchema, policyReloadResponseSchema, policyTextBodySchema, policyValidateResponseSchema, statsResponseSchema,
@@ -179,6 +180,23 @@ export const v1Routes: FastifyPluginAsync<V1Options> = async (app, { facade, pol
     const a = facade.anomaly ? facade.anomaly(id) : facade.recentAnomalies(RING_READ).find((x) => x.id === id);
     if (!a) throw clientError(404, `no anomaly with id ${JSON.stringify(id)} (closed anomalies are kept for the retention time only)`);
     return a;
+  });
+
+  app.post<{ Params: { id: string }; Body: { comment: string; until?: string } }>('/anomalies/:id/ack', {
+    config: { admin: true },
+    schema: {
+      summary: 'Accept the behaviour of an anomaly: an exception for its device, kind, peer and port; admin token', tags: ['anomalies'],
+      description: 'Appends the exception to exceptions.yaml in the state directory (the policy file is never rewritten) and reloads '
+        + 'the policy: the anomaly and its repeats are marked suppressed and not alerted until `until` (default 30 days).',
+      security: [{ bearerAuth: [] }], params: anomalyParamsSchema, body: ackBodySchema, response: { 200: ackResponseSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    if (!facade.acknowledge) throw clientError(404, 'acknowledging needs the state directory');
+    const { comment, until } = req.body;
+    if (until !== undefined && Number.isNaN(untilMs(until))) throw clientError(400, `body/until: expected a date such as 2027-01-31 or a date-time, got ${JSON.stringify(until)}`);
+    const r = await facade.acknowledge(req.params.id, comment, until);
+    if (!r) throw clientError(404, `no anomaly with id ${JSON.stringify(req.params.id)}`);
+    return r;
   });
 
   app.get<{ Querystring: FlowsQuery }>('/flows', {

@@ -237,6 +237,30 @@ export const policyValidateResponseSchema = {
   },
 } as const;
 
+export const ackBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['comment'],
+  properties: {
+    comment: { type: 'string', minLength: 1, maxLength: 500, description: 'why this behaviour is accepted' },
+    until: { type: 'string', minLength: 10, maxLength: 40, description: 'when the acceptance ends: a date (2027-01-31) or date-time; default 30 days from now' },
+  },
+} as const;
+
+export const ackResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['exception', 'reloaded'],
+  properties: {
+    exception: {
+      type: 'object', additionalProperties: false, required: ['comment'],
+      properties: { device: { type: 'string' }, kind: { type: 'string' }, peer: { type: 'string' }, port: { type: 'integer' }, comment: { type: 'string' }, until: { type: 'string' } },
+      description: 'the entry appended to exceptions.yaml in the state directory',
+    },
+    reloaded: { type: 'boolean', description: 'the policy with the new exception is in force' },
+  },
+} as const;
+
 export const policyReloadResponseSchema = {
   type: 'object',
   required: ['reloaded', 'errors'],

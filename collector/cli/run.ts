@@ -10,7 +10,9 @@ import { formatPolicyError } from '../policy/load.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
 import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
-import { policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
+import { acknowledgeFacade, policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
+import { EXCEPTIONS_FILE } from '../state/exceptions-file.js';
+import { join } from 'node:path';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
@@ -47,7 +49,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const log = pino({ level: config.logLevel, base: { host: config.host } }, pino.destination(2));
 
-  const watcher = new PolicyWatcher(config.policy);
+  // acknowledgements through the API accept behaviours here, beside the policy (never in it)
+  const exceptionsPath = join(config.stateDir, EXCEPTIONS_FILE);
+  const watcher = new PolicyWatcher(config.policy, { exceptionsPath });
   const firstErrors = await watcher.start();
   if (!watcher.currentOrNull()) {
     for (const e of firstErrors) process.stderr.write(formatPolicyError(e) + '\n');
@@ -88,6 +92,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
     recentAnomalies: (n) => ring?.last(n) ?? [],
     ...(collector.state ? stateFacade(collector.state) : {}),
+    ...(collector.state ? acknowledgeFacade(collector.state, exceptionsPath, () => watcher.reload()) : {}),
     openedAnomalyCounts: () => ring?.openedCounts() ?? [],
     activeFlows: (limit, match) => pipeline.flows.active(limit, match),
     ...policyFacade(watcher),
