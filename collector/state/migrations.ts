@@ -78,6 +78,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_shed ON outbox (sev_rank, seq);
     `,
   },
+  {
+    what: 'anomaly indexes for the API\'s pages',
+    sql: `
+      -- the API pages anomalies newest first by (first_ms, id), filtered by device or not:
+      -- each page is one range walk of an index, no sort
+      DROP INDEX anomalies_first;
+      CREATE INDEX anomalies_page ON anomalies (first_ms, id);
+      CREATE INDEX anomalies_device_page ON anomalies (device, first_ms, id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

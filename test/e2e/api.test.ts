@@ -256,7 +256,7 @@ t.test('the OpenAPI document: OpenAPI 3.0, every route, every schema compiles, $
   }
   t.same(ops.sort(), [
     'GET /api/v1/anomalies', 'GET /api/v1/anomalies/{id}', 'GET /api/v1/devices', 'GET /api/v1/devices/{id}', 'GET /api/v1/flows',
-    'GET /api/v1/policy', 'GET /api/v1/stats', 'GET /health', 'GET /metrics', 'POST /api/v1/policy/reload', 'POST /api/v1/policy/validate',
+    'GET /api/v1/policy', 'GET /api/v1/stats', 'GET /health', 'GET /metrics', 'POST /api/v1/anomalies/{id}/ack', 'POST /api/v1/policy/reload', 'POST /api/v1/policy/validate',
   ]);
   const refs = [...JSON.stringify(d).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]);
   for (const r of refs) {
@@ -325,7 +325,7 @@ t.test('the docs page renders in headless Chromium and lists every route', { ski
   const rendered = [...dom.matchAll(/class="opblock-summary-path"[^>]*data-path="([^"]+)"/g)].map((m) => m[1]);
   const methods = [...dom.matchAll(/class="opblock-summary-method">([A-Z]+)</g)].map((m) => m[1]);
   t.same([...new Set(rendered)].sort(), Object.keys(doc.json.paths).sort(), 'every path of the document is on the page');
-  t.equal(methods.length, 11, 'one block per operation');
+  t.equal(methods.length, 12, 'one block per operation');
   t.match(dom, /segwatch API/, 'the title');
 });
 
