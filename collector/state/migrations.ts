@@ -55,6 +55,13 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     what: 'alert outbox',
     sql: `
+      -- The alert itself, once for all the channels that wait to deliver it.
+      CREATE TABLE alert_bodies (
+        key           TEXT PRIMARY KEY,
+        refs          INTEGER NOT NULL,       -- outbox rows that wait to deliver it
+        body          TEXT NOT NULL           -- the Alert as JSON
+      ) STRICT;
+
       -- One row per (alert, channel) not yet acknowledged by the channel's receiver. A delivery
       -- deletes its row; a failed one moves next_ms on. key is the idempotency key the
       -- receiver sees (<id>:<event>), unique per channel so an event is queued once.
@@ -71,11 +78,20 @@ export const MIGRATIONS: readonly Migration[] = [
         next_ms       INTEGER NOT NULL,       -- not to be tried before
         attempts      INTEGER NOT NULL DEFAULT 0,
         last_error    TEXT NOT NULL DEFAULT '',
-        body          TEXT NOT NULL,          -- the Alert as JSON
         UNIQUE (channel, key)
       ) STRICT;
+      -- (shedding a full outbox sorts by sev_rank without an index: it is rare, every insert is not)
       CREATE INDEX outbox_due ON outbox (channel, next_ms, seq);
-      CREATE INDEX outbox_shed ON outbox (sev_rank, seq);
+
+      -- Alerts beyond a channel's rate limit, rolled up for its next digest: counts only.
+      CREATE TABLE held_digests (
+        channel       TEXT NOT NULL,
+        since_ms      INTEGER NOT NULL,       -- when the first of them was held
+        total         INTEGER NOT NULL,
+        severity      TEXT NOT NULL,          -- the highest held
+        groups        TEXT NOT NULL,          -- JSON {"policy.violation from plugs-a1b2c3": 40, ...}
+        PRIMARY KEY (channel, since_ms)
+      ) STRICT;
     `,
   },
   {

@@ -17,7 +17,7 @@
 
 import type { Anomaly, AnomalyEvent, Log, Severity, Sink } from '../../types.js';
 import { silentLog } from '../../types.js';
-import type { Outbox, OutboxRow } from '../../state/outbox.js';
+import type { Held, Outbox, OutboxRow } from '../../state/outbox.js';
 import { compareSeverity, digestAlert, DeliveryError, type Alert, type AlertEvent, type Channel } from './channel.js';
 import type { ChannelConfig } from './config.js';
 import { matches } from './filter.js';
@@ -69,6 +69,10 @@ interface Lane {
   timerAt: number;
   busy: Promise<void> | null;
   again: boolean;
+  /** rows of this channel in the outbox */
+  backlog: number;
+  /** alerts beyond the rate limit, counted for the next digest, not queued one by one */
+  held: Held | null;
   stats: ChannelStats;
 }
 
@@ -95,9 +99,12 @@ export class AlertDispatcher implements Sink {
     this.clock = opts.clock ?? Date.now;
     this.retryMinMs = opts.retryMinMs ?? 1000;
     const now = this.clock();
+    const sizes = this.outbox.sizes();
+    const held = this.outbox.loadHeld();
     for (const { cfg, channel } of opts.channels) {
       this.lanes.set(cfg.name, {
         cfg, channel, tokens: cfg.rateLimitPerMin, refilled: now, pausedUntil: 0, failures: 0, timer: null, timerAt: 0, busy: null, again: false,
+        backlog: sizes.get(cfg.name) ?? 0, held: held.get(cfg.name) ?? null,
         stats: { channel: cfg.name, type: cfg.type, delivered: 0, digested: 0, failed: 0, retries: 0, outbox: 0, dropped: 0, failingSince: 0 },
       });
     }
@@ -130,7 +137,7 @@ export class AlertDispatcher implements Sink {
   /** Per channel: deliveries, failures, retries, what waits, what was dropped. */
   stats(): ChannelStats[] {
     const sizes = this.outbox.sizes();
-    return [...this.lanes.values()].map((l) => ({ ...l.stats, outbox: sizes.get(l.cfg.name) ?? 0 }));
+    return [...this.lanes.values()].map((l) => ({ ...l.stats, outbox: (sizes.get(l.cfg.name) ?? 0) + (l.held?.total ?? 0) }));
   }
 
   /** Channels failing for at least `forMs` (every try since then failed). */
@@ -149,10 +156,10 @@ export class AlertDispatcher implements Sink {
     for (;;) {
       const sizes = this.outbox.sizes();
       const now = this.clock();
-      // a lane waits for nothing it could not send now: a failing channel, a backoff, an empty bucket
+      // wait only for what can go out now: not for a failing channel, a backoff, or tokens
+      // the rate limit gives back later (the pump refills the bucket; this loop does not)
       const pending = [...this.lanes.values()].some((l) => {
-        if ((sizes.get(l.cfg.name) ?? 0) === 0 || l.stats.failingSince !== 0 || l.pausedUntil > now) return false;
-        this.refill(l, now);
+        if ((sizes.get(l.cfg.name) ?? 0) === 0 && !l.held || l.stats.failingSince !== 0 || l.pausedUntil > now) return false;
         return l.tokens >= 1 || l.busy !== null;
       });
       if (!pending || now >= until || this.closed) return;
@@ -174,13 +181,34 @@ export class AlertDispatcher implements Sink {
 
   private enqueue(a: Anomaly, event: AlertEvent, key: string): void {
     const now = this.clock();
-    let body = '';
+    const names: string[] = [];
+    let group = '';
     for (const lane of this.lanes.values()) {
       if (!matches(lane.cfg, a, event)) continue;
-      // one text for every channel that takes it
-      if (body === '') body = JSON.stringify({ key, event, anomaly: a } satisfies Alert);
-      if (this.outbox.add(lane.cfg.name, key, event, a.kind, a.device, a.severity, body, now)) this.wake(lane);
+      // more waiting than the bucket will let out one by one: it goes into the next digest as
+      // a count (a storm costs one small write per channel, not a row per alert)
+      this.refill(lane, now);
+      // (one token stays for that digest)
+      if (lane.backlog + 1 < lane.tokens) names.push(lane.cfg.name);
+      else this.hold(lane, a, group || (group = groupOf(event, a.kind, a.device)), now);
     }
+    if (names.length === 0) return;
+    const body = JSON.stringify({ key, event, anomaly: a } satisfies Alert);
+    for (const name of this.outbox.add(names, key, event, a.kind, a.device, a.severity, body, now)) {
+      const lane = this.lanes.get(name)!;
+      lane.backlog++;
+      this.wake(lane);
+    }
+  }
+
+  private hold(lane: Lane, a: Anomaly, group: string, now: number): void {
+    const h = lane.held ?? (lane.held = { since: now, total: 0, severity: 'info', groups: new Map() });
+    h.total++;
+    if (compareSeverity(a.severity, h.severity) > 0) h.severity = a.severity;
+    h.groups.set(group, (h.groups.get(group) ?? 0) + 1);
+    this.outbox.heldChanged(lane.cfg.name, h);
+    // the lane's timer is set for its next token already; a first hold needs one
+    if (h.total === 1) this.wake(lane);
   }
 
   private track(a: Anomaly, event: AnomalyEvent): void {
@@ -266,6 +294,10 @@ export class AlertDispatcher implements Sink {
       }
       const rows = this.outbox.due(lane.cfg.name, now, BATCH);
       if (rows.length === 0) {
+        if (lane.held) {
+          if (!(await this.sendHeld(lane))) return;
+          continue;
+        }
         const next = this.outbox.nextDue(lane.cfg.name);
         if (next !== null) this.schedule(lane, next);
         return;
@@ -280,7 +312,7 @@ export class AlertDispatcher implements Sink {
           this.schedule(lane, now + Math.ceil((1 - lane.tokens) * 60_000 / lane.cfg.rateLimitPerMin));
           return;
         }
-        const left = rows.length - i;
+        const left = rows.length - i + (lane.held ? 1 : 0);
         if (lane.tokens >= left || lane.tokens >= 2) {
           if (!(await this.send(lane, rows[i]))) return;
         } else {
@@ -308,17 +340,49 @@ export class AlertDispatcher implements Sink {
     const groups = new Map<string, number>();
     let severity: Severity = 'info';
     for (const r of rows) {
-      const g = `${r.event === 'opened' ? '' : r.event + ' '}${r.kind} from ${r.device || 'segwatch'}`;
+      const g = groupOf(r.event, r.kind, r.device);
       groups.set(g, (groups.get(g) ?? 0) + 1);
       if (compareSeverity(r.severity, severity) > 0) severity = r.severity;
     }
-    const sorted = [...groups].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
-    const lines = sorted.slice(0, 20).map(([g, n]) => `${n} ${g}`);
-    if (sorted.length > 20) lines.push(`${sorted.slice(20).reduce((s, [, n]) => s + n, 0)} more in ${sorted.length - 20} other groups`);
+    // what the lane holds goes into the same digest
+    const held = lane.held;
+    if (held) {
+      for (const [g, n] of held.groups) groups.set(g, (groups.get(g) ?? 0) + n);
+      if (compareSeverity(held.severity, severity) > 0) severity = held.severity;
+    }
+    const total = rows.length + (held?.total ?? 0);
     // named by the rows it covers: a retry of the same digest carries the same key
-    const id = `digest-${lane.cfg.name}-${rows[0].seq}-${rows[rows.length - 1].seq}`;
-    const alert = digestAlert(id, { total: rows.length, lines }, severity, this.clock());
-    return this.attempt(lane, rows, alert, rows.length);
+    const id = `digest-${lane.cfg.name}-${rows[0].seq}-${rows[rows.length - 1].seq}${held ? `-${held.since}` : ''}`;
+    const alert = digestAlert(id, { total, lines: digestLines(groups) }, severity, this.clock());
+    lane.held = null;
+    const ok = await this.attempt(lane, rows, alert, total);
+    this.settleHeld(lane, held, ok);
+    return ok;
+  }
+
+  /** The held alerts alone, as one digest. */
+  private async sendHeld(lane: Lane): Promise<boolean> {
+    const held = lane.held!;
+    lane.held = null;
+    const alert = digestAlert(`digest-${lane.cfg.name}-held-${held.since}`, { total: held.total, lines: digestLines(held.groups) }, held.severity, this.clock());
+    const ok = await this.attempt(lane, [], alert, held.total);
+    this.settleHeld(lane, held, ok);
+    return ok;
+  }
+
+  /** After a digest that carried `held`: gone when delivered; else back, with what came meanwhile. */
+  private settleHeld(lane: Lane, held: Held | null, delivered: boolean): void {
+    if (!held) return;
+    if (delivered) { this.outbox.dropHeld(lane.cfg.name, held.since); return; }
+    const now = lane.held;
+    if (now) {
+      held.total += now.total;
+      if (compareSeverity(now.severity, held.severity) > 0) held.severity = now.severity;
+      for (const [g, n] of now.groups) held.groups.set(g, (held.groups.get(g) ?? 0) + n);
+      this.outbox.dropHeld(lane.cfg.name, now.since);
+    }
+    lane.held = held;
+    this.outbox.saveHeld(lane.cfg.name, held);
   }
 
   /** One try; true when the lane may go on at once. */
@@ -354,12 +418,27 @@ export class AlertDispatcher implements Sink {
     lane.stats.delivered++;
     if (alert.event === 'digest') { lane.stats.digested += alerts; this.digests++; }
     this.outbox.remove(rows.map((r) => r.seq));
+    lane.backlog = Math.max(0, lane.backlog - rows.length);
     return true;
   }
 
   private giveUp(lane: Lane, seqs: number[], key: string, e: Error): void {
     lane.stats.failed += seqs.length;
+    lane.backlog = Math.max(0, lane.backlog - seqs.length);
     this.log.error({ channel: String(lane.channel), key, err: e.message }, 'alerts: the receiver refused the alert for good; it is dropped (check the channel\'s settings)');
     this.outbox.remove(seqs);
   }
+}
+
+/** "policy.violation from plugs-a1b2c3" ("closed ..." for other events): one line of a digest. */
+function groupOf(event: string, kind: string, device: string): string {
+  return `${event === 'opened' ? '' : event + ' '}${kind} from ${device || 'segwatch'}`;
+}
+
+/** The largest groups first, at most 20 lines and one for the rest. */
+function digestLines(groups: Map<string, number>): string[] {
+  const sorted = [...groups].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+  const lines = sorted.slice(0, 20).map(([g, n]) => `${n} ${g}`);
+  if (sorted.length > 20) lines.push(`${sorted.slice(20).reduce((s, [, n]) => s + n, 0)} more in ${sorted.length - 20} other groups`);
+  return lines;
 }

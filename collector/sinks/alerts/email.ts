@@ -3,7 +3,6 @@
 // (the system's CAs or `ca`), the user authenticates when `username` is set. Acknowledged when
 // the server accepted the message (250 after DATA).
 
-import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { BaseChannel } from './base-channel.js';
 import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
@@ -19,7 +18,7 @@ export class EmailChannel extends BaseChannel {
     this.#password = password;
   }
 
-  #transport() {
+  #transport(nodemailer: typeof import('nodemailer').default) {
     const u = new URL(this.cfg.url);
     const implicit = u.protocol === 'smtps:';
     const plain = this.cfg.tls === 'none';
@@ -43,7 +42,8 @@ export class EmailChannel extends BaseChannel {
   protected async deliver(alert: Alert): Promise<void> {
     // a connection per mail: alerts are rare, and a pooled connection the server dropped
     // while idle would fail the next one for nothing
-    const transport = this.#transport();
+    // nodemailer is loaded by the first mail: a collector without an e-mail channel never pays for it
+    const transport = this.#transport((await import('nodemailer')).default);
     try {
       const info = await transport.sendMail({
         from: this.cfg.from, to: this.cfg.to, subject: mailSubject(alert), text: mailText(alert),

@@ -4,7 +4,7 @@
 // is dropped and the next send connects afresh, so mqtt.js never queues or resends a message on
 // its own (a second, hidden outbox that would resend what the real one retries).
 
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { BaseChannel } from './base-channel.js';
 import { DeliveryError, type Alert, type ChannelContext } from './channel.js';
 import type { ChannelConfig } from './config.js';
@@ -26,7 +26,7 @@ export class MqttChannel extends BaseChannel {
     this.#password = password;
   }
 
-  #start(): MqttClient {
+  #start(mqtt: typeof import('mqtt').default): MqttClient {
     const u = new URL(this.cfg.url);
     const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     const client = mqtt.connect({
@@ -51,7 +51,8 @@ export class MqttChannel extends BaseChannel {
   }
 
   async #connected(): Promise<MqttClient> {
-    this.#client ??= this.#start();
+    // mqtt.js is loaded by the first send: a collector without an MQTT channel never pays for it
+    this.#client ??= this.#start((await import('mqtt')).default);
     const c = this.#client;
     if (c.connected) return c;
     let timer: NodeJS.Timeout | undefined;

@@ -160,3 +160,28 @@ t.test('a full outbox sheds the oldest low-severity alerts first', async (t) => 
   t.same(kept.filter((s) => s === 'low').length, 1, 'of six low ones, the newest is kept');
   t.same(kept.filter((s) => s !== 'low').length, 9, 'every higher one kept');
 });
+
+t.test('alerts held beyond the rate limit are kept on disk: a restart sends them as one digest', async (t) => {
+  const dir = tmpDir(t);
+  const rx = new Receiver();
+  await rx.start();
+  const port = rx.port;
+  await rx.stop();
+  t.teardown(() => rx.stop());
+  const cfg = channelConfig(port, { rate_limit: 5 });
+  const first = rig(t, dir, cfg);
+  for (let i = 0; i < 30; i++) first.d.anomaly(nth(i, { device: i % 3 ? 'tv' : 'hub' }), 'opened');
+  t.equal(first.d.stats()[0].outbox, 30, 'thirty waiting: a few one by one, the rest held for a digest');
+  t.ok(first.outbox.sizes().get('soc')! <= 5, `at most the rate limit queued one by one (${first.outbox.sizes().get('soc')})`);
+  await first.close();
+
+  await rx.start(port);
+  const second = rig(t, dir, cfg);
+  t.ok(await waitFor(() => rx.all.some((r) => r.event === 'digest'), 15_000), 'the digest went out after the restart');
+  await waitFor(() => second.d.stats()[0].outbox === 0, 5000);
+  const digests = rx.all.filter((r) => r.event === 'digest');
+  const single = rx.all.filter((r) => r.event !== 'digest');
+  t.equal(single.length + digests.reduce((s, r) => s + (r.digest?.total ?? 0), 0), 30, 'every one of the thirty is accounted for');
+  t.ok(rx.all.length <= 5, `${rx.all.length} messages: within the rate limit`);
+  t.match(digests[0].digest?.lines.join(", "), /^\d+ protocol\.plaintext from tv, \d+ protocol\.plaintext from hub$/, "grouped by kind and device");
+});
