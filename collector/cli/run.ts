@@ -170,6 +170,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   // libpcap's poller holds the event loop until one more packet arrives after stop(), and a
   // read (or read-ahead) of a quiet pipe until its writer sends: everything is flushed by
   // now, and the alert channels' HTTP connection pool keeps idle sockets for a few seconds.
-  if (config.interface || stopping || !sourceEnded || collector.alerts) setTimeout(() => process.exit(code), 200).unref();
+  if (config.interface || stopping || !sourceEnded) setTimeout(() => process.exit(code), 200).unref();
+  else if (collector.alerts) setImmediate(() => process.exit(code)).unref();
   return code;
 }
