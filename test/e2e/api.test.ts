@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { cliPath, repoRoot, skipUnless } from '../helpers/paths.js';
 import { Receiver } from '../helpers/webhook-receiver.js';
 import { startApi, type RunningApi } from '../../collector/api/server.js';
@@ -228,6 +229,17 @@ t.test('guards and bad input over the socket: 401, 403, 400, 404, 413, 415', asy
   t.equal(big.status, 413, 'api_max_body_bytes is the limit');
   const oct = await call('/api/v1/policy/validate', { method: 'POST', headers: { ...read, 'content-type': 'application/octet-stream' }, body: 'x' });
   t.equal(oct.status, 415);
+});
+
+t.test('the OpenAPI document validates against the OpenAPI 3.0 specification (swagger-parser)', async (t) => {
+  const served = structuredClone(doc.json) as unknown as Parameters<typeof SwaggerParser.validate>[0];
+  const checked = await SwaggerParser.validate(served).then(() => 'valid', (e: Error) => e.message);
+  t.equal(checked, 'valid', 'SwaggerParser.validate: the schema of OpenAPI 3.0 and the references');
+  // and a broken copy is refused, so the check above can fail
+  const broken = structuredClone(doc.json) as { paths: Record<string, Record<string, { responses?: unknown }>> };
+  delete broken.paths['/api/v1/stats'].get.responses;
+  const refused = await SwaggerParser.validate(broken as unknown as Parameters<typeof SwaggerParser.validate>[0]).then(() => 'valid', (e: Error) => e.message);
+  t.not(refused, 'valid', `a document without a route's responses is refused (${refused.split('\n')[0].slice(0, 100)})`);
 });
 
 t.test('the OpenAPI document: OpenAPI 3.0, every route, every schema compiles, $refs resolve', async (t) => {
