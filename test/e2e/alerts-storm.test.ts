@@ -5,12 +5,11 @@
 // every alert: singles plus digest totals equal the anomalies opened.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { cliPath, repoRoot } from '../helpers/paths.js';
+import { segwatchAsync } from '../helpers/paths.js';
 import { Receiver } from '../helpers/webhook-receiver.js';
 import { PcapWriter } from '../fixtures/synth/pcap-writer.js';
 import { sendTcp, tcpConversation, type Host } from '../fixtures/synth/conversation.js';
@@ -71,13 +70,9 @@ out: ${out}
 alerts:
   - { name: soc, type: webhook, url: "http://127.0.0.1:${hook.port}/hook", min_severity: info }
 `);
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', cfg, '--log-level', 'warn'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-  clearTimeout(killer);
-  t.equal(code, 0, stderr.slice(-1500));
+  // not spawnSync: the webhook receiver lives in this process and must answer meanwhile
+  const r = await segwatchAsync(['run', '--config', cfg, '--log-level', 'warn']);
+  t.equal(r.code, 0, r.stderr.slice(-1500));
 
   const opened = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((a) => a.state === 'open');
   const kinds = new Map<string, number>();

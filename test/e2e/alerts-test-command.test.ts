@@ -2,24 +2,11 @@
 // one's result and latency; exit 1 when a channel failed, 2 when the config is wrong.
 
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath, repoRoot, segwatch } from '../helpers/paths.js';
+import { segwatch, segwatchAsync } from '../helpers/paths.js';
 import { Receiver } from '../helpers/webhook-receiver.js';
-
-/** The CLI without blocking this process: the receiver must answer meanwhile. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('exit', (code) => { clearTimeout(killer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 t.test('every channel gets a test event; a failing one is named with its error', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'segwatch-alerts-test-'));
@@ -27,10 +14,7 @@ t.test('every channel gets a test event; a failing one is named with its error',
   const up = new Receiver();
   await up.start();
   t.teardown(() => up.stop());
-  const down = new Receiver();
-  await down.start();
-  const deadPort = down.port;
-  await down.stop();
+  const deadPort = (await Receiver.down()).port;
   const cfg = join(dir, 'segwatch.yaml');
   writeFileSync(cfg, `policy: /nonexistent/not-needed-here.yaml
 alerts:
@@ -38,7 +22,8 @@ alerts:
   - { name: chat, type: slack, url: "http://127.0.0.1:${up.port}/slack" }
   - { name: gone, type: webhook, url: "http://127.0.0.1:${deadPort}/hook", timeout: 2s }
 `);
-  const r = await run(['alerts', 'test', '--config', cfg]);
+  // not spawnSync: the receiver lives in this process and must answer meanwhile
+  const r = await segwatchAsync(['alerts', 'test', '--config', cfg]);
   t.equal(r.code, 1, 'exit 1: one channel failed');
   const lines = r.stdout.trim().split('\n');
   t.match(lines[0], /^channel\s+type\s+latency\s+result/);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { cliPath, repoRoot } from '../helpers/paths.js';
+import { cliPath, repoRoot, segwatchAsync } from '../helpers/paths.js';
 import { influxdAvailable, records, startInfluxd } from '../helpers/influxd.js';
 import { Receiver } from '../helpers/webhook-receiver.js';
 
@@ -44,13 +44,8 @@ alerts:
   - { name: soc, type: webhook, url: "http://127.0.0.1:${hook.port}/hook", min_severity: info, rate_limit: 10000 }
 `);
   // not spawnSync: the webhook receiver lives in this process and must answer meanwhile
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', cfg, '--log-level', 'info'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
-  clearTimeout(killer);
-  t.equal(code, 0, stderr.slice(-2000));
+  const r = await segwatchAsync(['run', '--config', cfg, '--log-level', 'info'], { timeoutMs: 90_000 });
+  t.equal(r.code, 0, r.stderr.slice(-2000));
 
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const hub = lines.filter((a) => a.device === 'hub' && a.kind === 'dns.bypass');

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const capturesDir = resolve(repoRoot, '..', 'shared', 'captures');
@@ -58,6 +58,22 @@ export function segwatch(args: string[], opts: { timeoutMs?: number; env?: NodeJ
   } finally {
     if (ownState) rmSync(ownState, { recursive: true, force: true });
   }
+}
+
+/**
+ * segwatch() without blocking this process: for tests whose receivers (a webhook, an API
+ * client) live here and must answer while the CLI runs. Killed after timeoutMs.
+ */
+export function segwatchAsync(args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run npm run build first`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { if (stdout.length < 1e7) stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { if (stderr.length < 1e7) stderr += d.toString(); });
+    const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.once('exit', (code) => { clearTimeout(killer); resolve({ code: code ?? -1, stdout, stderr }); });
+  });
 }
 
 export function have(cmd: string): boolean {

@@ -43,6 +43,14 @@ export class Receiver {
     this.port = (srv.address() as AddressInfo).port;
   }
 
+  /** A receiver that is down: its port was just free and nothing listens on it until start(port). */
+  static async down(): Promise<Receiver> {
+    const rx = new Receiver();
+    await rx.start();
+    await rx.stop();
+    return rx;
+  }
+
   async stop(): Promise<void> {
     const s = this.server;
     this.server = null;

@@ -94,10 +94,8 @@ t.test('an outage (503, then 429 with Retry-After): everything arrives once afte
 
 t.test('restarted while the receiver is down: the alerts wait on disk and go out once it is back', async (t) => {
   const dir = tmpDir(t);
-  const rx = new Receiver();
-  await rx.start();
+  const rx = await Receiver.down();
   const port = rx.port;
-  await rx.stop();
   t.teardown(() => rx.stop());
   const first = rig(t, dir, channelConfig(port));
   for (let i = 0; i < 5; i++) first.d.anomaly(nth(i, { severity: 'high' }), 'opened');
@@ -147,10 +145,7 @@ t.test('a receiver that refuses for good: counted, logged, not retried forever',
 });
 
 t.test('a full outbox sheds the oldest low-severity alerts first', async (t) => {
-  const rx = new Receiver();
-  await rx.start();
-  const port = rx.port;
-  await rx.stop();
+  const { port } = await Receiver.down();
   const { d, outbox } = rig(t, tmpDir(t), channelConfig(port), { maxRows: 10 });
   const sev: Severity[] = ['low', 'critical', 'low', 'high', 'medium', 'low', 'critical', 'high', 'low', 'medium', 'low', 'high', 'critical', 'medium', 'low'];
   sev.forEach((s, i) => d.anomaly(nth(i, { severity: s }), 'opened'));
@@ -163,10 +158,8 @@ t.test('a full outbox sheds the oldest low-severity alerts first', async (t) => 
 
 t.test('alerts held beyond the rate limit are kept on disk: a restart sends them as one digest', async (t) => {
   const dir = tmpDir(t);
-  const rx = new Receiver();
-  await rx.start();
+  const rx = await Receiver.down();
   const port = rx.port;
-  await rx.stop();
   t.teardown(() => rx.stop());
   const cfg = channelConfig(port, { rate_limit: 5 });
   const first = rig(t, dir, cfg);
