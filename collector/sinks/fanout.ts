@@ -40,8 +40,9 @@ export class Fanout {
     for (const s of this.sinks) await s.flush();
   }
 
+  /** Last added first: the state sink, added first, closes after the sinks that write to it (the alert outbox). */
   async close(): Promise<void> {
-    for (const s of this.sinks) await s.close();
+    for (let i = this.sinks.length - 1; i >= 0; i--) await this.sinks[i].close();
   }
 
   private push(s: Sink, fn: () => void): void {
