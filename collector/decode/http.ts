@@ -54,6 +54,14 @@ function headerValue(buf: Uint8Array, off: number, end: number, name: Uint8Array
   return -1;
 }
 
+/**
+ * Offset of the Authorization header's value in the request head at buf[off, end) (end
+ * already bounded by the caller), or -1: for a detector that reads the credentials.
+ */
+export function authorizationValue(buf: Uint8Array, off: number, end: number): number {
+  return headerValue(buf, off, end, AUTHORIZATION);
+}
+
 function bounds(buf: Uint8Array, off: number, len: number): number {
   if (!(off >= 0 && len >= 0)) return -1;
   let end = off + (len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD);

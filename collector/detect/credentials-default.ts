@@ -11,6 +11,7 @@ import type { AnomalyInit, Subject } from './anomaly.js';
 import { portText, who } from './anomaly.js';
 import type { DetectorDef, PayloadEvent } from './detector.js';
 import { MIRAI_BOTNET_TXT } from './data/mirai-botnet.js';
+import { authorizationValue } from '../decode/http.js';
 
 /** Server ports read as telnet and as FTP control. */
 export const TELNET_PORTS: readonly number[] = [23, 2323];
@@ -371,7 +372,7 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
       /** HTTP Basic: the credential of the Authorization header in this request head. */
       const basic = (ev: PayloadEvent): void => {
         const b = ev.buf, start = ev.off, end = ev.off + Math.min(ev.len, 8192);
-        let v = headerValue(b, start, end);
+        let v = authorizationValue(b, start, end);
         if (v < 0) return;
         // "Basic" and blanks
         if (v + 5 > end || (b[v] | 0x20) !== 0x62 || (b[v + 1] | 0x20) !== 0x61 || (b[v + 2] | 0x20) !== 0x73 ||
@@ -432,29 +433,6 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
 }
 
 export const credentialsDefaultDetector: DetectorDef = credentialsDefaultDetectorWith();
-
-/** Offset of the Authorization header's value in the request head at buf[off, end), or -1. */
-function headerValue(buf: Uint8Array, off: number, end: number): number {
-  const name = AUTHORIZATION;
-  let o = off;
-  while (o < end && buf[o] !== 0x0a) o++;
-  o++;
-  while (o < end) {
-    if (buf[o] === 0x0d || buf[o] === 0x0a) return -1;
-    let ok = o + name.length < end && buf[o + name.length] === 0x3a;
-    for (let i = 0; ok && i < name.length; i++) if ((buf[o + i] | 0x20) !== name[i]) ok = false;
-    if (ok) {
-      let v = o + name.length + 1;
-      while (v < end && (buf[v] === 0x20 || buf[v] === 0x09)) v++;
-      return v;
-    }
-    while (o < end && buf[o] !== 0x0a) o++;
-    o++;
-  }
-  return -1;
-}
-
-const AUTHORIZATION = lower('authorization');
 
 function b64(c: number): number {
   if (c >= 0x41 && c <= 0x5a) return c - 0x41;
