@@ -3,6 +3,9 @@
 // /usr/bin/time), prints a table, writes bench/results.json, and removes the temp dir.
 // Then, as root, the live latency bench (bench/latency.ts): how long after its first packet
 // an anomaly shows up in each sink of a running collector; skipped with its reason otherwise.
+// Then, as root, NetFlow v9/IPFIX ingest (bench/netflow.ts): the same pre-generated export
+// stream at fixed rates and softflowd's burst, to segwatch run, nfcapd, nfacctd and
+// node-netflowv9 one at a time; records received and lost (BENCH_NETFLOW=0 skips it).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { generateBenchCapture } from './gen-capture.js';
 import { bigPolicyYaml } from './big-policy.js';
 import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js';
 import { printAlerts, runAlertsBench } from './alerts.js';
+import { printNetflow, runNetflowBench, type NetflowOutcome } from './netflow.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -37,12 +41,17 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
-/** The throughput tables run unless BENCH_ONLY names only `latency`. */
-const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency');
+/** The throughput tables run unless BENCH_ONLY names only `latency` and `netflow`. */
+const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow');
 /** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
 const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
 /** The alert benches (webhook rate; run with four channels against none) unless BENCH_ALERTS=0. */
 const ALERTS = process.env.BENCH_ALERTS !== '0' && (!ONLY || ONLY.has('alerts'));
+/**
+ * NetFlow/IPFIX ingest unless BENCH_NETFLOW=0 or BENCH_ONLY leaves it out; BENCH_NETFLOW_ROUNDS
+ * (default 3), BENCH_NETFLOW_SECONDS (of traffic a rate, default 1), BENCH_NETFLOW_ONLY=nfcapd,...
+ */
+const NETFLOW = process.env.BENCH_NETFLOW !== '0' && (!ONLY || ONLY.has('netflow'));
 const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
@@ -198,10 +207,25 @@ async function main(): Promise<void> {
     latency = await runLatencyBench({ cli: SEGWATCH[1] });
     printLatency(latency);
   }
-  if (!out && !latency) return;
-  // Only the latency bench ran: keep the throughput figures of the last full run.
+  let netflow: NetflowOutcome | null = null;
+  if (NETFLOW) {
+    console.error('netflow: v9 and IPFIX ingest on loopback, one receiver at a time');
+    const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-netflow-'));
+    try {
+      netflow = await runNetflowBench({
+        segwatch: SEGWATCH, tmp, rounds: Number(process.env.BENCH_NETFLOW_ROUNDS ?? 3), seconds: Number(process.env.BENCH_NETFLOW_SECONDS ?? 1),
+        only: process.env.BENCH_NETFLOW_ONLY ? new Set(process.env.BENCH_NETFLOW_ONLY.split(',')) : null,
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    printNetflow(netflow);
+  }
+  if (!out && !latency && !netflow) return;
+  // Only the latency or NetFlow bench ran: keep the other figures of the last full run.
   if (!out) out = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
   if (latency) out.latency = latency;
+  if (netflow) out.netflow = netflow;
   writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
 }
 
