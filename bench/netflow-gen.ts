@@ -1,6 +1,7 @@
 // The NetFlow bench's input: NetFlow v9 and IPFIX export datagrams as a router would send them
 // (a typical IPv4 5-tuple template re-sent every 64 datagrams, 30 records a datagram,
-// increasing sequence numbers, varied addresses, ports and counters), and the capture that
+// increasing sequence numbers, varied addresses, ports and counters, each conversation as two
+// records: the opener's and its reverse, as exporters write them), and the capture that
 // `softflowd -r` turns into its export burst. Deterministic for a seed.
 
 import { PcapWriter } from '../test/fixtures/synth/pcap-writer.js';
@@ -69,6 +70,7 @@ export function* exportDatagrams(version: ExportVersion, o: ExportStreamOptions)
   let left = o.records;
   let seq = 0;
   let recordsSent = 0;
+  const conv = { src: 0, dst: 0, sport: 0, dport: 0, proto: 0, pkts: 0, start: 0, end: 0 };
   for (let d = 0; left > 0; d++) {
     const n = Math.min(per, left);
     const withTemplate = d % every === 0;
@@ -87,23 +89,35 @@ export function* exportDatagrams(version: ExportVersion, o: ExportStreamOptions)
     buf.writeUInt16BE(TEMPLATE_ID, off);
     off += 4;
     for (let i = 0; i < n; i++) {
-      const tcpFlow = rnd.u32() % 10 < 8;
-      const dport = rnd.pick(DPORTS);
-      const proto = dport === 53 || dport === 123 || dport === 5353 || dport === 3478 ? 17 : rnd.u32() % 50 === 0 ? 1 : tcpFlow ? 6 : 17;
-      buf.writeUInt32BE((0xc0a83200 | rnd.int(10, 250)) >>> 0, off); // 192.168.50.x
-      buf.writeUInt32BE(((rnd.pick(SERVER_NETS) << 24) | (rnd.u32() & 0xffffff)) >>> 0, off + 4);
-      buf.writeUInt16BE(proto === 1 ? 0 : rnd.int(32768, 60999), off + 8);
-      buf.writeUInt16BE(proto === 1 ? 0x0800 : dport, off + 10);
-      buf[off + 12] = proto;
+      // conversations as exporters write them: the opener's record, then its reverse
+      const reverse = (recordsSent + i) % 2 === 1;
+      if (!reverse) {
+        const dport = rnd.pick(DPORTS);
+        const udpPort = dport === 53 || dport === 123 || dport === 5353 || dport === 3478;
+        const proto = udpPort ? 17 : rnd.u32() % 50 === 0 ? 1 : rnd.u32() % 10 < 9 ? 6 : 17;
+        conv.src = (0xc0a83200 | rnd.int(10, 250)) >>> 0; // 192.168.50.x
+        conv.dst = ((rnd.pick(SERVER_NETS) << 24) | (rnd.u32() & 0xffffff)) >>> 0;
+        conv.sport = proto === 1 ? 0 : rnd.int(32768, 60999);
+        conv.dport = proto === 1 ? 0x0800 : dport;
+        conv.proto = proto;
+        conv.pkts = 1 + Math.floor(-Math.log(1 - rnd.float()) * 30);
+        conv.end = exportMs - rnd.int(0, 30_000);
+        conv.start = conv.end - rnd.int(0, 60_000);
+      }
+      const pkts = reverse ? Math.max(1, conv.pkts + rnd.int(-2, 2)) : conv.pkts;
+      buf.writeUInt32BE(reverse ? conv.dst : conv.src, off);
+      buf.writeUInt32BE(reverse ? conv.src : conv.dst, off + 4);
+      buf.writeUInt16BE(reverse ? (conv.proto === 1 ? 0 : conv.dport) : conv.sport, off + 8);
+      buf.writeUInt16BE(reverse ? (conv.proto === 1 ? 0 : conv.sport) : conv.dport, off + 10);
+      buf[off + 12] = conv.proto;
       buf[off + 13] = 0;
-      buf[off + 14] = proto === 6 ? 0x1b : 0; // FIN PSH ACK SYN
-      buf.writeUInt16BE(2, off + 15);
-      buf.writeUInt16BE(1, off + 17);
-      const pkts = 1 + Math.floor(-Math.log(1 - rnd.float()) * 30);
+      buf[off + 14] = conv.proto === 6 ? (reverse ? 0x1a : 0x1b) : 0; // SYN ACK PSH (FIN on the opener's side)
+      buf.writeUInt16BE(reverse ? 1 : 2, off + 15);
+      buf.writeUInt16BE(reverse ? 2 : 1, off + 17);
       buf.writeUInt32BE(pkts, off + 19);
-      buf.writeUInt32BE(pkts * rnd.int(40, 1500), off + 23);
-      const endMs = exportMs - rnd.int(0, 30_000);
-      const startMs = endMs - rnd.int(0, 60_000);
+      buf.writeUInt32BE(pkts * rnd.int(reverse ? 200 : 40, reverse ? 1500 : 600), off + 23);
+      const startMs = reverse ? conv.start + rnd.int(0, 50) : conv.start;
+      const endMs = conv.end;
       if (version === 9) {
         buf.writeUInt32BE((startMs - bootMs) >>> 0, off + 27);
         buf.writeUInt32BE((endMs - bootMs) >>> 0, off + 31);
