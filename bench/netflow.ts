@@ -29,7 +29,7 @@ export interface NetflowBenchOptions {
   rounds?: number;
   /** records/s asked of the sender. */
   rates?: number[];
-  /** seconds of traffic a rate scenario sends; default 1. */
+  /** seconds of traffic a rate scenario sends; default 0.5 (1M records at 2M/s: 10x what the 8 MiB buffer holds). */
   seconds?: number;
   /** conversations of the softflowd capture (two records each); default 75,000. */
   conversations?: number;
@@ -110,7 +110,7 @@ const median = (xs: number[]): number | null => (xs.length ? [...xs].sort((a, b)
 interface Ns {
   name: string;
   exec(args: string[], timeoutMs?: number): { code: number; out: string; err: string };
-  spawn(argv: string[], opts?: { stdout?: 'pipe' | 'ignore' }): ChildProcess;
+  spawn(argv: string[], opts?: { stdout?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv }): ChildProcess;
   destroy(): void;
 }
 
@@ -157,7 +157,7 @@ function createNs(): Ns {
     name, destroy,
     exec: (args, timeoutMs) => sh('ip', ['netns', 'exec', name, ...args], timeoutMs),
     spawn(argv, opts = {}) {
-      const c = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe'], detached: true });
+      const c = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: ['pipe', opts.stdout ?? 'pipe', 'pipe'], detached: true, env: { ...process.env, ...opts.env } });
       children.add(c);
       c.once('exit', () => children.delete(c));
       return c;
@@ -207,6 +207,8 @@ interface Running {
   settled?: () => Promise<void>;
   /** stops it; the records it received, or an Error saying why there is no count */
   stop(): Promise<number>;
+  /** after stop(): what else it counted, for the note */
+  note?: () => string;
 }
 
 interface Receiver {
@@ -422,8 +424,11 @@ async function trial(ns: Ns, rx: Receiver, sc: Scenario, round: number, port: nu
     base.socketDrops = row?.drops ?? null;
     const errs1 = rcvbufErrors(pid);
     base.rcvbufErrors = errs0 !== null && errs1 !== null ? errs1 - errs0 : null;
-    const got = await running.stop();
+    const r = running;
     running = null;
+    const got = await r.stop();
+    const extra = r.note?.();
+    if (extra) base.note = [base.note, extra].filter(Boolean).join('; ');
     base.received = got;
     base.lost = base.sent - got;
     base.decodedPerSecond = got / secs;
@@ -487,34 +492,54 @@ async function decoders(version: ExportVersion): Promise<InProcessDecoder[]> {
       });
     } catch { /* not installed */ }
   }
-  const sw = await segwatchDecoder();
-  if (sw) list.push(sw);
+  list.push(...await segwatchDecoders());
   return list;
 }
 
-/** segwatch's FlowExportDecoder (collector/decode/flow-export.ts), when this build has it. */
-async function segwatchDecoder(): Promise<InProcessDecoder | null> {
-  const path = new URL('../collector/decode/flow-export.js', import.meta.url);
-  if (!existsSync(path)) return null;
-  type Dec = { decode(buf: Uint8Array, off: number, len: number, exporter: string, nowMs: number, onRecord: (r: unknown) => void): number };
-  const mod = await import(path.href) as { FlowExportDecoder: new () => Dec };
-  return {
-    name: 'segwatch FlowExportDecoder', run(grams) {
-      const d = new mod.FlowExportDecoder();
-      let n = 0;
-      const on = () => { n++; };
-      const now = Date.now();
-      for (const g of grams) d.decode(g, 0, g.length, '127.0.0.1', now, on);
-      return n;
-    },
-  };
+/**
+ * segwatch's FlowExportDecoder (collector/decode/flow-export.ts) alone, and with the join of each
+ * conversation's two records (collector/sources/flow-export-ingest.ts), when this build has them:
+ * where the receiver's time goes, beside the end-to-end figure of `segwatch run`.
+ */
+async function segwatchDecoders(): Promise<InProcessDecoder[]> {
+  const list: InProcessDecoder[] = [];
+  const dec = new URL('../collector/decode/flow-export.js', import.meta.url);
+  const ing = new URL('../collector/sources/flow-export-ingest.js', import.meta.url);
+  type OnRecord = (r: unknown) => void;
+  if (existsSync(dec)) {
+    const mod = await import(dec.href) as { FlowExportDecoder: new () => { decode(buf: Uint8Array, off: number, len: number, exporter: string, nowMs: number, onRecord: OnRecord): number } };
+    list.push({
+      name: 'segwatch FlowExportDecoder', run(grams) {
+        const d = new mod.FlowExportDecoder();
+        let n = 0;
+        const on = () => { n++; };
+        const now = Date.now();
+        for (const g of grams) d.decode(g, 0, g.length, '127.0.0.1', now, on);
+        return n;
+      },
+    });
+  }
+  if (existsSync(ing)) {
+    type Ingest = { datagram(buf: Uint8Array, off: number, len: number, exporter: string, now: number): void; flush(): void; stats(): { records: number } };
+    const mod = await import(ing.href) as { FlowExportIngest: new (on: OnRecord) => Ingest };
+    list.push({
+      name: 'segwatch decode + join', run(grams) {
+        const ingest = new mod.FlowExportIngest(() => {});
+        const now = Date.now();
+        for (const g of grams) ingest.datagram(g, 0, g.length, '127.0.0.1', now);
+        ingest.flush();
+        return ingest.stats().records;
+      },
+    });
+  }
+  return list;
 }
 
 export async function runNetflowBench(o: NetflowBenchOptions): Promise<NetflowOutcome> {
   const t0 = performance.now();
   const rounds = o.rounds ?? 3;
   const rates = o.rates ?? [250_000, 500_000, 1_000_000, 2_000_000];
-  const seconds = o.seconds ?? 1;
+  const seconds = o.seconds ?? 0.5;
   const conversations = o.conversations ?? 75_000;
   const rmemMax = (() => { try { return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()); } catch { return null; } })();
   const outcome: NetflowOutcome = {
@@ -595,11 +620,129 @@ export async function runNetflowBench(o: NetflowBenchOptions): Promise<NetflowOu
 // ---------------------------------------------------------------------------------------------
 // segwatch run --netflow
 
+/**
+ * The minimal policy: a watched segment the stream never touches, so what is measured is the
+ * receiver (socket thread, ring), the decoder, the join of each conversation's two records and
+ * the pipeline's record entry, not the judging of 2M flows a second by the policy and detectors.
+ */
+const MINIMAL_POLICY = `version: 1
+segments:
+  iot: ["10.255.255.0/24"]
+watch: [iot]
+resolvers: ["10.255.255.1"]
+default_profile: quarantine
+profiles:
+  quarantine:
+    allow:
+      - { service: dns }
+`;
+
+/**
+ * A node process inside the namespace that fetches a URL for each line on its stdin and answers
+ * with one JSON line: the API of a collector in the namespace is only reachable from there, and
+ * one process for the trial costs less than one per poll on a machine the trial keeps busy.
+ */
+const FETCHER = String.raw`
+const rl = require('node:readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => {
+  let q; try { q = JSON.parse(l); } catch { return; }
+  fetch(q.url, { headers: q.headers, signal: AbortSignal.timeout(q.timeoutMs) })
+    .then((r) => r.text()).then((body) => ({ body }), (e) => ({ error: String(e) }))
+    .then((o) => process.stdout.write(JSON.stringify({ id: q.id, ...o }) + '\n'));
+});
+rl.on('close', () => process.exit(0));
+`;
+
+function fetcher(ns: Ns): { get(url: string, headers: Record<string, string>, timeoutMs: number): Promise<string>; close(): void } {
+  const c = ns.spawn([process.execPath, '-e', FETCHER]);
+  c.stdin?.on('error', () => {});
+  const waiting = new Map<number, (o: { body?: string; error?: string }) => void>();
+  let buf = '';
+  c.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try { const o = JSON.parse(line) as { id: number; body?: string; error?: string }; waiting.get(o.id)?.(o); waiting.delete(o.id); } catch { /* not ours */ }
+    }
+  });
+  c.stderr!.resume();
+  let next = 1;
+  return {
+    get(url, headers, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const id = next++;
+        const timer = setTimeout(() => { waiting.delete(id); reject(new Error(`no answer from ${url} in ${timeoutMs + 2000} ms`)); }, timeoutMs + 2000);
+        waiting.set(id, (o) => { clearTimeout(timer); if (o.error !== undefined) reject(new Error(o.error)); else resolve(o.body ?? ''); });
+        c.stdin!.write(JSON.stringify({ id, url, headers, timeoutMs }) + '\n');
+      });
+    },
+    close() { c.stdin!.end(); setTimeout(() => { try { process.kill(-c.pid!, 'SIGKILL'); } catch { /* gone */ } }, 1000).unref(); },
+  };
+}
+
+/** How long a trial waits for segwatch to decode what its queue holds, at most, ms. */
+const SETTLE_MS = 20_000;
+
+/** segwatch run --netflow: counts from its /metrics (fetched inside the namespace). */
 function segwatchReceiver(cli: string[]): Receiver {
+  const token = 'bench-netflow-token-0123456789';
   return {
     name: 'segwatch run', versions: new Set([9, 10]), missing: existsSync(cli[1]) ? null : 'segwatch not built',
-    async start() {
-      throw new Error('segwatch run --netflow: not in this build');
+    async start(ns, port, dir) {
+      const policy = join(dir, 'policy.yaml');
+      writeFileSync(policy, MINIMAL_POLICY);
+      const apiPort = port + 1;
+      const c = ns.spawn([...cli, 'run', '--policy', policy, '--netflow', `127.0.0.1:${port}`, '--state-dir', join(dir, 'state'),
+        '--listen', `127.0.0.1:${apiPort}`, '--log-level', 'info', '--netflow-rcvbuf-mb', String(RCVBUF >> 20)], { env: { SEGWATCH_API_TOKEN: token } });
+      const io = collect(c);
+      await bound(c, port, 20_000, io.err);
+      for (const until = Date.now() + 20_000; !/collector started/.test(io.err());) {
+        if (c.exitCode !== null || Date.now() > until) throw new Error(`segwatch run did not start: ${io.err().slice(-600)}`);
+        await sleep(50);
+      }
+      const f = fetcher(ns);
+      const metrics = async (): Promise<Record<string, number>> => {
+        const text = await f.get(`http://127.0.0.1:${apiPort}/metrics`, { authorization: `Bearer ${token}` }, 10_000);
+        const m: Record<string, number> = {};
+        for (const line of text.split('\n')) {
+          const x = /^(segwatch_(?:netflow_\w+|drops_total))(?:\{[^}]*\})? ([\d.e+]+)$/.exec(line);
+          if (x) m[x[1]] = (m[x[1]] ?? 0) + Number(x[2]);
+        }
+        if (!('segwatch_netflow_records_total' in m)) throw new Error(`no segwatch_netflow_records_total in /metrics: ${text.slice(0, 300)}`);
+        return m;
+      };
+      let last: Record<string, number> = {};
+      let note = '';
+      let unsettled = false;
+      return {
+        pid: c.pid!,
+        async settled() {
+          // the ring and the decoder behind the socket: records_total still for three polls
+          let prev = -1, same = 0;
+          const until = Date.now() + SETTLE_MS;
+          for (; same < 3 && Date.now() < until; await sleep(100)) {
+            try { last = await metrics(); } catch { continue; } // busy: the API shares the decoding thread
+            const n = last.segwatch_netflow_records_total;
+            same = n === prev ? same + 1 : 0;
+            prev = n;
+          }
+          unsettled = same < 3;
+        },
+        async stop() {
+          try { last = await metrics(); } catch { /* the last figures settled() read */ }
+          f.close();
+          c.kill('SIGTERM');
+          const ok = await waitExit(c, io.exited, 30_000);
+          const drops = last.segwatch_drops_total ?? 0, lost = last.segwatch_netflow_lost_records_total ?? 0;
+          note = [drops ? `${drops} datagrams dropped by its queue` : '', lost ? `${lost} records missing by sequence numbers` : '',
+            unsettled ? `still decoding after ${SETTLE_MS / 1000} s: received is a lower bound` : '',
+            ok ? (c.exitCode === 0 ? '' : `exit ${c.exitCode}`) : 'killed after 30 s of SIGTERM'].filter(Boolean).join(', ');
+          if (last.segwatch_netflow_records_total === undefined) throw new Error('no figures from /metrics');
+          return last.segwatch_netflow_records_total;
+        },
+        note: () => note,
+      };
     },
   };
 }

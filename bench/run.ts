@@ -49,7 +49,7 @@ const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency
 const ALERTS = process.env.BENCH_ALERTS !== '0' && (!ONLY || ONLY.has('alerts'));
 /**
  * NetFlow/IPFIX ingest unless BENCH_NETFLOW=0 or BENCH_ONLY leaves it out; BENCH_NETFLOW_ROUNDS
- * (default 3), BENCH_NETFLOW_SECONDS (of traffic a rate, default 1), BENCH_NETFLOW_ONLY=nfcapd,...
+ * (default 3), BENCH_NETFLOW_SECONDS (of traffic a rate, default 0.5), BENCH_NETFLOW_ONLY=nfcapd,...
  */
 const NETFLOW = process.env.BENCH_NETFLOW !== '0' && (!ONLY || ONLY.has('netflow'));
 const RESULTS = join(ROOT, 'bench/results.json');
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-netflow-'));
     try {
       netflow = await runNetflowBench({
-        segwatch: SEGWATCH, tmp, rounds: Number(process.env.BENCH_NETFLOW_ROUNDS ?? 3), seconds: Number(process.env.BENCH_NETFLOW_SECONDS ?? 1),
+        segwatch: SEGWATCH, tmp, rounds: Number(process.env.BENCH_NETFLOW_ROUNDS ?? 3), seconds: Number(process.env.BENCH_NETFLOW_SECONDS ?? 0.5),
         only: process.env.BENCH_NETFLOW_ONLY ? new Set(process.env.BENCH_NETFLOW_ONLY.split(',')) : null,
       });
     } finally {
