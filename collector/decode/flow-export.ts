@@ -46,6 +46,7 @@ export class FlowExportDecoder implements TemplatedState {
   readonly cache: TemplateCache;
   readonly rec: ExportRecord = newExportRecord();
   readonly scratch = new Int32Array(2 * 16384);
+  readonly seen = new Uint8Array(64);
   noTemplate = 0;
   records = 0;
   private datagrams = 0;

@@ -16,6 +16,8 @@ export interface TemplatedState {
   records: number;
   /** field pairs of the template being read: sized for the largest a 65535-byte set can hold. */
   scratch: Int32Array;
+  /** slots already placed in the template being read, indexed by slot code. */
+  seen: Uint8Array;
   fault(reason: string): void;
   scopeFor(exporter: string, domain: number, version: number): Scope;
   sequence(scope: Scope, seq: number, next: number): void;
@@ -105,6 +107,11 @@ function macString(buf: Uint8Array, o: number): string {
   return `${HEX[buf[o]]}:${HEX[buf[o + 1]]}:${HEX[buf[o + 2]]}:${HEX[buf[o + 3]]}:${HEX[buf[o + 4]]}:${HEX[buf[o + 5]]}`;
 }
 
+function zero16(buf: Uint8Array, o: number): boolean {
+  for (let i = 0; i < 16; i++) if (buf[o + i] !== 0) return false;
+  return true;
+}
+
 function ntpMs(v: DataView, o: number): number {
   return (v.getUint32(o) - NTP_UNIX) * 1000 + v.getUint32(o + 4) / 4294967.296;
 }
@@ -133,6 +140,7 @@ function dataSet(
     let rate = 0, sampler = -1;
     let pktTotal = -1, byteTotal = -1, pktTotalRev = -1, byteTotalRev = -1;
     let hasPkts = false, hasBytes = false, hasPktsRev = false, hasBytesRev = false;
+    let srcSet = false, dstSet = false;
     for (let i = 0; i < nf; i += 2) {
       const slot = f[i];
       let l = f[i + 1];
@@ -155,10 +163,13 @@ function dataSet(
         case E.S_FLAGS: r.tcpFlags = uint(buf, v, p, l) & 0xfff; break;
         case E.S_SPORT: r.sport = uint(buf, v, p, l); break;
         case E.S_DPORT: r.dport = uint(buf, v, p, l); break;
-        case E.S_SRC4: r.src = ip4String(v.getUint32(p)); r.ipVersion = 4; break;
-        case E.S_DST4: r.dst = ip4String(v.getUint32(p)); r.ipVersion = 4; break;
-        case E.S_SRC6: r.src = ip6String(buf, p); r.ipVersion = 6; break;
-        case E.S_DST6: r.dst = ip6String(buf, p); r.ipVersion = 6; break;
+        // Templates serving both families (Cisco, Juniper) carry zeros in the other family's
+        // addresses; tunnel templates (Huawei) repeat them for the inner header. The first
+        // non-zero address is the flow's, as routed.
+        case E.S_SRC4: if (!srcSet) { const a = v.getUint32(p); r.src = ip4String(a); srcSet = a !== 0; if (srcSet || !dstSet) r.ipVersion = 4; } break;
+        case E.S_DST4: if (!dstSet) { const a = v.getUint32(p); r.dst = ip4String(a); dstSet = a !== 0; if (!srcSet) r.ipVersion = 4; } break;
+        case E.S_SRC6: if (!srcSet) { r.src = ip6String(buf, p); srcSet = !zero16(buf, p); if (srcSet || !dstSet) r.ipVersion = 6; } break;
+        case E.S_DST6: if (!dstSet) { r.dst = ip6String(buf, p); dstSet = !zero16(buf, p); if (!srcSet) r.ipVersion = 6; } break;
         case E.S_IN_IF: r.inIf = uint(buf, v, p, l); break;
         case E.S_OUT_IF: r.outIf = uint(buf, v, p, l); break;
         case E.S_END_UPTIME: endUp = uint(buf, v, p, l); break;
@@ -200,8 +211,11 @@ function dataSet(
     if (rate === 0 && sampler >= 0) rate = scope.samplers.get(sampler) ?? 0;
     if (rate === 0) rate = scope.defaultRate;
     if (rate > 1) r.samplingInterval = rate;
-    if (r.icmpType < 0 && (r.proto === 1 || r.proto === 58) && r.sport === 0 && r.dport !== 0) {
-      // Exporters without an ICMP element (Cisco v9, v5) put type << 8 | code in the destination port.
+    if (r.proto !== 1 && r.proto !== 58) {
+      // Templates carry the ICMP element on every record; it means nothing outside ICMP.
+      r.icmpType = -1; r.icmpCode = -1;
+    } else if (r.icmpType < 0 && r.sport === 0 && r.dport !== 0) {
+      // Exporters without an ICMP element (Cisco v9, as v5) put type << 8 | code in the destination port.
       r.icmpType = r.dport >>> 8; r.icmpCode = r.dport & 255;
     }
     n++;
@@ -309,6 +323,8 @@ function templateSet(st: TemplatedState, scope: Scope, buf: Uint8Array, v: DataV
     // The count from the wire is checked against the bytes left before anything is sized by it.
     if (count * 4 > setEnd - p) { st.fault('template_length'); return false; }
     let minLen = 0, hasVar = false, biflow = false;
+    const seen = st.seen;
+    seen.fill(0);
     for (let i = 0; i < count; i++) {
       if (setEnd - p < 4) { st.fault('template_length'); return false; }
       const ie = v.getUint16(p), l = v.getUint16(p + 2);
@@ -324,6 +340,8 @@ function templateSet(st: TemplatedState, scope: Scope, buf: Uint8Array, v: DataV
       const isVar = ipfix && l === VARLEN;
       if (isVar) { hasVar = true; minLen += 1; slot = E.S_SKIP; }
       else { minLen += l; slot = fitSlot(slot, l); }
+      // A repeated element describes something else (a tunnel's inner header): the first is the flow's.
+      if (slot !== E.S_SKIP) { if (seen[slot] !== 0) slot = E.S_SKIP; else seen[slot] = 1; }
       sc[2 * i] = slot; sc[2 * i + 1] = isVar ? VARLEN : l;
     }
     // A record of no bytes would let a data set yield records forever.
