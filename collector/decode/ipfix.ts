@@ -65,10 +65,10 @@ export function decodeTemplated(
       if (t === undefined) { st.noTemplate++; countable = false; }
       else if (t.options) {
         const n = optionsSet(st, t, buf, v, p + 4, setEnd, scope);
-        if (n < 0) { countable = false; dataRecords -= n + 1; } else dataRecords += n;
+        if (n < 0) { st.fault('record_length'); countable = false; dataRecords += -n - 1; } else dataRecords += n;
       } else {
         let n = dataSet(st, t, buf, v, p + 4, setEnd, scope, version, exporter, domain, uptime, exportMs, onRecord);
-        if (n < 0) { countable = false; n = -n - 1; }
+        if (n < 0) { st.fault('record_length'); countable = false; n = -n - 1; }
         delivered += n; dataRecords += n;
       }
     } else if (setId === (ipfix ? 2 : 0)) {
