@@ -125,7 +125,7 @@ function dataSet(
   version: number, exporter: string, domain: number, uptime: number, exportMs: number,
   onRecord: (r: ExportRecord) => void,
 ): number {
-  const f = t.fields, nf = f.length, minLen = t.minLen;
+  const f = t.fields, nf = f.length, minLen = t.minLen, hasVar = t.hasVar;
   const r = st.rec;
   let n = 0;
   // minLen >= 1 (zero-length templates are refused), so each pass consumes a byte or more.
@@ -152,6 +152,10 @@ function dataSet(
           l = v.getUint16(p); p += 2;
         }
         if (l > setEnd - p) return -n - 1;
+      } else if (hasVar && l > setEnd - p) {
+        // minLen counted each variable-length field as one byte: after a longer one, fixed
+        // fields are no longer known to fit.
+        return -n - 1;
       }
       switch (slot) {
         case E.S_SKIP: break;
@@ -252,7 +256,7 @@ function upTimeMs(scope: Scope, version: number, uptime: number, exportMs: numbe
 
 /** Options data records: sampler rates and the system init time. Same return convention as dataSet. */
 function optionsSet(st: TemplatedState, t: Template, buf: Uint8Array, v: DataView, p: number, setEnd: number, scope: Scope): number {
-  const f = t.fields, nf = f.length, minLen = t.minLen;
+  const f = t.fields, nf = f.length, minLen = t.minLen, hasVar = t.hasVar;
   let n = 0;
   while (setEnd - p >= minLen) {
     let rate = 0, sampler = -1, sysInit = -1;
@@ -267,6 +271,10 @@ function optionsSet(st: TemplatedState, t: Template, buf: Uint8Array, v: DataVie
           l = v.getUint16(p); p += 2;
         }
         if (l > setEnd - p) return -n - 1;
+      } else if (hasVar && l > setEnd - p) {
+        // minLen counted each variable-length field as one byte: after a longer one, fixed
+        // fields are no longer known to fit.
+        return -n - 1;
       }
       if (slot === E.S_SAMPLING) rate = uint(buf, v, p, l);
       else if (slot === E.S_SAMPLER_ID) sampler = uint(buf, v, p, l);
