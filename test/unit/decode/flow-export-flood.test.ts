@@ -14,7 +14,8 @@ const FIELDS: FieldSpec[] = Array.from({ length: 30 }, (_, i) => [i + 1, 4] as F
 function heapAfterGc(): number { gc(); gc(); return process.memoryUsage().heapUsed; }
 
 t.test('100,000 templates from distinct domains: templates and scopes capped, heap bounded', async (t) => {
-  const d = new FlowExportDecoder({ maxTemplates: 4096, maxScopes: 4096 });
+  // The template cap below the scope cap, so each bound is tested on its own.
+  const d = new FlowExportDecoder({ maxTemplates: 1000, maxScopes: 4096 });
   // One template message rewritten in place per domain: the flood itself allocates nothing.
   const msg = ipfix(0, 0, NOW / 1000, [set(2, template(256, FIELDS))]);
   const v9msg = v9(0, 0, 0, NOW / 1000, [set(0, template(300, FIELDS))]);
@@ -25,15 +26,25 @@ t.test('100,000 templates from distinct domains: templates and scopes capped, he
     v9msg.writeUInt32BE(i, 16);
     d.decode(v9msg, 0, v9msg.length, '198.51.100.8', NOW + i, () => {});
     if (i === 20_000) base = heapAfterGc();
-    if (i % 10_000 === 0) t.ok(d.stats().templates <= 4096, `templates within the cap at ${i}`);
+    if (i % 10_000 === 0) t.ok(d.stats().templates <= 1000, `templates within the cap at ${i}`);
   }
   const s = d.stats();
-  t.ok(s.templates <= 4096, `${s.templates} templates cached`);
+  t.ok(s.templates <= 1000, `${s.templates} templates cached`);
   t.equal(s.templatesAdded, 200_000);
   t.equal(s.templatesEvicted, 200_000 - s.templates);
   t.equal(s.malformed, 0);
   const grown = heapAfterGc() - base;
   t.ok(grown < 8 * 1024 * 1024, `heap grew ${(grown / 1048576).toFixed(2)} MiB from 20k to 100k domains`);
+});
+
+t.test('defaults: the scope cap holds the template count too', async (t) => {
+  const d = new FlowExportDecoder();
+  const msg = ipfix(0, 0, NOW / 1000, [set(2, template(256, FIELDS))]);
+  for (let i = 0; i < 20_000; i++) {
+    msg.writeUInt32BE(i, 12);
+    d.decode(msg, 0, msg.length, '198.51.100.7', NOW, () => {});
+  }
+  t.equal(d.stats().templates, 4096);
 });
 
 t.test('many template ids in one domain: the per-domain cap', async (t) => {
