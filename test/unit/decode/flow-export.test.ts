@@ -302,3 +302,24 @@ t.test('a Uint8Array view at an offset decodes as a Buffer does', async (t) => {
   const c = run(new FlowExportDecoder(), view, '192.0.2.1', NOW, 9, b.length);
   t.same(c, a);
 });
+
+t.test('ICMP from icmpTypeIPv4/icmpCodeIPv4, post MACs when no pre ones, ICMP elements ignored outside ICMP', async (t) => {
+  const d = new FlowExportDecoder();
+  const F: FieldSpec[] = [[8, 4], [12, 4], [4, 1], [176, 1], [177, 1], [81, 6], [57, 6]];
+  const rec = (proto: number) => [...ip4('10.0.0.1'), ...ip4('10.0.0.2'), proto, 3, 1, 1, 2, 3, 4, 5, 6, 6, 5, 4, 3, 2, 1];
+  const r = run(d, ipfix(1, 0, EXPORT, [set(2, template(256, F)), set(256, [...rec(1), ...rec(17)])]));
+  t.match(r[0], { icmpType: 3, icmpCode: 1, srcMac: '01:02:03:04:05:06', dstMac: '06:05:04:03:02:01' });
+  t.match(r[1], { icmpType: -1, icmpCode: -1 });
+});
+
+t.test('v9 samplerRandomInterval (50) in options data', async (t) => {
+  const d = new FlowExportDecoder();
+  const r = run(d, v9(3, 0, 0, EXPORT, [
+    set(1, v9OptionsTemplate(256, [[2, 2]], [[48, 2], [49, 1], [50, 4]]), 3),
+    set(256, [0, 1, ...u16(9), 2, ...u32(250)], 3),
+    set(0, template(257, [[8, 4], [12, 4], [48, 2]])),
+    set(257, [...ip4('10.0.0.1'), ...ip4('10.0.0.2'), ...u16(9)]),
+  ]));
+  t.equal(r[0].samplingInterval, 250);
+  t.equal(d.stats().malformed, 0);
+});
