@@ -51,7 +51,8 @@ export interface FlowExportStats {
  */
 const MAX_GAP = 1 << 24;
 
-export class FlowExportDecoder implements TemplatedState {
+/** The decoder's state and counters, kept off FlowExportDecoder's public surface. */
+class DecoderState implements TemplatedState {
   readonly cache: TemplateCache;
   readonly rec: ExportRecord = newExportRecord();
   readonly scratch = new Int32Array(2 * 16384);
@@ -137,5 +138,29 @@ export class FlowExportDecoder implements TemplatedState {
       templatesExpired: c.expired, templatesEvicted: c.evicted,
       lostRecords: this.lostRecords, lost,
     };
+  }
+}
+
+export class FlowExportDecoder {
+  private readonly s: DecoderState;
+
+  constructor(opts?: FlowExportOptions) {
+    this.s = new DecoderState(opts);
+  }
+
+  /**
+   * Decodes one export datagram (UDP payload) buf[off, off+len). Never throws: a malformed
+   * datagram or set is counted by reason and skipped, the records before the fault are kept.
+   * exporter is the source address text (templates are scoped by exporter and source ID /
+   * observation domain, not port); nowMs the receive (or capture) time, for template expiry.
+   * onRecord gets ONE reused record per data record: copy what you keep. Returns the records
+   * delivered.
+   */
+  decode(buf: Uint8Array, off: number, len: number, exporter: string, nowMs: number, onRecord: (r: ExportRecord) => void): number {
+    return this.s.decode(buf, off, len, exporter, nowMs, onRecord);
+  }
+
+  stats(): FlowExportStats {
+    return this.s.stats();
   }
 }
