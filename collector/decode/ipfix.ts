@@ -137,7 +137,7 @@ function dataSet(
     r.srcMac = ''; r.dstMac = ''; r.vlan = 0; r.inIf = 0; r.outIf = 0;
     r.icmpType = -1; r.icmpCode = -1; r.direction = -1;
     let startUp = -1, endUp = -1, startDelta = -1, endDelta = -1, sysInit = -1;
-    let rate = 0, sampler = -1;
+    let rate = 0, sampler = -1, pInterval = 0, pSpace = -1, pSize = 0, pPopulation = 0;
     let pktTotal = -1, byteTotal = -1, pktTotalRev = -1, byteTotalRev = -1;
     let hasPkts = false, hasBytes = false, hasPktsRev = false, hasBytesRev = false;
     let srcSet = false, dstSet = false;
@@ -203,6 +203,10 @@ function dataSet(
         case E.S_BYTES_TOTAL_REV: byteTotalRev = uint(buf, v, p, l); break;
         case E.S_PACKETS_TOTAL_REV: pktTotalRev = uint(buf, v, p, l); break;
         case E.S_FLAGS_REV: r.tcpFlagsRev = uint(buf, v, p, l) & 0xfff; break;
+        case E.S_PACKET_INTERVAL: pInterval = uint(buf, v, p, l); break;
+        case E.S_PACKET_SPACE: pSpace = uint(buf, v, p, l); break;
+        case E.S_SAMPLING_SIZE: pSize = uint(buf, v, p, l); break;
+        case E.S_SAMPLING_POPULATION: pPopulation = uint(buf, v, p, l); break;
       }
       p += l;
     }
@@ -212,6 +216,7 @@ function dataSet(
     if (!hasBytesRev && byteTotalRev >= 0) r.bytesRev = byteTotalRev;
     if (!hasPktsRev && pktTotalRev >= 0) r.packetsRev = pktTotalRev;
     if (r.start === 0 || r.end === 0) flowTimes(r, scope, version, uptime, exportMs, startUp, endUp, startDelta, endDelta, sysInit);
+    if (rate === 0 && (pInterval !== 0 || pPopulation !== 0)) rate = E.psampRate(pInterval, pSpace, pSize, pPopulation);
     if (rate === 0 && sampler >= 0) rate = scope.samplers.get(sampler) ?? 0;
     if (rate === 0) rate = scope.defaultRate;
     if (rate > 1) r.samplingInterval = rate;
@@ -259,7 +264,7 @@ function optionsSet(st: TemplatedState, t: Template, buf: Uint8Array, v: DataVie
   const f = t.fields, nf = f.length, minLen = t.minLen, hasVar = t.hasVar;
   let n = 0;
   while (setEnd - p >= minLen) {
-    let rate = 0, sampler = -1, sysInit = -1;
+    let rate = 0, sampler = -1, sysInit = -1, pInterval = 0, pSpace = -1, pSize = 0, pPopulation = 0;
     for (let i = 0; i < nf; i += 2) {
       const slot = f[i];
       let l = f[i + 1];
@@ -279,8 +284,13 @@ function optionsSet(st: TemplatedState, t: Template, buf: Uint8Array, v: DataVie
       if (slot === E.S_SAMPLING) rate = uint(buf, v, p, l);
       else if (slot === E.S_SAMPLER_ID) sampler = uint(buf, v, p, l);
       else if (slot === E.S_SYS_INIT_MS) sysInit = uint(buf, v, p, l);
+      else if (slot === E.S_PACKET_INTERVAL) pInterval = uint(buf, v, p, l);
+      else if (slot === E.S_PACKET_SPACE) pSpace = uint(buf, v, p, l);
+      else if (slot === E.S_SAMPLING_SIZE) pSize = uint(buf, v, p, l);
+      else if (slot === E.S_SAMPLING_POPULATION) pPopulation = uint(buf, v, p, l);
       p += l;
     }
+    if (rate === 0) rate = E.psampRate(pInterval, pSpace, pSize, pPopulation);
     if (sysInit > 0) scope.sysInitMs = sysInit;
     if (rate > 0) {
       if (sampler < 0) scope.defaultRate = rate;

@@ -150,3 +150,20 @@ for (const files of captureGroups()) {
     }
   });
 }
+
+// Sampling rates the captures' options data (or records) give, which tshark does not apply:
+// pmacct-104 maps selector 1 to random 1-out-of-256 (samplingSize 1, samplingPopulation 256).
+const SAMPLING: Record<string, number[]> = {
+  'pmacct-104-IPFIXv10-IPv6-CISCO-sampling_option.pcap': [256],
+  'akvorado-samplingrate-template.pcap + akvorado-samplingrate-data.pcap': [2048],
+  'akvorado-data+templates.pcap': [100],
+  'akvorado-nfv5.pcap': [1],
+};
+for (const files of captureGroups()) {
+  const name = files.map((f) => path.basename(f)).join(' + ');
+  if (!SAMPLING[name]) continue;
+  t.test(`${name}: sampling interval`, async (tt) => {
+    const decoded = await decodeGroup(files, new FlowExportDecoder());
+    tt.same([...new Set(decoded.flatMap((x) => x.recs.map((r) => r.samplingInterval)))], SAMPLING[name]);
+  });
+}

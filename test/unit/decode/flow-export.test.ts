@@ -323,3 +323,14 @@ t.test('v9 samplerRandomInterval (50) in options data', async (t) => {
   t.equal(r[0].samplingInterval, 250);
   t.equal(d.stats().malformed, 0);
 });
+
+t.test('PSAMP options (RFC 5477): n-out-of-N and interval + space give the rate', async (t) => {
+  const d = new FlowExportDecoder();
+  const tpl = set(2, template(301, [[8, 4], [12, 4], [302, 4]]));
+  const data = (sel: number) => set(301, [...ip4('10.0.0.1'), ...ip4('10.0.0.2'), ...u32(sel)]);
+  // Cisco's random sampler map as pmacct-104 sends it: interval 1, size 1 of population 256
+  run(d, ipfix(4, 0, EXPORT, [set(3, ipfixOptionsTemplate(300, 1, [[302, 4], [305, 4], [309, 4], [310, 4]])), set(300, [...u32(1), ...u32(1), ...u32(1), ...u32(256)])]));
+  run(d, ipfix(4, 1, EXPORT, [set(3, ipfixOptionsTemplate(299, 1, [[302, 4], [305, 4], [306, 4]])), set(299, [...u32(2), ...u32(2), ...u32(98)])]));
+  const r = run(d, ipfix(4, 2, EXPORT, [tpl, data(1), data(2)]));
+  t.same(r.map((x) => x.samplingInterval), [256, 50]);
+});
