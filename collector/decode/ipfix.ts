@@ -215,7 +215,24 @@ function dataSet(
     if (!hasPkts && pktTotal >= 0) r.packets = pktTotal;
     if (!hasBytesRev && byteTotalRev >= 0) r.bytesRev = byteTotalRev;
     if (!hasPktsRev && pktTotalRev >= 0) r.packetsRev = pktTotalRev;
-    if (r.start === 0 || r.end === 0) flowTimes(r, scope, version, uptime, exportMs, startUp, endUp, startDelta, endDelta, sysInit);
+    // Times are computed here and stored straight into the record: a double returned from a
+    // helper that is not inlined is a heap allocation, two per record.
+    if (r.start === 0 || r.end === 0) {
+      const init = sysInit >= 0 ? sysInit : scope.sysInitMs;
+      if (r.start === 0) {
+        if (startDelta >= 0) r.start = exportMs - startDelta / 1000;
+        // v9: the header's sysUptime was read at export time; the signed 32-bit difference
+        // survives the uptime counter's wrap (49.7 days). IPFIX: relative to systemInitTimeMilliseconds.
+        else if (startUp >= 0) r.start = version === 9 ? exportMs - ((uptime - startUp) | 0) : init >= 0 ? init + startUp : exportMs;
+      }
+      if (r.end === 0) {
+        if (endDelta >= 0) r.end = exportMs - endDelta / 1000;
+        else if (endUp >= 0) r.end = version === 9 ? exportMs - ((uptime - endUp) | 0) : init >= 0 ? init + endUp : exportMs;
+      }
+      // A record with no time of its own happened no later than its export.
+      if (r.end === 0) r.end = r.start !== 0 ? r.start : exportMs;
+      if (r.start === 0) r.start = r.end;
+    }
     if (rate === 0 && (pInterval !== 0 || pPopulation !== 0)) rate = E.psampRate(pInterval, pSpace, pSize, pPopulation);
     if (rate === 0 && sampler >= 0) rate = scope.samplers.get(sampler) ?? 0;
     if (rate === 0) rate = scope.defaultRate;
@@ -231,32 +248,6 @@ function dataSet(
     onRecord(r);
   }
   return n;
-}
-
-function flowTimes(
-  r: ExportRecord, scope: Scope, version: number, uptime: number, exportMs: number,
-  startUp: number, endUp: number, startDelta: number, endDelta: number, sysInit: number,
-): void {
-  if (r.start === 0) {
-    if (startDelta >= 0) r.start = exportMs - startDelta / 1000;
-    else if (startUp >= 0) r.start = upTimeMs(scope, version, uptime, exportMs, startUp, sysInit);
-  }
-  if (r.end === 0) {
-    if (endDelta >= 0) r.end = exportMs - endDelta / 1000;
-    else if (endUp >= 0) r.end = upTimeMs(scope, version, uptime, exportMs, endUp, sysInit);
-  }
-  // A record with no time of its own happened no later than its export.
-  if (r.end === 0) r.end = r.start !== 0 ? r.start : exportMs;
-  if (r.start === 0) r.start = r.end;
-}
-
-function upTimeMs(scope: Scope, version: number, uptime: number, exportMs: number, t: number, sysInit: number): number {
-  // v9: the header's sysUptime was read at export time; the signed 32-bit difference survives
-  // the uptime counter's wrap (49.7 days).
-  if (version === 9) return exportMs - ((uptime - t) | 0);
-  // IPFIX: relative to systemInitTimeMilliseconds, from the record or the exporter's options data.
-  const init = sysInit >= 0 ? sysInit : scope.sysInitMs;
-  return init >= 0 ? init + t : exportMs;
 }
 
 /** Options data records: sampler rates and the system init time. Same return convention as dataSet. */
