@@ -218,20 +218,24 @@ function dataSet(
     // Times are computed here and stored straight into the record: a double returned from a
     // helper that is not inlined is a heap allocation, two per record.
     if (r.start === 0 || r.end === 0) {
+      // exp, not the parameter: a branch storing the (tagged) parameter beside branches storing
+      // computed doubles makes the optimiser box every computed time (a heap number per store,
+      // seen once one process decoded both v9 and IPFIX). x + 0 is always a fresh double.
+      const exp = exportMs + 0;
       const init = sysInit >= 0 ? sysInit : scope.sysInitMs;
       if (r.start === 0) {
-        if (startDelta >= 0) r.start = exportMs - startDelta / 1000;
+        if (startDelta >= 0) r.start = exp - startDelta / 1000;
         // v9: the header's sysUptime was read at export time; the signed 32-bit difference
         // survives the uptime counter's wrap (49.7 days). IPFIX: relative to systemInitTimeMilliseconds.
-        else if (startUp >= 0) r.start = version === 9 ? exportMs - ((uptime - startUp) | 0) : init >= 0 ? init + startUp : exportMs;
+        else if (startUp >= 0) r.start = version === 9 ? exp - ((uptime - startUp) | 0) : init >= 0 ? init + startUp : exp;
       }
       if (r.end === 0) {
-        if (endDelta >= 0) r.end = exportMs - endDelta / 1000;
-        else if (endUp >= 0) r.end = version === 9 ? exportMs - ((uptime - endUp) | 0) : init >= 0 ? init + endUp : exportMs;
+        if (endDelta >= 0) r.end = exp - endDelta / 1000;
+        else if (endUp >= 0) r.end = version === 9 ? exp - ((uptime - endUp) | 0) : init >= 0 ? init + endUp : exp;
       }
       // A record with no time of its own happened no later than its export.
-      if (r.end === 0) r.end = r.start !== 0 ? r.start : exportMs;
-      if (r.start === 0) r.start = r.end;
+      if (r.end === 0) r.end = r.start !== 0 ? r.start + 0 : exp;
+      if (r.start === 0) r.start = r.end + 0;
     }
     if (rate === 0 && (pInterval !== 0 || pPopulation !== 0)) rate = E.psampRate(pInterval, pSpace, pSize, pPopulation);
     if (rate === 0 && sampler >= 0) rate = scope.samplers.get(sampler) ?? 0;
