@@ -215,12 +215,10 @@ function dataSet(
     if (!hasPkts && pktTotal >= 0) r.packets = pktTotal;
     if (!hasBytesRev && byteTotalRev >= 0) r.bytesRev = byteTotalRev;
     if (!hasPktsRev && pktTotalRev >= 0) r.packetsRev = pktTotalRev;
-    // Times are computed here and stored straight into the record: a double returned from a
-    // helper that is not inlined is a heap allocation, two per record.
     if (r.start === 0 || r.end === 0) {
       // exp, not the parameter: a branch storing the (tagged) parameter beside branches storing
       // computed doubles makes the optimiser box every computed time (a heap number per store,
-      // seen once one process decoded both v9 and IPFIX). x + 0 is always a fresh double.
+      // seen once one process decoded both v9 and IPFIX: flow-export-alloc.test.ts).
       const exp = exportMs + 0;
       const init = sysInit >= 0 ? sysInit : scope.sysInitMs;
       if (r.start === 0) {
