@@ -33,6 +33,13 @@ const VERSIONS = [5, 9, 10] as const;
  * that a conversation idle longer than segwatch's timeout would be split the same way. Reading a
  * file, softflowd 1.1.0 expires nothing on its way anyway: every flow is flushed at EOF.
  */
+/**
+ * softflowd 1.1.0 numbers an IPFIX message with the data records sent up to and including its
+ * own (24 for a first message of 24 records); RFC 7011 says those sent before it (0). Every
+ * message then seems to skip what it holds beyond the one before it, so a decoder that checks
+ * sequence numbers (segwatch's, by the RFC) counts records "lost" that all arrived.
+ */
+const SOFTFLOWD_IPFIX_SEQ = 'softflowd 1.1.0 numbers IPFIX messages after their own records (RFC 7011: before), so the check sees gaps that are not losses';
 const SOFTFLOWD_TIMEOUTS = ['tcp=300', 'tcp.fin=5', 'tcp.rst=5', 'udp=60', 'icmp=30', 'general=60', 'maxlife=1800'];
 
 interface Conv { packets: number; bytes: number; records: number; v6: boolean }
@@ -156,7 +163,7 @@ for (const file of CAPTURES) {
     const dir = mkdtempSync(join(tmpdir(), 'segwatch-nf-softflowd-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const direct = segwatch(['flows', file, '--format', 'jsonl']);
-    t.equal(direct.code, 0, direct.stderr);
+    t.equal(direct.code, 0, `segwatch flows: ${direct.stderr.trim().slice(-300)}`);
     const want = conversations(parseJsonl<FlowLine>(direct.stdout));
     t.ok(want.size > 100, `${want.size} conversations in the capture`);
     const padding = paddingByConversation(file);
@@ -166,14 +173,18 @@ for (const file of CAPTURES) {
       await t.test(`NetFlow ${version === 10 ? 'IPFIX' : `v${version}`}`, async (t) => {
         const got = await receiveFromSoftflowd(file, version, dir);
         t.equal(got.decoded, got.sent, `every record softflowd sent was decoded (${got.sent})`);
-        t.equal(got.drops + got.lost, 0, 'nothing dropped by the queue or missing by sequence numbers');
+        t.equal(got.drops, 0, 'nothing dropped by the receiver\'s queue');
+        if (version !== 10) t.equal(got.lost, 0, 'nothing missing by sequence numbers');
+        else t.comment(`sequence numbers: ${got.lost} "lost" though every record arrived: ${SOFTFLOWD_IPFIX_SEQ}`);
         const have = conversations(got.lines);
         // every difference, with its reason; a difference without one fails
         const reasons = new Map<string, string[]>();
         const why = (r: string, k: string) => reasons.set(r, [...(reasons.get(r) ?? []), k]);
         let matched = 0;
-        let wantP = 0, wantB = 0; // the direct totals, less what a documented reason takes out
+        let wantP = 0, wantB = 0; // the matched conversations' direct totals, plus softflowd's padding
+        let canP = 0, canB = 0; // the direct totals of what the version can carry (v5: IPv4)
         for (const [k, w] of want) {
+          if (version !== 5 || !w.v6) { canP += w.packets; canB += w.bytes; }
           const h = have.get(k);
           if (!h) {
             if (version === 5 && w.v6) why('NetFlow v5 carries IPv4 only: IPv6 conversation not exported', k);
@@ -189,12 +200,19 @@ for (const file of CAPTURES) {
           else if (h.bytes !== w.bytes) why(`UNEXPLAINED: bytes ${h.bytes} vs ${w.bytes} (+${pad} padding)`, k);
         }
         for (const k of have.keys()) if (!want.has(k)) why('UNEXPLAINED: conversation not in the capture', k);
-        const share = matched / want.size;
-        t.ok(share >= 0.99, `${matched} of ${want.size} conversations matched (${(share * 100).toFixed(2)}%)`);
+        // v5 cannot carry IPv6: the share is of the IPv4 conversations (the IPv6 ones are listed below)
+        const carried = version === 5 ? [...want.values()].filter((w) => !w.v6).length : want.size;
+        const share = matched / carried;
+        t.comment(`${matched} of all ${want.size} conversations matched (${((matched / want.size) * 100).toFixed(2)}%)`);
+        t.ok(share >= 0.99, `${matched} of ${carried} ${version === 5 ? 'IPv4 ' : ''}conversations matched (${(share * 100).toFixed(2)}%)`);
         const hp = total(have, (c) => c.packets), hb = total(have, (c) => c.bytes);
         const dp = total(want, (c) => c.packets), db = total(want, (c) => c.bytes);
-        t.ok(Math.abs(hp - dp) <= dp * 0.005, `packets: ${hp} received vs ${dp} direct (${(((hp - dp) / dp) * 100).toFixed(3)}%)`);
-        t.ok(Math.abs(hb - db) <= db * 0.005, `bytes: ${hb} received vs ${db} direct (${(((hb - db) / db) * 100).toFixed(3)}%)`);
+        const pct = (a: number, b: number) => `${(((a - b) / b) * 100).toFixed(3)}%`;
+        t.comment(`all of the capture: packets ${hp} received vs ${dp} direct (${pct(hp, dp)}), bytes ${hb} vs ${db} (${pct(hb, db)})`);
+        // v5 cannot carry IPv6: its totals are those of the IPv4 conversations (the missing ones listed below)
+        const scope = version === 5 ? 'IPv4 conversations' : 'every conversation';
+        t.ok(Math.abs(hp - canP) <= canP * 0.005, `packets (${scope}): ${hp} received vs ${canP} direct (${pct(hp, canP)})`);
+        t.ok(Math.abs(hb - canB) <= canB * 0.005, `bytes (${scope}): ${hb} received vs ${canB} direct (${pct(hb, canB)})`);
         t.equal(hp, wantP, 'packets equal those of the matched conversations');
         t.equal(hb, wantB, 'bytes equal those of the matched conversations plus softflowd\'s padding');
         for (const [r, ks] of reasons) t.comment(`${ks.length} conversation(s): ${r}${ks.length <= 5 ? `: ${ks.join(', ')}` : ''}`);
@@ -245,7 +263,9 @@ t.test('segwatch run --netflow: the CLI\'s receiver counts every record softflow
     for (const until = Date.now() + 20_000; (m.segwatch_netflow_records_total ?? 0) < sent && Date.now() < until; await sleep(100)) m = await metrics();
     t.equal(m.segwatch_netflow_records_total, sent, `after v${version}: ${sent} records sent, as many decoded (/metrics)`);
     t.equal(m.segwatch_netflow_malformed_total ?? 0, 0, 'no malformed datagram');
-    t.equal((m.segwatch_netflow_lost_records_total ?? 0) + (m.segwatch_drops_total ?? 0), 0, 'none lost or dropped');
+    t.equal(m.segwatch_drops_total ?? 0, 0, 'none dropped');
+    if (version !== 10) t.equal(m.segwatch_netflow_lost_records_total ?? 0, 0, 'none missing by sequence numbers');
+    else t.comment(`sequence numbers: ${m.segwatch_netflow_lost_records_total} "lost" though every record arrived: ${SOFTFLOWD_IPFIX_SEQ}`);
   }
   child.kill('SIGTERM');
   t.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000).unref())]), 0, 'SIGTERM: exit 0');
