@@ -229,8 +229,9 @@ export class Pipeline {
         id: r.id, time: r.start, proto: r.proto, src: r.src, sport: r.sport, dst: r.dst, dport: r.dport,
         srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
         origin: r.origin, exporter: r.exporter,
-        // an exporter saw the whole flow and tells who sent first: a SYN flag settles it for TCP
-        sureInitiator: r.proto === 'tcp' ? (r.tcpFlags & 0x02) !== 0 : false,
+        // a source that settled the opener says so (a biflow's forward side, the earlier of two
+        // joined records); otherwise a SYN flag settles it for TCP
+        sureInitiator: r.sureInitiator ?? (r.proto === 'tcp' ? (r.tcpFlags & 0x02) !== 0 : false),
       });
       if (r.serverName) this.detect?.flowName(r.id, r.serverName);
       this.flowRecord(r);

@@ -46,6 +46,12 @@ export interface FlowRecord {
   final: boolean;
   /** TLS SNI or HTTP Host seen on this flow, when any. */
   serverName?: string;
+  /**
+   * Set by a source that settled who opened the flow (NetFlow/IPFIX: the forward side of a
+   * biflow, or the earlier of two joined records): true when src is known to be the opener,
+   * false when it was only guessed (port rules judge it). Absent: the pipeline decides.
+   */
+  sureInitiator?: boolean;
 }
 
 /** Emitted at a flow's first packet so detectors can act before the flow ends. */
