@@ -207,6 +207,24 @@ export interface CollectorStats {
   flowsEvicted: number;
   queue: number;
   spoolBytes: number;
+  /** NetFlow/IPFIX sources' figures, when any runs (fields netflow_* of the collector measurement). */
+  netflow?: NetflowFigures;
+}
+
+/** What the NetFlow/IPFIX sources counted since start; plain numbers. */
+export interface NetflowFigures {
+  /** export datagrams received. */
+  datagrams: number;
+  /** export records decoded. */
+  records: number;
+  /** datagrams from exporters outside the allowlist. */
+  refused: number;
+  /** records dropped by the ifIndex list. */
+  filtered: number;
+  /** malformed datagrams. */
+  malformed: number;
+  /** records missing by the exporters' sequence numbers. */
+  lost: number;
 }
 
 /**
