@@ -220,11 +220,15 @@ export class Pipeline {
       // whoever can send a datagram sets these times: a record far from the recent clock is
       // moved to it (and counted), so it cannot move time for every stage after it
       const end = this.time.check(rec.end);
-      const r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
+      let r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
         ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
       if (c.firstTs === 0) c.firstTs = r.start;
       if (r.end > c.lastTs) c.lastTs = r.end;
       if (r.end >= this.nextTick) this.tick(r.end);
+      // most exporters carry no VLAN id: a record without one is taken to be on the policy's
+      // VLAN (the receiver's ifIndex list keeps the other interfaces out), else nothing
+      // exported could be watched under a policy with `vlan:`
+      if (r.vlan === 0 && this.vlanOnly > 0 && r.origin !== 'pcap') r = { ...r, vlan: this.vlanOnly };
       this.flowStart({
         id: r.id, time: r.start, proto: r.proto, src: r.src, sport: r.sport, dst: r.dst, dport: r.dport,
         srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
