@@ -49,12 +49,12 @@ t.test('NetFlow v5 from a node socket: judged, written at once, SIGTERM exits 0'
   const sock = createSocket('udp4');
   t.teardown(() => sock.close());
   const now = Date.now();
-  // the doorbell (192.168.50.21) opens 443/tcp to an address its profile does not allow, and a
+  // the hub (192.168.50.60, listed by address) opens 443/tcp to an address its profile does not allow, and a
   // host of the watched segment telnets into the protected LAN
   // a one-sided record waits for its reverse for the join window (3 s) before it is judged
   const dgram = v5Datagram([
-    { src: '192.168.50.21', dst: '198.51.100.99', sport: 50000, dport: 443, proto: 6, packets: 10, bytes: 1200, start: now - 3000, end: now - 1000, tcpFlags: 0x1b },
-    { src: '198.51.100.99', dst: '192.168.50.21', sport: 443, dport: 50000, proto: 6, packets: 9, bytes: 8000, start: now - 2990, end: now - 1000, tcpFlags: 0x1b },
+    { src: '192.168.50.60', dst: '198.51.100.99', sport: 50000, dport: 443, proto: 6, packets: 10, bytes: 1200, start: now - 3000, end: now - 1000, tcpFlags: 0x1b },
+    { src: '198.51.100.99', dst: '192.168.50.60', sport: 443, dport: 50000, proto: 6, packets: 9, bytes: 8000, start: now - 2990, end: now - 1000, tcpFlags: 0x1b },
     { src: '192.168.50.42', dst: '192.168.1.10', sport: 50001, dport: 23, proto: 6, packets: 5, bytes: 300, start: now - 2000, end: now - 500, tcpFlags: 0x02 },
   ], { now });
   const deadline = Date.now() + 15_000;
@@ -66,7 +66,9 @@ t.test('NetFlow v5 from a node socket: judged, written at once, SIGTERM exits 0'
   const got = lines(out);
   const pv = got.find((a) => a.kind === 'policy.violation' && a.peer === '198.51.100.99');
   t.ok(pv, 'policy.violation written while running');
-  t.match(pv, { ip: '192.168.50.21', peerPort: 443, proto: 'tcp', state: 'open' });
+  t.match(pv, { device: 'hub', ip: '192.168.50.60', peerPort: 443, proto: 'tcp', state: 'open', peerName: '' });
+  // the hub's profile allows *.meethue.com: without a DNS answer the verdict says no name was known
+  t.match(pv?.message, /no DNS name was known for 198\.51\.100\.99.*capture the resolver's traffic with --interface/);
   t.ok(got.find((a) => a.kind === 'segment.crossing' && a.peer === '192.168.1.10' && a.peerPort === 23), 'segment.crossing');
   // the conversation's two records are one flow: the server's side opened nothing
   t.notOk(got.find((a) => a.ip === '198.51.100.99'), 'the reply is not judged as a flow of its own');
