@@ -240,7 +240,8 @@ export class RecordJoin {
 
   /** Kept in least-recently-active order, so tick() stops at the first one still active. */
   private touch(key: string, c: Conversation, now: number): void {
-    if (now < c.last) return;
+    // moved to the end at most once a second: the order only has to be right to a second
+    if (now - c.last < 1000) return;
     c.last = now;
     this.convs.delete(key);
     this.convs.set(key, c);

@@ -23,7 +23,7 @@ function tmp(t: { teardown(fn: () => void): void }): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `segwatch run` with these arguments; resolves once it listens. */
-async function startRun(t: Tap.Test, args: string[]) {
+async function startRun(t: { teardown(fn: () => void): void }, args: string[]) {
   const child = spawn(process.execPath, [cliPath, 'run', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
