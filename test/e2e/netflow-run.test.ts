@@ -126,3 +126,12 @@ t.test('settings: a bad listener and a capture beside --netflow are refused befo
   t.match(r2.stderr, /a capture file runs alone/);
   t.match(segwatch(['run', '--help']).stdout, /--netflow \[ADDR:\]PORT.*SEGWATCH_NETFLOW/);
 });
+
+t.test('replay --netflow-capture: export datagrams through the whole pipeline', async (t) => {
+  const r = segwatch(['replay', '--netflow-capture', capture('netflow/akvorado-template.pcap'), capture('netflow/akvorado-data.pcap'), '--policy', policy, '--format', 'jsonl']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /2 export datagrams, 4 records, 4 flows/);
+  t.match(r.stderr, /0 packets, 4 flow records/);
+  // none of these addresses is in the demo site's segments: nothing to report
+  t.equal(r.stdout.trim(), '');
+});
