@@ -55,8 +55,8 @@ interface Side {
   srcMac: string; dstMac: string;
 }
 
-interface Held {
-  side: Side;
+/** A record waiting for its reverse: its side, and what the flow needs besides. */
+interface Held extends Side {
   /** the normalized key's low side is this record's src. */
   fromLow: boolean;
   /** caller's time it arrived. */
@@ -78,6 +78,17 @@ interface Conversation {
 
 const TCP_SYN = 0x02, TCP_ACK = 0x10;
 
+function newSide(): Side {
+  return { src: '', sport: 0, dst: '', dport: 0, packets: 0, bytes: 0, start: 0, end: 0, tcpFlags: 0, srcMac: '', dstMac: '' };
+}
+
+function setSide(o: Side, src: string, sport: number, dst: string, dport: number, packets: number, bytes: number,
+  start: number, end: number, tcpFlags: number, srcMac: string, dstMac: string): Side {
+  o.src = src; o.sport = sport; o.dst = dst; o.dport = dport; o.packets = packets; o.bytes = bytes;
+  o.start = start; o.end = end; o.tcpFlags = tcpFlags; o.srcMac = srcMac; o.dstMac = dstMac;
+  return o;
+}
+
 export class RecordJoin {
   private readonly held = new Map<string, Held>();
   private readonly convs = new Map<string, Conversation>();
@@ -86,6 +97,8 @@ export class RecordJoin {
   private readonly maxConvs: number;
   private readonly idleMs: number;
   private nextId: number;
+  private readonly scratchA = newSide();
+  private readonly scratchB = newSide();
   private readonly st = { records: 0, noAddress: 0, joined: 0, single: 0, biflows: 0, pendingEvicted: 0, conversationsEvicted: 0 };
 
   constructor(private readonly emit: (r: FlowRecord) => void, opts: RecordJoinOptions = {}) {
@@ -109,19 +122,15 @@ export class RecordJoin {
     const key = low
       ? `${e.exporter}|${e.vlan}|${e.proto}|${e.src}|${sport}|${e.dst}|${dport}`
       : `${e.exporter}|${e.vlan}|${e.proto}|${e.dst}|${dport}|${e.src}|${sport}`;
-    const side: Side = {
-      src: e.src, sport, dst: e.dst, dport, packets: e.packets * si, bytes: e.bytes * si, start: e.start, end: e.end,
-      tcpFlags: e.tcpFlags, srcMac: e.srcMac, dstMac: e.dstMac,
-    };
+    // sides only read while the flow is built go in scratch objects: the held ones are the
+    // only objects kept, and a burst of records is mostly garbage-collector work otherwise
     if (e.biflow) {
       // RFC 5103: the forward side is the one the exporter saw open the flow
       this.st.biflows++;
-      const rev: Side = {
-        src: e.dst, sport: dport, dst: e.src, dport: sport, packets: e.packetsRev * si, bytes: e.bytesRev * si,
-        start: e.start, end: e.end, tcpFlags: e.tcpFlagsRev, srcMac: e.dstMac, dstMac: e.srcMac,
-      };
+      const fwd = setSide(this.scratchA, e.src, sport, e.dst, dport, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac);
+      const rev = setSide(this.scratchB, e.dst, dport, e.src, sport, e.packetsRev * si, e.bytesRev * si, e.start, e.end, e.tcpFlagsRev, e.dstMac, e.srcMac);
       const conv = this.conversation(key, low, true, now);
-      this.out(conv, side, rev, e.proto, e.vlan, e.exporter, e.version);
+      this.out(conv, fwd, rev, e.proto, e.vlan, e.exporter, e.version);
       return;
     }
     const h = this.held.get(key);
@@ -129,7 +138,7 @@ export class RecordJoin {
       this.held.delete(key);
       if (h.fromLow !== low) {
         this.st.joined++;
-        this.pair(h, side, now);
+        this.pair(h, setSide(this.scratchA, e.src, sport, e.dst, dport, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac), now);
         return;
       }
       // the same direction again (an interim record before the last went out): the older goes alone
@@ -141,7 +150,11 @@ export class RecordJoin {
       this.st.pendingEvicted++;
       this.alone(first, now);
     }
-    this.held.set(key, { side, fromLow: low, at: now, proto: e.proto, vlan: e.vlan, exporter: e.exporter, version: e.version, key });
+    this.held.set(key, {
+      src: e.src, sport, dst: e.dst, dport, packets: e.packets * si, bytes: e.bytes * si, start: e.start, end: e.end,
+      tcpFlags: e.tcpFlags, srcMac: e.srcMac, dstMac: e.dstMac,
+      fromLow: low, at: now, proto: e.proto, vlan: e.vlan, exporter: e.exporter, version: e.version, key,
+    });
   }
 
   /** Time moved on: records that waited the window go out alone; quiet conversations are forgotten. */
@@ -170,7 +183,7 @@ export class RecordJoin {
 
   /** Two directions of one conversation: the earlier start opened it; a tie is left to the port rules. */
   private pair(h: Held, side: Side, now: number): void {
-    const a = h.side;
+    const a: Side = h;
     let conv = this.convs.get(h.key);
     if (!conv) {
       let lowOpens: boolean, sure: boolean;
@@ -179,7 +192,7 @@ export class RecordJoin {
         lowOpens = aOpens === h.fromLow;
         sure = true;
       } else {
-        const g = this.guess(a, h.proto);
+        const g = this.guess(h, h.proto);
         lowOpens = g.srcOpens === h.fromLow;
         sure = g.sure;
       }
@@ -197,16 +210,13 @@ export class RecordJoin {
     this.st.single++;
     let conv = this.convs.get(h.key);
     if (!conv) {
-      const g = this.guess(h.side, h.proto);
+      const g = this.guess(h, h.proto);
       conv = this.conversation(h.key, g.srcOpens === h.fromLow, g.sure, now);
     } else {
       this.touch(h.key, conv, now);
     }
-    const s = h.side;
-    const empty: Side = {
-      src: s.dst, sport: s.dport, dst: s.src, dport: s.sport, packets: 0, bytes: 0, start: s.start, end: s.end,
-      tcpFlags: 0, srcMac: s.dstMac, dstMac: s.srcMac,
-    };
+    const s: Side = h;
+    const empty = setSide(this.scratchB, s.dst, s.dport, s.src, s.sport, 0, 0, s.start, s.end, 0, s.dstMac, s.srcMac);
     if (conv.lowOpens === h.fromLow) this.out(conv, s, empty, h.proto, h.vlan, h.exporter, h.version);
     else this.out(conv, empty, s, h.proto, h.vlan, h.exporter, h.version);
   }
