@@ -107,6 +107,12 @@ t.test('flows --netflow-capture: a template file, then its data file, through on
   const f = flows.find((x) => x.src === '91.170.143.87');
   t.match(f, { proto: 'tcp', sport: 19624, dst: '198.38.121.178', dport: 443, packets: 0, packetsRev: 1, bytesRev: 1500 }, 'a reply from port 443 is oriented to its client');
   t.match(r.stderr, /2 export datagrams, 4 records/, 'a summary on stderr');
+  // ICMP echo and reply are keyed without type and code, as packets are: one flow each
+  const icmp = segwatch(['flows', '--netflow-capture', capture('netflow/akvorado-icmp-template.pcap'), capture('netflow/akvorado-icmp-data.pcap'), '--format', 'jsonl']);
+  const iflows = icmp.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(iflows.length, 2, 'ICMP and ICMPv6 echo with their replies: two flows');
+  t.ok(iflows.every((x) => x.sport === 0 && x.dport === 0 && x.packets === 1 && x.packetsRev === 1), 'each joined with its reply');
+  t.match(icmp.stderr, /4 records, 2 flows \(2 joined pairs\)/);
   // data before its template: nothing decodes, and that is said
   const wrong = segwatch(['flows', '--netflow-capture', data, tpl, '--format', 'jsonl']);
   t.equal(wrong.code, 0);
