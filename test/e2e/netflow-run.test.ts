@@ -77,6 +77,32 @@ t.test('NetFlow v5 from a node socket: judged, written at once, SIGTERM exits 0'
   t.match(run.stderr(), /collector stopped/);
 });
 
+const canCapture = existsSync('/sys/class/net/lo') && spawnSync('sh', ['-c', 'test "$(id -u)" = 0']).status === 0;
+
+t.test('--netflow beside --interface: both sources run, one pipeline, SIGTERM stops both', { skip: skipUnless(canCapture, 'needs root or CAP_NET_RAW on lo') }, async (t) => {
+  const dir = tmp(t);
+  const out = join(dir, 'anomalies.jsonl');
+  const nf = 20000 + Math.floor(Math.random() * 20000), pk = nf + 1;
+  const run = await startRun(t, ['--netflow', `127.0.0.1:${nf}`, '--interface', 'lo', '--filter', `udp port ${pk}`, '--policy', policy, '--out', out,
+    '--state-dir', join(dir, 'state'), '--log-level', 'info']);
+  t.match(run.stderr(), /"source":"live:lo,netflow:127\.0\.0\.1:\d+"/, 'both sources named');
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  const now = Date.now();
+  const dgram = v5Datagram([{ src: '192.168.50.42', dst: '192.168.1.10', sport: 50001, dport: 23, proto: 6, packets: 5, bytes: 300, start: now - 2000, end: now - 500, tcpFlags: 0x02 }], { now });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !lines(out).some((a) => a.kind === 'segment.crossing')) {
+    await new Promise<void>((r) => sock.send(dgram, nf, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => sock.send(Buffer.alloc(64), pk, '127.0.0.1', () => r()));
+    await sleep(500);
+  }
+  t.ok(lines(out).some((a) => a.kind === 'segment.crossing' && a.peerPort === 23), 'the record judged while the capture runs');
+  run.child.kill('SIGTERM');
+  t.equal(await run.exited, 0);
+  const stopped = /"packets":(\d+),"flows":\d+,"anomalies":\d+.*collector stopped/.exec(run.stderr());
+  t.ok(stopped && Number(stopped[1]) > 0, 'packets were captured on lo too');
+});
+
 t.test('softflowd exports the demo capture as IPFIX: the anomalies a router would show', { skip: skipUnless(have('softflowd'), 'needs softflowd') }, async (t) => {
   const dir = tmp(t);
   const out = join(dir, 'anomalies.jsonl');

@@ -114,3 +114,26 @@ t.test('a receive buffer above net.core.rmem_max: the cap and how to raise it ar
   t.ok(bound.recvBufferSize < 2 * (1 << 30), `granted ${bound.recvBufferSize}`);
   t.match(log.join('\n'), /capped by the kernel.*net\.core\.rmem_max=1073741824/);
 });
+
+t.test('garbage, truncated and empty datagrams: counted as malformed, the receiver goes on', async (t) => {
+  const src = new FlowExportUdpSource({ listen: [{ address: '127.0.0.1', port: 0 }], join: { windowMs: 100 } });
+  const [bound] = await src.start();
+  const flows: FlowRecord[] = [];
+  const running = src.run((r) => flows.push(r));
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  const good = v5Datagram([out]);
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+  await send(sock, Buffer.alloc(0), bound.port, '127.0.0.1');
+  await send(sock, good.subarray(0, 30), bound.port, '127.0.0.1');
+  for (let i = 0; i < 50; i++) await send(sock, Buffer.from(Array.from({ length: 1 + rnd() * 4 }, rnd)), bound.port, '127.0.0.1');
+  await send(sock, good, bound.port, '127.0.0.1');
+  await until(() => flows.length >= 1 && src.stats().datagrams >= 53);
+  src.stop();
+  await running;
+  const s = src.stats();
+  t.equal(s.datagrams, 53);
+  t.ok(s.malformed >= 40, `${s.malformed} malformed`);
+  t.equal(flows.length, 1, 'the good datagram after them still decodes');
+});
