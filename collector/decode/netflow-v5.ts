@@ -40,7 +40,7 @@ export function decodeV5(buf: Uint8Array, off: number, len: number, exporter: st
     r.packetsRev = 0; r.bytesRev = 0; r.biflow = false; r.tcpFlagsRev = 0;
     r.samplingInterval = sampling > 1 ? sampling : 1;
     r.srcMac = ''; r.dstMac = ''; r.vlan = 0; r.direction = -1;
-    if (r.proto === 1 && r.sport === 0) { r.icmpType = r.dport >>> 8; r.icmpCode = r.dport & 255; }
+    if (r.proto === 1) { r.icmpType = r.dport >>> 8; r.icmpCode = r.dport & 255; }
     else { r.icmpType = -1; r.icmpCode = -1; }
     onRecord(r);
   }
