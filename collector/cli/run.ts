@@ -191,7 +191,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   watcher.close();
   process.off('SIGHUP', onHup);
   const c = pipeline.counters;
-  log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors }, 'segwatch collector stopped');
+  log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors,
+    ...(recordSources.length ? { records: c.records, drops: drops(), netflow: netflowCounters() } : {}) }, 'segwatch collector stopped');
   // libpcap's poller holds the event loop until one more packet arrives after stop(), and a
   // read (or read-ahead) of a quiet pipe until its writer sends: everything is flushed by
   // now, and the alert channels' HTTP connection pool keeps idle sockets for a few seconds.
