@@ -76,6 +76,8 @@ export class FlowExportUdpSource implements RecordSource {
   private stopped = false;
   private wake: (() => void) | null = null;
   private readonly log: Log;
+  private threadExited = false;
+  private threadError: Error | null = null;
 
   constructor(private readonly opts: FlowExportUdpOptions) {
     this.name = opts.name ?? `netflow:${opts.listen.map((l) => l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`).join(',')}`;
@@ -112,8 +114,12 @@ export class FlowExportUdpSource implements RecordSource {
         }
         resolve(m.sockets);
       });
-      w.once('error', (e) => reject(e));
-      w.once('exit', () => { this.wake?.(); reject(new Error(`${this.name}: the receiver thread ended before listening`)); });
+      w.once('error', (e) => { this.threadError = e; reject(e); });
+      w.once('exit', () => {
+        this.threadExited = true;
+        this.wake?.();
+        reject(new Error(`${this.name}: the receiver thread ended before listening`));
+      });
     });
     return this.started;
   }
@@ -126,6 +132,8 @@ export class FlowExportUdpSource implements RecordSource {
     const handle = (buf: Buffer, off: number, len: number, addr: string) => ingest.datagram(buf, off, len, addr, now);
     try {
       while (!this.stopped) {
+        // the sockets are gone: say so (run ends with an error) rather than wait for nothing
+        if (this.threadExited) throw new Error(`${this.name}: the receiver thread ended: ${this.threadError?.message ?? 'no reason given'}`);
         now = Date.now();
         const n = reader.drain(handle, 2048);
         if (now - lastTick >= 250) { ingest.tick(now); lastTick = now; }
@@ -151,6 +159,7 @@ export class FlowExportUdpSource implements RecordSource {
     const w = this.worker;
     if (!w) return;
     this.worker = null;
+    if (this.threadExited) return;
     const exited = new Promise<void>((r) => w.once('exit', () => r()));
     w.postMessage('stop');
     const t = setTimeout(() => { void w.terminate(); }, 1000);

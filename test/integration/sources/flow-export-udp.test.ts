@@ -137,3 +137,12 @@ t.test('garbage, truncated and empty datagrams: counted as malformed, the receiv
   t.ok(s.malformed >= 40, `${s.malformed} malformed`);
   t.equal(flows.length, 1, 'the good datagram after them still decodes');
 });
+
+t.test('a receiver thread that dies ends run() with an error, not a silent wait', async (t) => {
+  const src = new FlowExportUdpSource({ listen: [{ address: '127.0.0.1', port: 0 }] });
+  await src.start();
+  const running = src.run(() => {});
+  // what a crash of the thread looks like from here
+  await (src as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  await t.rejects(Promise.race([running, new Promise((_, rej) => setTimeout(() => rej(new Error('still waiting')), 3000))]), /receiver thread ended/);
+});
