@@ -6,7 +6,7 @@
 import type { CompiledPolicy } from './policy/types.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
-import type { Log, Sink } from './types.js';
+import type { Log, NetflowFigures, Sink } from './types.js';
 import { Pipeline } from './pipeline.js';
 import { JsonlSink } from './sinks/jsonl.js';
 import { ConsoleSink } from './sinks/console.js';
@@ -14,7 +14,8 @@ import type { InfluxSink } from './sinks/influx/influx-sink.js';
 import { AnomalyRing } from './api/facade.js';
 import { openCapture } from './sources/pcap-file.js';
 import { openLive } from './sources/pcap-live.js';
-import type { FrameSource } from './sources/source.js';
+import type { FrameSource, RecordSource } from './sources/source.js';
+import type { FlowListen } from './sources/flow-export-udp.js';
 import { StateDb } from './state/db.js';
 import { StateSink } from './state/sink.js';
 import { Outbox } from './state/outbox.js';
@@ -38,6 +39,11 @@ export interface AssembleSettings {
   /** the frame source of `run`; replay reads its file itself (threads, progress). */
   source?: { interface?: string; capture?: string; filter?: string; snaplen?: number; promisc?: boolean; bufferBytes?: number };
   sourceName?: string;
+  /**
+   * NetFlow/IPFIX receivers of `run` (alone or beside the frame source): their sockets are
+   * bound here, so a port in use fails before anything starts.
+   */
+  flowExport?: { listen: readonly FlowListen[]; recvBufferSize?: number; exporters?: readonly string[]; interfaces?: Readonly<Record<string, readonly number[]>> };
   host?: string;
   log?: Log;
   /** more sinks (tests, alert channels). */
@@ -61,6 +67,8 @@ export interface Collector {
   influx: InfluxSink | null;
   ring: AnomalyRing | null;
   source: FrameSource | null;
+  /** sources of finished flows (NetFlow/IPFIX receivers), for Pipeline.handleRecord. */
+  recordSources: RecordSource[];
   state: StateDb | null;
   alerts: AlertDispatcher | null;
 }
@@ -110,7 +118,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   sinks.push(...(s.sinks ?? []));
 
   let source: FrameSource | null = null;
-  if (s.source) {
+  if (s.source && (s.source.interface || s.source.capture)) {
     const src = s.source;
     try {
       source = src.interface
@@ -122,6 +130,33 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     }
   }
 
+  const recordSources: RecordSource[] = [];
+  if (s.flowExport && s.flowExport.listen.length) {
+    const { FlowExportUdpSource } = await import('./sources/flow-export-udp.js');
+    const fx = s.flowExport;
+    const rs = new FlowExportUdpSource({ listen: fx.listen, recvBufferSize: fx.recvBufferSize, exporters: fx.exporters, interfaces: fx.interfaces, log: s.log });
+    try {
+      await rs.start();
+    } catch (err) {
+      await rs.close();
+      source?.stop();
+      for (const k of sinks) await k.close();
+      throw err;
+    }
+    recordSources.push(rs);
+  }
+  const netflowFigures = (): NetflowFigures | undefined => {
+    if (!recordSources.length) return undefined;
+    const f: NetflowFigures = { datagrams: 0, records: 0, refused: 0, filtered: 0, malformed: 0, lost: 0 };
+    for (const r of recordSources) {
+      const st = r.stats();
+      f.datagrams += st.datagrams; f.records += st.records; f.refused += st.refused;
+      f.filtered += st.filtered; f.malformed += st.malformed; f.lost += st.lost;
+    }
+    return f;
+  };
+  const sourceName = [source?.name, ...recordSources.map((r) => r.name)].filter(Boolean).join(',') || s.sourceName;
+
   const pipeline = new Pipeline({
     policy: s.policy,
     sinks,
@@ -130,12 +165,13 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     detectors: s.detectors,
     log: s.log,
     host: s.host,
-    source: source?.name ?? s.sourceName,
+    source: sourceName,
     // queue: points in memory on their way to InfluxDB, not yet written nor spooled
     extraStats: () => {
       const is = influx?.stats();
       return {
-        drops: source?.stats().drops ?? 0, queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0,
+        drops: (source?.stats().drops ?? 0) + recordSources.reduce((n, r) => n + r.stats().drops, 0),
+        queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0, netflow: netflowFigures(),
         alertsFailing: alerts?.failing(0).map((c) => ({ channel: c.channel, since: c.failingSince })) ?? [],
       };
     },
@@ -145,5 +181,5 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   if (restore && (restore.devices.length || restore.anomalies.length)) {
     s.log?.info({ stateDir: s.stateDir, devices: restore.devices.length, openAnomalies: restore.anomalies.length }, 'state: resumed from the last run');
   }
-  return { pipeline, sinks, influx, ring, source, state, alerts };
+  return { pipeline, sinks, influx, ring, source, recordSources, state, alerts };
 }

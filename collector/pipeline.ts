@@ -18,7 +18,7 @@ import { AppLayer } from './app-layer.js';
 import { DeviceTrafficStage } from './sinks/device-traffic.js';
 import { HealthStage } from './sinks/health.js';
 import { Fanout } from './sinks/fanout.js';
-import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, Sink } from './types.js';
+import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, NetflowFigures, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
 import { silentLog } from './types.js';
 import { TimeGuard } from './sources/time-guard.js';
@@ -56,7 +56,7 @@ export interface PipelineOptions {
    */
   inventory?: boolean;
   /** figures of the source and sinks for the collector measurement. */
-  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }> };
+  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }>; netflow?: NetflowFigures };
 }
 
 /** Counters a summary or the API reads; plain numbers, updated in place. */
@@ -220,17 +220,22 @@ export class Pipeline {
       // whoever can send a datagram sets these times: a record far from the recent clock is
       // moved to it (and counted), so it cannot move time for every stage after it
       const end = this.time.check(rec.end);
-      const r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
+      let r = end === rec.end && rec.start <= end && end - rec.start <= this.time.maxSkewMs
         ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
       if (c.firstTs === 0) c.firstTs = r.start;
       if (r.end > c.lastTs) c.lastTs = r.end;
       if (r.end >= this.nextTick) this.tick(r.end);
+      // most exporters carry no VLAN id: a record without one is taken to be on the policy's
+      // VLAN (the receiver's ifIndex list keeps the other interfaces out), else nothing
+      // exported could be watched under a policy with `vlan:`
+      if (r.vlan === 0 && this.vlanOnly > 0 && r.origin !== 'pcap') r = { ...r, vlan: this.vlanOnly };
       this.flowStart({
         id: r.id, time: r.start, proto: r.proto, src: r.src, sport: r.sport, dst: r.dst, dport: r.dport,
         srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
         origin: r.origin, exporter: r.exporter,
-        // an exporter saw the whole flow and tells who sent first: a SYN flag settles it for TCP
-        sureInitiator: r.proto === 'tcp' ? (r.tcpFlags & 0x02) !== 0 : false,
+        // a source that settled the opener says so (a biflow's forward side, the earlier of two
+        // joined records); otherwise a SYN flag settles it for TCP
+        sureInitiator: r.sureInitiator ?? (r.proto === 'tcp' ? (r.tcpFlags & 0x02) !== 0 : false),
       });
       if (r.serverName) this.detect?.flowName(r.id, r.serverName);
       this.flowRecord(r);
@@ -329,6 +334,7 @@ export class Pipeline {
       packets: this.counters.packets, bytes: this.counters.bytes, decodeErrors: this.counters.decodeErrors,
       flowsActive: fs.active, flowsEvicted: fs.evicted,
       drops: extra.drops ?? 0, queue: extra.queue ?? 0, spoolBytes: extra.spoolBytes ?? 0,
+      ...(extra.netflow ? { netflow: extra.netflow } : {}),
     };
   }
 

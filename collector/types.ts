@@ -46,6 +46,12 @@ export interface FlowRecord {
   final: boolean;
   /** TLS SNI or HTTP Host seen on this flow, when any. */
   serverName?: string;
+  /**
+   * Set by a source that settled who opened the flow (NetFlow/IPFIX: the forward side of a
+   * biflow, or the earlier of two joined records): true when src is known to be the opener,
+   * false when it was only guessed (port rules judge it). Absent: the pipeline decides.
+   */
+  sureInitiator?: boolean;
 }
 
 /** Emitted at a flow's first packet so detectors can act before the flow ends. */
@@ -201,6 +207,24 @@ export interface CollectorStats {
   flowsEvicted: number;
   queue: number;
   spoolBytes: number;
+  /** NetFlow/IPFIX sources' figures, when any runs (fields netflow_* of the collector measurement). */
+  netflow?: NetflowFigures;
+}
+
+/** What the NetFlow/IPFIX sources counted since start; plain numbers. */
+export interface NetflowFigures {
+  /** export datagrams received. */
+  datagrams: number;
+  /** export records decoded. */
+  records: number;
+  /** datagrams from exporters outside the allowlist. */
+  refused: number;
+  /** records dropped by the ifIndex list. */
+  filtered: number;
+  /** malformed datagrams. */
+  malformed: number;
+  /** records missing by the exporters' sequence numbers. */
+  lost: number;
 }
 
 /**

@@ -37,6 +37,8 @@ export interface CollectorCounters {
   startedAt: number;
   /** flows whose first packet (not a SYN) could not tell who opened them; nobody was judged as their opener. */
   directionUnknown?: number;
+  /** NetFlow/IPFIX sources' figures, when any runs. */
+  netflow?: import('../types.js').NetflowFigures;
   /** e.g. "pcap-live:eth0", "netflow:2055". */
   source: string;
   /** path or name of the policy in force. */

@@ -44,6 +44,12 @@ export function createMetrics(facade: CollectorFacade): Metrics {
     (c) => c.directionUnknown ?? 0);
   gauge('segwatch_flows_active', 'Flows in the flow table now.', (c) => c.flowsActive);
   total('segwatch_drops_total', 'Frames or records lost by sources or queues.', (c) => c.drops);
+  total('segwatch_netflow_datagrams_total', 'NetFlow/IPFIX export datagrams received.', (c) => c.netflow?.datagrams ?? 0);
+  total('segwatch_netflow_records_total', 'NetFlow/IPFIX export records decoded.', (c) => c.netflow?.records ?? 0);
+  total('segwatch_netflow_refused_total', 'NetFlow/IPFIX datagrams from exporters outside the allowlist, dropped.', (c) => c.netflow?.refused ?? 0);
+  total('segwatch_netflow_filtered_total', 'NetFlow/IPFIX records of interfaces not kept (netflow_interfaces), dropped.', (c) => c.netflow?.filtered ?? 0);
+  total('segwatch_netflow_malformed_total', 'NetFlow/IPFIX datagrams that failed to decode.', (c) => c.netflow?.malformed ?? 0);
+  total('segwatch_netflow_lost_records_total', 'NetFlow/IPFIX records missing by the exporters\' sequence numbers.', (c) => c.netflow?.lost ?? 0);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
   gauge('segwatch_anomalies_open', 'Anomalies open now (their cause has not been quiet for the idle time yet).', (c) => c.anomaliesOpen ?? 0);
   total('segwatch_stage_errors_total', 'Frames, records or ticks a stage failed on (a bug): counted and skipped, never fatal.', (c) => c.stageErrors ?? 0);

@@ -12,6 +12,8 @@ export interface FlagSpec {
   default?: string | boolean;
   /** value placeholder for help, e.g. FILE */
   arg?: string;
+  /** may be given several times: the values are joined with commas */
+  multiple?: boolean;
 }
 
 export interface CommandSpec {
@@ -32,7 +34,7 @@ export interface Parsed {
 export function parseCommand(spec: CommandSpec, argv: string[], env: NodeJS.ProcessEnv = process.env): Parsed {
   const options: ParseArgsConfig['options'] = { help: { type: 'boolean', short: 'h' } };
   for (const [name, f] of Object.entries(spec.flags)) {
-    options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}) };
+    options[name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
   }
   let parsed;
   try {
@@ -42,7 +44,8 @@ export function parseCommand(spec: CommandSpec, argv: string[], env: NodeJS.Proc
   }
   const values: Record<string, string | boolean | undefined> = {};
   for (const [name, f] of Object.entries(spec.flags)) {
-    let v = parsed.values[name] as string | boolean | undefined;
+    const given = parsed.values[name] as string | boolean | Array<string | boolean> | undefined;
+    let v = Array.isArray(given) ? given.join(',') : given;
     if (v === undefined && f.env && env[f.env] !== undefined && env[f.env] !== '') {
       const e = env[f.env] as string;
       v = f.type === 'boolean' ? /^(1|true|yes|on)$/i.test(e) : e;

@@ -8,6 +8,8 @@ import { parseDocument, LineCounter, isMap, isScalar, type Node } from 'yaml';
 import { parseListen, apiTokenFromEnv } from '../api/server.js';
 import { apiAdminTokenFromEnv, checkAdminToken } from '../api/server.js';
 import { parseAlertChannels, type ChannelConfig } from '../sinks/alerts/config.js';
+import { parseFlowListen } from '../sources/flow-export-udp.js';
+import { isIP } from 'node:net';
 
 export interface RunConfig {
   policy: string;
@@ -37,9 +39,17 @@ export interface RunConfig {
   degradedSilenceS: number;
   degradedSpoolS: number;
   degradedAlertsS: number;
+  /** NetFlow/IPFIX listeners, `[ADDR:]PORT` each (both names take every version). */
+  netflow: string[];
+  ipfix: string[];
+  /** exporter addresses allowed to send; empty: any. */
+  netflowExporters: string[];
+  /** per exporter address, the ifIndexes whose records are kept. */
+  netflowInterfaces: Record<string, number[]>;
+  netflowRcvbufMb: number;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'level';
+type Kind = 'string' | 'int' | 'bool' | 'level' | 'list' | 'listen-list' | 'address-list' | 'ifindex-map';
 interface KeyDef { key: keyof RunConfig; file: string; flag: string; env: string; kind: Kind; min?: number; max?: number; help: string }
 
 /** One definition per setting: its config-file key, flag and environment variable. */
@@ -68,13 +78,18 @@ export const SETTINGS: KeyDef[] = [
   { key: 'apiTlsCert', file: 'api_tls_cert', flag: 'api-tls-cert', env: 'SEGWATCH_API_TLS_CERT', kind: 'string', help: 'serve the API over HTTPS with this certificate chain (PEM file); needs api_tls_key' },
   { key: 'apiTlsKey', file: 'api_tls_key', flag: 'api-tls-key', env: 'SEGWATCH_API_TLS_KEY', kind: 'string', help: 'the private key (PEM file) of api_tls_cert' },
   { key: 'apiRateLimit', file: 'api_rate_limit', flag: 'api-rate-limit', env: 'SEGWATCH_API_RATE_LIMIT', kind: 'int', min: 0, max: 1_000_000, help: 'API requests per client address per minute, beyond which it answers 429; 0: no limit' },
+  { key: 'netflow', file: 'netflow', flag: 'netflow', env: 'SEGWATCH_NETFLOW', kind: 'listen-list', help: 'receive NetFlow v5/v9 (and IPFIX) on [ADDR:]PORT; loopback unless an address is given (0.0.0.0:2055, [::]:2055); repeat the flag or separate with commas' },
+  { key: 'ipfix', file: 'ipfix', flag: 'ipfix', env: 'SEGWATCH_IPFIX', kind: 'listen-list', help: 'receive IPFIX (and NetFlow) on [ADDR:]PORT, e.g. 4739; as --netflow' },
+  { key: 'netflowExporters', file: 'netflow_exporters', flag: 'netflow-exporters', env: 'SEGWATCH_NETFLOW_EXPORTERS', kind: 'address-list', help: 'only these exporter addresses may send (comma-separated); datagrams from others are counted and dropped' },
+  { key: 'netflowInterfaces', file: 'netflow_interfaces', flag: 'netflow-interfaces', env: 'SEGWATCH_NETFLOW_INTERFACES', kind: 'ifindex-map', help: 'per exporter, the ifIndexes to keep: EXPORTER=IF,IF;EXPORTER=IF (config file: a mapping of address to list); records with neither interface listed are dropped' },
+  { key: 'netflowRcvbufMb', file: 'netflow_rcvbuf_mb', flag: 'netflow-rcvbuf-mb', env: 'SEGWATCH_NETFLOW_RCVBUF_MB', kind: 'int', min: 1, max: 1024, help: 'UDP receive buffer asked of the kernel per NetFlow/IPFIX socket, MB (capped by net.core.rmem_max)' },
   { key: 'apiMaxBodyBytes', file: 'api_max_body_bytes', flag: 'api-max-body-bytes', env: 'SEGWATCH_API_MAX_BODY_BYTES', kind: 'int', min: 1024, max: 16 * 1024 * 1024, help: 'largest policy text POST /api/v1/policy/validate takes, bytes (413 beyond)' },
 ];
 
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7, degradedSilenceS: 300, degradedSpoolS: 300, degradedAlertsS: 900,
-  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024,
+  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024, netflowRcvbufMb: 8,
 };
 
 export interface ConfigResult {
@@ -91,7 +106,7 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   const fromFile = new Map<string, { value: unknown; where: string }>();
   const alerts = file ? readConfigFile(file, fromFile, errors, env) : [];
 
-  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname, alerts };
+  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname, alerts, netflow: [], ipfix: [], netflowExporters: [], netflowInterfaces: {} };
   for (const d of SETTINGS) {
     let raw: unknown, where: string;
     if (flags[d.flag] !== undefined) { raw = flags[d.flag]; where = `--${d.flag}`; }
@@ -105,8 +120,17 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
 
   if (cfg.spoolDir === undefined) cfg.spoolDir = join(String(cfg.stateDir), 'spool');
   if (!cfg.policy) errors.push('policy: required (--policy FILE, SEGWATCH_POLICY or "policy:" in the config file)');
+  const flowListen = [...(cfg.netflow as string[]), ...(cfg.ipfix as string[])];
   if (cfg.interface && cfg.capture) errors.push('interface and capture: give one source, not both');
-  if (!cfg.interface && !cfg.capture) errors.push('source: give --interface IF (live) or --capture FILE');
+  if (cfg.capture && flowListen.length) errors.push('capture and netflow/ipfix: a capture file runs alone (its end ends the run); give --interface and/or --netflow, or --capture');
+  if (!cfg.interface && !cfg.capture && !flowListen.length) errors.push('source: give --interface IF (live), --netflow [ADDR:]PORT or --ipfix [ADDR:]PORT (flows from the router), or --capture FILE');
+  const seen = new Set<string>();
+  for (const l of flowListen) {
+    const p = parseFlowListen(l);
+    const k = `${p.address}|${p.port}`;
+    if (seen.has(k)) errors.push(`netflow and ipfix: ${l} is given twice (one port takes every version)`);
+    seen.add(k);
+  }
   if (typeof cfg.influx === 'string') {
     try {
       const u = new URL(cfg.influx);
@@ -163,10 +187,54 @@ function coerce(d: KeyDef, raw: unknown): unknown {
       if (d.max !== undefined && n > d.max) return { error: `expected at most ${d.max}, got ${n}` };
       return n;
     }
+    case 'list': case 'listen-list': case 'address-list': {
+      const v = toPlain(raw);
+      const items = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean)
+        : typeof v === 'number' ? [String(v)]
+        : Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number') ? v.map((x) => String(x).trim()) : null;
+      if (!items || items.length === 0) return { error: `expected a list (or comma-separated text), got ${JSON.stringify(v)}` };
+      for (const it of items) {
+        if (d.kind === 'listen-list') {
+          try { parseFlowListen(it); } catch (err) { return { error: (err as Error).message }; }
+        } else if (d.kind === 'address-list' && isIP(it) === 0) {
+          return { error: `expected IP addresses, got ${JSON.stringify(it)}` };
+        }
+      }
+      return items;
+    }
+    case 'ifindex-map': {
+      const v = toPlain(raw);
+      let m: Record<string, unknown>;
+      if (typeof v === 'string') {
+        m = {};
+        for (const part of v.split(';').map((x) => x.trim()).filter(Boolean)) {
+          const eq = part.indexOf('=');
+          if (eq <= 0) return { error: `expected EXPORTER=IF,IF;EXPORTER=IF, got ${JSON.stringify(part)}` };
+          m[part.slice(0, eq).trim()] = part.slice(eq + 1).split(',').map((x) => x.trim());
+        }
+      } else if (v && typeof v === 'object' && !Array.isArray(v)) m = v as Record<string, unknown>;
+      else return { error: `expected a mapping of exporter address to ifIndex list, e.g. { "192.0.2.1": [3, 7] }, got ${JSON.stringify(v)}` };
+      const out: Record<string, number[]> = {};
+      for (const [addr, list] of Object.entries(m)) {
+        if (isIP(addr) === 0) return { error: `expected an exporter IP address as key, got ${JSON.stringify(addr)}` };
+        const arr = Array.isArray(list) ? list : [list];
+        const nums = arr.map((x) => (typeof x === 'number' ? x : typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : NaN));
+        if (arr.length === 0 || nums.some((n) => !Number.isInteger(n) || n < 0 || n > 0xffffffff)) {
+          return { error: `${addr}: expected a list of ifIndex numbers, got ${JSON.stringify(list)}` };
+        }
+        out[addr] = nums;
+      }
+      return out;
+    }
     case 'level':
       if (typeof raw === 'string' && /^(trace|debug|info|warn|error|fatal|silent)$/.test(raw)) return raw;
       return { error: `expected one of trace, debug, info, warn, error, got ${JSON.stringify(raw)}` };
   }
+}
+
+/** A YAML node (a list or mapping in the config file) as plain data. */
+function toPlain(raw: unknown): unknown {
+  return raw && typeof raw === 'object' && typeof (raw as { toJSON?: unknown }).toJSON === 'function' ? (raw as { toJSON(): unknown }).toJSON() : raw;
 }
 
 /** Only the alert channels of a config file (`segwatch alerts test`): every problem, with its position. */

@@ -9,7 +9,7 @@ commands:
   replay CAPTURE --policy FILE   run a capture through the whole pipeline; print anomalies
   flows CAPTURE                  print the flow records of a capture
   devices CAPTURE                print the devices a capture shows
-  run --policy FILE              the long-running collector (live interface or capture file)
+  run --policy FILE              the long-running collector (live interface, NetFlow/IPFIX, or capture file)
   policy check FILE              validate a policy
   alerts test [--config FILE]    send a test alert through every configured channel
   dashboards build [--out DIR]   write the Grafana dashboards and provisioning

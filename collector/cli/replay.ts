@@ -4,11 +4,11 @@
 import { assemble } from '../assemble.js';
 import { loadPolicyFile, formatPolicyError } from '../policy/load.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
-import { runCapture } from './capture.js';
+import { runCapture, runExportCaptures, exportCaptureSummary } from './capture.js';
 
 export const replaySpec: CommandSpec = {
   name: 'replay',
-  usage: 'segwatch replay CAPTURE --policy FILE [--format table|jsonl] [--out FILE] [--influx URL] [--state-dir DIR]',
+  usage: 'segwatch replay CAPTURE --policy FILE [--format table|jsonl] [--out FILE] [--influx URL] [--state-dir DIR]\n       segwatch replay --netflow-capture CAPTURE... --policy FILE [...]',
   summary: 'Run a pcap or pcapng file through the whole pipeline and report the anomalies it shows.',
   flags: {
     policy: { type: 'string', arg: 'FILE', env: 'SEGWATCH_POLICY', help: 'the site policy (YAML)' },
@@ -18,6 +18,10 @@ export const replaySpec: CommandSpec = {
     'spool-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_SPOOL_DIR', help: 'where points wait while InfluxDB is unreachable' },
     'state-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_STATE_DIR', help: 'resume devices and open anomalies from DIR, and keep them there (default: none)' },
     quiet: { type: 'boolean', short: 'q', help: 'no summary on stderr' },
+    'netflow-capture': {
+      type: 'boolean',
+      help: 'the CAPTURE files hold NetFlow/IPFIX export datagrams, judged as if received (capture time is record arrival time); several files go through one decoder in order (a template file, then a data file); packets that are not UDP are counted and skipped',
+    },
   },
 };
 
@@ -44,13 +48,15 @@ export async function replayCommand(argv: string[]): Promise<number> {
     out: a.values.out as string | undefined,
     format,
     influx: a.values.influx ? { url: a.values.influx as string, spoolDir: a.values['spool-dir'] as string | undefined } : undefined,
-    sourceName: `file:${file.split('/').pop()}`,
+    sourceName: `file:${a.positionals.map((f) => f.split('/').pop()).join(',')}`,
     stateDir: a.values['state-dir'] as string | undefined,
   }).catch((err: Error) => ({ error: err }));
   if ('error' in assembled) { process.stderr.write(`segwatch replay: ${assembled.error.message}\n`); return 1; }
   const { pipeline } = assembled;
-  const run = await runCapture(file, pipeline);
+  const exported = a.values['netflow-capture'] ? await runExportCaptures(a.positionals, pipeline) : null;
+  const run = exported ?? await runCapture(file, pipeline);
   await pipeline.close();
+  if (exported && !a.values.quiet) process.stderr.write(`segwatch replay: ${exportCaptureSummary(exported.source)}\n`);
 
   if (!a.values.quiet) {
     const c = pipeline.counters;
@@ -58,7 +64,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     const errs = Object.entries(pipeline.decodeErrorsByReason()).map(([k, v]) => `${k}=${v}`).join(' ');
     const pps = run.ms > 0 ? Math.round(c.packets / (run.ms / 1000)) : 0;
     process.stderr.write(
-      `segwatch replay: ${c.packets} packets, ${c.flows} flows, ${pipeline.inventory.devices().length} devices, ` +
+      `segwatch replay: ${c.packets} packets, ${exported ? `${c.records} flow records, ` : ''}${c.flows} flows, ${pipeline.inventory.devices().length} devices, ` +
       `${c.anomalies} anomalies${kinds ? ` (${kinds})` : ''}, ${c.decodeErrors} decode errors${errs ? ` (${errs})` : ''}, ` +
       (c.stageErrors ? `${c.stageErrors} frames skipped after internal errors, ` : '') +
       (c.timeJumps ? `${c.timeJumps} timestamps clamped, ` : '') +

@@ -13,22 +13,24 @@ import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.j
 import { acknowledgeFacade, policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
 import { EXCEPTIONS_FILE } from '../state/exceptions-file.js';
 import { join } from 'node:path';
+import { parseFlowListen } from '../sources/flow-export-udp.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
-const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE' };
+const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE',
+  netflow: '[ADDR:]PORT', ipfix: '[ADDR:]PORT', 'netflow-exporters': 'ADDR,...', 'netflow-interfaces': 'EXPORTER=IF,...' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
   flags[d.flag] = {
-    type: d.kind === 'bool' ? 'boolean' : 'string', env: d.env, arg: ARG[d.flag] ?? 'N',
+    type: d.kind === 'bool' ? 'boolean' : 'string', env: d.env, arg: ARG[d.flag] ?? 'N', multiple: d.kind === 'listen-list' || undefined,
     help: def === undefined ? d.help : `${d.help}; default ${def}`,
   };
 }
 
 export const runSpec: CommandSpec = {
   name: 'run',
-  usage: 'segwatch run --policy FILE (--interface IF | --capture FILE) [--influx URL] [--out FILE] [--state-dir DIR] [--config FILE]',
+  usage: 'segwatch run --policy FILE (--interface IF [--filter BPF] | --netflow [ADDR:]PORT | --ipfix [ADDR:]PORT | --capture FILE) [--influx URL] [--out FILE] [--state-dir DIR] [--config FILE]',
   summary: 'The long-running collector: watch the IoT VLAN, judge every flow against the policy, write anomalies and traffic to the sinks.',
   flags,
 };
@@ -71,6 +73,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       out: config.out,
       influx: config.influx ? { url: config.influx, spoolDir: config.spoolDir, spoolMaxBytes: config.spoolMaxBytes, username: config.influxUsername } : undefined,
       api: Boolean(config.listen),
+      flowExport: {
+        listen: [...config.netflow, ...config.ipfix].map(parseFlowListen), recvBufferSize: config.netflowRcvbufMb * 1024 * 1024,
+        exporters: config.netflowExporters, interfaces: config.netflowInterfaces,
+      },
       source: { interface: config.interface, capture: config.capture, filter: config.filter, snaplen: config.snaplen, promisc: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 },
       host: config.host,
       log,
@@ -84,9 +90,20 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const { pipeline, influx, ring } = collector;
-  const source = collector.source!;
+  const source = collector.source;
+  const recordSources = collector.recordSources;
+  const sourceName = [source?.name, ...recordSources.map((r) => r.name)].filter(Boolean).join(',');
+  const drops = () => (source?.stats().drops ?? 0) + recordSources.reduce((n, r) => n + r.stats().drops, 0);
 
   const startedAt = Date.now();
+  const netflowCounters = () => {
+    const f = { datagrams: 0, records: 0, refused: 0, filtered: 0, malformed: 0, lost: 0 };
+    for (const r of recordSources) {
+      const st = r.stats();
+      f.datagrams += st.datagrams; f.records += st.records; f.refused += st.refused; f.filtered += st.filtered; f.malformed += st.malformed; f.lost += st.lost;
+    }
+    return f;
+  };
   const facade: CollectorFacade = {
     // the state database holds every device ever seen here, this run's changes included
     devices: () => collector.state?.devices() ?? pipeline.inventory.devices(),
@@ -103,7 +120,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       return {
         packets: c.packets, bytes: c.bytes, decodeErrors: c.decodeErrors, flows: pipeline.flows.stats().created,
         flowsActive: pipeline.flows.stats().active, anomalies: c.anomalies, anomaliesOpen: pipeline.detect?.lifecycle.size ?? 0, stageErrors: c.stageErrors, anomaliesByKind: { ...c.anomaliesByKind } as Record<string, number>,
-        drops: source.stats().drops, spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: source.name, policy: config.policy,
+        drops: drops(), spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: sourceName, policy: config.policy,
+        ...(recordSources.length ? { netflow: netflowCounters() } : {}),
         directionUnknown: pipeline.detect?.directionUnknown ?? 0,
       };
     },
@@ -127,7 +145,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   // Live: time moves on between packets too, so idle flows expire, open anomalies are
   // rewritten and close when quiet, and intervals close. tick() never throws (a stage that
   // does is counted and logged), so this timer cannot stop the collector.
-  const timer = config.interface
+  const live = Boolean(config.interface) || recordSources.length > 0;
+  const timer = live
     ? setInterval(() => pipeline.tick(Math.max(Date.now(), pipeline.counters.lastTs)), 1000)
     : null;
   let stopping = false;
@@ -138,20 +157,26 @@ export async function runCommand(argv: string[]): Promise<number> {
     stopping = true;
     requestStop();
     log.info({ signal: sig }, 'stopping: flushing flows, anomalies and the spool');
-    source.stop();
+    source?.stop();
+    for (const r of recordSources) r.stop();
   };
   const onHup = () => { log.info('SIGHUP: reloading the policy'); void watcher.reload(); };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', onHup);
 
-  log.info({ source: source.name, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
+  log.info({ source: sourceName, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
   let code = 0;
   let sourceEnded = false;
   try {
     // A pipe or FIFO with no writer data blocks its read until the writer sends or closes:
     // a stop waits for the source at most STOP_WAIT_MS, then shuts down without it.
-    const ended = source.run(pipeline.handleFrame).finally(() => { sourceEnded = true; });
+    // every source at once: a live interface beside the NetFlow/IPFIX receivers; the run ends
+    // when all have ended (a capture file) or at a stop
+    const runs: Promise<void>[] = [];
+    if (source) runs.push(source.run(pipeline.handleFrame));
+    for (const r of recordSources) runs.push(r.run(pipeline.handleRecord));
+    const ended = Promise.all(runs).then(() => undefined).finally(() => { sourceEnded = true; });
     await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'source ended with an error');
@@ -166,11 +191,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   watcher.close();
   process.off('SIGHUP', onHup);
   const c = pipeline.counters;
-  log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors }, 'segwatch collector stopped');
+  log.info({ packets: c.packets, flows: c.flows, anomalies: c.anomalies, decodeErrors: c.decodeErrors,
+    ...(recordSources.length ? { records: c.records, drops: drops(), netflow: netflowCounters() } : {}) }, 'segwatch collector stopped');
   // libpcap's poller holds the event loop until one more packet arrives after stop(), and a
   // read (or read-ahead) of a quiet pipe until its writer sends: everything is flushed by
   // now, and the alert channels' HTTP connection pool keeps idle sockets for a few seconds.
-  if (config.interface || stopping || !sourceEnded) setTimeout(() => process.exit(code), 200).unref();
+  if (live || stopping || !sourceEnded) setTimeout(() => process.exit(code), 200).unref();
   else if (collector.alerts) setImmediate(() => process.exit(code)).unref();
   return code;
 }

@@ -133,11 +133,12 @@ class Allowlist implements Detector {
     const names = name ? [name, ...dns] : dns;
     const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.ctx.deviceIps);
     if (v.allowed) return;
-    this.denied(p, f, names.length ? names[0] : '', bytes, packets, track);
+    // parked for a domain rule, and still no name: the anomaly says no name was known
+    this.denied(p, f, names.length ? names[0] : '', bytes, packets, track, names.length === 0);
   }
 
   /** A denied flow of a watched device: one anomaly, the most specific kind. */
-  private denied(p: CompiledPolicy, f: OpenedFlow, peerName: string, bytes: number, packets: number, track: boolean): void {
+  private denied(p: CompiledPolicy, f: OpenedFlow, peerName: string, bytes: number, packets: number, track: boolean, unnamed = false): void {
     if (this.ctx.scanningSince(f.src, f.dst, f.time) >= 0) {
       // the scan's anomaly stands for it
       this.counters.foldedIntoScan++;
@@ -152,7 +153,7 @@ class Allowlist implements Detector {
       init = segmentCrossing(s, f, seg, peerName, svc, bytes, packets);
     } else {
       const dns = dnsPort(settings.dnsPorts, f.proto, f.dport);
-      init = dns && !p.isResolver(f.dst) ? dnsBypass(s, f, dns, peerName, bytes, packets) : policyViolation(s, f, peerName, bytes, packets);
+      init = dns && !p.isResolver(f.dst) ? dnsBypass(s, f, dns, peerName, bytes, packets) : policyViolation(s, f, peerName, bytes, packets, unnamed);
     }
     const key = this.ctx.reporter.report(init);
     if (track) {

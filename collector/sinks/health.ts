@@ -1,7 +1,7 @@
 // The collector measurement (DESIGN.md storage schema): the collector's own health every
 // interval, from counters the pipeline, the flow table, the source and the sinks keep.
 
-import type { CollectorStats } from '../types.js';
+import type { CollectorStats, NetflowFigures } from '../types.js';
 import { alignUp } from './device-traffic.js';
 
 export interface HealthFigures {
@@ -15,6 +15,8 @@ export interface HealthFigures {
   /** frames waiting between the capture and the pipeline. */
   queue: number;
   spoolBytes: number;
+  /** NetFlow/IPFIX figures, when such a source runs. */
+  netflow?: NetflowFigures;
 }
 
 /** What the collector.degraded detector is given besides the collector measurement. */

@@ -57,3 +57,36 @@ export class CaptureError extends Error {
     this.file = file;
   }
 }
+
+/** What a NetFlow/IPFIX source (or any source of finished flows) reports. */
+export interface RecordSourceStats {
+  /** export datagrams received or read. */
+  datagrams: number;
+  /** export records decoded. */
+  records: number;
+  /** datagrams lost on the way in: the receive queue was full. */
+  drops: number;
+  /** datagrams from exporters outside the allowlist. */
+  refused: number;
+  /** records dropped by the ifIndex list. */
+  filtered: number;
+  /** malformed datagrams. */
+  malformed: number;
+  /** records missing by the exporters' sequence numbers. */
+  lost: number;
+  /** datagrams waiting between the socket and the decoder. */
+  queue: number;
+}
+
+/**
+ * A source of flow records (NetFlow/IPFIX receivers, captures of export datagrams), beside
+ * the frame sources: it hands finished FlowRecords to the pipeline's record entry.
+ */
+export interface RecordSource {
+  /** "netflow:127.0.0.1:2055", "file:NAME", ... for the collector measurement's source tag. */
+  readonly name: string;
+  /** Deliver records until the end of the input or stop(); resolves when done (held records flushed). */
+  run(onRecord: (r: import('../types.js').FlowRecord) => void): Promise<void>;
+  stop(): void;
+  stats(): RecordSourceStats;
+}

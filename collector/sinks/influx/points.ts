@@ -88,6 +88,10 @@ export function collectorPoint(s: CollectorStats): Point {
       packets: s.packets, bytes: s.bytes, drops: s.drops, decode_errors: s.decodeErrors,
       flows_active: s.flowsActive, flows_evicted: s.flowsEvicted, queue: s.queue,
       spool_bytes: s.spoolBytes,
+      ...(s.netflow ? {
+        netflow_datagrams: s.netflow.datagrams, netflow_records: s.netflow.records, netflow_refused: s.netflow.refused,
+        netflow_filtered: s.netflow.filtered, netflow_malformed: s.netflow.malformed, netflow_lost: s.netflow.lost,
+      } : {}),
     },
     time: s.time,
   };
