@@ -83,7 +83,7 @@ interface Run {
   stop(): Promise<number | null>;
 }
 
-async function startRun(t: Tap.Test, dir: string, args: string[]): Promise<Run> {
+async function startRun(t: { teardown(fn: () => void): void }, dir: string, args: string[]): Promise<Run> {
   const out = join(dir, 'anomalies.jsonl');
   const api = await freePort('tcp');
   const child = spawn(process.execPath, [cliPath, 'run', '--policy', policy, '--out', out, '--state-dir', join(dir, 'state'),
