@@ -605,7 +605,7 @@ export async function runNetflowBench(o: NetflowBenchOptions): Promise<NetflowOu
           sentMedian: num((t) => t.sent), achievedRateMedian: num((t) => t.achievedRate), receivedMedian: num((t) => t.received),
           lostMedian: num((t) => t.lost), lostPerRound: ts.map((t) => t.lost), socketDropsMedian: num((t) => t.socketDrops),
           decodedPerSecondMedian: num((t) => t.decodedPerSecond), rcvbuf: num((t) => t.rcvbuf),
-          note: [...new Set(ts.map((t) => t.note).filter(Boolean))].join('; '),
+          note: ts.filter((t) => t.note).map((t) => `r${t.round}: ${t.note}`).join('; '),
         });
       }
     }
@@ -735,7 +735,8 @@ function segwatchReceiver(cli: string[]): Receiver {
           c.kill('SIGTERM');
           const ok = await waitExit(c, io.exited, 30_000);
           const drops = last.segwatch_drops_total ?? 0, lost = last.segwatch_netflow_lost_records_total ?? 0;
-          note = [drops ? `${drops} datagrams dropped by its queue` : '', lost ? `${lost} records missing by sequence numbers` : '',
+          // segwatch_netflow_lost_records_total: sequence gaps as the exporter numbers them (v9: export packets, IPFIX: records)
+          note = [drops ? `${drops} datagrams dropped by its queue` : '', lost ? `sequence gaps ${lost}` : '',
             unsettled ? `still decoding after ${SETTLE_MS / 1000} s: received is a lower bound` : '',
             ok ? (c.exitCode === 0 ? '' : `exit ${c.exitCode}`) : 'killed after 30 s of SIGTERM'].filter(Boolean).join(', ');
           if (last.segwatch_netflow_records_total === undefined) throw new Error('no figures from /metrics');
