@@ -89,6 +89,8 @@ export interface NetflowOutcome {
   stream: Array<{ version: string; records: number; datagrams: number; bytes: number }>;
   softflowd: { conversations: number; packets: number; records: number | null };
   summary: ScenarioSummary[];
+  /** per scenario, segwatch's median records received over each peer's (1: as many) */
+  ratios: Array<{ scenario: string; peer: string; segwatchOverPeer: number | null }>;
   trials: Trial[];
   decode: DecodeRate[];
   seconds: number;
@@ -544,7 +546,7 @@ export async function runNetflowBench(o: NetflowBenchOptions): Promise<NetflowOu
   const rmemMax = (() => { try { return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()); } catch { return null; } })();
   const outcome: NetflowOutcome = {
     date: new Date().toISOString(), where: '', rcvbufRequested: RCVBUF, rmemMax, rounds, secondsPerRate: seconds,
-    recordsPerDatagram: PER_DATAGRAM, stream: [], softflowd: { conversations, packets: 0, records: null }, summary: [], trials: [], decode: [], seconds: 0,
+    recordsPerDatagram: PER_DATAGRAM, stream: [], softflowd: { conversations, packets: 0, records: null }, summary: [], ratios: [], trials: [], decode: [], seconds: 0,
   };
   const why = nsUnavailable();
   if (why) return { ...outcome, skipped: why };
@@ -612,6 +614,12 @@ export async function runNetflowBench(o: NetflowBenchOptions): Promise<NetflowOu
   } finally {
     ns.destroy();
     rmSync(dir, { recursive: true, force: true });
+  }
+  for (const sw of outcome.summary.filter((x) => x.tool === 'segwatch run')) {
+    for (const peer of outcome.summary.filter((x) => x.scenario === sw.scenario && x.tool !== sw.tool)) {
+      outcome.ratios.push({ scenario: sw.scenario, peer: peer.tool,
+        segwatchOverPeer: sw.receivedMedian !== null && peer.receivedMedian ? sw.receivedMedian / peer.receivedMedian : null });
+    }
   }
   outcome.seconds = (performance.now() - t0) / 1000;
   return outcome;
@@ -762,6 +770,12 @@ export function printNetflow(o: NetflowOutcome): void {
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => (i < 2 || i === rows[0].length - 1 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ').trimEnd());
+  if (o.ratios.length) {
+    console.log('records received, segwatch run over each peer (medians, same rounds; 1.00: as many):');
+    for (const sc of [...new Set(o.ratios.map((r) => r.scenario))]) {
+      console.log(`  ${sc.padEnd(24)} ${o.ratios.filter((r) => r.scenario === sc).map((r) => `${r.peer} ${r.segwatchOverPeer === null ? '-' : `${r.segwatchOverPeer.toFixed(2)}x`}`).join(', ')}`);
+    }
+  }
   if (o.decode.length) {
     console.log('in-process decode of the same datagrams (best of 3):');
     for (const d of o.decode) console.log(`  ${d.decoder.padEnd(30)} ${d.version.padEnd(6)} ${fmtN(d.recordsPerSecond).padStart(12)} records/s${d.note ? `  (${d.note})` : ''}`);
