@@ -8,6 +8,7 @@ import { AnomalyQuery, type AnomalyCount, type AnomalyFilter, type AnomalyPositi
 import type { StateDb } from '../state/db.js';
 import { appendException } from '../state/exceptions-file.js';
 import type { ExceptionDoc } from '../policy/exceptions.js';
+import { Oldest } from '../oldest.js';
 
 export type { ActiveFlowMatch, AnomalyCount, AnomalyFilter, AnomalyPosition, AnomalyRow };
 
@@ -186,6 +187,7 @@ export class AnomalyRing implements Sink {
   readonly name = 'api';
   readonly capacity: number;
   private readonly byId = new Map<string, Anomaly>();
+  private readonly byIdOldest = new Oldest(this.byId);
   /** anomalies opened since start, by "kind\u0000severity" */
   private readonly opened = new Map<string, number>();
 
@@ -222,7 +224,7 @@ export class AnomalyRing implements Sink {
     const key = a.id || `#${this.byId.size}:${a.time}:${a.kind}:${a.device}:${a.peer}:${a.peerPort}`;
     this.byId.delete(key);
     this.byId.set(key, a);
-    if (this.byId.size > this.capacity) this.byId.delete(this.byId.keys().next().value as string);
+    if (this.byId.size > this.capacity) this.byId.delete(this.byIdOldest.key()!);
   }
 
   /** the `n` most recently changed anomalies (fewer when fewer are held), newest first. */

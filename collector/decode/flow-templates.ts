@@ -2,6 +2,8 @@
 // ID / observation domain, version), bounded in total, per scope and in scopes, expiring when
 // not refreshed. A template is a small Int32Array of (slot, length) pairs, never code.
 
+import { Oldest } from '../oldest.js';
+
 /** A field length of 65535 in an IPFIX template: the record carries the length (RFC 7011 7). */
 export const VARLEN = 65535;
 
@@ -53,9 +55,11 @@ export interface TemplateCacheOptions {
 
 export class TemplateCache {
   /** scopes in least-recently-used order (first = oldest). */
-  private scopes = new Map<string, Scope>();
+  private readonly scopes = new Map<string, Scope>();
   /** every cached template in least-recently-refreshed order (first = oldest). */
-  private all = new Set<Template>();
+  private readonly all = new Set<Template>();
+  private readonly scopesOldest = new Oldest(this.scopes);
+  private readonly allOldest = new Oldest(this.all);
   private nextSweep = 0;
   added = 0;
   withdrawn = 0;
@@ -77,7 +81,7 @@ export class TemplateCache {
       return s;
     }
     while (this.scopes.size >= this.o.maxScopes) {
-      const oldest = this.scopes.values().next().value as Scope;
+      const oldest = this.scopes.get(this.scopesOldest.key()!)!;
       this.dropScope(oldest);
     }
     s = {
@@ -126,7 +130,7 @@ export class TemplateCache {
       this.evicted++;
     }
     while (this.all.size >= this.o.maxTemplates) {
-      this.remove(this.all.values().next().value as Template);
+      this.remove(this.allOldest.key()!);
       this.evicted++;
     }
     const t: Template = { id, scope: s, fields: fields.slice(0, 2 * n), minLen, hasVar, options, biflow, refreshed: nowMs };

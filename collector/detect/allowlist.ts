@@ -14,6 +14,7 @@ import { policyViolation } from './policy-violation.js';
 import { segmentCrossing } from './segment-crossing.js';
 import { dnsBypass, dnsPort } from './dns-bypass.js';
 import { plaintextPort } from './protocol-plaintext.js';
+import { Oldest } from '../oldest.js';
 
 interface Parked {
   f: OpenedFlow;
@@ -33,7 +34,9 @@ const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
 
 class Allowlist implements Detector {
   private readonly parked = new Map<number, Parked>();
+  private readonly parkedOldest = new Oldest(this.parked);
   private readonly flowTraffic = new Map<number, FlowTraffic>();
+  private readonly flowTrafficOldest = new Oldest(this.flowTraffic);
   private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
 
   constructor(private readonly ctx: DetectContext) {}
@@ -115,7 +118,8 @@ class Allowlist implements Detector {
   private park(p: CompiledPolicy, f: OpenedFlow, profile: string): void {
     if (this.parked.size >= this.ctx.settings.parkMax) {
       // never silently skipped: the oldest parked flow is judged with what is known now
-      const [id, old] = this.parked.entries().next().value as [number, Parked];
+      const id = this.parkedOldest.key()!;
+      const old = this.parked.get(id)!;
       this.parked.delete(id);
       this.counters.parkedEvicted++;
       this.judgeParked(p, old, '', old.f.bytes, 1, false);
@@ -157,7 +161,7 @@ class Allowlist implements Detector {
     }
     const key = this.ctx.reporter.report(init);
     if (track) {
-      if (this.flowTraffic.size >= settings.parkMax) this.flowTraffic.delete(this.flowTraffic.keys().next().value as number);
+      if (this.flowTraffic.size >= settings.parkMax) this.flowTraffic.delete(this.flowTrafficOldest.key()!);
       this.flowTraffic.set(f.id, { key, start: f.time, bytes, packets });
     }
   }

@@ -12,6 +12,7 @@ import { portText, who } from './anomaly.js';
 import type { DetectorDef, PayloadEvent } from './detector.js';
 import { MIRAI_BOTNET_TXT } from './data/mirai-botnet.js';
 import { authorizationValue } from '../decode/http.js';
+import { Oldest } from '../oldest.js';
 
 /** Server ports read as telnet and as FTP control. */
 export const TELNET_PORTS: readonly number[] = [23, 2323];
@@ -170,6 +171,7 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
     create(ctx) {
       /** flow id -> its login state, or SKIP; insertion order is eviction order. */
       const flows = new Map<number, LoginFlow | typeof SKIP>();
+      const flowsOldest = new Oldest(flows);
       let dropped = 0, found = 0;
       const scratch = new Uint8Array(Math.ceil(BASIC_MAX_B64 / 4) * 3);
 
@@ -182,7 +184,7 @@ export function credentialsDefaultDetectorWith(o: CredentialsDefaultOptions = {}
 
       const track = (id: number, v: LoginFlow | typeof SKIP) => {
         if (flows.size >= maxFlows) {
-          forget(flows.keys().next().value as number);
+          forget(flowsOldest.key()!);
           dropped++;
         }
         flows.set(id, v);

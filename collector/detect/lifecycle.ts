@@ -14,6 +14,7 @@
 
 import * as crypto from 'node:crypto';
 import type { Anomaly, AnomalyEvent, CloseReason } from '../types.js';
+import { Oldest } from '../oldest.js';
 
 export interface LifecycleOptions {
   /** ms of quiet after which an anomaly closes; at least 1. */
@@ -61,6 +62,7 @@ const sha256Hex: (text: string) => string = typeof (crypto as { hash?: unknown }
 
 export class AnomalyLifecycle {
   private readonly open = new Map<string, Entry>();
+  private readonly openOldest = new Oldest(this.open);
   private readonly dirty = new Set<Entry>();
   private readonly opts: LifecycleOptions;
   /** no idle close can be due before this (min of last + idle when last computed). */
@@ -144,7 +146,7 @@ export class AnomalyLifecycle {
     this.hand('opened', e);
     if (this.open.size > this.opts.maxOpen) {
       // the least recently opened is the best cheap guess at the least recently active
-      const oldest = this.open.values().next().value as Entry;
+      const oldest = this.open.get(this.openOldest.key()!)!;
       this.close(oldest, 'capacity');
     }
     return key;

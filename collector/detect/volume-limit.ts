@@ -7,6 +7,7 @@ import type { CompiledPolicy, ProfileLimits } from '../policy/types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectorDef } from './detector.js';
+import { Oldest } from '../oldest.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -30,6 +31,7 @@ export function formatBytes(n: number): string {
 
 export class VolumeLimit {
   private readonly byDevice = new Map<string, Usage>();
+  private readonly byDeviceOldest = new Oldest(this.byDevice);
 
   constructor(private readonly reporter: Reporter, private readonly maxDevices = 65_536) {}
 
@@ -85,7 +87,7 @@ export class VolumeLimit {
 
   private evictIdle(now: number): void {
     for (const [k, u] of this.byDevice) if (now - u.last > 24 * HOUR) this.byDevice.delete(k);
-    if (this.byDevice.size >= this.maxDevices) this.byDevice.delete(this.byDevice.keys().next().value as string);
+    if (this.byDevice.size >= this.maxDevices) this.byDevice.delete(this.byDeviceOldest.key()!);
   }
 }
 

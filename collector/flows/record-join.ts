@@ -7,6 +7,7 @@ import type { ExportRecord } from '../decode/flow-export-record.js';
 import { protoName, type FlowRecord, type FlowStart, type Proto } from '../types.js';
 // the port rules that orient a flow whose first packet was not seen: one copy, in detect/
 import { opener } from '../detect/flow.js';
+import { Oldest } from '../oldest.js';
 
 export interface RecordJoinOptions {
   /**
@@ -92,6 +93,8 @@ function setSide(o: Side, src: string, sport: number, dst: string, dport: number
 export class RecordJoin {
   private readonly held = new Map<string, Held>();
   private readonly convs = new Map<string, Conversation>();
+  private readonly heldOldest = new Oldest(this.held);
+  private readonly convsOldest = new Oldest(this.convs);
   private readonly windowMs: number;
   private readonly maxPending: number;
   private readonly maxConvs: number;
@@ -144,12 +147,7 @@ export class RecordJoin {
       // the same direction again (an interim record before the last went out): the older goes alone
       this.alone(h, now);
     }
-    if (this.held.size >= this.maxPending) {
-      const first = this.held.values().next().value as Held;
-      this.held.delete(first.key);
-      this.st.pendingEvicted++;
-      this.alone(first, now);
-    }
+    if (this.held.size >= this.maxPending) this.evictHeld(now);
     this.held.set(key, {
       src: e.src, sport, dst: e.dst, dport, packets: e.packets * si, bytes: e.bytes * si, start: e.start, end: e.end,
       tcpFlags: e.tcpFlags, srcMac: e.srcMac, dstMac: e.dstMac,
@@ -239,13 +237,22 @@ export class RecordJoin {
   private conversation(key: string, lowOpens: boolean, sure: boolean, now: number): Conversation {
     const old = this.convs.get(key);
     if (old) { this.touch(key, old, now); return old; }
-    if (this.convs.size >= this.maxConvs) {
-      this.convs.delete(this.convs.keys().next().value as string);
-      this.st.conversationsEvicted++;
-    }
+    if (this.convs.size >= this.maxConvs) this.evictConversations();
     const c: Conversation = { id: this.nextId++, lowOpens, sure, last: now };
     this.convs.set(key, c);
     return c;
+  }
+
+  private evictHeld(now: number): void {
+    const h = this.held.get(this.heldOldest.key()!)!;
+    this.held.delete(h.key);
+    this.st.pendingEvicted++;
+    this.alone(h, now);
+  }
+
+  private evictConversations(): void {
+    this.convs.delete(this.convsOldest.key()!);
+    this.st.conversationsEvicted++;
   }
 
   /** Kept in least-recently-active order, so tick() stops at the first one still active. */

@@ -4,6 +4,7 @@
 import type { Anomaly, CollectorStats, Device, DeviceTraffic } from '../../types.js';
 import { deviceLabel } from '../../types.js';
 import type { Point } from './line-protocol.js';
+import { Oldest } from '../../oldest.js';
 
 /**
  * 32-bit FNV-1a of a string. Stable across runs and machines, so the same
@@ -105,6 +106,7 @@ export function collectorPoint(s: CollectorStats): Point {
  */
 export class SeriesTimeGuard {
   private readonly seen = new Map<string, string>();
+  private readonly seenOldest = new Oldest(this.seen);
 
   constructor(private readonly capacity = 65536) {}
 
@@ -120,7 +122,7 @@ export class SeriesTimeGuard {
         if (prev === undefined) {
           this.seen.set(key, identity);
           if (this.seen.size > this.capacity) {
-            const oldest = this.seen.keys().next().value;
+            const oldest = this.seenOldest.key();
             if (oldest !== undefined) this.seen.delete(oldest);
           }
         }
