@@ -166,6 +166,8 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     log: s.log,
     host: s.host,
     source: sourceName,
+    // a capture beside flow records is the router-plus-mirror setup: its packets teach names
+    packetFlows: source && recordSources.length ? 'learn' : 'judge',
     // queue: points in memory on their way to InfluxDB, not yet written nor spooled
     extraStats: () => {
       const is = influx?.stats();

@@ -32,6 +32,13 @@ export interface PipelineOptions {
   sinks?: Sink[];
   /** every flow record (interim and final), e.g. for `segwatch flows`. */
   onFlow?: (r: FlowRecord) => void;
+  /**
+   * What the flows built from packets are for: `judge` (default), or `learn` when flow records
+   * from a router arrive beside a capture (a router plus a mirror of DNS, DHCP and ARP): the
+   * packets then teach names, bindings and payload findings, and flows are judged from the
+   * records alone, so no conversation is judged twice, in two orders.
+   */
+  packetFlows?: 'judge' | 'learn';
   flows?: Partial<FlowTableOptions>;
   detect?: Partial<DetectSettings>;
   /** the detectors, in order; default: the registry (detect/registry.ts). */
@@ -106,12 +113,14 @@ export class Pipeline {
   private pendingDevices = new Map<string, Device>();
   /** the policy's VLAN (frames of other VLANs teach the inventory nothing), -1 for all; refreshed every tick. */
   private vlanOnly = -1;
+  private readonly judgePackets: boolean;
   private readonly learn: boolean;
 
   constructor(private readonly opts: PipelineOptions = {}) {
     this.log = opts.log ?? silentLog;
     this.out = new Fanout(opts.sinks ?? [], this.log);
     this.learn = opts.inventory ?? true;
+    this.judgePackets = opts.packetFlows !== 'learn';
     const policy = opts.policy;
 
     this.inventory = new Inventory(
@@ -231,7 +240,7 @@ export class Pipeline {
       if (r.vlan === 0 && this.vlanOnly > 0 && r.origin !== 'pcap') r = { ...r, vlan: this.vlanOnly };
       this.flowStart({
         id: r.id, time: r.start, proto: r.proto, src: r.src, sport: r.sport, dst: r.dst, dport: r.dport,
-        srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
+        srcMac: r.srcMac, dstMac: r.dstMac, vlan: r.vlan, tcpFlags: r.openerTcpFlags ?? r.tcpFlags, bytes: r.packets > 0 ? Math.round(r.bytes / r.packets) : 0,
         origin: r.origin, exporter: r.exporter,
         // a source that settled the opener says so (a biflow's forward side, the earlier of two
         // joined records); otherwise a SYN flag settles it for TCP
@@ -256,12 +265,14 @@ export class Pipeline {
     // the stages key their state by address: the texts are read once here
     const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
     if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey, dstKey);
-    this.detect?.flowStart(ev, srcKey, dstKey);
+    if (this.judgePackets || ev.origin !== 'pcap') this.detect?.flowStart(ev, srcKey, dstKey);
   }
 
   private flowRecord(r: FlowRecord): void {
-    this.traffic?.record(r);
-    this.detect?.flowRecord(r);
+    if (this.judgePackets || r.origin !== 'pcap') {
+      this.traffic?.record(r);
+      this.detect?.flowRecord(r);
+    }
     this.opts.onFlow?.(r);
   }
 

@@ -39,6 +39,11 @@ export interface FlowRecord {
   vlan: number;
   /** OR of TCP flags seen in both directions, 0 for other protocols. */
   tcpFlags: number;
+  /**
+   * NetFlow/IPFIX: the opener's cumulative TCP flags alone, when the records tell the two
+   * sides apart (0 when only the responder's record came). Absent for captures.
+   */
+  openerTcpFlags?: number;
   origin: Origin;
   /** NetFlow/IPFIX exporter address, "" for captures. */
   exporter: string;

@@ -29,7 +29,8 @@ export interface RunCaptureOptions {
  */
 export async function runExportCaptures(paths: readonly string[], pipeline: Pipeline): Promise<CaptureRun & { source: import('../sources/flow-export-capture.js').FlowExportCaptureSource }> {
   const { FlowExportCaptureSource } = await import('../sources/flow-export-capture.js');
-  const source = new FlowExportCaptureSource(paths);
+  // the only source of the run: its flows are numbered from 1, as a packet capture's are
+  const source = new FlowExportCaptureSource(paths, { join: { firstId: 1 } });
   const t0 = performance.now();
   let error: Error | null = null;
   try {

@@ -36,7 +36,12 @@ export interface ScanCounter {
  */
 export function failedAttempt(r: FlowRecord): boolean {
   if (r.proto !== 'tcp' || (r.tcpFlags & SYN) === 0) return false;
-  if (r.origin !== 'pcap') return (r.tcpFlags & ACK) === 0;
+  if (r.origin !== 'pcap') {
+    // the opener's own flags when the record tells the sides apart (a joined pair, a biflow):
+    // the target's SYN-ACK or RST-ACK puts an ACK in the flags of both sides together
+    const own = r.openerTcpFlags ?? r.tcpFlags;
+    return (own & SYN) !== 0 && (own & ACK) === 0;
+  }
   return r.packetsRev === 0 || ((r.tcpFlags & RST) !== 0 && r.packetsRev <= 1);
 }
 

@@ -9,6 +9,11 @@ import { protoName, type FlowRecord, type FlowStart, type Proto } from '../types
 import { opener } from '../detect/flow.js';
 import { Oldest } from '../oldest.js';
 
+// Detectors key what they hold (a flow parked for its name) by flow id, and a collector may run
+// a capture and several receivers at once: record flows take their ids from one counter that
+// starts far above the flow table's (which counts from 1), so no two flows share an id.
+let nextSharedId = 2 ** 40;
+
 export interface RecordJoinOptions {
   /**
    * How long a one-sided record waits for its reverse, ms of the caller's time (default 3000).
@@ -23,7 +28,7 @@ export interface RecordJoinOptions {
   maxConversations?: number;
   /** a conversation quiet this long is forgotten, ms (default 900 000: above most active timeouts). */
   conversationIdleMs?: number;
-  /** the first flow id (default 1). */
+  /** the first flow id (default: ids from the counter every receiver shares, above the flow table's). */
   firstId?: number;
 }
 
@@ -43,7 +48,7 @@ export interface RecordJoinStats {
   pendingEvicted: number;
   /** conversations forgotten early because too many were remembered. */
   conversationsEvicted: number;
-  /** held now. */
+  /** held now: records waiting for their reverse, and flows waiting for their window to pass. */
   pending: number;
   /** remembered now. */
   conversations: number;
@@ -94,6 +99,13 @@ export class RecordJoin {
   private readonly held = new Map<string, Held>();
   private readonly convs = new Map<string, Conversation>();
   private readonly heldOldest = new Oldest(this.held);
+  // Flows wait here until the window of their first record has passed, then go out sorted by
+  // start: a one-way record waits the window for its reverse while a pair that met at once
+  // would overtake it, and an exporter expires a batch of flows in its own order. Detectors
+  // that count (scans: the first attempts are judged, the rest folded) see them in the order
+  // they happened, as from packets, at the cost of the window's delay.
+  private readonly ready: FlowRecord[] = [];
+  private readonly readyDue: number[] = [];
   private readonly convsOldest = new Oldest(this.convs);
   private readonly windowMs: number;
   private readonly maxPending: number;
@@ -109,7 +121,7 @@ export class RecordJoin {
     this.maxPending = Math.max(1, opts.maxPending ?? 100_000);
     this.maxConvs = Math.max(1, opts.maxConversations ?? 100_000);
     this.idleMs = opts.conversationIdleMs ?? 900_000;
-    this.nextId = opts.firstId ?? 1;
+    this.nextId = opts.firstId ?? -1;
   }
 
   /** One export record (the decoder's reused object: read now, never kept). */
@@ -133,7 +145,7 @@ export class RecordJoin {
       const fwd = setSide(this.scratchA, e.src, sport, e.dst, dport, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac);
       const rev = setSide(this.scratchB, e.dst, dport, e.src, sport, e.packetsRev * si, e.bytesRev * si, e.start, e.end, e.tcpFlagsRev, e.dstMac, e.srcMac);
       const conv = this.conversation(key, low, true, now);
-      this.out(conv, fwd, rev, e.proto, e.vlan, e.exporter, e.version);
+      this.out(conv, fwd, rev, e.proto, e.vlan, e.exporter, e.version, now);
       return;
     }
     const h = this.held.get(key);
@@ -163,6 +175,7 @@ export class RecordJoin {
       this.held.delete(h.key);
       this.alone(h, now);
     }
+    if (this.ready.length > 0) this.release(now);
     for (const [k, c] of this.convs) {
       if (now - c.last < this.idleMs) break;
       this.convs.delete(k);
@@ -173,10 +186,11 @@ export class RecordJoin {
   flush(): void {
     for (const h of this.held.values()) this.alone(h, h.at);
     this.held.clear();
+    this.release(Infinity);
   }
 
   stats(): RecordJoinStats {
-    return { ...this.st, pending: this.held.size, conversations: this.convs.size };
+    return { ...this.st, pending: this.held.size + this.ready.length, conversations: this.convs.size };
   }
 
   /** Two directions of one conversation: the earlier start opened it; a tie is left to the port rules. */
@@ -200,7 +214,7 @@ export class RecordJoin {
     }
     const fwd = conv.lowOpens === h.fromLow ? a : side;
     const rev = fwd === a ? side : a;
-    this.out(conv, fwd, rev, h.proto, h.vlan, h.exporter, h.version);
+    this.out(conv, fwd, rev, h.proto, h.vlan, h.exporter, h.version, h.at);
   }
 
   /** A record whose reverse did not come. */
@@ -215,8 +229,8 @@ export class RecordJoin {
     }
     const s: Side = h;
     const empty = setSide(this.scratchB, s.dst, s.dport, s.src, s.sport, 0, 0, s.start, s.end, 0, s.dstMac, s.srcMac);
-    if (conv.lowOpens === h.fromLow) this.out(conv, s, empty, h.proto, h.vlan, h.exporter, h.version);
-    else this.out(conv, empty, s, h.proto, h.vlan, h.exporter, h.version);
+    if (conv.lowOpens === h.fromLow) this.out(conv, s, empty, h.proto, h.vlan, h.exporter, h.version, h.at);
+    else this.out(conv, empty, s, h.proto, h.vlan, h.exporter, h.version, h.at);
   }
 
   /**
@@ -238,7 +252,7 @@ export class RecordJoin {
     const old = this.convs.get(key);
     if (old) { this.touch(key, old, now); return old; }
     if (this.convs.size >= this.maxConvs) this.evictConversations();
-    const c: Conversation = { id: this.nextId++, lowOpens, sure, last: now };
+    const c: Conversation = { id: this.nextId >= 0 ? this.nextId++ : nextSharedId++, lowOpens, sure, last: now };
     this.convs.set(key, c);
     return c;
   }
@@ -264,19 +278,43 @@ export class RecordJoin {
     this.convs.set(key, c);
   }
 
-  private out(conv: Conversation, fwd: Side, rev: Side, proto: number, vlan: number, exporter: string, version: number): void {
+  private out(conv: Conversation, fwd: Side, rev: Side, proto: number, vlan: number, exporter: string, version: number, at: number): void {
     const start = fwd.packets > 0 && rev.packets > 0 ? Math.min(fwd.start, rev.start) : fwd.packets > 0 ? fwd.start : rev.start;
     const end = fwd.packets > 0 && rev.packets > 0 ? Math.max(fwd.end, rev.end) : fwd.packets > 0 ? fwd.end : rev.end;
     const p: Proto = protoName(proto);
-    this.emit({
+    this.queue({
       id: conv.id, start, end, proto: p, src: fwd.src, sport: fwd.sport, dst: fwd.dst, dport: fwd.dport,
       packets: fwd.packets, bytes: fwd.bytes, packetsRev: rev.packets, bytesRev: rev.bytes,
       srcMac: fwd.srcMac || rev.dstMac, dstMac: fwd.dstMac || rev.srcMac, vlan,
       tcpFlags: proto === 6 ? fwd.tcpFlags | rev.tcpFlags : 0,
+      openerTcpFlags: proto === 6 ? fwd.tcpFlags : 0,
       origin: version === 10 ? 'ipfix' : 'netflow', exporter,
       // each export record reports a span that is over; a later one of the same conversation is a delta
       final: true,
       sureInitiator: conv.sure,
-    });
+    }, at + this.windowMs);
+  }
+
+  private queue(r: FlowRecord, due: number): void {
+    this.ready.push(r);
+    this.readyDue.push(due);
+    if (this.ready.length > this.maxPending) this.release(Infinity);
+  }
+
+  /**
+   * Flows out, in the order their conversations started: those whose first record arrived a
+   * window ago or more (all of them at Infinity).
+   */
+  private release(now: number): void {
+    const out: FlowRecord[] = [];
+    let keep = 0;
+    for (let i = 0; i < this.ready.length; i++) {
+      if (this.readyDue[i] <= now) out.push(this.ready[i]);
+      else { this.ready[keep] = this.ready[i]; this.readyDue[keep] = this.readyDue[i]; keep++; }
+    }
+    this.ready.length = keep;
+    this.readyDue.length = keep;
+    if (out.length > 1) out.sort((a, b) => a.start - b.start || a.id - b.id);
+    for (const r of out) this.emit(r);
   }
 }

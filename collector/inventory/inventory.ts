@@ -121,7 +121,19 @@ export class Inventory implements InventoryView {
   }
 
   namesFor(client: string, peer: string, ts: number): readonly string[] {
-    return this.dns.namesFor(client, peer, ts);
+    const names = this.dns.namesFor(client, peer, ts);
+    if (names.length > 0) return names;
+    // A dual-stack device may ask over one family and connect over the other (an A and an
+    // AAAA query over IPv4, then the flow over IPv6): what it resolved is the device's, so
+    // its other addresses' answers count too. Only on a miss, and devices have a few addresses.
+    const dev = this.deviceByIp(client);
+    if (dev === undefined || dev.ips.length < 2) return names;
+    for (const ip of dev.ips) {
+      if (ip === client) continue;
+      const other = this.dns.namesFor(ip, peer, ts);
+      if (other.length > 0) return other;
+    }
+    return names;
   }
 
   /** Sorted by first seen, then id. */

@@ -4,7 +4,7 @@ import { isLocalIp, isBindableIp } from '../../../collector/inventory/addresses.
 import { vendorOf } from '../../../collector/inventory/oui.js';
 import { PacketInfo, L3 } from '../../../collector/decode/packet.js';
 import { parseIp4 } from '../../../collector/decode/addr.js';
-import { DNS_A, DNS_CNAME, type DnsMessage, type DnsRecord } from '../../../collector/decode/dns.js';
+import { DNS_A, DNS_AAAA, DNS_CNAME, type DnsMessage, type DnsRecord } from '../../../collector/decode/dns.js';
 import type { DhcpMessage } from '../../../collector/decode/dhcp.js';
 import type { BindingConflict } from '../../../collector/inventory/types.js';
 import type { Device, FlowStart } from '../../../collector/types.js';
@@ -118,6 +118,17 @@ t.test('DNS: names per client and address, CNAME chains, TTL plus grace', async 
   t.same(i.namesFor('192.168.50.5', '93.184.216.34', T0 + 20_000 + 60_001), [], 'expired after');
   i.observeDns('192.168.50.5', dns([rr('other.example.org', DNS_A, '93.184.216.34', 600)]), T0 + 5000);
   t.equal(i.namesFor('192.168.50.5', '93.184.216.34', T0 + 6000)[0], 'other.example.org', 'newest first');
+});
+
+t.test('DNS: a dual-stack device asks over one family and connects over the other', async (t) => {
+  const { i } = inv();
+  const mac = '02:aa:00:00:00:21';
+  i.observeFlowStart(flow('192.168.50.21', mac, T0));
+  i.observeFlowStart(flow('fd00::21', mac, T0 + 1, 'fd00::1'));
+  // the AAAA answer reached the device's IPv4 address; the flow to it leaves from its IPv6 one
+  i.observeDns('192.168.50.21', dns([rr('tv.example.com', DNS_AAAA, '2001:db8::80', 600)]), T0 + 2);
+  t.same(i.namesFor('fd00::21', '2001:db8::80', T0 + 3), ['tv.example.com'], 'the device resolved it');
+  t.same(i.namesFor('192.168.50.22', '2001:db8::80', T0 + 3), [], 'another device did not');
 });
 
 t.test('DNS: total names bounded, least recently updated pair evicted', async (t) => {
