@@ -51,7 +51,7 @@ export interface FlowExportUdpOptions extends FlowExportIngestOptions {
   listen: readonly FlowListen[];
   /** SO_RCVBUF to ask for, bytes (default 8 MiB); the kernel may grant less. */
   recvBufferSize?: number;
-  /** the queue between the sockets and the decoder, bytes (default 32 MiB). */
+  /** the queue between the sockets and the decoder, bytes (default 64 MiB). */
   ringBytes?: number;
   log?: Log;
   /** source tag; default "netflow:ADDR:PORT[,...]". */
