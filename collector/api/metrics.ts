@@ -49,7 +49,7 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_netflow_refused_total', 'NetFlow/IPFIX datagrams from exporters outside the allowlist, dropped.', (c) => c.netflow?.refused ?? 0);
   total('segwatch_netflow_filtered_total', 'NetFlow/IPFIX records of interfaces not kept (netflow_interfaces), dropped.', (c) => c.netflow?.filtered ?? 0);
   total('segwatch_netflow_malformed_total', 'NetFlow/IPFIX datagrams that failed to decode.', (c) => c.netflow?.malformed ?? 0);
-  total('segwatch_netflow_lost_records_total', 'NetFlow/IPFIX records missing by the exporters\' sequence numbers.', (c) => c.netflow?.lost ?? 0);
+  total('segwatch_netflow_lost_records_total', 'NetFlow/IPFIX export missing by the exporters\' sequence numbers: records for v5 and IPFIX, export packets for v9 (its sequence numbers count packets).', (c) => c.netflow?.lost ?? 0);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
   gauge('segwatch_anomalies_open', 'Anomalies open now (their cause has not been quiet for the idle time yet).', (c) => c.anomaliesOpen ?? 0);
   total('segwatch_stage_errors_total', 'Frames, records or ticks a stage failed on (a bug): counted and skipped, never fatal.', (c) => c.stageErrors ?? 0);
