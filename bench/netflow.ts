@@ -12,7 +12,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect } from 'node:net';
+import { pokeSoftflowd } from '../test/helpers/softflowd.js';
 import { join } from 'node:path';
 import { exportDatagrams, writeExportPcap, writeFlowCapture, type ExportPcap, type ExportVersion, type FlowCapture } from './netflow-gen.js';
 
@@ -375,17 +375,7 @@ async function softflowd(ns: Ns, capture: string, port: number, dir: string): Pr
   const t0 = performance.now();
   let finished = false;
   void io.exited.then(() => { finished = true; });
-  const poke = (async () => {
-    while (!finished) {
-      await new Promise<void>((res) => {
-        const s = connect(ctl);
-        s.on('connect', () => s.end('statistics\n'));
-        s.on('data', () => {});
-        s.on('close', () => res());
-        s.on('error', () => setTimeout(res, 5));
-      });
-    }
-  })();
+  const poke = pokeSoftflowd(ctl, () => finished);
   const ok = await waitExit(c, io.exited, 120_000);
   finished = true;
   await poke;

@@ -26,7 +26,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { freeUdpPort, pokeSoftflowd } from '../helpers/softflowd.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, have, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
@@ -56,22 +56,14 @@ const parse = (text: string): A[] => text.split('\n').filter(Boolean).map((l) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const idle = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
-async function freePort(kind: 'udp' | 'tcp'): Promise<number> {
-  if (kind === 'tcp') {
-    const net = await import('node:net');
-    return await new Promise((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
+async function freeTcpPort(): Promise<number> {
+  const net = await import('node:net');
+  return await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
     });
-  }
-  const { createSocket } = await import('node:dgram');
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
+  });
 }
 
 interface Run {
@@ -85,7 +77,7 @@ interface Run {
 
 async function startRun(t: { teardown(fn: () => void): void }, dir: string, args: string[]): Promise<Run> {
   const out = join(dir, 'anomalies.jsonl');
-  const api = await freePort('tcp');
+  const api = await freeTcpPort();
   const child = spawn(process.execPath, [cliPath, 'run', '--policy', policy, '--out', out, '--state-dir', join(dir, 'state'),
     '--listen', `127.0.0.1:${api}`, '--log-level', 'info', ...args],
   { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SEGWATCH_API_TOKEN: TOKEN } });
@@ -138,16 +130,7 @@ async function softflowd(capture: string, port: number, dir: string): Promise<nu
   let done = false;
   const exited = new Promise<number | null>((res) => c.once('exit', (code) => { done = true; res(code); }));
   const killer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-  // in -r mode softflowd waits on its control socket between batches of packets
-  while (!done) {
-    await new Promise<void>((res) => {
-      const s = connect(ctl);
-      s.on('connect', () => s.end('statistics\n'));
-      s.on('data', () => {});
-      s.on('close', () => res());
-      s.on('error', () => setTimeout(res, 5));
-    });
-  }
+  await pokeSoftflowd(ctl, () => done);
   const code = await exited;
   clearTimeout(killer);
   const m = /Flows exported: \d+ \((\d+) records\)/.exec(log);
@@ -192,7 +175,7 @@ t.test('the demo house as IPFIX from softflowd plus a DNS/DHCP/ARP mirror: the c
   t.ok(mirrored > 100, `${mirrored} frames of DNS, DHCP and ARP in the capture`);
 
   lab = createVethLab({ deviceCidr: '192.168.50.250/24' });
-  const port = await freePort('udp');
+  const port = await freeUdpPort();
   const run = await startRun(t, join(dir, 'mirror'), ['--interface', lab.hostIf, '--filter', FILTER, '--ipfix', `127.0.0.1:${port}`]);
   await sleep(500); // libpcap opens the interface after the start line
   const shifted = join(dir, 'demo-now.pcap');
@@ -229,7 +212,7 @@ t.test('the same IPFIX without the mirror: domain-rule verdicts say no name was 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const ref = segwatch(['replay', demo, '--policy', policy, '--format', 'jsonl']);
   const want = parse(ref.stdout);
-  const port = await freePort('udp');
+  const port = await freeUdpPort();
   const run = await startRun(t, dir, ['--ipfix', `127.0.0.1:${port}`]);
   const shifted = join(dir, 'demo-now.pcap');
   shiftCapture(demo, shifted, Math.floor(Date.now() / 1000));

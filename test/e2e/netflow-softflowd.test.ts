@@ -14,7 +14,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { freeUdpPort, pokeSoftflowd } from '../helpers/softflowd.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capture, cliPath, have, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
@@ -93,18 +93,6 @@ function paddingByConversation(file: string): Map<string, number> {
   return m;
 }
 
-/** Pokes softflowd's control socket until done(): in -r mode it waits for it between batches. */
-async function poke(ctl: string, done: () => boolean): Promise<void> {
-  while (!done()) {
-    await new Promise<void>((res) => {
-      const s = connect(ctl);
-      s.on('connect', () => s.end('statistics\n'));
-      s.on('data', () => {});
-      s.on('close', () => res());
-      s.on('error', () => setTimeout(res, 5));
-    });
-  }
-}
 
 /** softflowd -r FILE exporting to 127.0.0.1:port; resolves with its own count of records sent. */
 async function softflowdExport(file: string, version: number, port: number, dir: string): Promise<{ records: number; log: string }> {
@@ -118,7 +106,7 @@ async function softflowdExport(file: string, version: number, port: number, dir:
   let done = false;
   const exited = new Promise<number | null>((res) => c.once('exit', (code) => { done = true; res(code); }));
   const killer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-  const poking = poke(ctl, () => done);
+  const poking = pokeSoftflowd(ctl, () => done);
   const code = await exited;
   clearTimeout(killer);
   await poking;
@@ -222,15 +210,6 @@ for (const file of CAPTURES) {
   });
 }
 
-/** A UDP port free on 127.0.0.1 now (bound and released). */
-async function freeUdpPort(): Promise<number> {
-  const { createSocket } = await import('node:dgram');
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.test('segwatch run --netflow: the CLI\'s receiver counts every record softflowd sends, v5, v9 and IPFIX', { skip: skipUnless(!why, why ?? '') }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'segwatch-nf-run-'));
