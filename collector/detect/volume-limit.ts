@@ -32,6 +32,7 @@ export function formatBytes(n: number): string {
 export class VolumeLimit {
   private readonly byDevice = new Map<string, Usage>();
   private readonly byDeviceOldest = new Oldest(this.byDevice);
+  private nextSweep = -Infinity;
 
   constructor(private readonly reporter: Reporter, private readonly maxDevices = 65_536) {}
 
@@ -86,7 +87,12 @@ export class VolumeLimit {
   }
 
   private evictIdle(now: number): void {
-    for (const [k, u] of this.byDevice) if (now - u.last > 24 * HOUR) this.byDevice.delete(k);
+    // the whole-map scan at most once a minute: at the cap, a flood of new devices would
+    // otherwise scan every entry once per new device
+    if (now >= this.nextSweep) {
+      this.nextSweep = now + 60_000;
+      for (const [k, u] of this.byDevice) if (now - u.last > 24 * HOUR) this.byDevice.delete(k);
+    }
     if (this.byDevice.size >= this.maxDevices) this.byDevice.delete(this.byDeviceOldest.key()!);
   }
 }
