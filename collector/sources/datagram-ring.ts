@@ -70,11 +70,18 @@ export class DatagramRingWriter extends End {
   private r = 0;
   private recv = 0;
   private drop = 0;
+  // one exporter sends most datagrams: its address bytes are made once, not encoded per datagram
+  private lastAddr = '';
+  private lastAddrBytes: Uint8Array = new Uint8Array(0);
 
   /** Copy one datagram in; false (and counted) when the ring is full. Never waits. */
   write(msg: Uint8Array, address: string): boolean {
     Atomics.store(this.ctrl, C_RECEIVED, ++this.recv);
-    const alen = address.length < MAX_ADDR ? address.length : MAX_ADDR;
+    if (address !== this.lastAddr) {
+      this.lastAddr = address;
+      this.lastAddrBytes = Buffer.from(address.length <= MAX_ADDR ? address : address.slice(0, MAX_ADDR), 'latin1');
+    }
+    const alen = this.lastAddrBytes.length;
     const dlen = msg.length < MAX_DATAGRAM ? msg.length : MAX_DATAGRAM;
     const len = (HEADER + alen + dlen + 7) & ~7;
     if (!this.reserve(len)) {
@@ -84,11 +91,15 @@ export class DatagramRingWriter extends End {
     const w = this.w, i = w >> 2;
     this.i32[i] = len;
     this.i32[i + 1] = dlen | (alen << 16);
-    this.bytes.write(address, w + HEADER, alen, 'latin1');
+    this.bytes.set(this.lastAddrBytes, w + HEADER);
     this.bytes.set(dlen === msg.length ? msg : msg.subarray(0, dlen), w + HEADER + alen);
     this.w = w + len;
     Atomics.store(this.ctrl, C_WRITE, this.w);
-    if (Atomics.load(this.ctrl, C_CONSUMER_WAITING) !== 0) Atomics.notify(this.ctrl, C_WRITE);
+    // one wake-up per wait: the flag is taken back here, so the datagrams that follow before the
+    // reader runs do not each pay for a notify (it posts a task to the reader's thread)
+    if (Atomics.load(this.ctrl, C_CONSUMER_WAITING) !== 0 && Atomics.compareExchange(this.ctrl, C_CONSUMER_WAITING, 1, 0) === 1) {
+      Atomics.notify(this.ctrl, C_WRITE);
+    }
     return true;
   }
 
