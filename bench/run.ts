@@ -9,7 +9,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { pokeSoftflowd } from '../test/helpers/softflowd.js';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,7 +136,7 @@ function tools(file: string, policy: string, tmp: string, baseCli: string | null
     // softflowd 1.1.0 in -r mode blocks in accept() on its control socket between batches of
     // 8192 packets (it never polls offline): each control connection lets one batch through, and
     // it exits by itself at EOF. The pokes cost well under a millisecond each.
-    nudge: (done) => pokeControlSocket(ctl, done),
+    nudge: (done) => pokeSoftflowd(ctl, done),
   });
   const argus = which('argus');
   list.push({ name: 'argus -r', scenario: 'flows', argv: argus ? [argus, '-r', file, '-w', join(tmp, 'out.argus')] : null });
@@ -181,18 +181,6 @@ async function measure(tool: Tool, tmp: string): Promise<{ seconds: number; rssK
   return { seconds, rssKB, code, stderr, timedOut };
 }
 
-/** Connects to a unix control socket, sends "statistics", waits for close; repeats until done(). */
-async function pokeControlSocket(path: string, done: () => boolean): Promise<void> {
-  while (!done()) {
-    await new Promise<void>((res) => {
-      const sock = connect(path);
-      sock.on('connect', () => sock.end('statistics\n'));
-      sock.on('data', () => {});
-      sock.on('close', () => res());
-      sock.on('error', () => setTimeout(res, 5));
-    });
-  }
-}
 
 function fmt(n: number | null, digits = 1): string {
   return n === null ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -26,7 +26,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { freeUdpPort, pokeSoftflowd } from '../helpers/softflowd.js';
+import { freeUdpPort, runSoftflowd } from '../helpers/softflowd.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, have, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
@@ -123,19 +123,7 @@ function shiftCapture(src: string, dst: string, firstSec: number): void {
 /** softflowd -r CAPTURE as IPFIX to 127.0.0.1:port, exporting MACs and VLAN ids; its own count of records sent. */
 async function softflowd(capture: string, port: number, dir: string): Promise<number> {
   const ctl = join(dir, 'softflowd.ctl');
-  const c = spawn('softflowd', ['-r', capture, '-a', '-T', 'ether', '-n', `127.0.0.1:${port}`, '-v', '10', '-d', '-c', ctl, '-p', join(dir, 'softflowd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  c.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-  c.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-  let done = false;
-  const exited = new Promise<number | null>((res) => c.once('exit', (code) => { done = true; res(code); }));
-  const killer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-  await pokeSoftflowd(ctl, () => done);
-  const code = await exited;
-  clearTimeout(killer);
-  const m = /Flows exported: \d+ \((\d+) records\)/.exec(log);
-  if (code !== 0 || !m) throw new Error(`softflowd exit ${code}: ${log.slice(-800)}`);
-  return Number(m[1]);
+  return (await runSoftflowd(['-r', capture, '-a', '-T', 'ether', '-n', `127.0.0.1:${port}`, '-v', '10', '-d', '-c', ctl, '-p', join(dir, 'softflowd.pid')], ctl)).records;
 }
 
 /** Waits until the collector decoded every record sent, then for the join window (3 s) and a tick. */

@@ -14,7 +14,7 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { freeUdpPort, pokeSoftflowd } from '../helpers/softflowd.js';
+import { freeUdpPort, runSoftflowd } from '../helpers/softflowd.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capture, cliPath, have, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
@@ -99,20 +99,7 @@ async function softflowdExport(file: string, version: number, port: number, dir:
   const ctl = join(dir, `sf-${version}.ctl`);
   const args = ['-r', file, '-n', `127.0.0.1:${port}`, '-v', String(version), '-d', '-c', ctl, '-p', join(dir, `sf-${version}.pid`)];
   for (const to of SOFTFLOWD_TIMEOUTS) args.push('-t', to);
-  const c: ChildProcess = spawn('softflowd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  c.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-  c.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-  let done = false;
-  const exited = new Promise<number | null>((res) => c.once('exit', (code) => { done = true; res(code); }));
-  const killer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-  const poking = pokeSoftflowd(ctl, () => done);
-  const code = await exited;
-  clearTimeout(killer);
-  await poking;
-  const m = /Flows exported: \d+ \((\d+) records\)/.exec(log);
-  if (code !== 0 || !m) throw new Error(`softflowd -v ${version} exit ${code}: ${log.slice(-800)}`);
-  return { records: Number(m[1]), log };
+  return runSoftflowd(args, ctl);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
