@@ -104,6 +104,12 @@ export interface Device {
   lastSeen: number;
   /** listed in the policy. */
   known: boolean;
+  /**
+   * The MUD URL (RFC 8520) the device announced: DHCPv4 option 161, DHCPv6 option 112 or an
+   * LLDP MUD TLV; absent when it announced none. Its host names the manufacturer
+   * (`manufacturer:DOMAIN`, `same-manufacturer` in policies).
+   */
+  mudUrl?: string;
 }
 
 /**
