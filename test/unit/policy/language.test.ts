@@ -5,7 +5,7 @@
 
 import t from 'tap';
 import { loadPolicyText } from '../../../collector/policy/load.js';
-import type { CompiledPolicy, EvalContext, FlowFacts } from '../../../collector/policy/types.js';
+import type { CompiledPolicy, DeviceIps, EvalContext, FlowFacts } from '../../../collector/policy/types.js';
 
 const HEAD = `version: 1
 segments:
@@ -177,7 +177,7 @@ t.test('targets: controller, manufacturer, same-manufacturer, local-networks', a
       - { to: same-manufacturer, ports: ["80/tcp"] }
       - { to: local-networks, ports: ["22/tcp"] }
 `);
-  const rule = (f: FlowFacts, names: string[] = [], c = ctx()) => p.evaluate('q', f, names, c).rule || 'denied';
+  const rule = (f: FlowFacts, names: string[] = [], c: EvalContext | DeviceIps = ctx()) => p.evaluate('q', f, names, c).rule || 'denied';
   t.equal(rule(tcp('192.168.50.2', 8883)), 'profiles.q.allow[0]', 'controller: an IP');
   t.equal(rule(tcp('10.9.1.1', 8883)), 'profiles.q.allow[0]', 'controller: a CIDR');
   t.equal(rule(tcp('1.2.3.4', 8883), ['hub.example.com']), 'profiles.q.allow[0]', 'controller: a domain');
@@ -189,7 +189,7 @@ t.test('targets: controller, manufacturer, same-manufacturer, local-networks', a
   t.equal(rule(tcp('192.168.50.10', 80), [], ctx('example.com')), 'denied', 'not the same');
   t.equal(rule(tcp('192.168.50.11', 80), [], ctx('')), 'denied', 'no MUD URL of its own: same-manufacturer matches nothing');
   t.equal(rule(tcp('192.168.50.9', 80), [], ctx('')), 'denied');
-  t.equal(rule(tcp('192.168.50.9', 443), [], (n) => (n === 'cam' ? ['192.168.50.7'] : [])), 'denied', 'a bare deviceIps function: no MUD hosts known');
+  t.equal(rule(tcp('192.168.50.9', 443), [], (n: string) => (n === 'cam' ? ['192.168.50.7'] : [])), 'denied', 'a bare deviceIps function: no MUD hosts known');
   t.equal(rule(tcp('192.168.1.5', 22)), 'profiles.q.allow[3]', 'local-networks: the LAN');
   t.equal(rule(tcp('fd00:1::5', 22)), 'profiles.q.allow[3]', 'local-networks: IPv6 too');
   t.equal(rule(tcp('192.168.50.5', 22)), 'profiles.q.allow[3]', 'local-networks: the IoT segment');
