@@ -58,7 +58,7 @@ export interface MudImport {
   notes: MudIssue[];
 }
 
-export class MudError extends Error {}
+export class MudError extends Error { override name = 'MudError'; }
 
 /**
  * Stands in for a controller's hosts: a name under `.invalid` (RFC 6761) never resolves nor
