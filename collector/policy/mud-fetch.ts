@@ -271,7 +271,9 @@ export interface FetchedMud { bytes: Buffer; mud: MudImport; source: 'dir' | 'ca
 export async function fetchMud(url: string, opts: MudFetchOptions): Promise<FetchedMud> {
   const now = opts.now ?? Date.now;
   if (opts.dir) {
-    const seg = basename(new URL(url).pathname) || 'index';
+    let path: string;
+    try { path = new URL(url).pathname; } catch { throw new MudFetchError(`${JSON.stringify(url)} is not a URL`); }
+    const seg = basename(path) || 'index';
     for (const name of [seg, `${seg}.json`]) {
       let bytes: Buffer;
       try { bytes = await readFile(join(opts.dir, name)); } catch { continue; }
