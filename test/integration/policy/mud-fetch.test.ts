@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchMud, loadMudProfile, refusedAddress, checkMudUrl, type MudFetchOptions } from '../../../collector/policy/mud-fetch.js';
+import { fetchMud, loadMudProfile, refusedAddress, checkMudUrl, readTrustAnchors, type MudFetchOptions } from '../../../collector/policy/mud-fetch.js';
 import { have, skipUnless } from '../../helpers/paths.js';
 import { makePki, startMudServer, mudFile, type Pki, type MudServer } from './mud-fetch-pki.js';
 
@@ -49,6 +49,10 @@ t.test('MUD fetching', { skip }, async (t) => {
     t.equal(srv.hits.get('/good.json'), 2);
     const p = await loadMudProfile(url, { ...base, stateDir: state });
     t.equal(p.profileName, 'good');
+    // anchors parsed once by a long-running caller, passed in
+    const anchors = await readTrustAnchors(pki.caFile);
+    const q = await loadMudProfile(url, { ...base, trustAnchors: '/nonexistent', anchors });
+    t.equal(q.profileName, 'good', 'given anchors are used');
   });
 
   t.test('a cached file changed on disk is refused, not used', async (t) => {
