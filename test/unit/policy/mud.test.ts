@@ -206,3 +206,32 @@ t.test('fuzz: real files with values swapped for junk parse or fail with MudErro
   }
   t.equal(parsed + refused, 3000, `${parsed} parsed, ${refused} refused as not MUD`);
 });
+
+t.test('imported profiles at work: the compiled policy judges flows as the MUD file means', async (t) => {
+  const { loadPolicyText } = await import('../../../collector/policy/load.js');
+  const { stringify } = await import('yaml');
+  const echo = load('nistmud-amazonEchoMud.json');
+  const ctl = load('nistmud-mudfile-controllerclass-test.json');
+  const text = stringify({
+    version: 1, segments: { iot: ['192.168.50.0/24'], lan: ['192.168.1.0/24'] }, watch: ['iot'], resolvers: ['192.168.50.1'],
+    controllers: { ...echo.controllers, ...ctl.controllers }, default_profile: echo.profileName,
+    profiles: { [echo.profileName]: echo.profile, toaster: ctl.profile },
+  });
+  const r = loadPolicyText(text, 'mud.yaml');
+  t.same(r.errors, []);
+  const p = r.policy!;
+  const ctx = { deviceIps: () => [], mudHostOf: (ip: string) => (ip === '192.168.50.9' ? 'controllerclass-test.nist.local' : ''), selfMudHost: 'controllerclass-test.nist.local' };
+  const tcp = (dst: string, dport: number, sport = 40000) => ({ proto: 'tcp' as const, dst, dport, sport });
+  const udp = (dst: string, dport: number, sport = 40000) => ({ proto: 'udp' as const, dst, dport, sport });
+  t.ok(p.evaluate('amazonecho', tcp('54.239.1.2', 443), ['dcape-na.amazon.com'], ctx).allowed, 'an acldns name on its port');
+  t.notOk(p.evaluate('amazonecho', tcp('54.239.1.2', 8443), ['dcape-na.amazon.com'], ctx).allowed, 'the name on another port');
+  t.notOk(p.evaluate('amazonecho', tcp('203.0.113.5', 443), ['evil.example'], ctx).allowed, 'a name the file does not list');
+  t.ok(p.evaluate('amazonecho', udp('8.8.8.8', 53), [], ctx).allowed, 'an address');
+  t.notOk(p.evaluate('amazonecho', udp('9.9.9.9', 53), [], ctx).allowed, 'controller:dns unfilled matches nothing');
+  t.ok(p.evaluateIn('amazonecho', tcp('192.168.1.20', 80), [], ctx).allowed, 'direction-initiated to-device: a local host may open port 80');
+  t.notOk(p.evaluateIn('amazonecho', tcp('203.0.113.5', 80), [], ctx).allowed, 'an Internet host may not');
+  t.ok(p.evaluate('toaster', udp('192.168.50.9', 4000), [], ctx).allowed, 'same-manufacturer');
+  t.notOk(p.evaluate('toaster', udp('192.168.50.10', 4000), [], ctx).allowed, 'another manufacturer');
+  t.ok(p.evaluate('toaster', udp('192.168.1.7', 8000), [], ctx).allowed, 'local-networks');
+  t.notOk(p.evaluate('toaster', udp('8.8.4.4', 8000), [], ctx).allowed, 'local-networks is not the Internet');
+});
