@@ -79,6 +79,10 @@ export interface PipelineCounters {
   sinkErrors: number;
   decodeErrorsByReason: Record<string, number>;
   nonIp: number;
+  /** DHCP, DHCPv6 and LLDP messages with a malformed or truncated option (skipped, not thrown) */
+  appMalformed: number;
+  /** MUD URLs devices announced that were not a valid https URL (not stored) */
+  mudUrlsRejected: number;
   flows: number;
   /** anomalies opened. */
   anomalies: number;
@@ -91,7 +95,7 @@ export interface PipelineCounters {
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
-    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
+    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, appMalformed: 0, mudUrlsRejected: 0, flows: 0,
     anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
@@ -296,7 +300,10 @@ export class Pipeline {
       return;
     }
     if (p.l3 === L3.None) {
-      if (p.error === DecodeError.None) c.nonIp++;
+      if (p.error === DecodeError.None) {
+        c.nonIp++;
+        this.app.nonIp(p, this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly));
+      }
       return;
     }
     const id = this.flows.add(p);
@@ -315,6 +322,8 @@ export class Pipeline {
     // a live timer's wall clock moves the source's clock too: an idle spell is no jump
     this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
+    this.counters.appMalformed = this.app.malformed;
+    this.counters.mudUrlsRejected = this.inventory.mudUrlsRejected;
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.guard(() => this.emitDevices());
     this.guard(() => this.flows.advance(now));
@@ -364,6 +373,8 @@ export class Pipeline {
    */
   async finish(opts: { close?: boolean } = {}): Promise<void> {
     this.counters.flows = this.flows.stats().created;
+    this.counters.appMalformed = this.app.malformed;
+    this.counters.mudUrlsRejected = this.inventory.mudUrlsRejected;
     this.counters.timeJumps = this.time.clamped;
     this.guard(() => this.flows.flush());
     if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));
