@@ -14,7 +14,8 @@ export function validMudUrl(s: string): boolean {
     const c = s.charCodeAt(i);
     if (c <= 0x20 || c > 0x7e) return false;
   }
-  if (!/^https:\/\//i.test(s)) return false;
+  // the WHATWG parser reads "https:///x" as host "x": the text itself must name the host
+  if (!/^https:\/\/[^/\\?#]/i.test(s)) return false;
   let u: URL;
   try { u = new URL(s); } catch { return false; }
   return u.protocol === 'https:' && u.hostname !== '' && u.username === '' && u.password === '';
