@@ -164,6 +164,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     detect: s.detect,
     detectors: s.detectors,
     log: s.log,
+    ...(s.stateDir ? { mud: { stateDir: s.stateDir } } : {}),
     host: s.host,
     source: sourceName,
     // a capture beside flow records is the router-plus-mirror setup: its packets teach names

@@ -3,6 +3,7 @@
 // (NetFlow/IPFIX). The stages do the work; this module only connects them, keeps the
 // collector's counters, and makes sure a fault in one stage costs one frame, not the run.
 
+import { MudProfiles, type MudProfilesOptions } from './policy/mud-profiles.js';
 import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
@@ -62,6 +63,11 @@ export interface PipelineOptions {
    * `segwatch flows` turns it off: flow records need none of it.
    */
   inventory?: boolean;
+  /**
+   * Devices judged by their MUD file (`profile: mud`, `mud: { auto: true }`): where fetched files
+   * are cached, which hosts may be fetched from, and (tests) the loader.
+   */
+  mud?: Omit<MudProfilesOptions, 'inventory' | 'log'>;
   /** figures of the source and sinks for the collector measurement. */
   extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }>; netflow?: NetflowFigures };
 }
@@ -101,6 +107,8 @@ export class Pipeline {
   readonly inventory: Inventory;
   readonly flows: FlowTable;
   readonly detect: DetectEngine | null;
+  /** devices judged by their MUD file; null without a policy */
+  readonly mud: MudProfiles | null;
 
   private readonly pkt = new PacketInfo();
   /** The FrameStamp for a capture file read with handleStampedFrame. */
@@ -137,7 +145,7 @@ export class Pipeline {
         dnsGraceMs: opts.detect?.dnsGraceMs ?? policy?.().detectSettings().dnsGraceMs,
         place: policy ? (facts): Placement => {
           const p = policy();
-          const placed = p.place(facts);
+          const placed = this.mud!.place(p, facts);
           return { name: placed.name, profile: placed.profile, known: placed.known, segment: p.segmentOf(facts.ip) };
         } : undefined,
       },
@@ -152,9 +160,11 @@ export class Pipeline {
       },
     );
 
+    this.mud = policy ? new MudProfiles({ ...opts.mud, inventory: this.inventory, log: this.log }) : null;
     this.detect = policy
       ? new DetectEngine({
-          policy,
+          // MUD-judged devices' profiles evaluated by their MUD file
+          policy: () => this.mud!.view(policy()),
           inventory: this.inventory,
           // the policy's `detectors:` section, under what the caller set explicitly (read at start)
           settings: mergeDetect(policy().detectSettings(), opts.detect),

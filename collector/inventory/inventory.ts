@@ -20,7 +20,8 @@ import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
 import { validMudUrl } from './mud-url.js';
 
-export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string }
+/** What placement reads of a device; mudUrl is "" when it announced none. */
+export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string; mudUrl: string }
 
 export interface InventoryOptions {
   /** which source addresses of traffic are bound to the sender's MAC; default isLocalIp (RFC 1918, CGNAT, link-local, ULA) */
@@ -450,10 +451,10 @@ export class Inventory implements InventoryView {
     const d = e.dev;
     const isNew = e.sig === '';
     const ip = d.ips[0] ?? '';
-    const facts = d.mac + '|' + ip + '|' + d.vendor + '|' + d.hostname;
+    const facts = d.mac + '|' + ip + '|' + d.vendor + '|' + d.hostname + '|' + (d.mudUrl ?? '');
     if (facts !== e.facts) {
       e.facts = facts;
-      const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname }) : NO_PLACE;
+      const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname, mudUrl: d.mudUrl ?? '' }) : NO_PLACE;
       // an unlisted device is named by its MAC (by its address without one), never its hostname
       d.name = pl.name || d.id; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
     }
