@@ -47,12 +47,18 @@ export interface RunConfig {
   /** per exporter address, the ifIndexes whose records are kept. */
   netflowInterfaces: Record<string, number[]>;
   netflowRcvbufMb: number;
+  /** MUD (RFC 8520): hosts MUD files may be fetched from; empty: none is fetched */
+  mudTrustedHosts: string[];
+  /** a local folder of MUD files (offline sites) */
+  mudDir?: string;
+  /** PEM bundle MUD signatures must chain to; default the system CA store */
+  mudTrustAnchors?: string;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'level' | 'list' | 'listen-list' | 'address-list' | 'ifindex-map';
+type Kind = 'string' | 'int' | 'bool' | 'level' | 'list' | 'listen-list' | 'address-list' | 'host-list' | 'ifindex-map';
 interface KeyDef { key: keyof RunConfig; file: string; flag: string; env: string; kind: Kind; min?: number; max?: number; help: string }
 
-/** One definition per setting: its config-file key, flag and environment variable. */
+/** One definition per setting: its config-file key (`mud.dir` is `dir:` under `mud:`), flag and environment variable. */
 export const SETTINGS: KeyDef[] = [
   { key: 'policy', file: 'policy', flag: 'policy', env: 'SEGWATCH_POLICY', kind: 'string', help: 'the site policy (YAML); reloaded on change and on SIGHUP' },
   { key: 'interface', file: 'interface', flag: 'interface', env: 'SEGWATCH_INTERFACE', kind: 'string', help: 'capture live on this interface (needs CAP_NET_RAW)' },
@@ -83,6 +89,9 @@ export const SETTINGS: KeyDef[] = [
   { key: 'netflowExporters', file: 'netflow_exporters', flag: 'netflow-exporters', env: 'SEGWATCH_NETFLOW_EXPORTERS', kind: 'address-list', help: 'only these exporter addresses may send (comma-separated); datagrams from others are counted and dropped' },
   { key: 'netflowInterfaces', file: 'netflow_interfaces', flag: 'netflow-interfaces', env: 'SEGWATCH_NETFLOW_INTERFACES', kind: 'ifindex-map', help: 'per exporter, the ifIndexes to keep: EXPORTER=IF,IF;EXPORTER=IF (config file: a mapping of address to list); records with neither interface listed are dropped' },
   { key: 'netflowRcvbufMb', file: 'netflow_rcvbuf_mb', flag: 'netflow-rcvbuf-mb', env: 'SEGWATCH_NETFLOW_RCVBUF_MB', kind: 'int', min: 1, max: 1024, help: 'UDP receive buffer asked of the kernel per NetFlow/IPFIX socket, MB (capped by net.core.rmem_max)' },
+  { key: 'mudTrustedHosts', file: 'mud.trusted_hosts', flag: 'mud-trusted-hosts', env: 'SEGWATCH_MUD_TRUSTED_HOSTS', kind: 'host-list', help: 'MUD files are fetched only from these hosts (exact names, comma-separated), over HTTPS, from public addresses' },
+  { key: 'mudDir', file: 'mud.dir', flag: 'mud-dir', env: 'SEGWATCH_MUD_DIR', kind: 'string', help: 'a local folder of MUD files, named by the MUD URL\'s last path segment (offline sites)' },
+  { key: 'mudTrustAnchors', file: 'mud.trust_anchors', flag: 'mud-trust-anchors', env: 'SEGWATCH_MUD_TRUST_ANCHORS', kind: 'string', help: 'PEM bundle MUD file signatures must chain to (default /etc/ssl/certs/ca-certificates.crt)' },
   { key: 'apiMaxBodyBytes', file: 'api_max_body_bytes', flag: 'api-max-body-bytes', env: 'SEGWATCH_API_MAX_BODY_BYTES', kind: 'int', min: 1024, max: 16 * 1024 * 1024, help: 'largest policy text POST /api/v1/policy/validate takes, bytes (413 beyond)' },
 ];
 
@@ -106,17 +115,8 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   const fromFile = new Map<string, { value: unknown; where: string }>();
   const alerts = file ? readConfigFile(file, fromFile, errors, env) : [];
 
-  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname, alerts, netflow: [], ipfix: [], netflowExporters: [], netflowInterfaces: {} };
-  for (const d of SETTINGS) {
-    let raw: unknown, where: string;
-    if (flags[d.flag] !== undefined) { raw = flags[d.flag]; where = `--${d.flag}`; }
-    else if (env[d.env] !== undefined && env[d.env] !== '') { raw = env[d.env]; where = d.env; }
-    else if (fromFile.has(d.file)) { const f = fromFile.get(d.file)!; raw = f.value; where = f.where; }
-    else continue;
-    const v = coerce(d, raw);
-    if (typeof v === "object" && v !== null && "error" in v) errors.push(`${where}: ${d.file}: ${v.error}`);
-    else cfg[d.key] = v;
-  }
+  const cfg: Record<string, unknown> = { ...DEFAULTS, host: hostname, alerts, netflow: [], ipfix: [], netflowExporters: [], netflowInterfaces: {}, mudTrustedHosts: [] };
+  applySettings(SETTINGS, flags, env, fromFile, cfg, errors);
 
   if (cfg.spoolDir === undefined) cfg.spoolDir = join(String(cfg.stateDir), 'spool');
   if (!cfg.policy) errors.push('policy: required (--policy FILE, SEGWATCH_POLICY or "policy:" in the config file)');
@@ -171,6 +171,44 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   return { config: errors.length ? null : (cfg as unknown as RunConfig), errors };
 }
 
+/** flags over environment over file, for each of `defs`, into `cfg`; problems into `errors`. */
+function applySettings(defs: KeyDef[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv, fromFile: Map<string, { value: unknown; where: string }>, cfg: Record<string, unknown>, errors: string[]): void {
+  for (const d of defs) {
+    let raw: unknown, where: string;
+    if (flags[d.flag] !== undefined) { raw = flags[d.flag]; where = `--${d.flag}`; }
+    else if (env[d.env] !== undefined && env[d.env] !== '') { raw = env[d.env]; where = d.env; }
+    else if (fromFile.has(d.file)) { const f = fromFile.get(d.file)!; raw = f.value; where = f.where; }
+    else continue;
+    const v = coerce(d, raw);
+    if (typeof v === "object" && v !== null && "error" in v) errors.push(`${where}: ${d.file}: ${v.error}`);
+    else cfg[d.key] = v;
+  }
+}
+
+export interface MudSettings {
+  trustedHosts: string[];
+  dir?: string;
+  trustAnchors?: string;
+  stateDir: string;
+}
+
+/**
+ * The settings `segwatch mud import` needs (mud.*, state_dir) from flags, SEGWATCH_* variables
+ * and the config file when there is one; nothing else of the file is required.
+ */
+export function resolveMudSettings(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, file: string | undefined): { settings: MudSettings | null; errors: string[] } {
+  const errors: string[] = [];
+  const fromFile = new Map<string, { value: unknown; where: string }>();
+  if (file) readConfigFile(file, fromFile, errors, env);
+  const cfg: Record<string, unknown> = { stateDir: DEFAULTS.stateDir, mudTrustedHosts: [] };
+  applySettings(SETTINGS.filter((d) => d.file.startsWith('mud.') || d.key === 'stateDir'), flags, env, fromFile, cfg, errors);
+  if (errors.length) return { settings: null, errors };
+  return {
+    settings: { trustedHosts: cfg.mudTrustedHosts as string[], dir: cfg.mudDir as string | undefined, trustAnchors: cfg.mudTrustAnchors as string | undefined, stateDir: cfg.stateDir as string },
+    errors,
+  };
+}
+
 function coerce(d: KeyDef, raw: unknown): unknown {
   switch (d.kind) {
     case 'string':
@@ -187,7 +225,7 @@ function coerce(d: KeyDef, raw: unknown): unknown {
       if (d.max !== undefined && n > d.max) return { error: `expected at most ${d.max}, got ${n}` };
       return n;
     }
-    case 'list': case 'listen-list': case 'address-list': {
+    case 'list': case 'listen-list': case 'address-list': case 'host-list': {
       const v = toPlain(raw);
       const items = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean)
         : typeof v === 'number' ? [String(v)]
@@ -198,6 +236,8 @@ function coerce(d: KeyDef, raw: unknown): unknown {
           try { parseFlowListen(it); } catch (err) { return { error: (err as Error).message }; }
         } else if (d.kind === 'address-list' && isIP(it) === 0) {
           return { error: `expected IP addresses, got ${JSON.stringify(it)}` };
+        } else if (d.kind === 'host-list' && isIP(it) === 0 && !/^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/i.test(it)) {
+          return { error: `expected host names like "mud.example.com" (no scheme, port or path), got ${JSON.stringify(it)}` };
         }
       }
       return items;
@@ -270,9 +310,28 @@ function readConfigFile(file: string, into: Map<string, { value: unknown; where:
     return [];
   }
   const known = new Map(SETTINGS.map((d) => [d.file, d]));
+  const topKeys = [...new Set(SETTINGS.map((d) => d.file.split('.')[0]))];
   let alerts: ChannelConfig[] = [];
   for (const item of doc.contents.items) {
     const k = isScalar(item.key) ? String(item.key.value) : '';
+    if (k === 'mud') {
+      // a mapping of its own: mud: { trusted_hosts: [...], dir: PATH, trust_anchors: FILE }
+      const sub = [...known.keys()].filter((f) => f.startsWith('mud.')).map((f) => f.slice(4));
+      if (!isMap(item.value)) {
+        errors.push(`${at((item.value ?? item.key) as Node)}: mud: expected a mapping with ${sub.join(', ')}`);
+        continue;
+      }
+      for (const si of item.value.items) {
+        const sk = isScalar(si.key) ? String(si.key.value) : '';
+        if (!sub.includes(sk)) {
+          errors.push(`${at(si.key as Node)}: mud: unknown setting ${JSON.stringify(sk)}; expected one of ${sub.join(', ')}`);
+          continue;
+        }
+        const v = si.value;
+        into.set(`mud.${sk}`, { value: isScalar(v) ? v.value : v, where: at((v ?? si.key) as Node) });
+      }
+      continue;
+    }
     if (k === 'alerts') {
       const r = parseAlertChannels(doc.get('alerts') === undefined ? undefined : (item.value as Node | null)?.toJSON(), env);
       // "alerts[2] (soc): url: ..." is placed at that channel's key in the file
@@ -285,7 +344,7 @@ function readConfigFile(file: string, into: Map<string, { value: unknown; where:
       continue;
     }
     if (!known.has(k)) {
-      errors.push(`${at(item.key as Node)}: unknown setting ${JSON.stringify(k)}; expected one of ${[...known.keys()].join(', ')}, alerts`);
+      errors.push(`${at(item.key as Node)}: unknown setting ${JSON.stringify(k)}; expected one of ${topKeys.join(', ')}, alerts`);
       continue;
     }
     const v = item.value;

@@ -13,6 +13,7 @@ commands:
   policy check FILE              validate a policy
   alerts test [--config FILE]    send a test alert through every configured channel
   dashboards build [--out DIR]   write the Grafana dashboards and provisioning
+  mud import FILE|URL            turn an RFC 8520 MUD file into a profile (a policy to edit)
 
 Run 'segwatch COMMAND --help' for a command's options.
 `;
@@ -26,6 +27,7 @@ const commands: Record<string, () => Promise<(argv: string[]) => Promise<number>
   policy: async () => (await import('./policy-check.js')).policyCommand,
   dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
   alerts: async () => (await import('./alerts.js')).alertsCommand,
+  mud: async () => (await import('./mud.js')).mudCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -45,7 +45,7 @@ export interface MudFetchOptions {
   testOnly?: { allowLoopback?: boolean; ca?: string | Buffer };
 }
 
-export class MudFetchError extends Error {}
+export class MudFetchError extends Error { override name = 'MudFetchError'; }
 
 // Everything not on the public Internet: a MUD URL naming any of it is refused.
 const blocked = new BlockList();

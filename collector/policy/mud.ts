@@ -58,7 +58,7 @@ export interface MudImport {
   notes: MudIssue[];
 }
 
-export class MudError extends Error {}
+export class MudError extends Error { override name = 'MudError'; }
 
 /**
  * Stands in for a controller's hosts: a name under `.invalid` (RFC 6761) never resolves nor
@@ -149,6 +149,7 @@ export function parseMud(input: string | unknown): MudImport {
       list.forEach((ace, i) => convertAce(out, seen, n, ace, i, dir, v6Acl));
     }
   }
+  markMirrors(out);
   for (const n of byName.keys()) {
     if (!used.has(n)) out.unsupported.push({ ace: n, what: 'ACL named by neither from-device-policy nor to-device-policy: not imported (it applies to nothing)' });
   }
@@ -371,4 +372,21 @@ function portList(v: unknown, pn: string | undefined): string[] | { error: strin
     }
   }
   return r.length ? r : { error: `${JSON.stringify(v)} allows only port 0` };
+}
+
+/**
+ * A stateless ACL needs a to-device ACE for the replies of every flow the device opens (UDP has
+ * no direction-initiated, and many files leave it out for TCP too). Such an ACE is written as the
+ * allow_in rule it literally is, and its comment says it mirrors the outbound rule, so a person
+ * can delete it where the peer never opens flows itself.
+ */
+function markMirrors(out: MudImport): void {
+  const key = (peer: string | undefined, own: string[] | undefined, theirs: string[] | undefined, r: MudRule) =>
+    JSON.stringify([peer, own ?? null, theirs ?? null, r.proto ?? null, r.icmp ?? null, r.icmpv6 ?? null]);
+  const outbound = new Map<string, string>();
+  for (const r of out.profile.allow) outbound.set(key(r.to, r.from_ports, r.ports, r), r.comment ?? '');
+  for (const r of out.profile.allow_in) {
+    const o = outbound.get(key(r.from, r.ports, r.from_ports, r));
+    if (o !== undefined) r.comment += ` (the replies of ${o.replace(/^MUD /, '')}; as written it also lets the peer open)`;
+  }
 }

@@ -772,6 +772,31 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
                   "type": "string"
                 }
               ]
+            },
+            "device.exposed": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
             }
           }
         }
