@@ -37,8 +37,12 @@ export interface MudProfilesOptions {
   log?: Log;
   /** where fetched MUD files are cached (`<stateDir>/mud/`) */
   stateDir?: string;
-  /** hosts MUD URLs may be fetched from; none: only `mud.dir` is read */
+  /** hosts MUD URLs may be fetched from (run's mud.trusted_hosts); none: only a MUD folder is read */
   trustedHosts?: readonly string[];
+  /** the run config's MUD folder (mud.dir of the config file); the policy's `mud.dir` comes first */
+  dir?: string;
+  /** PEM bundle MUD signatures must chain to; default the system CA store */
+  trustAnchors?: string;
   /** the loader; default mud-fetch's loadMudProfile (tests may pass their own) */
   load?: (url: string, opts: MudFetchOptions) => Promise<MudImport>;
   /** wall clock, ms (retry after a failure) */
@@ -209,8 +213,12 @@ export class MudProfiles {
   private startLoad(url: string, e: UrlEntry): void {
     e.state = 'loading';
     const site = this.lastSite;
-    const dir = site ? mudDir(site) : undefined;
-    const opts: MudFetchOptions = { trustedHosts: this.opts.trustedHosts ?? [], ...(this.opts.stateDir ? { stateDir: this.opts.stateDir } : {}), ...(dir ? { dir } : {}) };
+    const dir = (site ? mudDir(site) : undefined) ?? this.opts.dir;
+    const o = this.opts;
+    const opts: MudFetchOptions = {
+      trustedHosts: o.trustedHosts ?? [],
+      ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(dir ? { dir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}),
+    };
     const load = this.opts.load ?? loadMudProfile;
     const job = (async () => {
       try {
