@@ -89,6 +89,9 @@ export interface PipelineCounters {
   appMalformed: number;
   /** MUD URLs devices announced that were not a valid https URL (not stored) */
   mudUrlsRejected: number;
+  /** MUD files judging devices now; loads that failed or files refused (each URL logged once) */
+  mudProfilesLoaded: number;
+  mudLoadFailures: number;
   flows: number;
   /** anomalies opened. */
   anomalies: number;
@@ -101,7 +104,7 @@ export interface PipelineCounters {
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
-    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, appMalformed: 0, mudUrlsRejected: 0, flows: 0,
+    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, appMalformed: 0, mudUrlsRejected: 0, mudProfilesLoaded: 0, mudLoadFailures: 0, flows: 0,
     anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
@@ -332,8 +335,7 @@ export class Pipeline {
     // a live timer's wall clock moves the source's clock too: an idle spell is no jump
     this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
-    this.counters.appMalformed = this.app.malformed;
-    this.counters.mudUrlsRejected = this.inventory.mudUrlsRejected;
+    this.mudCounters();
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.guard(() => this.emitDevices());
     this.guard(() => this.flows.advance(now));
@@ -341,6 +343,17 @@ export class Pipeline {
     if (this.traffic) this.guard(() => this.traffic!.tick(now));
     this.guard(() => this.health.tick(now));
     this.counters.sinkErrors = this.out.errors;
+  }
+
+  private mudCounters(): void {
+    const c = this.counters;
+    c.appMalformed = this.app.malformed;
+    c.mudUrlsRejected = this.inventory.mudUrlsRejected;
+    if (this.mud) {
+      const m = this.mud.stats();
+      c.mudProfilesLoaded = m.loaded;
+      c.mudLoadFailures = m.loadFailures + m.compileFailures;
+    }
   }
 
   private guard(fn: () => void): void {
@@ -383,8 +396,7 @@ export class Pipeline {
    */
   async finish(opts: { close?: boolean } = {}): Promise<void> {
     this.counters.flows = this.flows.stats().created;
-    this.counters.appMalformed = this.app.malformed;
-    this.counters.mudUrlsRejected = this.inventory.mudUrlsRejected;
+    this.mudCounters();
     this.counters.timeJumps = this.time.clamped;
     this.guard(() => this.flows.flush());
     if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));
