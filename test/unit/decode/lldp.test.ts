@@ -72,3 +72,13 @@ t.test('random bytes never throw', async (tt) => {
   }
   tt.pass('5000 random LLDPDUs');
 });
+
+t.test('proto/zeek-lldp.pcap: an LLDPDU without a MUD TLV reads whole, with no URL', async (tt) => {
+  let n = 0;
+  eachPacket(capture('proto/zeek-lldp.pcap'), (p) => {
+    if (p.etherType !== 0x88cc) return;
+    n++;
+    tt.same(decodeLldp(p.buf, p.l3Offset, p.frameOffset + p.caplen), { malformed: false });
+  });
+  tt.equal(n, 1);
+});
