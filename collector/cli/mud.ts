@@ -4,7 +4,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { parseDocument, Document, isMap, isSeq, YAMLMap, YAMLSeq, type Node, Scalar } from 'yaml';
+import { parseDocument, Document, isMap, isSeq, isScalar as isScalarNode, YAMLMap, YAMLSeq, type Node, Scalar } from 'yaml';
 import { parseMud, policyName, type MudImport } from '../policy/mud.js';
 import { fetchMud, MudFetchError } from '../policy/mud-fetch.js';
 import { loadPolicyText, formatPolicyError } from '../policy/load.js';
@@ -134,12 +134,18 @@ function profileNode(doc: Document, mud: MudImport): YAMLMap {
   return p;
 }
 
-function controllerEntries(doc: Document, mud: MudImport, into: YAMLMap): void {
+function controllerEntries(doc: Document, mud: MudImport, into: YAMLMap, resolvers: string[] = []): void {
   for (const [name, hosts] of Object.entries(mud.controllers)) {
     if (into.has(name)) continue; // the policy already says where this controller is
-    const list = flow(doc, hosts);
-    const key = new Scalar(name);
     const uri = mud.controllerUris[name];
+    const key = new Scalar(name);
+    // RFC 8520's well-known DNS controller class is what the policy calls its resolvers
+    if (uri.toLowerCase() === 'urn:ietf:params:mud:dns' && resolvers.length) {
+      key.commentBefore = ` MUD controller ${uri}: the policy's resolvers`;
+      into.items.push(doc.createPair(key, flow(doc, resolvers)) as never);
+      continue;
+    }
+    const list = flow(doc, hosts);
     key.commentBefore = ` TODO: the hosts of ${uri === 'my-controller' ? `this device's controller (MUD my-controller of ${mud.mudUrl ?? mud.profileName})` : `controller ${uri}`}; the placeholder matches nothing`;
     into.items.push(doc.createPair(key, list) as never);
   }
@@ -193,7 +199,9 @@ function addToPolicy(doc: Document, mud: MudImport, origin: string, device?: Dev
     let c: unknown = root.get('controllers', true);
     if (c === undefined) { c = new YAMLMap(); root.set('controllers', c); }
     if (!isMap(c)) return 'the policy\'s controllers: is not a mapping';
-    controllerEntries(doc, mud, c);
+    const res = root.get('resolvers');
+    const resolvers = isSeq(res) ? res.items.map((x) => String(isScalarNode(x) ? x.value : x)).filter((x) => isIP(x) !== 0) : [];
+    controllerEntries(doc, mud, c, resolvers);
   }
   if (device) {
     let devs: unknown = root.get('devices', true);

@@ -34,6 +34,11 @@ export interface MudFetchOptions {
   dir?: string;
   /** PEM bundle of the certificates a MUD signature must chain to; default the system CA store */
   trustAnchors?: string;
+  /**
+   * the trust anchors already parsed (readTrustAnchors): a long-running caller parses the bundle
+   * once, since the system store's ~140 certificates take about a second; wins over trustAnchors
+   */
+  anchors?: pkijs.Certificate[];
   timeoutMs?: number;
   maxBytes?: number;
   /** clock, ms since the epoch (cache freshness, certificate validity) */
@@ -250,7 +255,13 @@ export async function verifyMudSignature(content: Buffer, signature: Buffer, anc
   if (!r.signerCertificateVerified) throw new MudFetchError(`the signer does not chain to a trust anchor: ${r.message}`);
 }
 
+/** The certificates of a PEM bundle (default the system store), for MudFetchOptions.anchors. */
+export async function readTrustAnchors(file: string = DEFAULT_TRUST_ANCHORS): Promise<pkijs.Certificate[]> {
+  return readAnchors({ trustedHosts: [], trustAnchors: file });
+}
+
 async function readAnchors(opts: MudFetchOptions): Promise<pkijs.Certificate[]> {
+  if (opts.anchors?.length) return opts.anchors;
   const file = opts.trustAnchors ?? DEFAULT_TRUST_ANCHORS;
   let text: string;
   try { text = await readFile(file, 'utf8'); } catch (err) { throw new MudFetchError(`trust anchors ${file}: cannot read: ${(err as Error).message}`); }
@@ -271,7 +282,9 @@ export interface FetchedMud { bytes: Buffer; mud: MudImport; source: 'dir' | 'ca
 export async function fetchMud(url: string, opts: MudFetchOptions): Promise<FetchedMud> {
   const now = opts.now ?? Date.now;
   if (opts.dir) {
-    const seg = basename(new URL(url).pathname) || 'index';
+    let path: string;
+    try { path = new URL(url).pathname; } catch { throw new MudFetchError(`${JSON.stringify(url)} is not a URL`); }
+    const seg = basename(path) || 'index';
     for (const name of [seg, `${seg}.json`]) {
       let bytes: Buffer;
       try { bytes = await readFile(join(opts.dir, name)); } catch { continue; }

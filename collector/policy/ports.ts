@@ -60,6 +60,8 @@ export class PortIndex {
   protoRules: readonly number[] | null = null;
   /** rules with `from_ports`: (proto, dport lo, dport hi, sport lo, sport hi, rule), scanned (a rare few). */
   sportRules: readonly number[] | null = null;
+  /** protoRules or sportRules set. */
+  rare = false;
 
   /**
    * Lowest rule index allowing (proto number, port, source port), or -1. For ICMP `port` is
@@ -76,6 +78,12 @@ export class PortIndex {
       s = proto === 1 ? this.icmp4 : this.icmp6;
     }
     if (s !== null) { const x = s.find(port); if (x < r) r = x; }
+    if (this.rare) r = this.matchRare(proto, port, sport, r);
+    return r === NONE ? -1 : r;
+  }
+
+  /** `proto:` and `from_ports` rules, kept out of match() so the common place stays small. */
+  private matchRare(proto: number, port: number, sport: number, r: number): number {
     const pr = this.protoRules;
     if (pr !== null) for (let i = 0; i < pr.length; i += 2) if (pr[i] === proto && pr[i + 1] < r) r = pr[i + 1];
     const sr = this.sportRules;
@@ -84,7 +92,7 @@ export class PortIndex {
         if (sr[i] === proto && sr[i + 5] < r && port >= sr[i + 1] && port <= sr[i + 2] && sport >= sr[i + 3] && sport <= sr[i + 4]) r = sr[i + 5];
       }
     }
-    return r === NONE ? -1 : r;
+    return r;
   }
 }
 
@@ -157,6 +165,7 @@ export class PortIndexBuilder {
     ix.icmp6 = buildRanges(this.icmp6);
     ix.protoRules = this.protoRules;
     ix.sportRules = this.sportRules;
+    ix.rare = this.protoRules !== null || this.sportRules !== null;
     return ix;
   }
 }

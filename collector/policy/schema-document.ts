@@ -142,7 +142,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
       "type": "object",
       "properties": {
         "auto": {
-          "description": "every watched device that announces a MUD URL and has no entry of its own is judged by its MUD file",
+          "description": "true or false: judge every watched device that announces a MUD URL and has no entry of its own by its MUD file",
           "type": "boolean"
         },
         "dir": {

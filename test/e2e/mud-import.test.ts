@@ -44,7 +44,8 @@ t.test('--policy adds the profile, controllers and device to an existing policy'
   const text = readFileSync(out, 'utf8');
   t.match(text, /^# Demo site policy/, 'the policy\'s own comments kept');
   t.match(text, /devices:\n {2}# st-hub: judged by its MUD profile smartthings\n {2}- \{ name: st-hub, profile: smartthings, mac: 24:fd:5b:00:00:01 \}\n {2}- \{ name: gateway/, 'the device entry first (first match wins)');
-  t.match(text, /controllers:\n {2}# TODO: the hosts of controller urn:ietf:params:mud:dns/);
+  t.match(text, /controllers:\n {2}# MUD controller urn:ietf:params:mud:dns: the policy's resolvers\n {2}dns: \[ 192\.168\.50\.1 \]/, 'the DNS controller is the policy\'s resolvers');
+  t.match(text, /# TODO: the hosts of controller urn:ietf:params:mud:gateway; the placeholder matches nothing\n {2}gateway: \[ fill-in-controller\.invalid \]/);
   t.match(text, /\n {2}smartthings:\n {4}description:/);
   t.equal(segwatch(['policy', 'check', out]).code, 0, 'policy check accepts it');
   const again = segwatch(['mud', 'import', join(mudDir, 'nistmud-SmartThingsMud.json'), '--policy', out]);

@@ -4,10 +4,10 @@
 // (good signature; tampered file and untrusted signer refused) and what the cache reuses.
 
 import t from 'tap';
-import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fetchMud, loadMudProfile, refusedAddress, checkMudUrl, type MudFetchOptions } from '../../../collector/policy/mud-fetch.js';
+import { fetchMud, loadMudProfile, refusedAddress, checkMudUrl, readTrustAnchors, type MudFetchOptions } from '../../../collector/policy/mud-fetch.js';
 import { have, skipUnless } from '../../helpers/paths.js';
 import { makePki, startMudServer, mudFile, type Pki, type MudServer } from './mud-fetch-pki.js';
 
@@ -49,6 +49,32 @@ t.test('MUD fetching', { skip }, async (t) => {
     t.equal(srv.hits.get('/good.json'), 2);
     const p = await loadMudProfile(url, { ...base, stateDir: state });
     t.equal(p.profileName, 'good');
+    // anchors parsed once by a long-running caller, passed in
+    const anchors = await readTrustAnchors(pki.caFile);
+    const q = await loadMudProfile(url, { ...base, trustAnchors: '/nonexistent', anchors });
+    t.equal(q.profileName, 'good', 'given anchors are used');
+  });
+
+  t.test('a cached file changed on disk is refused, not used', async (t) => {
+    const st = mkdtempSync(join(tmpdir(), 'segwatch-mud-state-'));
+    t.teardown(() => rmSync(st, { recursive: true, force: true }));
+    const url = serve('/cached.json');
+    await fetchMud(url, { ...base, stateDir: st });
+    const f = readdirSync(join(st, 'mud')).find((x) => /^[0-9a-f]+\.json$/.test(x))!;
+    writeFileSync(join(st, 'mud', f), readFileSync(join(st, 'mud', f), 'utf8').replace('443', '22'));
+    await t.rejects(fetchMud(url, { ...base, stateDir: st }), /does not match the file/);
+  });
+
+  t.test('an offline folder: the file by the URL\'s last path segment, nothing fetched', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'segwatch-mud-dir-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const url = `${srv.base}/v1/offline-bulb`;
+    writeFileSync(join(dir, 'offline-bulb.json'), mudFile(url));
+    const r = await fetchMud(url, { ...base, trustedHosts: [], dir });
+    t.equal(r.source, 'dir');
+    t.equal(r.mud.profileName, 'offline-bulb');
+    t.equal(srv.hits.get('/v1/offline-bulb'), undefined, 'nothing fetched');
+    await t.rejects(fetchMud(`${srv.base}/v1/elsewhere`, { ...base, trustedHosts: [], dir }), /not in mud\.trusted_hosts \(empty\)/, 'not in the folder and no trusted host: refused');
   });
 
   t.test('mud-signature names the signature URL', async (t) => {

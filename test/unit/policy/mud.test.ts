@@ -177,3 +177,32 @@ t.test('broken input: an error or an unsupported entry, never a crash', async (t
   t.equal(junkAce.unsupported.length, 3);
   t.equal(junkAce.profileName, 'mud-device', 'no mud-url: a fallback name');
 });
+
+t.test('fuzz: real files with values swapped for junk parse or fail with MudError, never crash', async (t) => {
+  let seed = 13;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const junk = [null, 0, -1, 65536, 1.5, '', 'x', 'eq', [], [null], {}, { port: 'a' }, true, '0x0800', 'to-device'];
+  const docs = files.map((f) => readFileSync(join(dir, f), 'utf8'));
+  let parsed = 0, refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    const doc = JSON.parse(docs[i % docs.length]);
+    // walk to a random node a few times and replace it
+    for (let k = 0; k < 3; k++) {
+      let node: unknown = doc;
+      let parent: Record<string, unknown> | unknown[] | null = null, key: string | number = '';
+      for (let depth = 0; depth < 12 && node && typeof node === 'object'; depth++) {
+        const keys = Array.isArray(node) ? node.map((_, j) => j) : Object.keys(node);
+        if (keys.length === 0 || rnd() < 0.15) break;
+        key = keys[Math.floor(rnd() * keys.length)];
+        parent = node as Record<string, unknown>;
+        node = (node as Record<string | number, unknown>)[key];
+      }
+      if (parent) (parent as Record<string | number, unknown>)[key] = junk[Math.floor(rnd() * junk.length)];
+    }
+    try { parseMud(doc); parsed++; } catch (err) {
+      if (!(err instanceof MudError)) { t.fail(`iteration ${i}: ${(err as Error).stack}`); return; }
+      refused++;
+    }
+  }
+  t.equal(parsed + refused, 3000, `${parsed} parsed, ${refused} refused as not MUD`);
+});
