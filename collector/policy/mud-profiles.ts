@@ -14,7 +14,7 @@ import { silentLog } from '../types.js';
 import type { InventoryView } from '../inventory/types.js';
 import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, Verdict } from './types.js';
 import { loadPolicyText } from './load.js';
-import { loadMudProfile, type MudFetchOptions } from './mud-fetch.js';
+import { loadMudProfile, readTrustAnchors, type MudFetchOptions } from './mud-fetch.js';
 import { policyName, type MudImport } from './mud.js';
 
 /** The one profile of a MUD file's own small policy. */
@@ -94,6 +94,8 @@ export class MudProfiles {
   private readonly views = new WeakMap<CompiledPolicy, CompiledPolicy>();
   private readonly loggedFailure = new Set<string>();
   private readonly counts = { loadFailures: 0, compileFailures: 0 };
+  /** the trust anchor bundle, parsed once for the life of the collector (only when something may be fetched) */
+  private anchors: ReturnType<typeof readTrustAnchors> | undefined;
   /** resolves when no load is under way (tests; a shutdown does not wait for it) */
   private pending = new Set<Promise<void>>();
 
@@ -222,6 +224,12 @@ export class MudProfiles {
     const load = this.opts.load ?? loadMudProfile;
     const job = (async () => {
       try {
+        if ((o.trustedHosts?.length ?? 0) > 0) {
+          this.anchors ??= readTrustAnchors(o.trustAnchors);
+          // a bundle that cannot be read leaves the fetch to say why, for this URL
+          opts.anchors = await this.anchors.catch(() => undefined);
+          if (opts.anchors === undefined) this.anchors = undefined;
+        }
         const mud = await load(url, opts);
         // the site's segments too, so the first flow after this line is judged by the file
         if (site) await this.readSite(site);
