@@ -1,5 +1,5 @@
 // The one app-layer dispatcher: which payloads of a packet teach the inventory something
-// (DNS answers, mDNS names, DHCP leases, neighbour discovery) and which name a flow or
+// (DNS answers, mDNS names, DHCP leases, DHCPv6 and LLDP MUD URLs, neighbour discovery) and which name a flow or
 // signal something to the detectors (TLS SNI, HTTP Host, HTTP Basic auth), and which TCP
 // payload detectors read themselves (flows on the ports they ask for; HTTP requests with
 // Basic credentials). Ports and types decide; the decoders read in place from the frame.
@@ -8,6 +8,8 @@ import { PacketInfo, L3 } from './decode/packet.js';
 import { decodeDns } from './decode/dns.js';
 import { DnsAnswers } from './decode/dns-answers.js';
 import { decodeDhcp } from './decode/dhcp.js';
+import { decodeDhcp6 } from './decode/dhcp6.js';
+import { decodeLldp, ETHERTYPE_LLDP } from './decode/lldp.js';
 import { tlsSni } from './decode/tls.js';
 import { httpHost, httpBasicAuth } from './decode/http.js';
 import { decodeNdp, NdpInfo } from './decode/ndp.js';
@@ -30,6 +32,8 @@ export class AppLayer {
   private readonly payloadEv: PayloadEvent;
   /** 1 at TCP ports whose payload a detector wants; all 0 without detectors. */
   private readonly payloadPorts: Uint8Array;
+  /** DHCP, DHCPv6 and LLDP messages with an option past their end or unreadable: what was read is used, the rest skipped */
+  malformed = 0;
 
   constructor(
     private readonly flows: FlowTable,
@@ -73,7 +77,17 @@ export class AppLayer {
         if (this.detect?.wantsDnsAnswers) this.detect.dnsAnswer({ time: p.ts, client: ipText(p, false), server: ipText(p, true), answers: this.dnsAnswers });
       } else if (sp === 67 || dp === 67 || sp === 68 || dp === 68) {
         const m = decodeDhcp(p.buf, p.payloadOffset, p.payloadLength);
-        if (m) inv.observeDhcp(m, p.ts);
+        if (m) {
+          if (m.incomplete || m.badOption) this.malformed++;
+          inv.observeDhcp(m, p.ts);
+        }
+      } else if (dp === 547) {
+        // client to server or relay agent; relay to relay/server (relay-forward) on 547 too
+        const m = decodeDhcp6(p.buf, p.payloadOffset, p.payloadLength);
+        if (m) {
+          if (m.malformed) this.malformed++;
+          inv.observeDhcp6(m, p.srcMac, p.ts);
+        }
       }
     } else if (proto === 58) {
       // router/neighbour solicitation and advertisement, redirect: 133-137
@@ -81,6 +95,17 @@ export class AppLayer {
         inv.observeNdp(p, this.ndp);
       }
     }
+  }
+
+  /**
+   * A frame that is neither IP nor ARP (decoded without error): LLDP's MUD URL TLV teaches the
+   * inventory; other EtherTypes cost one comparison.
+   */
+  nonIp(p: PacketInfo, learn: boolean): void {
+    if (p.etherType !== ETHERTYPE_LLDP || !learn || this.inventory === null) return;
+    const info = decodeLldp(p.buf, p.l3Offset, p.frameOffset + p.caplen);
+    if (info.malformed) this.malformed++;
+    if (info.mudUrl !== undefined) this.inventory.observeLldpMudUrl(p.srcMac, info.mudUrl, p.ts);
   }
 
   private tcpPayload(id: number, p: PacketInfo): void {

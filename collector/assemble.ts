@@ -55,6 +55,8 @@ export interface AssembleSettings {
    * kept up to date while running. Without it, nothing outlives the process.
    */
   stateDir?: string;
+  /** where MUD files for `profile: mud` / `mud: auto` devices may come from (run's mud.* settings) */
+  mud?: { trustedHosts?: readonly string[]; dir?: string; trustAnchors?: string };
   /** alert channels (they need the state directory: their outbox is in it). */
   alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
   /** detector settings over the policy's (the run config's degraded_silence). */
@@ -164,6 +166,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     detect: s.detect,
     detectors: s.detectors,
     log: s.log,
+    mud: { ...s.mud, ...(s.stateDir ? { stateDir: s.stateDir } : {}) },
     host: s.host,
     source: sourceName,
     // a capture beside flow records is the router-plus-mirror setup: its packets teach names

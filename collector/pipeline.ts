@@ -3,6 +3,7 @@
 // (NetFlow/IPFIX). The stages do the work; this module only connects them, keeps the
 // collector's counters, and makes sure a fault in one stage costs one frame, not the run.
 
+import { MudProfiles, type MudProfilesOptions } from './policy/mud-profiles.js';
 import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
@@ -62,6 +63,11 @@ export interface PipelineOptions {
    * `segwatch flows` turns it off: flow records need none of it.
    */
   inventory?: boolean;
+  /**
+   * Devices judged by their MUD file (`profile: mud`, `mud: { auto: true }`): where fetched files
+   * are cached, which hosts may be fetched from, and (tests) the loader.
+   */
+  mud?: Omit<MudProfilesOptions, 'inventory' | 'log'>;
   /** figures of the source and sinks for the collector measurement. */
   extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }>; netflow?: NetflowFigures };
 }
@@ -79,6 +85,13 @@ export interface PipelineCounters {
   sinkErrors: number;
   decodeErrorsByReason: Record<string, number>;
   nonIp: number;
+  /** DHCP, DHCPv6 and LLDP messages with a malformed or truncated option (skipped, not thrown) */
+  appMalformed: number;
+  /** MUD URLs devices announced that were not a valid https URL (not stored) */
+  mudUrlsRejected: number;
+  /** MUD files judging devices now; loads that failed or files refused (each URL logged once) */
+  mudProfilesLoaded: number;
+  mudLoadFailures: number;
   flows: number;
   /** anomalies opened. */
   anomalies: number;
@@ -91,12 +104,14 @@ export interface PipelineCounters {
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
-    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, flows: 0,
+    packets: 0, bytes: 0, records: 0, decodeErrors: 0, stageErrors: 0, sinkErrors: 0, decodeErrorsByReason: {}, nonIp: 0, appMalformed: 0, mudUrlsRejected: 0, mudProfilesLoaded: 0, mudLoadFailures: 0, flows: 0,
     anomalies: 0, anomaliesByKind: {}, firstTs: 0, lastTs: 0, timeJumps: 0,
   };
   readonly inventory: Inventory;
   readonly flows: FlowTable;
   readonly detect: DetectEngine | null;
+  /** devices judged by their MUD file; null without a policy */
+  readonly mud: MudProfiles | null;
 
   private readonly pkt = new PacketInfo();
   /** The FrameStamp for a capture file read with handleStampedFrame. */
@@ -133,7 +148,7 @@ export class Pipeline {
         dnsGraceMs: opts.detect?.dnsGraceMs ?? policy?.().detectSettings().dnsGraceMs,
         place: policy ? (facts): Placement => {
           const p = policy();
-          const placed = p.place(facts);
+          const placed = this.mud!.place(p, facts);
           return { name: placed.name, profile: placed.profile, known: placed.known, segment: p.segmentOf(facts.ip) };
         } : undefined,
       },
@@ -148,9 +163,11 @@ export class Pipeline {
       },
     );
 
+    this.mud = policy ? new MudProfiles({ ...opts.mud, inventory: this.inventory, log: this.log }) : null;
     this.detect = policy
       ? new DetectEngine({
-          policy,
+          // MUD-judged devices' profiles evaluated by their MUD file
+          policy: () => this.mud!.view(policy()),
           inventory: this.inventory,
           // the policy's `detectors:` section, under what the caller set explicitly (read at start)
           settings: mergeDetect(policy().detectSettings(), opts.detect),
@@ -296,7 +313,10 @@ export class Pipeline {
       return;
     }
     if (p.l3 === L3.None) {
-      if (p.error === DecodeError.None) c.nonIp++;
+      if (p.error === DecodeError.None) {
+        c.nonIp++;
+        this.app.nonIp(p, this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly));
+      }
       return;
     }
     const id = this.flows.add(p);
@@ -315,6 +335,7 @@ export class Pipeline {
     // a live timer's wall clock moves the source's clock too: an idle spell is no jump
     this.time.advanceTo(now);
     this.counters.flows = this.flows.stats().created;
+    this.mudCounters();
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.guard(() => this.emitDevices());
     this.guard(() => this.flows.advance(now));
@@ -322,6 +343,17 @@ export class Pipeline {
     if (this.traffic) this.guard(() => this.traffic!.tick(now));
     this.guard(() => this.health.tick(now));
     this.counters.sinkErrors = this.out.errors;
+  }
+
+  private mudCounters(): void {
+    const c = this.counters;
+    c.appMalformed = this.app.malformed;
+    c.mudUrlsRejected = this.inventory.mudUrlsRejected;
+    if (this.mud) {
+      const m = this.mud.stats();
+      c.mudProfilesLoaded = m.loaded;
+      c.mudLoadFailures = m.loadFailures + m.compileFailures;
+    }
   }
 
   private guard(fn: () => void): void {
@@ -364,6 +396,7 @@ export class Pipeline {
    */
   async finish(opts: { close?: boolean } = {}): Promise<void> {
     this.counters.flows = this.flows.stats().created;
+    this.mudCounters();
     this.counters.timeJumps = this.time.clamped;
     this.guard(() => this.flows.flush());
     if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));

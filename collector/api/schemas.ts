@@ -37,6 +37,7 @@ export const deviceSchema = {
     firstSeen: { type: 'number', description: 'ms since epoch' },
     lastSeen: { type: 'number', description: 'ms since epoch' },
     known: { type: 'boolean', description: 'listed in the policy' },
+    mudUrl: { type: 'string', description: 'the MUD URL (RFC 8520) the device announced by DHCPv4, DHCPv6 or LLDP; absent when none' },
   },
 } as const;
 

@@ -1,4 +1,4 @@
-// `segwatch devices CAPTURE`: the devices a capture shows (MAC, vendor, hostname, addresses).
+// `segwatch devices CAPTURE`: the devices a capture shows (MAC, vendor, hostname, addresses, MUD URL).
 
 import type { Device } from '../types.js';
 import { Pipeline } from '../pipeline.js';
@@ -10,7 +10,7 @@ import { writeLines } from './output.js';
 export const devicesSpec: CommandSpec = {
   name: 'devices',
   usage: 'segwatch devices CAPTURE [--format table|jsonl] [--out FILE]',
-  summary: 'List the devices a pcap or pcapng file shows: MAC, vendor (IEEE OUI), DHCP/mDNS hostname, addresses.',
+  summary: 'List the devices a pcap or pcapng file shows: MAC, vendor (IEEE OUI), DHCP/mDNS hostname, addresses, MUD URL (DHCP, DHCPv6, LLDP).',
   flags: {
     format: { type: 'string', arg: 'table|jsonl', default: 'table', env: 'SEGWATCH_FORMAT', help: 'output format' },
     out: { type: 'string', arg: 'FILE', env: 'SEGWATCH_OUT', help: 'write to FILE instead of stdout' },
@@ -19,9 +19,11 @@ export const devicesSpec: CommandSpec = {
 
 const FIELDS = ['id', 'name', 'mac', 'ips', 'vendor', 'hostname', 'profile', 'segment', 'firstSeen', 'lastSeen', 'known'] as const;
 
+/** One JSON line per device; mudUrl only when the device announced one (as in the API). */
 export function deviceJson(d: Device): string {
   const o: Record<string, unknown> = {};
   for (const k of FIELDS) o[k] = k === 'firstSeen' || k === 'lastSeen' ? new Date(d[k]).toISOString() : d[k];
+  if (d.mudUrl !== undefined) o.mudUrl = d.mudUrl;
   return JSON.stringify(o);
 }
 
@@ -37,8 +39,8 @@ export async function devicesCommand(argv: string[]): Promise<number> {
   const out = writeLines(a.values.out as string | undefined);
   if (format === 'jsonl') for (const d of devices) out.line(deviceJson(d));
   else {
-    out.text(renderTable(['MAC', 'VENDOR', 'HOSTNAME', 'ADDRESSES', 'FIRST SEEN'],
-      devices.map((d) => [d.mac || '-', d.vendor || '-', d.hostname || '-', d.ips.join(' '), new Date(d.firstSeen).toISOString()])));
+    out.text(renderTable(['MAC', 'VENDOR', 'HOSTNAME', 'ADDRESSES', 'FIRST SEEN', 'MUD URL'],
+      devices.map((d) => [d.mac || '-', d.vendor || '-', d.hostname || '-', d.ips.join(' '), new Date(d.firstSeen).toISOString(), d.mudUrl ?? '-'])));
   }
   await out.close();
   if (run.error) { process.stderr.write(`segwatch devices: ${run.error.message}\n`); return 1; }

@@ -81,6 +81,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       host: config.host,
       log,
       stateDir: config.stateDir,
+      mud: { trustedHosts: config.mudTrustedHosts, dir: config.mudDir, trustAnchors: config.mudTrustAnchors },
       alerts: { channels: config.alerts, outboxMax: config.alertOutboxMax, outboxMaxDays: config.alertOutboxMaxDays },
       detect: { degradedSilenceMs: config.degradedSilenceS * 1000, degradedSpoolMs: config.degradedSpoolS * 1000, degradedAlertMs: config.degradedAlertsS * 1000 },
     });

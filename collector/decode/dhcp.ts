@@ -49,6 +49,8 @@ export interface DhcpMessage {
   mudUrl?: string;
   /** true when the option list ran past the message or had no END */
   incomplete: boolean;
+  /** true when an option inventory reads (161) held no printable text: it was skipped */
+  badOption?: boolean;
 }
 
 /**
@@ -98,7 +100,7 @@ export function decodeDhcp(buf: Uint8Array, off: number, len: number): DhcpMessa
       case 60: { const s = asciiText(buf, v, v + l); if (s) m.vendorClass = s; break; }
       case 55: m.paramList = Array.from(buf.subarray(v, v + l)); break;
       case 61: if (l >= 1) m.clientId = hexText(buf, v, v + l, ':'); break;
-      case 161: { const s = asciiText(buf, v, v + l); if (s) m.mudUrl = s; break; }
+      case 161: { const s = asciiText(buf, v, v + l); if (s) m.mudUrl = s; else m.badOption = true; break; }
       case 81: if (l >= 3) m.fqdn = fqdnName(buf, v + 3, v + l, (buf[v] & 0x04) !== 0); break;
     }
     o = v + l;

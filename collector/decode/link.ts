@@ -20,6 +20,7 @@ const ETH_RARP = 0x8035;
 const ETH_8021Q = 0x8100;
 const ETH_8021AD = 0x88a8;
 const ETH_QINQ_OLD = 0x9100;
+const ETH_LLDP = 0x88cc;
 
 /** Ethernet II from buf[o], frame ends at end (exclusive). */
 export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInfo): void {
@@ -29,13 +30,17 @@ export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInf
   followTags(buf, o + 14, end, viewOf(buf).getUint16(o + 12), p);
 }
 
-/** Hands the L3 header at buf[o] to its decoder by EtherType; other EtherTypes are L3.None, not errors. */
+/**
+ * Hands the L3 header at buf[o] to its decoder by EtherType; other EtherTypes are L3.None, not
+ * errors. LLDP stays L3.None with l3Offset at its LLDPDU, for the app layer's MUD URL reader.
+ */
 export function dispatchEtherType(buf: Buffer, o: number, end: number, et: number, p: PacketInfo): void {
   p.etherType = et;
   if (et === ETH_IPV4) decodeIpv4(buf, o, end, p);
   else if (et === ETH_IPV6) decodeIpv6(buf, o, end, p);
   // RARP has ARP's layout (ops 3/4) and binds a MAC to an address the same way.
   else if (et === ETH_ARP || et === ETH_RARP) decodeArp(buf, o, end, p);
+  else if (et === ETH_LLDP) p.l3Offset = o;
 }
 
 /**

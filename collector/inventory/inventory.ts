@@ -8,6 +8,7 @@ import type { PacketInfo } from '../decode/packet.js';
 import { L3 } from '../decode/packet.js';
 import type { NdpInfo } from '../decode/ndp.js';
 import type { DhcpMessage } from '../decode/dhcp.js';
+import type { Dhcp6Message } from '../decode/dhcp6.js';
 import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA } from '../decode/dns.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
@@ -17,8 +18,10 @@ import { isBindableIp, isLocalIp, isStationMac, lowerText, sameSubnet } from './
 import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
+import { validMudUrl } from './mud-url.js';
 
-export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string }
+/** What placement reads of a device; mudUrl is "" when it announced none. */
+export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string; mudUrl: string }
 
 export interface InventoryOptions {
   /** which source addresses of traffic are bound to the sender's MAC; default isLocalIp (RFC 1918, CGNAT, link-local, ULA) */
@@ -90,6 +93,8 @@ export class Inventory implements InventoryView {
   /** by addrKey() of the canonical address text */
   private readonly bindings = new Map<number | string, Binding>();
   private readonly dns: DnsNames;
+  /** MUD URLs announced but refused by validMudUrl() (not https, too long, unparsable): skipped */
+  mudUrlsRejected = 0;
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
     this.isLocal = opts.isLocal ?? isLocalIp;
@@ -196,6 +201,7 @@ export class Inventory implements InventoryView {
     if (msg.op === 1) {
       const name = msg.hostname ?? (msg.fqdn ? msg.fqdn.split('.')[0] : undefined);
       if (name) { e.dev.hostname = name; e.hostnameFrom = 'dhcp'; }
+      if (msg.mudUrl !== undefined) this.setMudUrl(e, msg.mudUrl);
       if (msg.ciaddr && msg.ciaddr !== '0.0.0.0') this.bind(msg.ciaddr, mac, ts, 'dhcp');
       // In a DISCOVER it is often the address of the network the device was last on.
       if (msg.messageType === 3 && msg.requestedIp && isBindableIp(msg.requestedIp)) {
@@ -205,6 +211,32 @@ export class Inventory implements InventoryView {
     } else if (msg.op === 2 && msg.messageType === 5 && msg.yiaddr && msg.yiaddr !== '0.0.0.0') {
       this.bind(msg.yiaddr, mac, ts, 'dhcp');
     }
+    this.commit(e);
+  }
+
+  /**
+   * A DHCPv6 client message (relays unwrapped): its device is the frame's sender when it came
+   * unrelayed from a station, else the client MAC the relay or the DUID names. It names the
+   * device's MUD URL (option 112) and hostname (the FQDN's first label, unless DHCPv4 named it).
+   */
+  observeDhcp6(msg: Dhcp6Message, srcMac: number, ts: number): void {
+    const macNum = msg.relays === 0 && srcMac >= 0 ? srcMac : msg.clientMac;
+    if (macNum < 0) return;
+    const mac = macString(macNum);
+    if (!isStationMac(mac)) return;
+    const e = this.ensure(mac, ts);
+    if (msg.fqdn && e.hostnameFrom !== 'dhcp') { e.dev.hostname = msg.fqdn.split('.')[0]; e.hostnameFrom = 'dhcp'; }
+    if (msg.mudUrl !== undefined) this.setMudUrl(e, msg.mudUrl);
+    this.commit(e);
+  }
+
+  /** An LLDP frame's MUD URL TLV: the device is the frame's sender. */
+  observeLldpMudUrl(srcMac: number, url: string, ts: number): void {
+    if (srcMac < 0) return;
+    const mac = macString(srcMac);
+    if (!isStationMac(mac)) return;
+    const e = this.ensure(mac, ts);
+    this.setMudUrl(e, url);
     this.commit(e);
   }
 
@@ -408,15 +440,21 @@ export class Inventory implements InventoryView {
     }
   }
 
+  /** The device announced url: kept when valid (the latest announcement wins), else counted. */
+  private setMudUrl(e: Entry, url: string): void {
+    if (!validMudUrl(url)) { this.mudUrlsRejected++; return; }
+    e.dev.mudUrl = url;
+  }
+
   /** Re-place the device and report it when something other than lastSeen changed. */
   private commit(e: Entry): void {
     const d = e.dev;
     const isNew = e.sig === '';
     const ip = d.ips[0] ?? '';
-    const facts = d.mac + '|' + ip + '|' + d.vendor + '|' + d.hostname;
+    const facts = d.mac + '|' + ip + '|' + d.vendor + '|' + d.hostname + '|' + (d.mudUrl ?? '');
     if (facts !== e.facts) {
       e.facts = facts;
-      const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname }) : NO_PLACE;
+      const pl = this.place ? this.place({ mac: d.mac, ip, vendor: d.vendor, hostname: d.hostname, mudUrl: d.mudUrl ?? '' }) : NO_PLACE;
       // an unlisted device is named by its MAC (by its address without one), never its hostname
       d.name = pl.name || d.id; d.profile = pl.profile; d.known = pl.known; d.segment = pl.segment;
     }
@@ -429,5 +467,5 @@ export class Inventory implements InventoryView {
 
 /** The fields whose change onDevice reports (lastSeen moves too often to count). */
 function signature(d: Device): string {
-  return JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment]);
+  return JSON.stringify([d.mac, d.ips, d.vendor, d.hostname, d.name, d.profile, d.known, d.segment, d.mudUrl ?? '']);
 }

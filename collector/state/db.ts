@@ -65,10 +65,11 @@ export class StateDb {
       begin: p('BEGIN'),
       commit: p('COMMIT'),
       rollback: p('ROLLBACK'),
-      upsertDevice: p(`INSERT INTO devices (id, name, mac, ips, vendor, hostname, profile, segment, known, first_seen, last_seen)
-        VALUES (@id, @name, @mac, @ips, @vendor, @hostname, @profile, @segment, @known, @first_seen, @last_seen)
+      upsertDevice: p(`INSERT INTO devices (id, name, mac, ips, vendor, hostname, profile, segment, known, first_seen, last_seen, mud_url)
+        VALUES (@id, @name, @mac, @ips, @vendor, @hostname, @profile, @segment, @known, @first_seen, @last_seen, @mud_url)
         ON CONFLICT (id) DO UPDATE SET name = excluded.name, mac = excluded.mac, ips = excluded.ips, vendor = excluded.vendor,
           hostname = excluded.hostname, profile = excluded.profile, segment = excluded.segment, known = excluded.known,
+          mud_url = excluded.mud_url,
           first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`),
       deviceSeen: p('UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?'),
       devices: p('SELECT * FROM devices ORDER BY first_seen, id'),
@@ -141,6 +142,7 @@ export class StateDb {
     this.write(() => this.st.upsertDevice.run({
       id: d.id, name: d.name, mac: d.mac, ips: JSON.stringify(d.ips), vendor: d.vendor, hostname: d.hostname,
       profile: d.profile, segment: d.segment, known: d.known ? 1 : 0, first_seen: Math.trunc(d.firstSeen), last_seen: Math.trunc(d.lastSeen),
+      mud_url: d.mudUrl ?? '',
     }));
   }
 
@@ -154,6 +156,7 @@ export class StateDb {
     return (this.st.devices.all() as DeviceRow[]).map((r) => ({
       id: r.id, name: r.name, mac: r.mac, ips: parseIps(r.ips), vendor: r.vendor, hostname: r.hostname,
       profile: r.profile, segment: r.segment, known: r.known === 1, firstSeen: r.first_seen, lastSeen: r.last_seen,
+      ...(r.mud_url ? { mudUrl: r.mud_url } : {}),
     }));
   }
 
@@ -272,7 +275,7 @@ function makeDir(dir: string): void {
 
 interface DeviceRow {
   id: string; name: string; mac: string; ips: string; vendor: string; hostname: string;
-  profile: string; segment: string; known: number; first_seen: number; last_seen: number;
+  profile: string; segment: string; known: number; first_seen: number; last_seen: number; mud_url: string;
 }
 
 function parseIps(text: string): string[] {

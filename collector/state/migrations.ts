@@ -104,6 +104,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX anomalies_device_page ON anomalies (device, first_ms, id);
     `,
   },
+  {
+    what: 'devices: the MUD URL a device announced',
+    sql: `
+      -- RFC 8520 MUD URL from DHCPv4 161, DHCPv6 112 or LLDP; '' when the device announced none
+      ALTER TABLE devices ADD COLUMN mud_url TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

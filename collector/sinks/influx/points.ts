@@ -70,13 +70,14 @@ export function deviceTrafficPoint(t: DeviceTraffic): Point {
 /**
  * `device` is the device's name (its policy name, else its id: the MAC, or the IP without one),
  * matching the `device` tag of anomaly and device_traffic so dashboards can join.
- * Time is lastSeen: a later change of the same device overwrites nothing earlier.
+ * Time is lastSeen: a later change of the same device overwrites nothing earlier. mud_url only
+ * when the device announced one (a field absent from a point is no change to it).
  */
 export function devicePoint(d: Device): Point {
   return {
     measurement: 'device',
     tags: { device: deviceLabel(d), mac: d.mac, vendor: d.vendor },
-    fields: { ip: d.ips.join(','), hostname: d.hostname, profile: d.profile, known: d.known },
+    fields: { ip: d.ips.join(','), hostname: d.hostname, profile: d.profile, known: d.known, ...(d.mudUrl ? { mud_url: d.mudUrl } : {}) },
     time: d.lastSeen,
   };
 }

@@ -92,3 +92,19 @@ t.test('caps and malformed options', async (tt) => {
   }
   tt.ok(n >= 3, `${n} fuzz/odd payloads decoded without throwing`);
 });
+
+t.test('option 161: unreadable or cut MUD URLs are marked and skipped, never thrown', async (tt) => {
+  const url = Array.from(Buffer.from('https://a.example/m'));
+  const ctl = withOptions([53, 1, 3, 161, url.length + 1, ...url, 0x0a, 255]);
+  const d1 = decodeDhcp(ctl.buf, ctl.off, ctl.len);
+  tt.equal(d1?.mudUrl, undefined, 'a control byte');
+  tt.equal(d1?.badOption, true);
+  const cut = withOptions([53, 1, 3, 161, 200, ...url]);
+  const d2 = decodeDhcp(cut.buf, cut.off, cut.len);
+  tt.equal(d2?.mudUrl, undefined, 'length past the message');
+  tt.equal(d2?.incomplete, true);
+  const ok = withOptions([161, url.length, ...url, 255]);
+  const d3 = decodeDhcp(ok.buf, ok.off, ok.len);
+  tt.equal(d3?.mudUrl, 'https://a.example/m');
+  tt.equal(d3?.badOption, undefined);
+});
