@@ -46,10 +46,12 @@ export class ScanPorts {
   private tail: PortScan | null = null;
   private count = 0;
   private readonly maxPairs: number;
+  /** pairs forgotten at maxPairs */
+  evicted = 0;
 
-  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter) {
-    // 16 targets per tracked source on average; a host sweep touches many pairs once each
-    this.maxPairs = settings.scanMaxSources * 16;
+  /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
+  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
+    this.maxPairs = Math.max(1, maxPairs);
   }
 
   private nextSweep = -Infinity;
@@ -194,24 +196,42 @@ export class ScanPorts {
   }
 
   /**
-   * At the cap: forget idle pairs, else the oldest eighth (a sweep of one address each
-   * touches many pairs once). Deleting in batches keeps this O(1) per flow amortised.
+   * At the cap: the pairs at the front idle for a window go first (expired, not counted); if
+   * that made room, done. Else one pair is forgotten and counted: the first seen that is not
+   * scanning now, looking at most 8 deep (scanning ones looked at go to the back); when all
+   * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
     const win = this.settings.scanPortsWindowMs;
-    for (let s = this.head; s !== null; ) {
-      const next = s.next;
-      if (now - s.last > win) this.remove(s);
-      s = next;
+    while (this.head !== null && now - this.head.last > win) this.remove(this.head);
+    if (this.count < this.maxPairs || this.head === null) return;
+    const first = this.head;
+    const limit = Math.min(8, this.count);
+    for (let looked = 0; this.head !== null; looked++) {
+      const s = this.head;
+      if (!s.key || now - s.last > win) {
+        this.remove(s);
+        this.evicted++;
+        return;
+      }
+      if (looked + 1 >= limit) break;
+      this.unlinkPair(s);
+      this.appendPair(s);
     }
-    if (this.count < this.maxPairs) return;
-    let n = Math.max(1, this.maxPairs >> 3);
-    for (let s = this.head; s !== null && n > 0; ) {
-      const next = s.next;
-      if (!s.key) { this.remove(s); n--; }
-      s = next;
-    }
-    if (this.count >= this.maxPairs && this.head) this.remove(this.head);
+    this.remove(first);
+    this.evicted++;
+  }
+
+  private unlinkPair(s: PortScan): void {
+    if (s.prev) s.prev.next = s.next; else this.head = s.next;
+    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
+    s.prev = s.next = null;
+  }
+
+  private appendPair(s: PortScan): void {
+    s.prev = this.tail;
+    if (this.tail) this.tail.next = s; else this.head = s;
+    this.tail = s;
   }
 
   private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
@@ -226,9 +246,7 @@ export class ScanPorts {
       this.bySrc.set(src, targets);
     }
     targets.set(dst, s);
-    s.prev = this.tail;
-    if (this.tail) this.tail.next = s; else this.head = s;
-    this.tail = s;
+    this.appendPair(s);
     this.count++;
     return s;
   }
@@ -237,15 +255,13 @@ export class ScanPorts {
     const targets = this.bySrc.get(s.src)!;
     targets.delete(s.dst);
     if (targets.size === 0) this.bySrc.delete(s.src);
-    if (s.prev) s.prev.next = s.next; else this.head = s.next;
-    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
-    s.prev = s.next = null;
+    this.unlinkPair(s);
     this.count--;
   }
 }
 
 export const scanPortsDetector: DetectorDef = scanDetector({
-  name: 'scan-ports', kind: 'scan.ports', severity: 'high', trackedStat: 'scanPortsTracked',
+  name: 'scan-ports', kind: 'scan.ports', severity: 'high', trackedStat: 'scanPortsTracked', evictedStat: 'scanPortsEvicted',
   make: (ctx) => new ScanPorts(ctx.settings, ctx.reporter),
   since: (scan, src, dst, time) => scan.scanningSince(src, dst, time),
 });
