@@ -21,6 +21,8 @@ export interface CapEvictions {
   scanSources: number;
   scanPairs: number;
   anomalies: number;
+  /** flows awaiting a server name, judged early at parkMax */
+  parked: number;
 }
 
 export interface CollectorCounters {

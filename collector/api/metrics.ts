@@ -20,6 +20,7 @@ export function capEvictions(p: CappedStages): CapEvictions {
   return {
     flows: p.flows.stats().evicted, devices: inv.devicesEvicted, dnsNames: inv.dnsNamesEvicted,
     scanSources: d.scanHostsEvicted ?? 0, scanPairs: d.scanPortsEvicted ?? 0, anomalies: d.closedAtCap ?? 0,
+    parked: d.parkedEvicted ?? 0,
   };
 }
 
@@ -74,6 +75,7 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_scan_sources_evicted_total', 'Sources the scan.hosts detector stopped tracking at its cap (scanMaxSources).', (c) => c.evictions?.scanSources ?? 0);
   total('segwatch_scan_pairs_evicted_total', 'Source and target pairs the scan.ports detector stopped tracking at its cap (16 x scanMaxSources).', (c) => c.evictions?.scanPairs ?? 0);
   total('segwatch_anomalies_closed_at_cap_total', 'Anomalies closed early (close reason capacity) at the anomaly store\'s cap (anomalyMaxOpen).', (c) => c.evictions?.anomalies ?? 0);
+  total('segwatch_parked_flows_evicted_total', 'Flows awaiting a TLS SNI or HTTP Host name judged early, without it, at the cap (parkMax).', (c) => c.evictions?.parked ?? 0);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
   gauge('segwatch_anomalies_open', 'Anomalies open now (their cause has not been quiet for the idle time yet).', (c) => c.anomaliesOpen ?? 0);
   total('segwatch_stage_errors_total', 'Frames, records or ticks a stage failed on (a bug): counted and skipped, never fatal.', (c) => c.stageErrors ?? 0);
