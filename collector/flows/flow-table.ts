@@ -194,8 +194,8 @@ export class FlowTable {
   // scratch for the packet being added: key words, and the unordered addresses
   private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
-  private readonly macs = new Map<number, string>();
-  private readonly ip4s = new Map<number, string>();
+  private readonly macs = new TextCache(MAC_TEXT_SLOTS, macString);
+  private readonly ip4s = new TextCache(IP4_TEXT_SLOTS, ip4String);
   private readonly dw = new Uint32Array(4);
 
   constructor(opts: FlowTableOptions, events: FlowTableEvents) {
@@ -562,7 +562,7 @@ export class FlowTable {
    * shared string costs neither the formatting nor a young-generation copy while the flow lives.
    */
   private ip4Text(a: number): string {
-    return cachedText(this.ip4s, a, ip4String);
+    return this.ip4s.text(a);
   }
 
   /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
@@ -576,7 +576,7 @@ export class FlowTable {
 
   /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
   private macText(mac: number): string {
-    return cachedText(this.macs, mac, macString);
+    return this.macs.text(mac);
   }
 
   private evictOldest(): void {
@@ -778,15 +778,35 @@ function groupDestination(p: PacketInfo): boolean {
   return p.dstMac >= 0 && Math.floor(p.dstMac / 0x10000000000) % 2 === 1;
 }
 
-/** format(key), kept in cache (emptied when it reaches 65,536 entries, so it stays bounded). */
-function cachedText(cache: Map<number, string>, key: number, format: (key: number) => string): string {
-  let s = cache.get(key);
-  if (s === undefined) {
-    s = format(key);
-    if (cache.size >= 65_536) cache.clear();
-    cache.set(key, s);
+const IP4_TEXT_SLOTS = 16_384, MAC_TEXT_SLOTS = 4096;
+
+/**
+ * format(key), cached direct-mapped (a key overwrites the one in its slot): the addresses that
+ * recur (a segment's devices, its resolvers, the gateway's MAC) stay, and a sweep of a million
+ * distinct hosts costs one typed-array compare per miss, not a Map insert and, every 65,536
+ * misses, a rebuild of the Map (that was a seventh of a churn replay).
+ */
+class TextCache {
+  private readonly keys: Float64Array;
+  private readonly texts: string[];
+  private readonly shift: number;
+
+  /** slots: a power of two */
+  constructor(slots: number, private readonly format: (key: number) => string) {
+    this.keys = new Float64Array(slots).fill(NaN);
+    this.texts = new Array<string>(slots).fill('');
+    this.shift = 32 - Math.log2(slots);
   }
-  return s;
+
+  text(key: number): string {
+    // MACs run to 48 bits: fold the high word in; an IPv4 word is below 2^32
+    const e = Math.imul((key >>> 0) ^ Math.floor(key / 4294967296), 0x9e3779b1) >>> this.shift;
+    if (this.keys[e] === key) return this.texts[e];
+    const s = this.format(key);
+    this.keys[e] = key;
+    this.texts[e] = s;
+    return s;
+  }
 }
 
 /**
