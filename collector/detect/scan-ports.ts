@@ -25,7 +25,11 @@ interface PortScan {
   ports: Set<number> | null;
   fastStart: number;
   fastN: number;
-  /** ports with a failed attempt since failStart */
+  /**
+   * ports with a failed attempt since failStart: the first kept without a Set (-1: none), the
+   * Set made at the second (most pairs of a host sweep fail once: no Set for each)
+   */
+  failedFirst: number;
   failed: Set<number> | null;
   failStart: number;
   key: string;
@@ -106,14 +110,14 @@ export class ScanPorts {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (!s.failed) s.failed = new Set();
-    if (s.failed.size === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
-      s.failed.clear();
+    if (failedCount(s) === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
+      clearFailed(s);
       s.failStart = time;
     }
-    if (s.failed.has(dport)) return;
-    if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dport);
-    if (s.failed.size < this.settings.scanPortsThreshold) return;
+    if (dport === s.failedFirst || s.failed?.has(dport)) return;
+    if (s.failedFirst < 0) s.failedFirst = dport;
+    else if (failedCount(s) < this.settings.scanMaxTargets) (s.failed ??= new Set<number>()).add(dport);
+    if (failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
     s.ports = null;
     s.firstPort = -1;
@@ -165,7 +169,7 @@ export class ScanPorts {
     s.firstPort = -1;
     s.fastStart = time;
     s.fastN = 0;
-    s.failed?.clear();
+    clearFailed(s);
   }
 
   private countPort(s: PortScan, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
@@ -179,6 +183,7 @@ export class ScanPorts {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
+    if (s.failedFirst >= 0) this.remember(s, s.failedFirst);
     if (s.failed) for (const p of s.failed) this.remember(s, p);
     const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
     s.key = this.raise(start, rule, count, sub, dst, proto, time);
@@ -237,7 +242,7 @@ export class ScanPorts {
   private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
     if (this.count >= this.maxPairs) this.makeRoom(time);
     const s: PortScan = {
-      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failed: null, failStart: time,
+      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failedFirst: -1, failed: null, failStart: time,
       key: '', start: time, rule: '', src, dst, prev: null, next: null,
     };
     let targets = this.bySrc.get(src);
@@ -258,6 +263,15 @@ export class ScanPorts {
     this.unlinkPair(s);
     this.count--;
   }
+}
+
+function failedCount(s: PortScan): number {
+  return (s.failedFirst >= 0 ? 1 : 0) + (s.failed ? s.failed.size : 0);
+}
+
+function clearFailed(s: PortScan): void {
+  s.failedFirst = -1;
+  s.failed?.clear();
 }
 
 export const scanPortsDetector: DetectorDef = scanDetector({

@@ -778,7 +778,7 @@ function groupDestination(p: PacketInfo): boolean {
   return p.dstMac >= 0 && Math.floor(p.dstMac / 0x10000000000) % 2 === 1;
 }
 
-const IP4_TEXT_SLOTS = 16_384, MAC_TEXT_SLOTS = 4096;
+const IP4_TEXT_SLOTS = 16_384, MAC_TEXT_SLOTS = 16_384;
 
 /**
  * format(key), cached direct-mapped (a key overwrites the one in its slot): the addresses that
