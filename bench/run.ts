@@ -18,6 +18,7 @@ import { bigPolicyYaml } from './big-policy.js';
 import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js';
 import { printAlerts, runAlertsBench } from './alerts.js';
 import { printNetflow, runNetflowBench, type NetflowOutcome } from './netflow.js';
+import { printChurn, runChurnBench, type ChurnOutcome } from './churn.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -42,7 +43,7 @@ const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 /** The throughput tables run unless BENCH_ONLY names only `latency` and `netflow`. */
-const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow');
+const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow' && o !== 'churn');
 /** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
 const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
 /** The alert benches (webhook rate; run with four channels against none) unless BENCH_ALERTS=0. */
@@ -52,6 +53,11 @@ const ALERTS = process.env.BENCH_ALERTS !== '0' && (!ONLY || ONLY.has('alerts'))
  * (default 3), BENCH_NETFLOW_SECONDS (of traffic a rate, default 0.5), BENCH_NETFLOW_ONLY=nfcapd,...
  */
 const NETFLOW = process.env.BENCH_NETFLOW !== '0' && (!ONLY || ONLY.has('netflow'));
+/**
+ * Flow churn (bench/churn.ts) only when asked: BENCH_ONLY=churn (or BENCH_CHURN=1 beside a
+ * full run); BENCH_CHURN_FLOWS, BENCH_CHURN_ROUNDS, BENCH_CHURN_CAPTURES as churn.ts says.
+ */
+const CHURN = process.env.BENCH_CHURN === '1' || (ONLY?.has('churn') ?? false);
 const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
@@ -209,12 +215,29 @@ async function main(): Promise<void> {
     }
     printNetflow(netflow);
   }
-  if (!out && !latency && !netflow) return;
-  // Only the latency or NetFlow bench ran: keep the other figures of the last full run.
-  if (!out) out = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
-  if (latency) out.latency = latency;
-  if (netflow) out.netflow = netflow;
-  writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
+  let churn: ChurnOutcome | null = null;
+  if (CHURN) {
+    console.error('churn: one-packet flows to distinct hosts, segwatch against nfpcapd and softflowd');
+    const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-churn-'));
+    try {
+      churn = await runChurnBench({
+        segwatch: SEGWATCH, root: ROOT, tmp, rounds: Math.max(1, Number(process.env.BENCH_CHURN_ROUNDS ?? 3)),
+        flows: Number(process.env.BENCH_CHURN_FLOWS ?? 1_000_000), timeoutS: TIMEOUT_S, which, nfpcapdDirFlag,
+        only: process.env.BENCH_CHURN_CAPTURES ? new Set(process.env.BENCH_CHURN_CAPTURES.split(',')) : null,
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    printChurn(churn);
+  }
+  if (!out && !latency && !netflow && !churn) return;
+  // Read, merge, write: a partial run keeps the other benches' figures of the last run.
+  const merged = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
+  if (out) Object.assign(merged, out);
+  if (latency) merged.latency = latency;
+  if (netflow) merged.netflow = netflow;
+  if (churn) merged.churn = churn;
+  writeFileSync(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
 }
 
 async function throughput(): Promise<Record<string, unknown>> {

@@ -13,6 +13,18 @@ import { Oldest } from '../oldest.js';
 export type { ActiveFlowMatch, AnomalyCount, AnomalyFilter, AnomalyPosition, AnomalyRow };
 
 /** Collector-wide figures, read on each request or scrape; plain numbers, monotonic where named so. */
+/** Per capped structure: entries pushed out to stay under its cap, since start. */
+export interface CapEvictions {
+  flows: number;
+  devices: number;
+  dnsNames: number;
+  scanSources: number;
+  scanPairs: number;
+  anomalies: number;
+  /** flows awaiting a server name, judged early at parkMax */
+  parked: number;
+}
+
 export interface CollectorCounters {
   /** frames read since start. */
   packets: number;
@@ -38,6 +50,8 @@ export interface CollectorCounters {
   startedAt: number;
   /** flows whose first packet (not a SYN) could not tell who opened them; nobody was judged as their opener. */
   directionUnknown?: number;
+  /** entries the capped structures pushed out (README "Limits"); see capEvictions() in metrics.ts. */
+  evictions?: CapEvictions;
   /** NetFlow/IPFIX sources' figures, when any runs. */
   netflow?: import('../types.js').NetflowFigures;
   /** e.g. "pcap-live:eth0", "netflow:2055". */

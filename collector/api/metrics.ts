@@ -4,7 +4,25 @@
 
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ANOMALY_KINDS } from '../types.js';
-import type { CollectorCounters, CollectorFacade } from './facade.js';
+import type { CapEvictions, CollectorCounters, CollectorFacade } from './facade.js';
+
+/** What capEvictions() reads: the pipeline's stages, structurally (the API does not import the pipeline). */
+export interface CappedStages {
+  flows: { stats(): { evicted: number } };
+  inventory: { capStats(): { devicesEvicted: number; dnsNamesEvicted: number } };
+  detect?: { stats(): Record<string, number> } | null;
+}
+
+/** The eviction counters of every capped structure (README "Limits"), for CollectorCounters.evictions. */
+export function capEvictions(p: CappedStages): CapEvictions {
+  const inv = p.inventory.capStats();
+  const d = p.detect?.stats() ?? {};
+  return {
+    flows: p.flows.stats().evicted, devices: inv.devicesEvicted, dnsNames: inv.dnsNamesEvicted,
+    scanSources: d.scanHostsEvicted ?? 0, scanPairs: d.scanPortsEvicted ?? 0, anomalies: d.closedAtCap ?? 0,
+    parked: d.parkedEvicted ?? 0,
+  };
+}
 
 export interface Metrics {
   readonly registry: Registry;
@@ -50,6 +68,14 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_netflow_filtered_total', 'NetFlow/IPFIX records of interfaces not kept (netflow_interfaces), dropped.', (c) => c.netflow?.filtered ?? 0);
   total('segwatch_netflow_malformed_total', 'NetFlow/IPFIX datagrams that failed to decode.', (c) => c.netflow?.malformed ?? 0);
   total('segwatch_netflow_lost_records_total', 'NetFlow/IPFIX export missing by the exporters\' sequence numbers: records for v5 and IPFIX, export packets for v9 (its sequence numbers count packets).', (c) => c.netflow?.lost ?? 0);
+  // What each cap (README "Limits") pushed out: 0 unless the cap was reached.
+  total('segwatch_flows_evicted_total', 'Flows ended early at the flow table\'s cap (max_flows), least recently seen first.', (c) => c.evictions?.flows ?? 0);
+  total('segwatch_devices_evicted_total', 'Devices forgotten at the inventory\'s cap, first seen first (passing over ones seen in the last minute).', (c) => c.evictions?.devices ?? 0);
+  total('segwatch_dns_names_evicted_total', 'DNS names dropped at the DNS name cache\'s cap (dnsMaxEntries, or 16 per client and address).', (c) => c.evictions?.dnsNames ?? 0);
+  total('segwatch_scan_sources_evicted_total', 'Sources the scan.hosts detector stopped tracking at its cap (scanMaxSources).', (c) => c.evictions?.scanSources ?? 0);
+  total('segwatch_scan_pairs_evicted_total', 'Source and target pairs the scan.ports detector stopped tracking at its cap (16 x scanMaxSources).', (c) => c.evictions?.scanPairs ?? 0);
+  total('segwatch_anomalies_closed_at_cap_total', 'Anomalies closed early (close reason capacity) at the anomaly store\'s cap (anomalyMaxOpen).', (c) => c.evictions?.anomalies ?? 0);
+  total('segwatch_parked_flows_evicted_total', 'Flows awaiting a TLS SNI or HTTP Host name judged early, without it, at the cap (parkMax).', (c) => c.evictions?.parked ?? 0);
   gauge('segwatch_spool_bytes', 'Bytes waiting in the on-disk spool.', (c) => c.spoolBytes);
   gauge('segwatch_anomalies_open', 'Anomalies open now (their cause has not been quiet for the idle time yet).', (c) => c.anomaliesOpen ?? 0);
   total('segwatch_stage_errors_total', 'Frames, records or ticks a stage failed on (a bug): counted and skipped, never fatal.', (c) => c.stageErrors ?? 0);

@@ -11,6 +11,7 @@ import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
 import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
 import { acknowledgeFacade, policyFacade, stateFacade, type CollectorFacade } from '../api/facade.js';
+import { capEvictions } from '../api/metrics.js';
 import { EXCEPTIONS_FILE } from '../state/exceptions-file.js';
 import { join } from 'node:path';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
@@ -124,6 +125,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         drops: drops(), spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: sourceName, policy: config.policy,
         ...(recordSources.length ? { netflow: netflowCounters() } : {}),
         directionUnknown: pipeline.detect?.directionUnknown ?? 0,
+        evictions: capEvictions(pipeline),
       };
     },
   };

@@ -69,7 +69,8 @@ export class AnomalyLifecycle {
   private nextIdle = Infinity;
   /** the latest time tick() saw. */
   private now = -Infinity;
-  readonly counters = { opened: 0, updated: 0, closed: 0, repeats: 0 };
+  /** closedAtCap: anomalies closed early (close_reason capacity) to stay under maxOpen */
+  readonly counters = { opened: 0, updated: 0, closed: 0, repeats: 0, closedAtCap: 0 };
 
   constructor(opts: LifecycleOptions) {
     this.opts = { ...opts, idleMs: Math.max(1, opts.idleMs), updateMs: Math.max(0, opts.updateMs), maxOpen: Math.max(1, opts.maxOpen) };
@@ -147,6 +148,7 @@ export class AnomalyLifecycle {
     if (this.open.size > this.opts.maxOpen) {
       // the least recently opened is the best cheap guess at the least recently active
       const oldest = this.open.get(this.openOldest.key()!)!;
+      this.counters.closedAtCap++;
       this.close(oldest, 'capacity');
     }
     return key;

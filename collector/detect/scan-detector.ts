@@ -26,6 +26,8 @@ export interface ScanCounter {
     srcKey: number | string, dstKey: number | string): void;
   tick(now: number): void;
   readonly tracked: number;
+  /** entries forgotten at the cap (scanMaxSources sources, or its pairs) */
+  readonly evicted: number;
 }
 
 /**
@@ -58,6 +60,8 @@ export function scanDetector<C extends ScanCounter>(o: {
   make: (ctx: DetectContext) => C;
   since: (scan: C, src: string, dst: string, time: number) => number;
   trackedStat: string;
+  /** the stats() key of the count of entries forgotten at the cap */
+  evictedStat: string;
 }): DetectorDef {
   return {
     name: o.name,
@@ -91,7 +95,7 @@ export function scanDetector<C extends ScanCounter>(o: {
         },
         scanningSince: (src, dst, time) => o.since(scan, src, dst, time),
         tick: (now) => scan.tick(now),
-        stats: () => ({ [o.trackedStat]: scan.tracked }),
+        stats: () => ({ [o.trackedStat]: scan.tracked, [o.evictedStat]: scan.evicted }),
       };
     },
   };

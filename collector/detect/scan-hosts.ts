@@ -15,6 +15,7 @@ import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
+import { Oldest } from '../oldest.js';
 
 type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
   | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
@@ -46,6 +47,9 @@ interface HostScan {
 export class ScanHosts {
   /** by addrKey() of the source */
   private readonly bySrc = new Map<number | string, HostScan>();
+  private readonly bySrcOldest = new Oldest(this.bySrc);
+  /** sources forgotten at scanMaxSources */
+  evicted = 0;
 
   constructor(private readonly settings: HostSettings, private readonly reporter: Reporter) {}
 
@@ -187,17 +191,35 @@ export class ScanHosts {
     });
   }
 
-  /** At the cap: forget idle sources, else the oldest eighth not scanning (amortised O(1)). */
+  /**
+   * At the cap: the sources at the front that were idle for a window go first (expired, not
+   * counted); if that made room, done. Else one source is forgotten and counted: the first
+   * tracked that is not scanning now, looking at most 8 deep (scanning ones looked at go to the
+   * back); when all of those are scanning, the first of them all the same. O(1) amortised.
+   */
   private makeRoom(now: number): void {
-    const win = this.settings.scanHostsWindowMs;
-    for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
-    if (this.bySrc.size < this.settings.scanMaxSources) return;
-    let n = Math.max(1, this.settings.scanMaxSources >> 3);
-    for (const [k, s] of this.bySrc) {
-      if (n <= 0) break;
-      if (!s.key) { this.bySrc.delete(k); n--; }
+    const win = this.settings.scanHostsWindowMs, cap = this.settings.scanMaxSources;
+    const limit = Math.min(8, this.bySrc.size);
+    let firstK: number | string | undefined;
+    let firstS: HostScan | undefined;
+    let looked = 0;
+    for (;;) {
+      const k = this.bySrcOldest.key();
+      if (k === undefined) break;
+      const s = this.bySrc.get(k)!;
+      // the Oldest contract: a key it returned is deleted before asking again (kept ones go back in at the end)
+      this.bySrc.delete(k);
+      const idle = now - s.last > win;
+      if (looked === 0 && firstK === undefined) {
+        if (idle) continue;
+        if (this.bySrc.size + 1 < cap) { this.bySrc.set(k, s); return; }
+      }
+      if (!s.key || idle) { this.evicted++; break; }
+      looked++;
+      if (firstK === undefined) { firstK = k; firstS = s; } else this.bySrc.set(k, s);
+      if (looked >= limit) { firstK = undefined; this.evicted++; break; }
     }
-    if (this.bySrc.size >= this.settings.scanMaxSources) this.bySrc.delete(this.bySrc.keys().next().value!);
+    if (firstK !== undefined) this.bySrc.set(firstK, firstS!);
   }
 }
 
@@ -207,7 +229,7 @@ export function secs(ms: number): string {
 }
 
 export const scanHostsDetector: DetectorDef = scanDetector({
-  name: 'scan-hosts', kind: 'scan.hosts', severity: 'high', trackedStat: 'scanHostsTracked',
+  name: 'scan-hosts', kind: 'scan.hosts', severity: 'high', trackedStat: 'scanHostsTracked', evictedStat: 'scanHostsEvicted',
   make: (ctx) => new ScanHosts(ctx.settings, ctx.reporter),
   since: (scan, src, _dst, time) => scan.scanningSince(src, time),
 });

@@ -25,7 +25,11 @@ interface PortScan {
   ports: Set<number> | null;
   fastStart: number;
   fastN: number;
-  /** ports with a failed attempt since failStart */
+  /**
+   * ports with a failed attempt since failStart: the first kept without a Set (-1: none), the
+   * Set made at the second (most pairs of a host sweep fail once: no Set for each)
+   */
+  failedFirst: number;
   failed: Set<number> | null;
   failStart: number;
   key: string;
@@ -46,10 +50,12 @@ export class ScanPorts {
   private tail: PortScan | null = null;
   private count = 0;
   private readonly maxPairs: number;
+  /** pairs forgotten at maxPairs */
+  evicted = 0;
 
-  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter) {
-    // 16 targets per tracked source on average; a host sweep touches many pairs once each
-    this.maxPairs = settings.scanMaxSources * 16;
+  /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
+  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
+    this.maxPairs = Math.max(1, maxPairs);
   }
 
   private nextSweep = -Infinity;
@@ -104,14 +110,14 @@ export class ScanPorts {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (!s.failed) s.failed = new Set();
-    if (s.failed.size === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
-      s.failed.clear();
+    if (failedCount(s) === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
+      clearFailed(s);
       s.failStart = time;
     }
-    if (s.failed.has(dport)) return;
-    if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dport);
-    if (s.failed.size < this.settings.scanPortsThreshold) return;
+    if (dport === s.failedFirst || s.failed?.has(dport)) return;
+    if (s.failedFirst < 0) s.failedFirst = dport;
+    else if (failedCount(s) < this.settings.scanMaxTargets) (s.failed ??= new Set<number>()).add(dport);
+    if (failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
     s.ports = null;
     s.firstPort = -1;
@@ -163,7 +169,7 @@ export class ScanPorts {
     s.firstPort = -1;
     s.fastStart = time;
     s.fastN = 0;
-    s.failed?.clear();
+    clearFailed(s);
   }
 
   private countPort(s: PortScan, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
@@ -177,6 +183,7 @@ export class ScanPorts {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
+    if (s.failedFirst >= 0) this.remember(s, s.failedFirst);
     if (s.failed) for (const p of s.failed) this.remember(s, p);
     const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
     s.key = this.raise(start, rule, count, sub, dst, proto, time);
@@ -194,30 +201,48 @@ export class ScanPorts {
   }
 
   /**
-   * At the cap: forget idle pairs, else the oldest eighth (a sweep of one address each
-   * touches many pairs once). Deleting in batches keeps this O(1) per flow amortised.
+   * At the cap: the pairs at the front idle for a window go first (expired, not counted); if
+   * that made room, done. Else one pair is forgotten and counted: the first seen that is not
+   * scanning now, looking at most 8 deep (scanning ones looked at go to the back); when all
+   * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
     const win = this.settings.scanPortsWindowMs;
-    for (let s = this.head; s !== null; ) {
-      const next = s.next;
-      if (now - s.last > win) this.remove(s);
-      s = next;
+    while (this.head !== null && now - this.head.last > win) this.remove(this.head);
+    if (this.count < this.maxPairs || this.head === null) return;
+    const first = this.head;
+    const limit = Math.min(8, this.count);
+    for (let looked = 0; this.head !== null; looked++) {
+      const s = this.head;
+      if (!s.key || now - s.last > win) {
+        this.remove(s);
+        this.evicted++;
+        return;
+      }
+      if (looked + 1 >= limit) break;
+      this.unlinkPair(s);
+      this.appendPair(s);
     }
-    if (this.count < this.maxPairs) return;
-    let n = Math.max(1, this.maxPairs >> 3);
-    for (let s = this.head; s !== null && n > 0; ) {
-      const next = s.next;
-      if (!s.key) { this.remove(s); n--; }
-      s = next;
-    }
-    if (this.count >= this.maxPairs && this.head) this.remove(this.head);
+    this.remove(first);
+    this.evicted++;
+  }
+
+  private unlinkPair(s: PortScan): void {
+    if (s.prev) s.prev.next = s.next; else this.head = s.next;
+    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
+    s.prev = s.next = null;
+  }
+
+  private appendPair(s: PortScan): void {
+    s.prev = this.tail;
+    if (this.tail) this.tail.next = s; else this.head = s;
+    this.tail = s;
   }
 
   private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
     if (this.count >= this.maxPairs) this.makeRoom(time);
     const s: PortScan = {
-      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failed: null, failStart: time,
+      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failedFirst: -1, failed: null, failStart: time,
       key: '', start: time, rule: '', src, dst, prev: null, next: null,
     };
     let targets = this.bySrc.get(src);
@@ -226,9 +251,7 @@ export class ScanPorts {
       this.bySrc.set(src, targets);
     }
     targets.set(dst, s);
-    s.prev = this.tail;
-    if (this.tail) this.tail.next = s; else this.head = s;
-    this.tail = s;
+    this.appendPair(s);
     this.count++;
     return s;
   }
@@ -237,15 +260,22 @@ export class ScanPorts {
     const targets = this.bySrc.get(s.src)!;
     targets.delete(s.dst);
     if (targets.size === 0) this.bySrc.delete(s.src);
-    if (s.prev) s.prev.next = s.next; else this.head = s.next;
-    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
-    s.prev = s.next = null;
+    this.unlinkPair(s);
     this.count--;
   }
 }
 
+function failedCount(s: PortScan): number {
+  return (s.failedFirst >= 0 ? 1 : 0) + (s.failed ? s.failed.size : 0);
+}
+
+function clearFailed(s: PortScan): void {
+  s.failedFirst = -1;
+  s.failed?.clear();
+}
+
 export const scanPortsDetector: DetectorDef = scanDetector({
-  name: 'scan-ports', kind: 'scan.ports', severity: 'high', trackedStat: 'scanPortsTracked',
+  name: 'scan-ports', kind: 'scan.ports', severity: 'high', trackedStat: 'scanPortsTracked', evictedStat: 'scanPortsEvicted',
   make: (ctx) => new ScanPorts(ctx.settings, ctx.reporter),
   since: (scan, src, dst, time) => scan.scanningSince(src, dst, time),
 });

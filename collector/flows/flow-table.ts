@@ -5,7 +5,7 @@
 import type { FlowRecord, FlowStart, Origin } from '../types.js';
 import { protoName, macString } from '../types.js';
 import { PacketInfo, L3, DecodeError, TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST } from '../decode/packet.js';
-import { ip4String, ip6String } from '../decode/addr.js';
+import { ip4String, ip6WordsString } from '../decode/addr.js';
 
 /**
  * Timeouts in ms of packet time. Defaults follow softflowd's spirit, shortened for an IoT
@@ -25,7 +25,11 @@ export interface FlowTableOptions {
   idleOtherMs?: number;
   /** a flow older than this emits an interim record (final=false) and restarts its counters; default 1 800 000 */
   activeTimeoutMs?: number;
-  /** live flows at most; the least recently seen is evicted (emitted as final) to make room. Default 262 144 */
+  /**
+   * live flows at most; the least recently seen is evicted (emitted as final) to make room and
+   * counted (stats().evicted). Default 1 048 576: a flow costs about 170 bytes of typed arrays,
+   * touched only once its slot is first used, so the default reserves address space, not memory.
+   */
   maxFlows?: number;
   /** how long a first fragment's flow stays findable for later fragments; default 30 000 */
   fragmentTimeoutMs?: number;
@@ -81,6 +85,9 @@ export interface FlowTableStats {
   /** flows ended by an idle timeout */
   expired: number;
 }
+
+/** FlowTableOptions.maxFlows unless given: a million live flows (a scan or flood) fit without an eviction. */
+export const DEFAULT_MAX_FLOWS = 1 << 20;
 
 // Timeout classes; each has its own last-seen ordered list so the oldest of each is at its head.
 const C_TCP = 0, C_TCP_CLOSED = 1, C_UDP = 2, C_ICMP = 3, C_OTHER = 4, N_CLASSES = 5;
@@ -143,11 +150,14 @@ export class FlowTable {
   private readonly firstFlags: Uint8Array;
   private readonly firstBytes: Int32Array;
   private readonly firstKind: Uint8Array;
-  private readonly srcStr: string[];
-  private readonly dstStr: string[];
-  private readonly srcMacStr: string[];
-  private readonly dstMacStr: string[];
-  private readonly names: (string | undefined)[];
+  // Addresses are not kept as text: the key holds them (initiator on side I_INIT) and the MACs
+  // are numbers, so a million live flows to a million hosts hold no string each; the text is
+  // made when a record or start event is built, once or twice per flow.
+  private readonly srcMac: Float64Array;   // initiator's
+  private readonly dstMac: Float64Array;
+  /** server names (TLS SNI, HTTP Host) of the few flows that have one, by slot */
+  private readonly names = new Map<number, string>();
+  private readonly w6 = new Uint16Array(8);
 
   private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
   private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
@@ -184,8 +194,8 @@ export class FlowTable {
   // scratch for the packet being added: key words, and the unordered addresses
   private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
-  private readonly macs = new Map<number, string>();
-  private readonly ip4s = new Map<number, string>();
+  private readonly macs = new TextCache(MAC_TEXT_SLOTS, macString);
+  private readonly ip4s = new TextCache(IP4_TEXT_SLOTS, ip4String);
   private readonly dw = new Uint32Array(4);
 
   constructor(opts: FlowTableOptions, events: FlowTableEvents) {
@@ -200,7 +210,7 @@ export class FlowTable {
     this.fragMs = opts.fragmentTimeoutMs ?? 30_000;
     this.advanceEvery = opts.advanceEveryMs ?? 1000;
     this.relistMs = opts.lruResolutionMs ?? 1000;
-    const cap = Math.max(1, Math.floor(opts.maxFlows ?? 262_144));
+    const cap = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
     this.cap = cap;
     let span = 1;
     while (span < cap) span *= 2;
@@ -223,13 +233,9 @@ export class FlowTable {
     this.firstFlags = new Uint8Array(cap);
     this.firstBytes = new Int32Array(cap);
     this.firstKind = new Uint8Array(cap);
-    // The string columns grow as slots are first used (create()): filling 5 x 262,144 entries up
-    // front was a tenth of a small capture's run. The typed arrays cost nothing until touched.
-    this.srcStr = [];
-    this.dstStr = [];
-    this.srcMacStr = [];
-    this.dstMacStr = [];
-    this.names = [];
+    // The typed arrays cost nothing until touched: pages of slots never used stay unmapped.
+    this.srcMac = new Float64Array(cap);
+    this.dstMac = new Float64Array(cap);
     this.freeNext = new Int32Array(cap);
     let fsize = 16;
     while (fsize < (opts.fragmentSlots ?? 4096)) fsize *= 2;
@@ -318,7 +324,7 @@ export class FlowTable {
   setName(flowId: number, name: string): void {
     let slot = this.lastSlot;
     if (slot === NIL || this.f[slot * RW + R_ID] !== flowId) slot = this.slotOf(flowId);
-    if (slot !== NIL) this.names[slot] = name;
+    if (slot !== NIL) this.names.set(slot, name);
   }
 
   /** Emit every live flow as final, oldest id first (end of capture, shutdown). */
@@ -446,7 +452,6 @@ export class FlowTable {
     if (this.freeHead === NIL) {
       if (this.fresh < this.cap) {
         const slot = this.fresh++;
-        this.srcStr.push(''); this.dstStr.push(''); this.srcMacStr.push(''); this.dstMacStr.push(''); this.names.push(undefined);
         this.freeNext[slot] = NIL;
         this.freeHead = slot;
       } else this.evictOldest();
@@ -484,14 +489,8 @@ export class FlowTable {
     const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
     this.n[slot * IW + I_CLS] = c;
     this.append(slot, c);
-    const s = p.l3 === L3.IPv4 ? this.ip4Text(p.src4) : ip6String(p.buf, p.srcOff);
-    const d = p.l3 === L3.IPv4 ? this.ip4Text(p.dst4) : ip6String(p.buf, p.dstOff);
-    const sm = this.macText(p.srcMac), dm = this.macText(p.dstMac);
-    this.srcStr[slot] = rev ? d : s;
-    this.dstStr[slot] = rev ? s : d;
-    this.srcMacStr[slot] = rev ? dm : sm;
-    this.dstMacStr[slot] = rev ? sm : dm;
-    this.names[slot] = undefined;
+    this.srcMac[slot] = rev ? p.dstMac : p.srcMac;
+    this.dstMac[slot] = rev ? p.srcMac : p.dstMac;
     this.firstTs[slot] = ts;
     this.firstFlags[slot] = flags;
     this.firstBytes[slot] = p.ipLen;
@@ -554,8 +553,8 @@ export class FlowTable {
   private startAt(slot: number): FlowStart {
     return {
       id: this.f[slot * RW + R_ID], time: this.firstTs[slot], proto: protoName(this.proto[slot]),
-      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
-      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot], tcpFlags: this.firstFlags[slot],
+      src: this.addrText(slot, 0), sport: this.sport[slot], dst: this.addrText(slot, 1), dport: this.dport[slot],
+      srcMac: this.macText(this.srcMac[slot]), dstMac: this.macText(this.dstMac[slot]), vlan: this.vlan[slot], tcpFlags: this.firstFlags[slot],
       bytes: this.firstBytes[slot], origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
       firstPacket: FIRST_NAMES[this.firstKind[slot]],
     };
@@ -566,12 +565,21 @@ export class FlowTable {
    * shared string costs neither the formatting nor a young-generation copy while the flow lives.
    */
   private ip4Text(a: number): string {
-    return cachedText(this.ip4s, a, ip4String);
+    return this.ip4s.text(a);
+  }
+
+  /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
+  private addrText(slot: number, end: number): string {
+    const base = slot * KW, side = this.n[slot * IW + I_INIT] ^ end, key = this.key;
+    if ((key[base + 9] & 0xff) === 4) return this.ip4Text(key[base + 3 + side * 4]);
+    const w = this.w6, o = base + side * 4;
+    for (let i = 0; i < 4; i++) { w[i * 2] = key[o + i] >>> 16; w[i * 2 + 1] = key[o + i] & 0xffff; }
+    return ip6WordsString(w);
   }
 
   /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
   private macText(mac: number): string {
-    return cachedText(this.macs, mac, macString);
+    return this.macs.text(mac);
   }
 
   private evictOldest(): void {
@@ -590,8 +598,7 @@ export class FlowTable {
     if (this.n[slot * IW + I_CLS] === C_TCP_CLOSED) this.rememberClosed(slot);
     this.unlink(slot);
     this.indexRemove(slot);
-    this.srcStr[slot] = ''; this.dstStr[slot] = ''; this.srcMacStr[slot] = ''; this.dstMacStr[slot] = '';
-    this.names[slot] = undefined;
+    if (this.names.size > 0) this.names.delete(slot);
     this.f[slot * RW + R_ID] = 0;
     if (this.lastSlot === slot) this.lastSlot = NIL;
     this.freeNext[slot] = this.freeHead;
@@ -617,8 +624,8 @@ export class FlowTable {
       for (let s = this.tails[c]; s !== NIL && out.length < want; s = this.links[s * 2]) {
         if (proto !== undefined && this.proto[s] !== proto) continue;
         if (port !== undefined && this.sport[s] !== port && this.dport[s] !== port) continue;
-        if (ips !== undefined && !ips.includes(this.srcStr[s]) && !ips.includes(this.dstStr[s])) continue;
-        if (macs !== undefined && !macs.includes(this.srcMacStr[s]) && !macs.includes(this.dstMacStr[s])) continue;
+        if (ips !== undefined && !ips.includes(this.addrText(s, 0)) && !ips.includes(this.addrText(s, 1))) continue;
+        if (macs !== undefined && !macs.includes(this.macText(this.srcMac[s])) && !macs.includes(this.macText(this.dstMac[s]))) continue;
         out.push(this.recordAt(s, false));
       }
     }
@@ -628,13 +635,13 @@ export class FlowTable {
   private recordAt(slot: number, final: boolean): FlowRecord {
     const rec: FlowRecord = {
       id: this.f[slot * RW + R_ID], start: this.f[slot * RW + R_START], end: this.f[slot * RW + R_END], proto: protoName(this.proto[slot]),
-      src: this.srcStr[slot], sport: this.sport[slot], dst: this.dstStr[slot], dport: this.dport[slot],
+      src: this.addrText(slot, 0), sport: this.sport[slot], dst: this.addrText(slot, 1), dport: this.dport[slot],
       packets: this.f[slot * RW + R_PKTS], bytes: this.f[slot * RW + R_BYTES],
       packetsRev: this.f[slot * RW + R_PKTS + 1], bytesRev: this.f[slot * RW + R_BYTES + 1],
-      srcMac: this.srcMacStr[slot], dstMac: this.dstMacStr[slot], vlan: this.vlan[slot],
+      srcMac: this.macText(this.srcMac[slot]), dstMac: this.macText(this.dstMac[slot]), vlan: this.vlan[slot],
       tcpFlags: this.n[slot * IW + I_FLAGS], origin: this.origin, exporter: '', final,
     };
-    const name = this.names[slot];
+    const name = this.names.size > 0 ? this.names.get(slot) : undefined;
     if (name !== undefined) rec.serverName = name;
     return rec;
   }
@@ -774,15 +781,35 @@ function groupDestination(p: PacketInfo): boolean {
   return p.dstMac >= 0 && Math.floor(p.dstMac / 0x10000000000) % 2 === 1;
 }
 
-/** format(key), kept in cache (emptied when it reaches 65,536 entries, so it stays bounded). */
-function cachedText(cache: Map<number, string>, key: number, format: (key: number) => string): string {
-  let s = cache.get(key);
-  if (s === undefined) {
-    s = format(key);
-    if (cache.size >= 65_536) cache.clear();
-    cache.set(key, s);
+const IP4_TEXT_SLOTS = 16_384, MAC_TEXT_SLOTS = 16_384;
+
+/**
+ * format(key), cached direct-mapped (a key overwrites the one in its slot): the addresses that
+ * recur (a segment's devices, its resolvers, the gateway's MAC) stay, and a sweep of a million
+ * distinct hosts costs one typed-array compare per miss, not a Map insert and, every 65,536
+ * misses, a rebuild of the Map (that was a seventh of a churn replay).
+ */
+class TextCache {
+  private readonly keys: Float64Array;
+  private readonly texts: string[];
+  private readonly shift: number;
+
+  /** slots: a power of two */
+  constructor(slots: number, private readonly format: (key: number) => string) {
+    this.keys = new Float64Array(slots).fill(NaN);
+    this.texts = new Array<string>(slots).fill('');
+    this.shift = 32 - Math.log2(slots);
   }
-  return s;
+
+  text(key: number): string {
+    // MACs run to 48 bits: fold the high word in; an IPv4 word is below 2^32
+    const e = Math.imul((key >>> 0) ^ Math.floor(key / 4294967296), 0x9e3779b1) >>> this.shift;
+    if (this.keys[e] === key) return this.texts[e];
+    const s = this.format(key);
+    this.keys[e] = key;
+    this.texts[e] = s;
+    return s;
+  }
 }
 
 /**

@@ -38,6 +38,8 @@ export class DnsNames {
   private head = -1;
   private tail = -1;
   private total = 0;
+  /** names dropped to stay under maxEntries or MAX_PER_PAIR (expired ones are not counted) */
+  evicted = 0;
   private readonly client = new Uint32Array(4);
   private readonly fromMessage = new DnsAnswers();
   /** a record's owner name and the names that CNAME to it */
@@ -145,6 +147,7 @@ export class DnsNames {
       for (let i = 1; i < list.length; i++) if (list[i].seen < list[oldest].seen) oldest = i;
       list.splice(oldest, 1);
       this.total--;
+      this.evicted++;
     }
     list.push({ name, expires, seen });
     this.total++;
@@ -155,9 +158,11 @@ export class DnsNames {
         // only this pair left: drop its oldest names
         victim.shift();
         this.total--;
+        this.evicted++;
         continue;
       }
       this.total -= victim.length;
+      this.evicted += victim.length;
       this.unlink(first);
       this.pairs.remove(first);
       this.lists[first] = NO_NAMES;

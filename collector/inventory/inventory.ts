@@ -19,6 +19,7 @@ import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
 import { validMudUrl } from './mud-url.js';
+import { Oldest } from '../oldest.js';
 
 /** What placement reads of a device; mudUrl is "" when it announced none. */
 export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname: string; mudUrl: string }
@@ -35,8 +36,14 @@ export interface InventoryOptions {
   place?: (facts: DeviceFacts) => Placement;
   /** ms a DNS name outlives its TTL; default 300 000 */
   dnsGraceMs?: number;
-  /** DNS names kept in all (per client and address); default 100 000 */
+  /** DNS names kept in all (per client and address); default 100 000; names dropped at the cap are counted (capStats) */
   dnsMaxEntries?: number;
+  /**
+   * devices held at most; default 65 536. At the cap a new device takes the place of the one
+   * that entered first, unless that one was seen within the last minute (then it goes to the
+   * back and the next is tried, a few at most); forgotten devices are counted (capStats).
+   */
+  maxDevices?: number;
   /**
    * ms of packet time after which a binding nobody re-confirmed may move to another MAC without
    * a conflict (a lease handed to a new device after the old one left); default 1 800 000.
@@ -79,6 +86,21 @@ interface Entry {
   hostnameFrom: 'dhcp' | 'mdns' | '';
 }
 
+/** InventoryOptions.maxDevices unless given. */
+export const DEFAULT_MAX_DEVICES = 65_536;
+/** a device seen this recently is passed over once when the cap needs room */
+const RECENT_MS = 60_000;
+
+export interface InventoryCapStats {
+  devices: number;
+  /** devices forgotten at maxDevices */
+  devicesEvicted: number;
+  /** DNS names held (dnsMaxEntries) */
+  dnsNames: number;
+  /** DNS names dropped to stay under dnsMaxEntries or 16 per (client, address) */
+  dnsNamesEvicted: number;
+}
+
 const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' };
 
 export class Inventory implements InventoryView {
@@ -95,6 +117,9 @@ export class Inventory implements InventoryView {
   private readonly dns: DnsNames;
   /** MUD URLs announced but refused by validMudUrl() (not https, too long, unparsable): skipped */
   mudUrlsRejected = 0;
+  private readonly maxDevices: number;
+  private readonly byIdOldest = new Oldest(this.byId);
+  private devicesEvicted = 0;
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
     this.isLocal = opts.isLocal ?? isLocalIp;
@@ -105,6 +130,12 @@ export class Inventory implements InventoryView {
     this.onLink = opts.onLink;
     this.events = events;
     this.dns = new DnsNames(opts.dnsGraceMs ?? 300_000, Math.max(1, opts.dnsMaxEntries ?? 100_000));
+    this.maxDevices = Math.max(1, Math.floor(opts.maxDevices ?? DEFAULT_MAX_DEVICES));
+  }
+
+  /** What the caps hold and what they pushed out: devices and DNS names. */
+  capStats(): InventoryCapStats {
+    return { devices: this.byId.size, devicesEvicted: this.devicesEvicted, dnsNames: this.dns.size, dnsNamesEvicted: this.dns.evicted };
   }
 
   // ---- InventoryView -------------------------------------------------------------
@@ -397,12 +428,34 @@ export class Inventory implements InventoryView {
         hostname: '', profile: '', segment: '', firstSeen: ts, lastSeen: ts, known: false,
       };
       e = { dev, sig: '', facts: '', hostnameFrom: '' };
+      if (this.byId.size >= this.maxDevices) this.makeRoom(ts);
       this.byId.set(id, e);
     } else {
       if (ts > e.dev.lastSeen) e.dev.lastSeen = ts;
       if (ts < e.dev.firstSeen) e.dev.firstSeen = ts;
     }
     return e;
+  }
+
+  /**
+   * Forget one device to stay under maxDevices: the first to enter, unless seen in the last
+   * minute (a device still talking goes to the back, up to 8 times; then the first goes anyway).
+   * Its bindings go with it, so its addresses are free for whoever claims them next.
+   */
+  private makeRoom(ts: number): void {
+    for (let tries = 0; ; tries++) {
+      const id = this.byIdOldest.key();
+      if (id === undefined) return;
+      const e = this.byId.get(id)!;
+      this.byId.delete(id);
+      if (tries < 8 && ts - e.dev.lastSeen < RECENT_MS) { this.byId.set(id, e); continue; }
+      for (const ip of e.dev.ips) {
+        const k = addrKey(ip);
+        if (this.bindings.get(k)?.mac === id) this.bindings.delete(k);
+      }
+      this.devicesEvicted++;
+      return;
+    }
   }
 
   /** ip (canonical) now belongs to mac; raises onConflict when another MAC held it recently. */

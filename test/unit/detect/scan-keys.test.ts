@@ -283,19 +283,17 @@ t.test('scan.ports: at most 16 pairs per tracked source (48); eviction spares ru
   for (let i = 1; i < 48; i++) flow(S, `10.0.1.${i}`, 1, T + i);
   t.equal(d.tracked, 48);
   flow(S, '10.0.2.1', 1, T + 100);
-  t.equal(d.tracked, 43, 'the oldest eighth (6) not scanning goes, then the new pair');
-  t.equal(d.scanningSince(S, 'fd00:1::1', T + 100), T, 'the running scan is kept');
-  for (let p = 2; p <= 3; p++) flow(S, '10.0.1.6', p, T + 100 + p);
-  t.equal(flow(S, '10.0.1.6', 4, T + 105), -1, 'the sixth pair was forgotten: three ports since');
-  t.equal(flow(S, '10.0.1.7', 2, T + 106), -1);
+  t.equal(d.tracked, 48, 'one pair goes for the new one');
+  t.equal(d.evicted, 1, 'and is counted');
+  t.equal(d.scanningSince(S, 'fd00:1::1', T + 100), T, 'the running scan is kept (passed over)');
+  for (let p = 2; p <= 3; p++) flow(S, '10.0.1.1', p, T + 100 + p);
+  t.equal(flow(S, '10.0.1.1', 4, T + 105), -1, 'the first pair not scanning was forgotten: three ports since');
   t.equal(r.reports.length, 1);
-  t.equal(d.tracked, 44, 'the forgotten pair is back');
-  d.tick(T + 3046);
-  t.equal(d.tracked, 5, 'a sweep drops the pairs idle longer than a window (the scan and pairs 8..45)');
-  d.tick(T + 4545);
-  t.equal(d.tracked, 5, 'sweeps run every half window');
-  d.tick(T + 4546);
-  t.equal(d.tracked, 0);
+  t.equal(d.tracked, 48, 'still at the cap: its return pushed the next one out');
+  t.equal(d.evicted, 2);
+  t.equal(d.scanningSince(S, 'fd00:1::1', T + 105), T, 'the scan moved to the back, so it is kept again');
+  d.tick(T + 100_000);
+  t.equal(d.tracked, 0, 'a sweep drops the idle pairs');
 });
 
 t.test('failedAttempt: which flow records are failed connection attempts', async (t) => {
