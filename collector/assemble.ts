@@ -6,6 +6,7 @@
 import type { CompiledPolicy } from './policy/types.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
+import { DETECTORS } from './detect/registry.js';
 import type { Log, NetflowFigures, Sink } from './types.js';
 import { Pipeline } from './pipeline.js';
 import { JsonlSink } from './sinks/jsonl.js';
@@ -59,6 +60,8 @@ export interface AssembleSettings {
   alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
   /** detector settings over the policy's (the run config's degraded_silence). */
   detect?: Partial<DetectSettings>;
+  /** a learner (learn/observer.ts) fed with the judged flows, after the other detectors. */
+  learner?: { detector(): DetectorDef };
 }
 
 export interface Collector {
@@ -162,7 +165,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     sinks,
     restore,
     detect: s.detect,
-    detectors: s.detectors,
+    detectors: s.learner ? [...(s.detectors ?? DETECTORS), s.learner.detector()] : s.detectors,
     log: s.log,
     host: s.host,
     source: sourceName,
