@@ -183,11 +183,13 @@ export class Policy implements CompiledPolicy {
   private verdicts = new Map<string, Verdict[]>();
   private detectors: Partial<DetectSettings>;
   private exceptions: Exceptions;
+  private readonly mudSection: { auto: boolean; dir?: string };
 
   constructor(readonly source: string, doc: PolicyDoc, memo: RuleMemo = new RuleMemo()) {
     this.vlan = doc.vlan;
     this.detectors = detectorSettings(doc.detectors);
     this.exceptions = new Exceptions(doc.exceptions ?? []);
+    this.mudSection = doc.mud?.dir !== undefined ? { auto: doc.mud.auto ?? false, dir: doc.mud.dir } : { auto: doc.mud?.auto ?? false };
     for (const [name, list] of Object.entries(doc.segments)) {
       for (const c of list) this.segs.insert(cidr(c), () => name);
     }
@@ -387,6 +389,10 @@ export class Policy implements CompiledPolicy {
 
   nextExceptionEnd(now: number): number {
     return this.exceptions.nextEnd(now);
+  }
+
+  mud(): { auto: boolean; dir?: string } {
+    return { ...this.mudSection };
   }
 
   detectSettings(): Partial<DetectSettings> {

@@ -88,7 +88,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
           },
           "profile": {
             "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-            "description": "profile name: letters, digits, \"_\", \".\" or \"-\", at most 64",
+            "description": "profile name (letters, digits, \"_\", \".\" or \"-\", at most 64), or \"mud\" (judged by the MUD file its MUD URL names) or \"learn\" (its profile is being learned)",
             "type": "string"
           },
           "mac": {
@@ -120,6 +120,38 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
       "description": "profile name: letters, digits, \"_\", \".\" or \"-\", at most 64",
       "type": "string"
     },
+    "controllers": {
+      "description": "named sets of hosts for \"controller:NAME\" targets: name -> list of IPs, CIDRs, domain globs or \"device:NAME\"",
+      "additionalProperties": false,
+      "type": "object",
+      "patternProperties": {
+        "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": {
+          "minItems": 1,
+          "type": "array",
+          "items": {
+            "minLength": 1,
+            "description": "an IP, a CIDR, a domain glob or \"device:NAME\"",
+            "type": "string"
+          }
+        }
+      }
+    },
+    "mud": {
+      "additionalProperties": false,
+      "description": "MUD (RFC 8520): devices judged by their manufacturer's MUD file",
+      "type": "object",
+      "properties": {
+        "auto": {
+          "description": "every watched device that announces a MUD URL and has no entry of its own is judged by its MUD file",
+          "type": "boolean"
+        },
+        "dir": {
+          "minLength": 1,
+          "description": "a local folder of MUD files, for sites that fetch nothing",
+          "type": "string"
+        }
+      }
+    },
     "profiles": {
       "description": "profiles by name",
       "additionalProperties": false,
@@ -127,7 +159,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
       "patternProperties": {
         "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": {
           "additionalProperties": false,
-          "description": "a device profile: allow rules and limits",
+          "description": "a device profile: allow rules, inbound rules and limits",
           "type": "object",
           "required": [
             "allow"
@@ -141,12 +173,12 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
               "type": "array",
               "items": {
                 "additionalProperties": false,
-                "description": "an allow rule: `service`, or `to` and/or `ports`",
+                "description": "an allow rule: `service`, or `to` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`",
                 "type": "object",
                 "properties": {
                   "to": {
                     "minLength": 1,
-                    "description": "destination: an IP, a CIDR, a domain glob (\"*.ring.com\" or \"ring.com\"), \"segment:NAME\" or \"device:NAME\"; left out = any host",
+                    "description": "destination: an IP, a CIDR, a domain glob (\"*.ring.com\" or \"ring.com\"), \"segment:NAME\", \"device:NAME\", \"controller:NAME\", \"manufacturer:DOMAIN\", \"same-manufacturer\" or \"local-networks\"; left out = any host",
                     "type": "string"
                   },
                   "ports": {
@@ -157,6 +189,63 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
                       "description": "a port: \"N/proto\", \"N-M/proto\" (proto tcp, udp or sctp) or \"icmp\"",
                       "type": "string"
                     }
+                  },
+                  "from_ports": {
+                    "minItems": 1,
+                    "description": "the device's own (source) ports the flow may come from",
+                    "type": "array",
+                    "items": {
+                      "description": "a port: \"N/proto\", \"N-M/proto\" (proto tcp, udp or sctp) or \"icmp\"",
+                      "type": "string"
+                    }
+                  },
+                  "icmp": {
+                    "minItems": 1,
+                    "description": "ICMP types (and codes) the rule allows, and only those",
+                    "type": "array",
+                    "items": {
+                      "description": "an ICMP type by name (echo-reply, destination-unreachable, source-quench, redirect, echo-request, router-advertisement, router-solicitation, time-exceeded, parameter-problem, timestamp, timestamp-reply) or number 0-255, optionally with a code: \"TYPE/CODE\"",
+                      "anyOf": [
+                        {
+                          "minimum": 0,
+                          "maximum": 255,
+                          "type": "integer"
+                        },
+                        {
+                          "minLength": 1,
+                          "type": "string"
+                        }
+                      ]
+                    }
+                  },
+                  "icmpv6": {
+                    "minItems": 1,
+                    "description": "ICMPv6 types (and codes) the rule allows, and only those",
+                    "type": "array",
+                    "items": {
+                      "description": "an ICMPv6 type by name (destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request, echo-reply, mld-query, mld-report, mld-done, router-solicitation, router-advertisement, neighbor-solicitation, neighbor-advertisement, redirect, mldv2-report) or number 0-255, optionally with a code: \"TYPE/CODE\"",
+                      "anyOf": [
+                        {
+                          "minimum": 0,
+                          "maximum": 255,
+                          "type": "integer"
+                        },
+                        {
+                          "minLength": 1,
+                          "type": "string"
+                        }
+                      ]
+                    }
+                  },
+                  "proto": {
+                    "minimum": 0,
+                    "maximum": 255,
+                    "description": "an IP protocol number 0-255, e.g. 2 (IGMP), 6 (TCP), 17 (UDP); alone it allows every flow of that protocol",
+                    "type": "integer"
+                  },
+                  "comment": {
+                    "description": "free text for people",
+                    "type": "string"
                   },
                   "service": {
                     "description": "a built-in service: dns, ntp, dhcp, mdns, ssdp, icmp",
@@ -186,10 +275,6 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
                         "type": "string"
                       }
                     ]
-                  },
-                  "comment": {
-                    "description": "free text for people",
-                    "type": "string"
                   }
                 }
               }
@@ -224,6 +309,88 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
                       "type": "string"
                     }
                   ]
+                }
+              }
+            },
+            "allow_in": {
+              "description": "inbound rules: who may open flows to a device of this profile; left out = flows from inside the site are not judged, flows from the Internet always are",
+              "type": "array",
+              "items": {
+                "additionalProperties": false,
+                "description": "an inbound rule: who may open flows to the device: `from` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`",
+                "type": "object",
+                "properties": {
+                  "from": {
+                    "minLength": 1,
+                    "description": "the host opening the flow: an IP, a CIDR, a domain glob (\"*.ring.com\" or \"ring.com\"), \"segment:NAME\", \"device:NAME\", \"controller:NAME\", \"manufacturer:DOMAIN\", \"same-manufacturer\" or \"local-networks\"; left out = any host",
+                    "type": "string"
+                  },
+                  "ports": {
+                    "minItems": 1,
+                    "description": "the device's own (destination) ports the opener may reach; left out = any port and protocol",
+                    "type": "array",
+                    "items": {
+                      "description": "a port: \"N/proto\", \"N-M/proto\" (proto tcp, udp or sctp) or \"icmp\"",
+                      "type": "string"
+                    }
+                  },
+                  "from_ports": {
+                    "minItems": 1,
+                    "description": "the opener's (source) ports the flow may come from",
+                    "type": "array",
+                    "items": {
+                      "description": "a port: \"N/proto\", \"N-M/proto\" (proto tcp, udp or sctp) or \"icmp\"",
+                      "type": "string"
+                    }
+                  },
+                  "icmp": {
+                    "minItems": 1,
+                    "description": "ICMP types (and codes) the rule allows, and only those",
+                    "type": "array",
+                    "items": {
+                      "description": "an ICMP type by name (echo-reply, destination-unreachable, source-quench, redirect, echo-request, router-advertisement, router-solicitation, time-exceeded, parameter-problem, timestamp, timestamp-reply) or number 0-255, optionally with a code: \"TYPE/CODE\"",
+                      "anyOf": [
+                        {
+                          "minimum": 0,
+                          "maximum": 255,
+                          "type": "integer"
+                        },
+                        {
+                          "minLength": 1,
+                          "type": "string"
+                        }
+                      ]
+                    }
+                  },
+                  "icmpv6": {
+                    "minItems": 1,
+                    "description": "ICMPv6 types (and codes) the rule allows, and only those",
+                    "type": "array",
+                    "items": {
+                      "description": "an ICMPv6 type by name (destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request, echo-reply, mld-query, mld-report, mld-done, router-solicitation, router-advertisement, neighbor-solicitation, neighbor-advertisement, redirect, mldv2-report) or number 0-255, optionally with a code: \"TYPE/CODE\"",
+                      "anyOf": [
+                        {
+                          "minimum": 0,
+                          "maximum": 255,
+                          "type": "integer"
+                        },
+                        {
+                          "minLength": 1,
+                          "type": "string"
+                        }
+                      ]
+                    }
+                  },
+                  "proto": {
+                    "minimum": 0,
+                    "maximum": 255,
+                    "description": "an IP protocol number 0-255, e.g. 2 (IGMP), 6 (TCP), 17 (UDP); alone it allows every flow of that protocol",
+                    "type": "integer"
+                  },
+                  "comment": {
+                    "description": "free text for people",
+                    "type": "string"
+                  }
                 }
               }
             }

@@ -3,6 +3,9 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { ANOMALY_KINDS, SEVERITIES } from '../types.js';
+import { ICMP4_TYPES, ICMP6_TYPES } from './schema-names.js';
+
+export { ICMP4_TYPES, ICMP6_TYPES, RESERVED_PROFILES } from './schema-names.js';
 
 /** Names of segments, profiles and devices: what `segment:NAME` and `device:NAME` can spell. */
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
@@ -16,19 +19,50 @@ const Size = Type.Union([
 
 export const SERVICES = ['dns', 'ntp', 'dhcp', 'mdns', 'ssdp', 'icmp'] as const;
 
+const TARGET_TEXT = 'an IP, a CIDR, a domain glob ("*.ring.com" or "ring.com"), "segment:NAME", "device:NAME", "controller:NAME", "manufacturer:DOMAIN", "same-manufacturer" or "local-networks"';
+
+const PortList = (what: string) => Type.Array(Type.String({
+  description: 'a port: "N/proto", "N-M/proto" (proto tcp, udp or sctp) or "icmp"',
+}), { minItems: 1, description: what });
+
+const IcmpList = (v6: boolean) => Type.Array(Type.Union([
+  Type.Integer({ minimum: 0, maximum: 255 }),
+  Type.String({ minLength: 1 }),
+], { description: `an ICMP${v6 ? 'v6' : ''} type by name (${Object.keys(v6 ? ICMP6_TYPES : ICMP4_TYPES).join(', ')}) or number 0-255, optionally with a code: "TYPE/CODE"` }),
+{ minItems: 1, description: `ICMP${v6 ? 'v6' : ''} types (and codes) the rule allows, and only those` });
+
+/** Keys an outbound (`allow`) and an inbound (`allow_in`) rule share. */
+const matchKeys = (dir: 'out' | 'in') => ({
+  ports: Type.Optional(PortList(dir === 'out'
+    ? 'ports the rule allows; left out = any port and protocol'
+    : 'the device\'s own (destination) ports the opener may reach; left out = any port and protocol')),
+  from_ports: Type.Optional(PortList(dir === 'out'
+    ? 'the device\'s own (source) ports the flow may come from'
+    : 'the opener\'s (source) ports the flow may come from')),
+  icmp: Type.Optional(IcmpList(false)),
+  icmpv6: Type.Optional(IcmpList(true)),
+  proto: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, description: 'an IP protocol number 0-255, e.g. 2 (IGMP), 6 (TCP), 17 (UDP); alone it allows every flow of that protocol' })),
+  comment: Type.Optional(Type.String({ description: 'free text for people' })),
+});
+
 export const RuleSchema = Type.Object({
   to: Type.Optional(Type.String({
     minLength: 1,
-    description: 'destination: an IP, a CIDR, a domain glob ("*.ring.com" or "ring.com"), "segment:NAME" or "device:NAME"; left out = any host',
+    description: `destination: ${TARGET_TEXT}; left out = any host`,
   })),
-  ports: Type.Optional(Type.Array(Type.String({
-    description: 'a port: "N/proto", "N-M/proto" (proto tcp, udp or sctp) or "icmp"',
-  }), { minItems: 1, description: 'ports the rule allows; left out = any port and protocol' })),
+  ...matchKeys('out'),
   service: Type.Optional(Type.Union(SERVICES.map((s) => Type.Literal(s)), {
     description: `a built-in service: ${SERVICES.join(', ')}`,
   })),
-  comment: Type.Optional(Type.String({ description: 'free text for people' })),
-}, { additionalProperties: false, description: 'an allow rule: `service`, or `to` and/or `ports`' });
+}, { additionalProperties: false, description: 'an allow rule: `service`, or `to` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`' });
+
+export const InRuleSchema = Type.Object({
+  from: Type.Optional(Type.String({
+    minLength: 1,
+    description: `the host opening the flow: ${TARGET_TEXT}; left out = any host`,
+  })),
+  ...matchKeys('in'),
+}, { additionalProperties: false, description: 'an inbound rule: who may open flows to the device: `from` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`' });
 
 export const LimitsSchema = Type.Object({
   bytes_per_hour: Type.Optional(Size),
@@ -39,11 +73,12 @@ export const ProfileSchema = Type.Object({
   description: Type.Optional(Type.String()),
   allow: Type.Array(RuleSchema, { description: 'allow rules; a flow is allowed when any rule allows it' }),
   limits: Type.Optional(LimitsSchema),
-}, { additionalProperties: false, description: 'a device profile: allow rules and limits' });
+  allow_in: Type.Optional(Type.Array(InRuleSchema, { description: 'inbound rules: who may open flows to a device of this profile; left out = flows from inside the site are not judged, flows from the Internet always are' })),
+}, { additionalProperties: false, description: 'a device profile: allow rules, inbound rules and limits' });
 
 export const DeviceEntrySchema = Type.Object({
   name: Name('device'),
-  profile: Name('profile'),
+  profile: Type.String({ pattern: NAME_PATTERN, description: 'profile name (letters, digits, "_", "." or "-", at most 64), or "mud" (judged by the MUD file its MUD URL names) or "learn" (its profile is being learned)' }),
   mac: Type.Optional(Type.String({ description: 'a MAC or MAC glob, e.g. "aa:bb:cc:00:00:01" or "aa:bb:cc:*" (case-insensitive)' })),
   ip: Type.Optional(Type.String({ description: 'an IP or a CIDR' })),
   vendor: Type.Optional(Type.String({ minLength: 1, description: 'a glob on the OUI vendor name, e.g. "TP-LINK*" (case-insensitive)' })),
@@ -115,6 +150,16 @@ export const PolicySchema = Type.Object({
   vlan: Type.Optional(Type.Integer({ minimum: 1, maximum: 4094, description: 'an 802.1Q VLAN id, 1-4094' })),
   devices: Type.Optional(Type.Array(DeviceEntrySchema, { description: 'device entries; first match wins' })),
   default_profile: Name('profile'),
+  controllers: Type.Optional(Type.Record(Type.String({ pattern: NAME_PATTERN }), Type.Array(Type.String({
+    minLength: 1, description: 'an IP, a CIDR, a domain glob or "device:NAME"',
+  }), { minItems: 1 }), {
+    description: 'named sets of hosts for "controller:NAME" targets: name -> list of IPs, CIDRs, domain globs or "device:NAME"',
+    additionalProperties: false,
+  })),
+  mud: Type.Optional(Type.Object({
+    auto: Type.Optional(Type.Boolean({ description: 'every watched device that announces a MUD URL and has no entry of its own is judged by its MUD file' })),
+    dir: Type.Optional(Type.String({ minLength: 1, description: 'a local folder of MUD files, for sites that fetch nothing' })),
+  }, { additionalProperties: false, description: 'MUD (RFC 8520): devices judged by their manufacturer\'s MUD file' })),
   profiles: Type.Record(Type.String({ pattern: NAME_PATTERN }), ProfileSchema, { description: 'profiles by name', additionalProperties: false }),
   detectors: Type.Optional(DetectorsSchema),
   exceptions: Type.Optional(Type.Array(ExceptionSchema, { description: 'accepted behaviours: matching anomalies are stored and shown, marked suppressed, and not alerted' })),
@@ -127,6 +172,7 @@ export const PolicySchema = Type.Object({
 
 export type PolicyDoc = Static<typeof PolicySchema>;
 export type RuleDoc = Static<typeof RuleSchema>;
+export type InRuleDoc = Static<typeof InRuleSchema>;
 export type ProfileDoc = Static<typeof ProfileSchema>;
 export type DeviceEntryDoc = Static<typeof DeviceEntrySchema>;
 export type DetectorsDoc = Static<typeof DetectorsSchema>;

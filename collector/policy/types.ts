@@ -90,6 +90,12 @@ export interface CompiledPolicy {
   suppresses(a: Pick<Anomaly, 'device' | 'kind' | 'peer' | 'peerName' | 'peerPort'>, now: number): boolean;
   /** when the next exception ends after `now` (what it accepted alerts again), or Infinity. */
   nextExceptionEnd(now: number): number;
+  /**
+   * The `mud:` section: `auto` (a watched device that announces a MUD URL and has no entry of
+   * its own is judged by its MUD file; false when left out) and `dir` (a local folder of MUD
+   * files, as written in the policy; undefined when left out).
+   */
+  mud(): { auto: boolean; dir?: string };
 }
 
 /** One problem in a policy file, with its place. line/col are 1-based. */

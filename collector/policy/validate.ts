@@ -9,6 +9,7 @@ import { checkDomainGlob, checkMacGlob } from './glob.js';
 import { dottedPath, type Locator, type PathSeg } from './locate.js';
 import type { PolicyError } from './types.js';
 import { untilMs } from './exceptions.js';
+import { ICMP4_TYPES, ICMP6_TYPES, RESERVED_PROFILES } from './schema-names.js';
 
 /** ajv's validating function: true or false, and after false its `errors`. */
 export interface SchemaValidator {
@@ -166,31 +167,72 @@ function unknownName(what: string, name: string, known: readonly string[]): stri
   return `unknown ${what} "${name}"; expected one of: ${known.length ? oneList(known) : `(no ${what}s defined)`}`;
 }
 
-/** What a rule's `to` means, or an error text. */
+/** What a rule's `to` (or an inbound rule's `from`) means, or an error text. */
 export type Target =
   | { kind: 'cidr'; cidr: Cidr }
   | { kind: 'domain'; glob: string }
   | { kind: 'segment'; name: string }
-  | { kind: 'device'; name: string };
+  | { kind: 'device'; name: string }
+  | { kind: 'controller'; name: string }
+  /** devices whose MUD URL has this host (lower case) */
+  | { kind: 'manufacturer'; host: string }
+  | { kind: 'same-manufacturer' }
+  /** every address of every segment (MUD's local-networks) */
+  | { kind: 'local-networks' };
+
+const TARGET_EXPECTED = 'expected an IP, a CIDR, a domain glob, "segment:NAME", "device:NAME", "controller:NAME", "manufacturer:DOMAIN", "same-manufacturer" or "local-networks"';
 
 export function parseTarget(to: string): Target | { error: string } {
   if (to.startsWith('segment:')) return { kind: 'segment', name: to.slice(8) };
   if (to.startsWith('device:')) return { kind: 'device', name: to.slice(7) };
+  if (to.startsWith('controller:')) return { kind: 'controller', name: to.slice(11) };
+  if (to === 'same-manufacturer') return { kind: 'same-manufacturer' };
+  if (to === 'local-networks') return { kind: 'local-networks' };
+  if (to.startsWith('manufacturer:')) {
+    const host = to.slice(13);
+    if (host === '' || /[*?]/.test(host)) return { error: `expected "manufacturer:DOMAIN" with the host of the device's MUD URL, e.g. "manufacturer:example.com" (no wildcards), got "${to}"` };
+    const d = checkDomainGlob(host);
+    return d ? { error: `expected "manufacturer:DOMAIN", got "${to}": ${d}` } : { kind: 'manufacturer', host: host.toLowerCase() };
+  }
   if (to.includes('/')) {
     const c = parseCidr(to);
     return 'error' in c ? c : { kind: 'cidr', cidr: c };
   }
   const pre = /^([A-Za-z_-]+):(?!:)/.exec(to);
   if (pre && !/^[0-9a-fA-F]{1,4}$/.test(pre[1])) {
-    return { error: `expected "segment:NAME" or "device:NAME", got unknown prefix "${pre[1]}:" in "${to}"` };
+    return { error: `${TARGET_EXPECTED}, got unknown prefix "${pre[1]}:" in "${to}"` };
   }
   if (/^[0-9.]+$/.test(to) || to.includes(':')) {
     const c = parseCidr(to);
     return 'error' in c ? { error: `expected an IP like "192.168.50.1" or "fd00:50::1", got "${to}"` } : { kind: 'cidr', cidr: c };
   }
-  if (to === '*') return { error: 'expected an IP, a CIDR, a domain glob, "segment:NAME" or "device:NAME", got "*": leave `to` out to allow any host' };
+  if (to === '*') return { error: `${TARGET_EXPECTED}, got "*": leave the key out to allow any host` };
   const d = checkDomainGlob(to);
   return d ? { error: d } : { kind: 'domain', glob: to.toLowerCase() };
+}
+
+/** An ICMP type (and code): code -1 = any code. */
+export interface IcmpSpec { type: number; code: number }
+
+/** `icmp:`/`icmpv6:` items: a type by name or number, optionally "/CODE". */
+export function parseIcmp(v: unknown, v6: boolean): IcmpSpec | { error: string } {
+  const names = v6 ? ICMP6_TYPES : ICMP4_TYPES;
+  const expected = `expected an ICMP${v6 ? 'v6' : ''} type by name (${Object.keys(names).join(', ')}) or number 0-255, optionally with a code 0-255 as "TYPE/CODE"`;
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? { type: v, code: -1 } : { error: `${expected}, got ${v}` };
+  if (typeof v !== 'string') return { error: `${expected}, got ${show(v)}` };
+  const m = /^([a-z0-9-]+)(?:\/([0-9]{1,3}))?$/.exec(v);
+  if (!m) return { error: `${expected}, got ${show(v)}` };
+  let type: number;
+  if (/^[0-9]{1,3}$/.test(m[1])) type = Number(m[1]);
+  else if (Object.hasOwn(names, m[1])) type = names[m[1]];
+  else {
+    const other = v6 ? ICMP4_TYPES : ICMP6_TYPES;
+    const hint = Object.hasOwn(other, m[1]) ? ` ("${m[1]}" is an ICMP${v6 ? 'v4' : 'v6'} type: put it under \`${v6 ? 'icmp' : 'icmpv6'}\`)` : '';
+    return { error: `${expected}, got unknown type "${m[1]}"${hint}` };
+  }
+  const code = m[2] === undefined ? -1 : Number(m[2]);
+  if (type > 255 || code > 255) return { error: `${expected}, got ${show(v)}: types and codes run from 0 to 255` };
+  return { type, code };
 }
 
 /** Where errors get their place: a Locator, or a stand-in when only their number matters. */
@@ -241,6 +283,93 @@ export class RuleMemo {
   }
 }
 
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_PROFILES);
+
+/** The keys that say what a rule matches besides its host. */
+const MATCH_KEYS = ['ports', 'from_ports', 'icmp', 'icmpv6', 'proto'] as const;
+
+/** Names a target may refer to. */
+interface Refs {
+  segSet: ReadonlySet<string>; segNames: readonly string[];
+  devSet: ReadonlySet<string>; devNames: readonly string[];
+  ctrlSet: ReadonlySet<string>; ctrlNames: readonly string[];
+}
+
+type ErrFn = (path: PathSeg[], msg: string) => void;
+
+function targetErrors(t: Target | { error: string }, at: PathSeg[], refs: Refs, err: ErrFn): void {
+  if ('error' in t) err(at, t.error);
+  else if (t.kind === 'segment' && !refs.segSet.has(t.name)) err(at, unknownName('segment', t.name, refs.segNames));
+  else if (t.kind === 'device' && !refs.devSet.has(t.name)) err(at, unknownName('device', t.name, refs.devNames));
+  else if (t.kind === 'controller' && !refs.ctrlSet.has(t.name)) err(at, `${unknownName('controller', t.name, refs.ctrlNames)} (define it under \`controllers:\`)`);
+}
+
+const protoName = (n: number): string => ({ 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 132: 'sctp' } as Record<number, string>)[n] ?? `protocol ${n}`;
+const PORT_PROTO: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+
+/**
+ * `ports`, `from_ports`, `icmp`, `icmpv6` and `proto` of one rule (outbound or inbound): each
+ * item, then the combinations that cannot all hold of one flow.
+ */
+function matchErrors(r: Record<string, unknown>, at: PathSeg[], memo: RuleMemo, err: ErrFn): void {
+  const ports = arr(r.ports);
+  const specs: PortSpec[] = [];
+  for (let k = 0; k < ports.length; k++) {
+    const x = parsePort(ports[k]);
+    if ('error' in x) err([...at, 'ports', k], x.error);
+    else specs.push(x);
+  }
+  if (ports.length > 0 && specs.length === ports.length) memo.ports(ports, specs);
+  const from: PortSpec[] = [];
+  arr(r.from_ports).forEach((q, k) => {
+    const x = parsePort(q);
+    if ('error' in x) return err([...at, 'from_ports', k], x.error);
+    if (x.proto === 'icmp') return err([...at, 'from_ports', k], `expected a port like "1024-65535/tcp" (proto tcp, udp or sctp), got ${show(q)}: ICMP has no ports (use \`icmp\` or \`icmpv6\`)`);
+    from.push(x);
+  });
+  for (const key of ['icmp', 'icmpv6'] as const) {
+    arr(r[key]).forEach((q, k) => {
+      const x = parseIcmp(q, key === 'icmpv6');
+      if ('error' in x) err([...at, key, k], x.error);
+    });
+  }
+  const hasIcmp = r.icmp !== undefined || r.icmpv6 !== undefined;
+  for (const key of ['icmp', 'icmpv6'] as const) {
+    if (r[key] === undefined) continue;
+    if (r.ports !== undefined || r.from_ports !== undefined) {
+      err([...at, key], `expected \`${key}\` without \`ports\` and \`from_ports\`: ICMP has types, not ports (write the ports in a rule of their own)`);
+    }
+  }
+  const proto = typeof r.proto === 'number' && Number.isInteger(r.proto) ? r.proto : -1;
+  if (proto >= 0) {
+    if (r.icmp !== undefined && proto !== 1) err([...at, 'proto'], `expected proto 1 (icmp) or no proto with \`icmp\`, got ${proto} (${protoName(proto)})`);
+    if (r.icmpv6 !== undefined && proto !== 58) err([...at, 'proto'], `expected proto 58 (icmpv6) or no proto with \`icmpv6\`, got ${proto} (${protoName(proto)})`);
+    if (r.icmp !== undefined && r.icmpv6 !== undefined) return;
+    if (!hasIcmp) {
+      for (const key of ['ports', 'from_ports'] as const) {
+        arr(r[key]).forEach((q, k) => {
+          const x = parsePort(q);
+          if ('error' in x) return;
+          const fits = x.proto === 'icmp' ? proto === 1 || proto === 58 : PORT_PROTO[x.proto] === proto;
+          if (!fits) err([...at, key, k], `expected ${protoName(proto)} ports with proto ${proto}, got ${show(q)} (${x.proto}): the rule would match nothing`);
+        });
+      }
+    }
+  }
+  if (specs.length > 0 && from.length > 0) {
+    const dp = new Set(specs.map((x) => x.proto));
+    const fp = new Set(from.map((x) => x.proto));
+    arr(r.from_ports).forEach((q, k) => {
+      const x = parsePort(q);
+      if (!('error' in x) && x.proto !== 'icmp' && !dp.has(x.proto)) err([...at, 'from_ports', k], `expected a ${[...dp].join(' or ')} port like the rule's \`ports\`, got ${show(q)}: no flow has a ${x.proto} source port and a ${[...dp].join('/')} destination port`);
+    });
+    ports.forEach((q, k) => {
+      const x = parsePort(q);
+      if (!('error' in x) && !fp.has(x.proto)) err([...at, 'ports', k], `expected a ${[...fp].join(' or ')} port like the rule's \`from_ports\`, got ${show(q)}: it could never match together with \`from_ports\``);
+    });
+  }
+}
+
 /** The checks the schema cannot express. Defensive: runs on values the schema may have refused. */
 export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet<string>, memo: RuleMemo = new RuleMemo()): PolicyError[] {
   const out: PolicyError[] = [];
@@ -275,6 +404,9 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
   const profiles = isObj(doc.profiles) ? doc.profiles : {};
   const profNames = Object.keys(profiles);
   const profSet = new Set(profNames);
+  for (const p of profNames) {
+    if (RESERVED.has(p)) err(['profiles', p], `expected a profile name other than "${p}": "mud" and "learn" are reserved (a device entry's \`profile: ${p}\` needs no profile)`);
+  }
   const devNames: string[] = [];
   const devSet = new Set<string>();
   arr(doc.devices).forEach((d, i) => {
@@ -284,7 +416,7 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
       devNames.push(d.name);
       devSet.add(d.name);
     }
-    if (str(d.profile) && !profSet.has(d.profile)) err(['devices', i, 'profile'], unknownName('profile', d.profile, profNames));
+    if (str(d.profile) && !profSet.has(d.profile) && !RESERVED.has(d.profile)) err(['devices', i, 'profile'], unknownName('profile', d.profile, [...profNames, ...RESERVED_PROFILES]));
     if (d.mac === undefined && d.ip === undefined && d.vendor === undefined && d.hostname === undefined) {
       err(['devices', i], 'expected at least one of mac, ip, vendor, hostname to match the device by');
     }
@@ -300,6 +432,18 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
     if (isObj(x) && str(x.until) && Number.isNaN(untilMs(x.until))) err(['exceptions', i, 'until'], `expected a real date such as 2027-01-31, got "${x.until}"`);
   });
 
+  const ctrls = isObj(doc.controllers) ? doc.controllers : {};
+  const refs: Refs = { segSet, segNames, devSet, devNames, ctrlSet: new Set(Object.keys(ctrls)), ctrlNames: Object.keys(ctrls) };
+  for (const c of refs.ctrlNames) {
+    arr(ctrls[c]).forEach((h, i) => {
+      if (!str(h)) return;
+      const t = parseTarget(h);
+      if (!('error' in t) && t.kind !== 'cidr' && t.kind !== 'domain' && t.kind !== 'device') {
+        return err(['controllers', c, i], `expected an IP, a CIDR, a domain glob or "device:NAME" as a controller's host, got "${h}"`);
+      }
+      targetErrors(t, ['controllers', c, i], refs, err);
+    });
+  }
   for (const p of profNames) {
     const prof = profiles[p];
     if (!isObj(prof)) continue;
@@ -309,25 +453,23 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
       const r = allow[j];
       if (!isObj(r)) continue;
       if (r.service !== undefined) {
-        if (r.to !== undefined || r.ports !== undefined) err(['profiles', p, 'allow', j, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to` and `ports` (or write a rule without `service`)');
+        if (r.to !== undefined || MATCH_KEYS.some((k) => r[k] !== undefined)) err(['profiles', p, 'allow', j, 'service'], 'expected `service` alone: a service brings its own hosts and ports, so leave out `to`, `ports`, `from_ports`, `icmp`, `icmpv6` and `proto` (or write a rule without `service`)');
         if (r.service === 'dns' && !hasResolvers) err(['profiles', p, 'allow', j, 'service'], 'expected at least one approved resolver in `resolvers` for `service: dns` (DNS to an approved resolver)');
-      } else if (r.to === undefined && r.ports === undefined && Object.keys(r).every((k) => k === 'comment')) {
-        err(['profiles', p, 'allow', j], 'expected `service`, or `to` and/or `ports`: an empty rule would allow everything');
+      } else if (r.to === undefined && !MATCH_KEYS.some((k) => r[k] !== undefined)) {
+        err(['profiles', p, 'allow', j], 'expected `service`, or `to` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`: an empty rule would allow everything');
       }
-      if (str(r.to)) {
-        const t = memo.target(r.to);
-        if ('error' in t) err(['profiles', p, 'allow', j, 'to'], t.error);
-        else if (t.kind === 'segment' && !segSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('segment', t.name, segNames));
-        else if (t.kind === 'device' && !devSet.has(t.name)) err(['profiles', p, 'allow', j, 'to'], unknownName('device', t.name, devNames));
+      if (str(r.to)) targetErrors(memo.target(r.to), ['profiles', p, 'allow', j, 'to'], refs, err);
+      matchErrors(r, ['profiles', p, 'allow', j], memo, err);
+    }
+    const allowIn = arr(prof.allow_in);
+    for (let j = 0; j < allowIn.length; j++) {
+      const r = allowIn[j];
+      if (!isObj(r)) continue;
+      if (r.from === undefined && !MATCH_KEYS.some((k) => r[k] !== undefined)) {
+        err(['profiles', p, 'allow_in', j], 'expected `from` and/or `ports`, `from_ports`, `icmp`, `icmpv6`, `proto`: an empty inbound rule would let anyone open anything to the device');
       }
-      const ports = arr(r.ports);
-      const specs: PortSpec[] = [];
-      for (let k = 0; k < ports.length; k++) {
-        const x = parsePort(ports[k]);
-        if ('error' in x) err(['profiles', p, 'allow', j, 'ports', k], x.error);
-        else specs.push(x);
-      }
-      if (ports.length > 0 && specs.length === ports.length) memo.ports(ports, specs);
+      if (str(r.from)) targetErrors(memo.target(r.from), ['profiles', p, 'allow_in', j, 'from'], refs, err);
+      matchErrors(r, ['profiles', p, 'allow_in', j], memo, err);
     }
     if (isObj(prof.limits)) {
       for (const lk of ['bytes_per_hour', 'bytes_per_day']) {

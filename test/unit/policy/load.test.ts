@@ -112,7 +112,7 @@ profiles:
   // YAML 1.2 has no merge keys: "<<" is an unknown key
   t.same(errs(`${HEAD}  r:\n    <<: *x\n    allow: []\n`).map((e) => e.message), ['YAML syntax: unknown alias "*x": expected its anchor "&x" earlier in the file']);
   t.same(errs(`${HEAD.replace('    allow:', '    allow: &x')}  r:\n    <<: { allow: *x }\n    allow: []\n`).map((e) => [e.at, e.message]),
-    [['13:5', 'unknown key "<<"; expected one of: description, allow, limits']]);
+    [['13:5', 'unknown key "<<"; expected one of: description, allow, limits, allow_in']]);
 });
 
 t.test('an alias bomb is refused quickly, with its place', async (t) => {
