@@ -121,7 +121,7 @@ export function draftPolicy(input: DraftInput): Draft {
     }
     out.push({ name, mac: d.mac, profile, added: !placed.known, rules: learned.allow.length + learned.allowIn.length, notLearned: learned.notLearned.length, learned });
   }
-  return { yaml: doc.toString({ lineWidth: 0, flowCollectionPadding: false }), devices: out };
+  return { yaml: doc.toString({ lineWidth: 0, flowCollectionPadding: true }), devices: out };
 }
 
 /**

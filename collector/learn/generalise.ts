@@ -247,17 +247,19 @@ function groupIn(ins: readonly InObs[], site: Site, level: number): Group[] {
 
 /**
  * How an unnamed address is written at a level: exact; its /24 (/64) when several share it
- * (4 at level 0, 2 from level 1); a peer inside the site as its segment from level 1; its
+ * (4 at level 0, 2 from level 1); a peer inside the site as its segment (from level 1, or when
+ * 4 share it); its
  * /16 (/48) when two share it from level 2. Multicast and broadcast groups stay exact.
  */
 function addrWidener(addrs: readonly string[], site: Site, level: number): (ip: string) => string {
   const distinct = [...new Set(addrs)];
   const n24 = countBy(distinct, (ip) => prefix(ip, 24));
   const n16 = countBy(distinct, (ip) => prefix(ip, 16));
+  const nSeg = countBy(distinct, (ip) => site.segmentOf(ip));
   return (ip) => {
     if (isGroup(ip)) return ip;
     const seg = site.segmentOf(ip);
-    if (seg !== '' && level >= 1) return `segment:${seg}`;
+    if (seg !== '' && (level >= 1 || (nSeg.get(seg) ?? 0) >= 4)) return `segment:${seg}`;
     if (level >= 2 && (n16.get(prefix(ip, 16)) ?? 0) >= 2) return prefix(ip, 16);
     const need = level === 0 ? 4 : 2;
     if ((n24.get(prefix(ip, 24)) ?? 0) >= need) return prefix(ip, 24);
