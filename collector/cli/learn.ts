@@ -104,8 +104,13 @@ export async function learnCommand(argv: string[]): Promise<number> {
 
   const obs = learner.devices();
   const text = skeletonText ?? inferSkeleton(obs);
-  const skeleton = skeletonText ? policy : loadPolicyText(text, '(inferred skeleton)').policy;
-  if (!skeleton) { process.stderr.write('segwatch learn: the inferred skeleton does not load (a bug)\n'); return 1; }
+  const inferred = skeletonText ? null : loadPolicyText(text, '(inferred skeleton)');
+  const skeleton = inferred ? inferred.policy : policy;
+  if (!skeleton) {
+    for (const e of inferred?.errors ?? []) process.stderr.write(formatPolicyError(e) + '\n');
+    process.stderr.write('segwatch learn: the inferred skeleton does not load (a bug)\n');
+    return 1;
+  }
   const inv = pipeline.inventory;
   const draft = draftPolicy({
     devices: obs,

@@ -158,7 +158,8 @@ export function inferSkeleton(devices: readonly DeviceObs[]): string {
     'default_profile: quarantine',
     'profiles:',
     '  quarantine:',
-    '    allow: [ { service: dhcp }, { service: dns } ]',
+    // `service: dns` needs an approved resolver
+    `    allow: [ { service: dhcp }${approved.length ? ', { service: dns }' : ''} ]`,
     '',
   ];
   return lines.join('\n');
