@@ -60,8 +60,11 @@ export interface AssembleSettings {
   alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
   /** detector settings over the policy's (the run config's degraded_silence). */
   detect?: Partial<DetectSettings>;
-  /** a learner (learn/observer.ts) fed with the judged flows, after the other detectors. */
-  learner?: { detector(): DetectorDef };
+  /**
+   * A learner (learn/observer.ts, or learn/period.ts for `run --learn-for`) fed with the judged
+   * flows after the other detectors, and what it holds back while devices are learned.
+   */
+  learner?: { detector(): DetectorDef; holdBack?: import('./detect/engine.js').DetectEngineOptions['holdBack'] };
 }
 
 export interface Collector {
@@ -166,6 +169,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     restore,
     detect: s.detect,
     detectors: s.learner ? [...(s.detectors ?? DETECTORS), s.learner.detector()] : s.detectors,
+    holdBack: s.learner?.holdBack,
     log: s.log,
     host: s.host,
     source: sourceName,

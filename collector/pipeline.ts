@@ -11,7 +11,7 @@ import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
-import { DetectEngine } from './detect/engine.js';
+import { DetectEngine, type DetectEngineOptions } from './detect/engine.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
 import { AppLayer } from './app-layer.js';
@@ -45,6 +45,8 @@ export interface PipelineOptions {
   detectors?: readonly DetectorDef[];
   /** device ids reported as new before (kept across runs by the caller). */
   seenDevices?: Set<string>;
+  /** findings held back (DetectEngineOptions.holdBack: devices in their learning period). */
+  holdBack?: DetectEngineOptions['holdBack'];
   /**
    * What an earlier run left in the state database: its devices are known (no device.new,
    * same names) and its open anomalies go on under their ids.
@@ -157,6 +159,7 @@ export class Pipeline {
           detectors: opts.detectors,
           seen: restoredSeen(opts),
           log: this.log,
+          holdBack: opts.holdBack,
           emit: (event, a) => {
             if (event === 'opened') {
               this.counters.anomalies++;
