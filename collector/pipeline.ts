@@ -117,6 +117,8 @@ export class Pipeline {
   private vlanOnly = -1;
   private readonly judgePackets: boolean;
   private readonly learn: boolean;
+  /** the policy the inventory placed devices under: another one places them again */
+  private placedUnder: CompiledPolicy | undefined;
 
   constructor(private readonly opts: PipelineOptions = {}) {
     this.log = opts.log ?? silentLog;
@@ -175,6 +177,8 @@ export class Pipeline {
       // written at "time 0": the first change after the restart goes out at the next tick
       for (const r of opts.restore.anomalies) this.detect?.lifecycle.resume(r.a, r.first, r.last, 0);
     }
+
+    this.placedUnder = policy?.();
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
     this.flows = new FlowTable(
@@ -322,6 +326,11 @@ export class Pipeline {
     this.guard(() => this.emitDevices());
     this.guard(() => this.flows.advance(now));
     if (this.detect) this.guard(() => this.detect!.tick(now));
+    const p = this.opts.policy?.();
+    if (p !== this.placedUnder) {
+      this.placedUnder = p;
+      if (this.learn) this.guard(() => this.inventory.placeAgain());
+    }
     if (this.traffic) this.guard(() => this.traffic!.tick(now));
     this.guard(() => this.health.tick(now));
     this.counters.sinkErrors = this.out.errors;
