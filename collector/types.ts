@@ -137,7 +137,8 @@ export type BuiltinKind =
   | 'dns.bypass'
   | 'volume.limit'
   | 'credentials.default'
-  | 'collector.degraded';
+  | 'collector.degraded'
+  | 'device.exposed';
 
 /** A detector registered beside the bundled ones may report a kind of its own. */
 export type AnomalyKind = BuiltinKind | (string & {});
@@ -146,6 +147,7 @@ export type AnomalyKind = BuiltinKind | (string & {});
 export const ANOMALY_KINDS: readonly BuiltinKind[] = [
   'policy.violation', 'segment.crossing', 'device.new', 'device.spoof', 'scan.hosts',
   'scan.ports', 'protocol.plaintext', 'dns.bypass', 'volume.limit', 'credentials.default', 'collector.degraded',
+  'device.exposed',
 ];
 
 /** Where an anomaly is in its lifecycle (DESIGN.md "Anomaly lifecycle"). */

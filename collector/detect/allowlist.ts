@@ -15,6 +15,7 @@ import { segmentCrossing } from './segment-crossing.js';
 import { dnsBypass, dnsPort } from './dns-bypass.js';
 import { plaintextPort } from './protocol-plaintext.js';
 import { Oldest } from '../oldest.js';
+import { RESERVED_PROFILES } from '../policy/schema-names.js';
 
 interface Parked {
   f: OpenedFlow;
@@ -31,6 +32,7 @@ interface FlowTraffic {
 }
 
 const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_PROFILES);
 
 class Allowlist implements Detector {
   private readonly parked = new Map<number, Parked>();
@@ -45,8 +47,10 @@ class Allowlist implements Detector {
     if (j.consumed || !j.srcWatched) return;
     const p = j.policy, f = j.f;
     const profile = this.ctx.profileOf(p, f.src, f.srcMac);
+    // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
+    if (RESERVED.has(profile)) return;
     const names = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
-    const v = p.evaluate(profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.ctx.deviceIps);
+    const v = p.evaluate(profile, { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport }, names, this.ctx.evalContext(f.src));
     if (v.allowed) return;
     if (v.awaitingName) {
       this.park(p, f, profile);
@@ -103,11 +107,13 @@ class Allowlist implements Detector {
 
   /** A reloaded policy allows what a denied flow did: the anomaly closes. */
   allows(a: Anomaly, p: CompiledPolicy): boolean {
-    if (!KINDS.has(a.kind) || !p.isWatched(a.ip)) return false;
+    // inbound violations (rule "...allow_in") are device-exposed.ts's to judge
+    if (!KINDS.has(a.kind) || !p.isWatched(a.ip) || a.rule.endsWith('.allow_in')) return false;
     const profile = this.ctx.profileOf(p, a.ip, a.mac);
     const proto = a.proto === 'tcp' || a.proto === 'udp' || a.proto === 'icmp' || a.proto === 'icmpv6' ? a.proto : Number(a.proto);
     const names = a.peerName ? [a.peerName] : [];
-    const v = p.evaluate(profile, { proto, dst: a.peer, dport: a.peerPort }, names, this.ctx.deviceIps);
+    // the anomaly keeps no source port: a `from_ports` rule cannot be told to allow it
+    const v = p.evaluate(profile, { proto, dst: a.peer, dport: a.peerPort }, names, this.ctx.evalContext(a.ip));
     return v.allowed;
   }
 
@@ -135,7 +141,7 @@ class Allowlist implements Detector {
     const f = pk.f;
     const dns = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
     const names = name ? [name, ...dns] : dns;
-    const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport }, names, this.ctx.deviceIps);
+    const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport }, names, this.ctx.evalContext(f.src));
     if (v.allowed) return;
     // parked for a domain rule, and still no name: the anomaly says no name was known
     this.denied(p, f, names.length ? names[0] : '', bytes, packets, track, names.length === 0);

@@ -3,6 +3,7 @@
 
 import type { Anomaly, AnomalyKind, Device, Proto, Severity } from '../types.js';
 import { deviceLabel as labelOf } from '../types.js';
+import { ICMP4_TYPES, ICMP6_TYPES } from '../policy/schema-names.js';
 
 /** The device an anomaly is about, as shown in anomaly fields. */
 export interface Subject {
@@ -97,8 +98,26 @@ export function makeAnomaly(init: AnomalyInit, severity: Readonly<Record<string,
 /** "tcp/23" style service spelling for messages. */
 export function portText(proto: Proto | string, port: number): string {
   const p = protoString(proto);
-  if (p === 'icmp' || p === 'icmpv6') return p;
+  if (p === 'icmp' || p === 'icmpv6') return icmpText(p === 'icmpv6', port);
   return port ? `${p}/${port}` : p;
+}
+
+const icmpNames = (table: Readonly<Record<string, number>>): string[] => {
+  const out: string[] = [];
+  for (const [name, type] of Object.entries(table)) out[type] = name;
+  return out;
+};
+const ICMP4_NAMES = icmpNames(ICMP4_TYPES);
+const ICMP6_NAMES = icmpNames(ICMP6_TYPES);
+
+/**
+ * "ICMP echo-request", "ICMPv6 destination-unreachable code 4": an ICMP flow's port is
+ * type << 8 | code of its first packet (as NetFlow carries it); code 0 is left unsaid.
+ */
+export function icmpText(v6: boolean, port: number): string {
+  const type = (port >>> 8) & 255, code = port & 255;
+  const name = (v6 ? ICMP6_NAMES : ICMP4_NAMES)[type] ?? `type ${type}`;
+  return `${v6 ? 'ICMPv6' : 'ICMP'} ${name}${code ? ` code ${code}` : ''}`;
 }
 
 /** "doorbell (192.168.50.10)" */

@@ -6,7 +6,7 @@
 // A new kind is one module exporting a DetectorDef plus one line in registry.ts.
 
 import type { Anomaly, Device, FlowRecord, FlowStart, Log, Severity } from '../types.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, EvalContext } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
 import type { Reporter, Subject } from './anomaly.js';
@@ -104,6 +104,11 @@ export interface DetectContext {
   watched(p: CompiledPolicy, ip: string, vlan: number): boolean;
   /** `device:NAME` rules: the named device's addresses now. */
   deviceIps(name: string): readonly string[];
+  /**
+   * What CompiledPolicy.evaluate()/evaluateIn() ask of the world, for judging the device at
+   * `ip` (its own MUD URL host is selfMudHost). One object, reused: pass it on, keep nothing.
+   */
+  evalContext(ip: string): EvalContext;
   /** when a scan by src (toward dst, for port scans) that is still going on began, else -1. */
   scanningSince(src: string, dst: string, time: number): number;
 }

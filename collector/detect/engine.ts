@@ -12,7 +12,7 @@
 
 import type { Anomaly, AnomalyEvent, Device, FlowRecord, FlowStart, Log } from '../types.js';
 import { silentLog } from '../types.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, EvalContext } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { makeAnomaly } from './anomaly.js';
@@ -126,6 +126,10 @@ export class DetectEngine {
       profileOf: (p, ip, mac) => this.profileOf(p, ip, mac),
       watched: (p, ip, vlan) => this.watched(p, ip, vlan),
       deviceIps: this.deviceIps,
+      evalContext: (ip) => {
+        this.evalCtx.selfMudHost = this.mudHostOf(ip);
+        return this.evalCtx;
+      },
       scanningSince: (src, dst, time) => {
         for (const d of this.on.scanningSince) {
           const since = d.scanningSince!(src, dst, time);
@@ -338,6 +342,24 @@ export class DetectEngine {
    * entry's name: an entry that matches several devices ("plugs") names them all, though each
    * has its own name ("plugs-c30042").
    */
+  /** The MUD URL host of the device at ip (lower case), "" when it announced none. */
+  private readonly mudHostOf = (ip: string): string => {
+    const url = this.inv.deviceByIp(ip)?.mudUrl;
+    if (!url) return '';
+    let host = this.mudHosts.get(url);
+    if (host === undefined) {
+      // parsed once per URL, not per flow; a device announces what it likes, so the cache is capped
+      try { host = new URL(url).hostname.toLowerCase(); } catch { host = ''; }
+      if (this.mudHosts.size >= 4096) this.mudHosts.clear();
+      this.mudHosts.set(url, host);
+    }
+    return host;
+  };
+
+  private readonly mudHosts = new Map<string, string>();
+  /** the one evaluation context detectors get (evalContext()): only selfMudHost changes. */
+  private readonly evalCtx: EvalContext = { deviceIps: (name) => this.deviceIps(name), mudHostOf: this.mudHostOf, selfMudHost: '' };
+
   private readonly deviceIps = (name: string): readonly string[] => {
     if (!this.deviceIpsCache) {
       const m = new Map<string, string[]>();

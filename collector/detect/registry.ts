@@ -9,6 +9,7 @@ import { scanHostsDetector } from './scan-hosts.js';
 import { scanPortsDetector } from './scan-ports.js';
 import { protocolPlaintextDetector } from './protocol-plaintext.js';
 import { allowlistDetector } from './allowlist.js';
+import { deviceExposedDetector } from './device-exposed.js';
 import { volumeLimitDetector } from './volume-limit.js';
 import { deviceNewDetector } from './device-new.js';
 import { deviceSpoofDetector } from './device-spoof.js';
@@ -20,6 +21,7 @@ export const DETECTORS: DetectorDef[] = [
   scanPortsDetector,
   protocolPlaintextDetector,
   allowlistDetector,
+  deviceExposedDetector,
   volumeLimitDetector,
   deviceNewDetector,
   deviceSpoofDetector,

@@ -470,7 +470,10 @@ export class FlowTable {
     this.proto[slot] = p.proto;
     this.vlan[slot] = p.vlan;
     this.sport[slot] = rev ? dport : sport;
-    this.dport[slot] = rev ? sport : dport;
+    // ICMP: type and code of the first packet as NetFlow carries them (v5 dstport, IPFIX
+    // icmpTypeCode), so a policy can name ICMP types; the key stays port-less, so an echo
+    // request and its reply are still one flow
+    this.dport[slot] = (p.proto === 1 || p.proto === 58) && p.hasL4 ? (p.icmpType << 8) | p.icmpCode : rev ? sport : dport;
     this.n[slot * IW + I_FIN] = 0;
     this.n[slot * IW + I_FLAGS] = 0;
     this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;

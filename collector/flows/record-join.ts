@@ -137,12 +137,15 @@ export class RecordJoin {
     const key = low
       ? `${e.exporter}|${e.vlan}|${e.proto}|${e.src}|${sport}|${e.dst}|${dport}`
       : `${e.exporter}|${e.vlan}|${e.proto}|${e.dst}|${dport}|${e.src}|${sport}`;
+    // the flow's own ports: ICMP keeps type << 8 | code in the destination port, as the
+    // flow table does for packets (the policy's `icmp:` types match it)
+    const dportOut = icmp && e.icmpType >= 0 ? (e.icmpType << 8) | e.icmpCode : dport;
     // sides only read while the flow is built go in scratch objects: the held ones are the
     // only objects kept, and a burst of records is mostly garbage-collector work otherwise
     if (e.biflow) {
       // RFC 5103: the forward side is the one the exporter saw open the flow
       this.st.biflows++;
-      const fwd = setSide(this.scratchA, e.src, sport, e.dst, dport, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac);
+      const fwd = setSide(this.scratchA, e.src, sport, e.dst, dportOut, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac);
       const rev = setSide(this.scratchB, e.dst, dport, e.src, sport, e.packetsRev * si, e.bytesRev * si, e.start, e.end, e.tcpFlagsRev, e.dstMac, e.srcMac);
       const conv = this.conversation(key, low, true, now);
       this.out(conv, fwd, rev, e.proto, e.vlan, e.exporter, e.version, now);
@@ -153,7 +156,7 @@ export class RecordJoin {
       this.held.delete(key);
       if (h.fromLow !== low) {
         this.st.joined++;
-        this.pair(h, setSide(this.scratchA, e.src, sport, e.dst, dport, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac), now);
+        this.pair(h, setSide(this.scratchA, e.src, sport, e.dst, dportOut, e.packets * si, e.bytes * si, e.start, e.end, e.tcpFlags, e.srcMac, e.dstMac), now);
         return;
       }
       // the same direction again (an interim record before the last went out): the older goes alone
@@ -161,7 +164,7 @@ export class RecordJoin {
     }
     if (this.held.size >= this.maxPending) this.evictHeld(now);
     this.held.set(key, {
-      src: e.src, sport, dst: e.dst, dport, packets: e.packets * si, bytes: e.bytes * si, start: e.start, end: e.end,
+      src: e.src, sport, dst: e.dst, dport: dportOut, packets: e.packets * si, bytes: e.bytes * si, start: e.start, end: e.end,
       tcpFlags: e.tcpFlags, srcMac: e.srcMac, dstMac: e.dstMac,
       fromLow: low, at: now, proto: e.proto, vlan: e.vlan, exporter: e.exporter, version: e.version, key,
     });

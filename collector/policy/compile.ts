@@ -1,16 +1,16 @@
 // Compiles a validated policy document into look-up structures (prefix tries, a domain
 // trie, port range sets) so evaluate() costs a few trie walks, whatever the rule count.
 
-import type { DetectorsDoc, PolicyDoc, RuleDoc, ServiceName } from './schema.js';
+import type { DetectorsDoc, InRuleDoc, PolicyDoc, RuleDoc, ServiceName } from './schema.js';
 import type { DetectSettings, PlaintextPort } from '../detect/settings.js';
-import type { CompiledPolicy, DeviceFacts, DevicePlacement, FlowFacts, ProfileLimits, Verdict } from './types.js';
+import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, ProfileLimits, Verdict } from './types.js';
 import type { Anomaly, Proto } from '../types.js';
 import { Exceptions } from './exceptions.js';
 import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
-import { PortIndex, PortIndexBuilder } from './ports.js';
+import { PortIndex, PortIndexBuilder, type RuleMatch } from './ports.js';
 import { DomainTrie, globToRegExp } from './glob.js';
 import { parsePort, parseSize, type PortSpec } from './units.js';
-import { parseDuration, RuleMemo } from './validate.js';
+import { parseDuration, parseIcmp, parseTarget, RuleMemo, type IcmpSpec, type Target } from './validate.js';
 
 const ANY4: Cidr = { v6: false, bytes: new Uint8Array(16), len: 0 };
 const ANY6: Cidr = { v6: true, bytes: new Uint8Array(16), len: 0 };
@@ -93,10 +93,12 @@ class ProfileBuilder {
   domains = new DomainTrie();
   domainPorts = new PortIndexBuilder();
   devices = new Map<string, PortIndexBuilder>();
+  manufacturers = new Map<string, PortIndexBuilder>();
+  sameManufacturer: PortIndexBuilder | null = null;
   ruleIds: string[] = [];
 
   private rule = 0;
-  private ports: readonly PortSpec[] | undefined;
+  private ports: readonly PortSpec[] | RuleMatch | undefined;
   /** one merge function for every insert (not a closure per rule): reads rule and ports set just before. */
   private readonly merge = (old: PortIndexBuilder | undefined): PortIndexBuilder => {
     const b = old ?? new PortIndexBuilder();
@@ -104,14 +106,14 @@ class ProfileBuilder {
     return b;
   };
 
-  addAddr(c: Cidr, rule: number, ports: readonly PortSpec[] | undefined): void {
+  addAddr(c: Cidr, rule: number, ports: readonly PortSpec[] | RuleMatch | undefined): void {
     this.rule = rule;
     this.ports = ports;
     this.addr.insert(c, this.merge);
   }
 }
 
-/** A profile ready to evaluate. */
+/** A profile's rules of one direction (`allow` or `allow_in`) ready to evaluate. */
 class Profile {
   constructor(
     readonly addr: AddrTable<PortIndex>,
@@ -119,10 +121,42 @@ class Profile {
     readonly domainPorts: PortIndex | null,
     readonly devices: readonly { name: string; ports: PortIndex }[],
     readonly devicePorts: PortIndex | null,
+    /** `manufacturer:HOST` rules by MUD URL host, and their union (the cheap floor). */
+    readonly manufacturers: ReadonlyMap<string, PortIndex>,
+    readonly manufacturerPorts: PortIndex | null,
+    readonly sameManufacturer: PortIndex | null,
     readonly ruleIds: readonly string[],
+    /** one frozen verdict per rule, so an allow allocates nothing. */
+    readonly verdicts: readonly Verdict[],
     readonly limits: ProfileLimits,
   ) {}
 }
+
+/** type*256+code ranges of `icmp:` items, as (lo, hi) pairs. */
+function icmpRanges(list: readonly (string | number)[], v6: boolean): number[] {
+  const out: number[] = [];
+  for (const q of list) {
+    const x = parseIcmp(q, v6) as IcmpSpec;
+    if (x.code < 0) out.push(x.type * 256, x.type * 256 + 255);
+    else out.push(x.type * 256 + x.code, x.type * 256 + x.code);
+  }
+  return out;
+}
+
+/** What a rule matches besides its host: its ports alone (the common case) or a RuleMatch. */
+function ruleMatch(r: RuleDoc | InRuleDoc, memo: RuleMemo): readonly PortSpec[] | RuleMatch | undefined {
+  const ports = r.ports === undefined ? undefined : memo.portsAgain(r.ports);
+  if (r.from_ports === undefined && r.icmp === undefined && r.icmpv6 === undefined && r.proto === undefined) return ports;
+  const m: RuleMatch = { ports };
+  if (r.from_ports !== undefined) m.from = r.from_ports.map((q) => parsePort(q) as PortSpec);
+  if (r.icmp !== undefined) m.icmp4 = icmpRanges(r.icmp, false);
+  if (r.icmpv6 !== undefined) m.icmp6 = icmpRanges(r.icmpv6, true);
+  if (r.proto !== undefined) m.proto = r.proto;
+  return m;
+}
+
+/** The judged device's side of evaluate(): a bare deviceIps function stands for a context without MUD URLs. */
+const NO_MUD = (): string => '';
 
 interface DeviceMatcher {
   name: string;
@@ -179,8 +213,8 @@ export class Policy implements CompiledPolicy {
   /** scratch for address bytes and trie paths: evaluate allocates nothing for IPv4 peers. */
   private buf = new Uint8Array(16);
   private pathOut: PortIndex[] = new Array(129);
-  /** one frozen verdict per rule, so an allow allocates nothing either. */
-  private verdicts = new Map<string, Verdict[]>();
+  /** `allow_in` rules of the profiles that have them. */
+  private inProfs = new Map<string, Profile>();
   private detectors: Partial<DetectSettings>;
   private exceptions: Exceptions;
   private readonly mudSection: { auto: boolean; dir?: string };
@@ -225,43 +259,63 @@ export class Policy implements CompiledPolicy {
     this.profileNames = Object.keys(doc.profiles);
     for (const name of this.profileNames) {
       const p = doc.profiles[name];
-      this.profs.set(name, this.compileProfile(name, p.allow, doc, resolverCidrs, p.limits, memo));
-      const ids = this.profs.get(name)!.ruleIds;
-      this.verdicts.set(name, ids.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })));
+      this.profs.set(name, this.compileProfile(`profiles.${name}.allow[`, p.allow, doc, resolverCidrs, p.limits, memo));
+      if (p.allow_in !== undefined) this.inProfs.set(name, this.compileProfile(`profiles.${name}.allow_in[`, p.allow_in, doc, resolverCidrs, undefined, memo));
     }
   }
 
-  private compileProfile(name: string, allow: readonly RuleDoc[], doc: PolicyDoc, resolvers: readonly Cidr[],
+  private compileProfile(idPrefix: string, rules: readonly (RuleDoc | InRuleDoc)[], doc: PolicyDoc, resolvers: readonly Cidr[],
     lim: { bytes_per_hour?: string | number; bytes_per_day?: string | number } | undefined, memo: RuleMemo): Profile {
     const b = new ProfileBuilder();
     // every rule toward a device, for the cheap "could any device rule allow this" floor
     const devUnion = new PortIndexBuilder();
-    const idPrefix = `profiles.${name}.allow[`;
-    for (let i = 0; i < allow.length; i++) {
-      const r = allow[i];
-      b.ruleIds.push(`${idPrefix}${i}]`);
-      if (r.service !== undefined) {
-        for (const part of serviceParts(r.service, resolvers)) for (const c of part.to) b.addAddr(c, i, part.ports);
-        continue;
-      }
-      const ports = r.ports === undefined ? undefined : memo.portsAgain(r.ports);
-      if (r.to === undefined) { b.addAddr(ANY4, i, ports); b.addAddr(ANY6, i, ports); continue; }
-      const t = memo.targetAgain(r.to);
-      if ('error' in t) continue;
+    const manuUnion = new PortIndexBuilder();
+    const addTarget = (t: Target, i: number, m: readonly PortSpec[] | RuleMatch | undefined, depth: number): void => {
       switch (t.kind) {
-        case 'cidr': b.addAddr(t.cidr, i, ports); break;
-        case 'segment': for (const c of doc.segments[t.name] ?? []) b.addAddr(cidr(c), i, ports); break;
-        case 'domain': b.domains.add(t.glob, i, ports); b.domainPorts.add(i, ports); break;
+        case 'cidr': b.addAddr(t.cidr, i, m); break;
+        case 'segment': for (const c of doc.segments[t.name] ?? []) b.addAddr(cidr(c), i, m); break;
+        case 'local-networks': for (const list of Object.values(doc.segments)) for (const c of list) b.addAddr(cidr(c), i, m); break;
+        case 'domain': b.domains.add(t.glob, i, m); b.domainPorts.add(i, m); break;
         case 'device': {
           let d = b.devices.get(t.name);
           if (!d) { d = new PortIndexBuilder(); b.devices.set(t.name, d); }
-          d.add(i, ports);
-          devUnion.add(i, ports);
+          d.add(i, m);
+          devUnion.add(i, m);
           break;
         }
+        case 'controller':
+          // a named set of hosts: its members become this rule's own targets
+          if (depth > 0) break;
+          for (const h of doc.controllers?.[t.name] ?? []) {
+            const ht = parseTarget(h);
+            if (!('error' in ht)) addTarget(ht, i, m, depth + 1);
+          }
+          break;
+        case 'manufacturer': {
+          let d = b.manufacturers.get(t.host);
+          if (!d) { d = new PortIndexBuilder(); b.manufacturers.set(t.host, d); }
+          d.add(i, m);
+          manuUnion.add(i, m);
+          break;
+        }
+        case 'same-manufacturer': (b.sameManufacturer ??= new PortIndexBuilder()).add(i, m); break;
       }
+    };
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      b.ruleIds.push(`${idPrefix}${i}]`);
+      if ('service' in r && r.service !== undefined) {
+        for (const part of serviceParts(r.service, resolvers)) for (const c of part.to) b.addAddr(c, i, part.ports);
+        continue;
+      }
+      const m = ruleMatch(r, memo);
+      const host = 'to' in r ? r.to : (r as InRuleDoc).from;
+      if (host === undefined) { b.addAddr(ANY4, i, m); b.addAddr(ANY6, i, m); continue; }
+      const t = memo.targetAgain(host);
+      if (!('error' in t)) addTarget(t, i, m, 0);
     }
     const devices = [...b.devices].map(([n, pb]) => ({ name: n, ports: pb.build() }));
+    const manus = new Map([...b.manufacturers].map(([h, pb]) => [h, pb.build()] as const));
     const limits: ProfileLimits = {};
     if (lim?.bytes_per_hour !== undefined) limits.bytesPerHour = (parseSize(lim.bytes_per_hour) as { bytes: number }).bytes;
     if (lim?.bytes_per_day !== undefined) limits.bytesPerDay = (parseSize(lim.bytes_per_day) as { bytes: number }).bytes;
@@ -269,7 +323,8 @@ export class Policy implements CompiledPolicy {
       b.addr.map((pb) => pb.build()), b.domains.build(),
       b.domains.count > 0 ? b.domainPorts.build() : null,
       devices, devices.length > 0 ? devUnion.build() : null,
-      b.ruleIds, limits,
+      manus, manus.size > 0 ? manuUnion.build() : null, b.sameManufacturer?.build() ?? null,
+      b.ruleIds, b.ruleIds.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })), limits,
     );
   }
 
@@ -326,38 +381,70 @@ export class Policy implements CompiledPolicy {
     return true;
   }
 
-  evaluate(profile: string, flow: FlowFacts, names: readonly string[], deviceIps: (name: string) => readonly string[]): Verdict {
+  evaluate(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
     const p = this.profs.get(profile);
-    if (!p) return DENIED;
+    return p === undefined ? DENIED : this.judge(p, flow, names, ctx);
+  }
+
+  evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+    const p = this.inProfs.get(profile);
+    return p === undefined ? DENIED : this.judge(p, flow, names, ctx);
+  }
+
+  hasAllowIn(profile: string): boolean {
+    return this.inProfs.has(profile);
+  }
+
+  /** The rules of one direction against a flow: flow.dst is the peer, whichever side opened. */
+  private judge(p: Profile, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
     const proto = protoNum(flow.proto);
     const port = flow.dport;
+    const sport = flow.sport ?? -1;
     let best = -1;
     const fam = addrInto(flow.dst, this.buf);
     if (fam !== 0) {
       const n = p.addr.path(fam, this.buf, this.pathOut);
       for (let i = 0; i < n; i++) {
-        const r = this.pathOut[i].match(proto, port);
+        const r = this.pathOut[i].match(proto, port, sport);
         if (r >= 0 && (best < 0 || r < best)) best = r;
       }
     }
-    if (p.domainPorts !== null && p.domainPorts.match(proto, port) >= 0) {
+    const domainFloor = p.domainPorts !== null ? p.domainPorts.match(proto, port, sport) : -1;
+    if (domainFloor >= 0) {
       for (let i = 0; i < names.length; i++) {
-        const r = p.domains.match(names[i], proto, port);
+        const r = p.domains.match(names[i], proto, port, sport);
         if (r >= 0 && (best < 0 || r < best)) best = r;
       }
     }
     if (p.devicePorts !== null && fam !== 0) {
-      const floor = p.devicePorts.match(proto, port);
+      const floor = p.devicePorts.match(proto, port, sport);
       if (floor >= 0 && (best < 0 || floor < best)) {
+        const deviceIps = typeof ctx === 'function' ? ctx : ctx.deviceIps;
         for (const d of p.devices) {
-          const r = d.ports.match(proto, port);
+          const r = d.ports.match(proto, port, sport);
           if (r < 0 || (best >= 0 && r >= best)) continue;
           if (this.ownsAddress(deviceIps(d.name), flow.dst, fam)) best = r;
         }
       }
     }
-    if (best >= 0) return this.verdicts.get(profile)![best];
-    return p.domainPorts !== null && p.domainPorts.match(proto, port) >= 0 ? AWAITING : DENIED;
+    if ((p.manufacturerPorts !== null || p.sameManufacturer !== null) && fam !== 0) {
+      // the peer's MUD URL host: looked up only when a manufacturer rule could allow this flow
+      const mf = p.manufacturerPorts !== null ? p.manufacturerPorts.match(proto, port, sport) : -1;
+      const sf = p.sameManufacturer !== null ? p.sameManufacturer.match(proto, port, sport) : -1;
+      const self = typeof ctx === 'function' ? '' : ctx.selfMudHost;
+      if ((mf >= 0 && (best < 0 || mf < best)) || (sf >= 0 && self !== '' && (best < 0 || sf < best))) {
+        const host = (typeof ctx === 'function' ? NO_MUD : ctx.mudHostOf)(flow.dst);
+        if (host !== '') {
+          if (mf >= 0) {
+            const r = p.manufacturers.get(host)?.match(proto, port, sport) ?? -1;
+            if (r >= 0 && (best < 0 || r < best)) best = r;
+          }
+          if (sf >= 0 && host === self && (best < 0 || sf < best)) best = sf;
+        }
+      }
+    }
+    if (best >= 0) return p.verdicts[best];
+    return domainFloor >= 0 ? AWAITING : DENIED;
   }
 
   /** Does one of `ips` equal dst? Compared as bytes, so "fd00::1" and "FD00:0::1" agree. */

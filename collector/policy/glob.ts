@@ -6,7 +6,7 @@
 // expect); write a second rule "ring.com" to allow the bare name. Case-insensitive; a
 // trailing dot on a name is ignored.
 
-import { PortIndex, PortIndexBuilder } from './ports.js';
+import { PortIndex, PortIndexBuilder, type RuleMatch } from './ports.js';
 import type { PortSpec } from './units.js';
 
 /** Case-insensitive anchored matcher for a glob with `*` (any run) and `?` (one character). */
@@ -62,7 +62,7 @@ export class DomainTrie {
   private built = false;
   count = 0;
 
-  add(glob: string, rule: number, ports: readonly PortSpec[] | undefined): void {
+  add(glob: string, rule: number, ports: readonly PortSpec[] | RuleMatch | undefined): void {
     const wild = glob.startsWith('*.');
     const labels = (wild ? glob.slice(2) : glob).toLowerCase().split('.').reverse();
     let node = this.root;
@@ -89,7 +89,7 @@ export class DomainTrie {
   }
 
   /** Lowest rule index whose domain matches `name` and allows (proto, port); -1 when none. */
-  match(name: string, proto: number, port: number): number {
+  match(name: string, proto: number, port: number, sport = -1): number {
     if (!this.built || this.count === 0) return -1;
     // once for the whole name (names from the wire and from DNS come lowercased already,
     // and then this is the same string), not once per label
@@ -105,9 +105,9 @@ export class DomainTrie {
       if (!node) break;
       if (dot >= 0) {
         // more labels remain to the left: a wildcard here matches
-        if (node.wild) { const r = node.wild.match(proto, port); if (r >= 0 && (best < 0 || r < best)) best = r; }
+        if (node.wild) { const r = node.wild.match(proto, port, sport); if (r >= 0 && (best < 0 || r < best)) best = r; }
       } else if (node.exact) {
-        const r = node.exact.match(proto, port); if (r >= 0 && (best < 0 || r < best)) best = r;
+        const r = node.exact.match(proto, port, sport); if (r >= 0 && (best < 0 || r < best)) best = r;
       }
       end = dot;
     }

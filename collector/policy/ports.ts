@@ -27,6 +27,23 @@ class RangeSet {
   }
 }
 
+/**
+ * What one rule matches besides its host, when it says more than `ports`: the device's source
+ * ports (`from_ports`), ICMP types and codes as type*256+code ranges (the way NetFlow carries
+ * them in the destination port), or a bare IP protocol number. The validator has refused the
+ * combinations that cannot hold together.
+ */
+export interface RuleMatch {
+  ports: readonly PortSpec[] | undefined;
+  /** source ports; with `ports` undefined, any destination port of their protocols. */
+  from?: readonly PortSpec[];
+  /** (lo, hi) pairs over type*256+code. */
+  icmp4?: readonly number[];
+  icmp6?: readonly number[];
+  /** an IP protocol number with no ports, types or source ports: every flow of it. */
+  proto?: number;
+}
+
 /** Which rule (lowest index) allows a protocol and port at one place (an address prefix, a domain). */
 export class PortIndex {
   /** rules with no ports: any protocol, any port. */
@@ -36,19 +53,50 @@ export class PortIndex {
   tcp: RangeSet | null = null;
   udp: RangeSet | null = null;
   sctp: RangeSet | null = null;
+  /** `icmp:`/`icmpv6:` types and codes: ranges over type*256+code. */
+  icmp4: RangeSet | null = null;
+  icmp6: RangeSet | null = null;
+  /** `proto: N` of other protocols: (proto, rule) pairs, scanned (a rare few). */
+  protoRules: readonly number[] | null = null;
+  /** rules with `from_ports`: (proto, dport lo, dport hi, sport lo, sport hi, rule), scanned (a rare few). */
+  sportRules: readonly number[] | null = null;
+  /** protoRules or sportRules set. */
+  rare = false;
 
-  /** Lowest rule index allowing (proto number, port), or -1. */
-  match(proto: number, port: number): number {
+  /**
+   * Lowest rule index allowing (proto number, port, source port), or -1. For ICMP `port` is
+   * type*256+code; `sport` -1 when unknown (then no `from_ports` rule matches).
+   */
+  match(proto: number, port: number, sport = -1): number {
     let r = this.anyRule;
     let s: RangeSet | null = null;
     if (proto === 6) s = this.tcp;
     else if (proto === 17) s = this.udp;
     else if (proto === 132) s = this.sctp;
-    else if ((proto === 1 || proto === 58) && this.icmpRule < r) r = this.icmpRule;
+    else if (proto === 1 || proto === 58) {
+      if (this.icmpRule < r) r = this.icmpRule;
+      s = proto === 1 ? this.icmp4 : this.icmp6;
+    }
     if (s !== null) { const x = s.find(port); if (x < r) r = x; }
+    if (this.rare) r = this.matchRare(proto, port, sport, r);
     return r === NONE ? -1 : r;
   }
+
+  /** `proto:` and `from_ports` rules, kept out of match() so the common place stays small. */
+  private matchRare(proto: number, port: number, sport: number, r: number): number {
+    const pr = this.protoRules;
+    if (pr !== null) for (let i = 0; i < pr.length; i += 2) if (pr[i] === proto && pr[i + 1] < r) r = pr[i + 1];
+    const sr = this.sportRules;
+    if (sr !== null && sport >= 0) {
+      for (let i = 0; i < sr.length; i += 6) {
+        if (sr[i] === proto && sr[i + 5] < r && port >= sr[i + 1] && port <= sr[i + 2] && sport >= sr[i + 3] && sport <= sr[i + 4]) r = sr[i + 5];
+      }
+    }
+    return r;
+  }
 }
+
+const PROTO_OF: Readonly<Record<string, number>> = { tcp: 6, udp: 17, sctp: 132 };
 
 /** Collects ports of several rules for one place, then builds the PortIndex. */
 export class PortIndexBuilder {
@@ -58,9 +106,15 @@ export class PortIndexBuilder {
   private tcp: number[] | null = null;
   private udp: number[] | null = null;
   private sctp: number[] | null = null;
+  private icmp4: number[] | null = null;
+  private icmp6: number[] | null = null;
+  private protoRules: number[] | null = null;
+  private sportRules: number[] | null = null;
 
-  /** `ports` undefined = any protocol and port. */
-  add(rule: number, ports: readonly PortSpec[] | undefined): void {
+  /** `ports` undefined = any protocol and port; a RuleMatch for rules that say more. */
+  add(rule: number, m: readonly PortSpec[] | RuleMatch | undefined): void {
+    if (m !== undefined && !isPortList(m)) { this.addMatch(rule, m); return; }
+    const ports = m;
     if (ports === undefined) { if (rule < this.any) this.any = rule; return; }
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i];
@@ -73,6 +127,33 @@ export class PortIndexBuilder {
     }
   }
 
+  private addMatch(rule: number, m: RuleMatch): void {
+    if (m.from !== undefined) {
+      const sr = (this.sportRules ??= []);
+      for (const f of m.from) {
+        const n = PROTO_OF[f.proto];
+        if (m.ports === undefined) { sr.push(n, 0, 65535, f.lo, f.hi, rule); continue; }
+        for (const p of m.ports) if (p.proto === f.proto) sr.push(n, p.lo, p.hi, f.lo, f.hi, rule);
+      }
+      return;
+    }
+    if (m.icmp4 !== undefined || m.icmp6 !== undefined) {
+      for (let i = 0; i + 1 < (m.icmp4?.length ?? 0); i += 2) (this.icmp4 ??= []).push(m.icmp4![i], m.icmp4![i + 1], rule);
+      for (let i = 0; i + 1 < (m.icmp6?.length ?? 0); i += 2) (this.icmp6 ??= []).push(m.icmp6![i], m.icmp6![i + 1], rule);
+      return;
+    }
+    if (m.ports !== undefined) { this.add(rule, m.ports); return; }
+    const n = m.proto;
+    if (n === undefined) { this.add(rule, undefined); return; }
+    // a protocol alone: its whole port (or type/code) space
+    if (n === 6) (this.tcp ??= []).push(0, 65535, rule);
+    else if (n === 17) (this.udp ??= []).push(0, 65535, rule);
+    else if (n === 132) (this.sctp ??= []).push(0, 65535, rule);
+    else if (n === 1) (this.icmp4 ??= []).push(0, 65535, rule);
+    else if (n === 58) (this.icmp6 ??= []).push(0, 65535, rule);
+    else (this.protoRules ??= []).push(n, rule);
+  }
+
   build(): PortIndex {
     const ix = new PortIndex();
     ix.anyRule = this.any;
@@ -80,8 +161,17 @@ export class PortIndexBuilder {
     ix.tcp = buildRanges(this.tcp);
     ix.udp = buildRanges(this.udp);
     ix.sctp = buildRanges(this.sctp);
+    ix.icmp4 = buildRanges(this.icmp4);
+    ix.icmp6 = buildRanges(this.icmp6);
+    ix.protoRules = this.protoRules;
+    ix.sportRules = this.sportRules;
+    ix.rare = this.protoRules !== null || this.sportRules !== null;
     return ix;
   }
+}
+
+function isPortList(m: readonly PortSpec[] | RuleMatch): m is readonly PortSpec[] {
+  return Array.isArray(m);
 }
 
 /** Up to this many spans, smallRanges (quadratic, no heap or map) is the cheaper build. */

@@ -142,7 +142,7 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
       "type": "object",
       "properties": {
         "auto": {
-          "description": "every watched device that announces a MUD URL and has no entry of its own is judged by its MUD file",
+          "description": "true or false: judge every watched device that announces a MUD URL and has no entry of its own by its MUD file",
           "type": "boolean"
         },
         "dir": {
@@ -749,6 +749,31 @@ export const POLICY_SCHEMA: Record<string, unknown> = {
               ]
             },
             "collector.degraded": {
+              "description": "a severity: info, low, medium, high, critical",
+              "anyOf": [
+                {
+                  "const": "info",
+                  "type": "string"
+                },
+                {
+                  "const": "low",
+                  "type": "string"
+                },
+                {
+                  "const": "medium",
+                  "type": "string"
+                },
+                {
+                  "const": "high",
+                  "type": "string"
+                },
+                {
+                  "const": "critical",
+                  "type": "string"
+                }
+              ]
+            },
+            "device.exposed": {
               "description": "a severity: info, low, medium, high, critical",
               "anyOf": [
                 {

@@ -157,7 +157,7 @@ export const PolicySchema = Type.Object({
     additionalProperties: false,
   })),
   mud: Type.Optional(Type.Object({
-    auto: Type.Optional(Type.Boolean({ description: 'every watched device that announces a MUD URL and has no entry of its own is judged by its MUD file' })),
+    auto: Type.Optional(Type.Boolean({ description: 'true or false: judge every watched device that announces a MUD URL and has no entry of its own by its MUD file' })),
     dir: Type.Optional(Type.String({ minLength: 1, description: 'a local folder of MUD files, for sites that fetch nothing' })),
   }, { additionalProperties: false, description: 'MUD (RFC 8520): devices judged by their manufacturer\'s MUD file' })),
   profiles: Type.Record(Type.String({ pattern: NAME_PATTERN }), ProfileSchema, { description: 'profiles by name', additionalProperties: false }),

@@ -29,12 +29,34 @@ export interface DevicePlacement {
   rule: string;
 }
 
-/** A flow as the evaluator sees it, from the watched device's side: it opened the flow. */
+/**
+ * A flow as the evaluator sees it, from the opener's side. For evaluate() the watched
+ * device opened it; for evaluateIn() the peer opened it to the device.
+ */
 export interface FlowFacts {
   proto: Proto;
-  /** the peer the device opened the flow to. */
+  /** the peer: the host the device opened the flow to (evaluate) or the host that opened it (evaluateIn). */
   dst: string;
+  /** the responder's port (the peer's for evaluate, the device's for evaluateIn); ICMP: type*256+code. */
   dport: number;
+  /** the opener's port; left out or -1 = unknown (then no `from_ports` rule matches). */
+  sport?: number;
+}
+
+/** Resolves `device:NAME` to that device's current addresses. */
+export type DeviceIps = (name: string) => readonly string[];
+
+/**
+ * What evaluate() asks of the world outside the policy. The detector builds one per device
+ * judged (or keeps one and sets selfMudHost); all of it must be cheap: manufacturer rules
+ * call mudHostOf once per flow they could allow.
+ */
+export interface EvalContext {
+  deviceIps: DeviceIps;
+  /** the host (lower case) of the MUD URL the device at this address announced; "" when none. */
+  mudHostOf(ip: string): string;
+  /** the host (lower case) of the judged device's own MUD URL; "" when none (same-manufacturer then matches nothing). */
+  selfMudHost: string;
 }
 
 export interface Verdict {
@@ -69,14 +91,22 @@ export interface CompiledPolicy {
   readonly vlan: number | undefined;
   /** first matching `devices:` entry, else the default profile. */
   place(device: DeviceFacts): DevicePlacement;
-  /** device entry by name, for `device:NAME` rules (the evaluator resolves those itself). */
   /**
-   * Is this flow, opened by a device with this profile, allowed?
+   * Is this flow, opened by a device with this profile, allowed (its `allow` rules)?
    * @param names domain names known for the peer (DNS answers the device got, SNI, HTTP Host)
-   * @param deviceIps resolves `device:NAME` to that device's current addresses
-   * Pure: no I/O, no clock.
+   * @param ctx resolves `device:NAME`, and MUD URL hosts for manufacturer rules; a bare
+   *   deviceIps function means no MUD URLs are known
+   * Pure: no I/O, no clock. A profile not defined (also "mud" and "learn") allows nothing.
    */
-  evaluate(profile: string, flow: FlowFacts, names: readonly string[], deviceIps: (name: string) => readonly string[]): Verdict;
+  evaluate(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict;
+  /**
+   * Is this flow, opened by the peer `flow.dst` to a device with this profile, allowed by its
+   * `allow_in` rules? `flow.dport` is the device's port, `flow.sport` the opener's. Denied
+   * when the profile has no `allow_in` section.
+   */
+  evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict;
+  /** the profile has an `allow_in` section (flows from inside the site to its devices are judged). */
+  hasAllowIn(profile: string): boolean;
   limits(profile: string): ProfileLimits;
   /** every profile name defined. */
   profiles(): readonly string[];

@@ -416,7 +416,7 @@ export function semanticErrors(doc: unknown, loc: ErrorPlacer, skip: ReadonlySet
       devNames.push(d.name);
       devSet.add(d.name);
     }
-    if (str(d.profile) && !profSet.has(d.profile) && !RESERVED.has(d.profile)) err(['devices', i, 'profile'], unknownName('profile', d.profile, [...profNames, ...RESERVED_PROFILES]));
+    if (str(d.profile) && !profSet.has(d.profile) && !RESERVED.has(d.profile)) err(['devices', i, 'profile'], unknownName('profile', d.profile, [...new Set([...profNames, ...RESERVED_PROFILES])]));
     if (d.mac === undefined && d.ip === undefined && d.vendor === undefined && d.hostname === undefined) {
       err(['devices', i], 'expected at least one of mac, ip, vendor, hostname to match the device by');
     }

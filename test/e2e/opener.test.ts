@@ -185,7 +185,7 @@ t.test('an ICMP error quoting a UDP flow belongs to it; an echo from the same de
   // near miss: the plug pings the phone (its profile allows no ICMP)
   ping(wire, T0 + 60_000_000, PLUG, { ...PHONE, ip: '192.168.50.78' }, 1, 1);
   await pipeline.finish();
-  t.same(brief(out), ['policy.violation 192.168.50.42 -> 192.168.50.78:0/icmp']);
+  t.same(brief(out), ['policy.violation 192.168.50.42 -> 192.168.50.78:2048/icmp']);
 });
 
 t.test('device: rules work from the first packet, before any ARP; routed addresses never bind', async (t) => {

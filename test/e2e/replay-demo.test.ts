@@ -11,8 +11,9 @@ import { ANOMALY_KINDS } from '../../collector/types.js';
 import { ANOMALY_FIELDS } from '../../collector/sinks/anomaly-fields.js';
 
 // collector.degraded is about segwatch itself (a silent source, a growing spool): a replay's
-// clock is its packets, so a capture never raises it
-const TRAFFIC_KINDS = ANOMALY_KINDS.filter((k) => k !== 'collector.degraded');
+// clock is its packets, so a capture never raises it. The demo has no port forward planted:
+// device.exposed has its own capture (test/e2e/device-exposed.test.ts).
+const TRAFFIC_KINDS = ANOMALY_KINDS.filter((k) => k !== 'collector.degraded' && k !== 'device.exposed');
 const demo = join(repoRoot, 'test/fixtures/demo/demo.pcap');
 const allowed = join(repoRoot, 'test/fixtures/demo/allowed.pcap');
 const policy = join(repoRoot, 'test/fixtures/demo/policy.yaml');

@@ -16,6 +16,7 @@ function everything(settings = {}): Anomaly[] {
   for (let i = 1; i <= 40; i++) e.flowStart(start({ src: '192.168.50.13', srcMac: '02:00:00:00:50:13', dst: '10.0.1.1', dport: 1000 + i, time: T0 + i })); // scan.ports
   e.flowStart(start({ dst: '203.0.113.9', dport: 1883 }));                         // protocol.plaintext (+ violation)
   e.flowStart(start({ proto: 'udp', dst: '8.8.4.4', dport: 53, tcpFlags: 0 }));    // dns.bypass
+  e.flowStart(start({ src: '198.51.100.44', srcMac: '02:00:00:00:00:fe', sport: 50000, dst: DOORBELL_IP, dstMac: DOORBELL_MAC, dport: 554 })); // device.exposed
   const s = start({ dst: '52.94.1.1', dport: 443 });
   e.flowStart(s);
   e.flowRecord(recordOf(s, { bytes: 600e6, bytesRev: 0 }));                        // volume.limit
@@ -49,7 +50,7 @@ t.test('severities follow DESIGN.md and can be overridden', async (t) => {
   t.same(sev, {
     'policy.violation': 'high', 'segment.crossing': 'critical', 'device.new': 'medium', 'scan.hosts': 'high', 'scan.ports': 'high',
     'protocol.plaintext': 'high', 'dns.bypass': 'high', 'volume.limit': 'medium', 'credentials.default': 'critical',
-    'collector.degraded': 'critical',
+    'collector.degraded': 'critical', 'device.exposed': 'high',
   });
   const over = everything({ severity: { 'device.new': 'low', 'dns.bypass': 'critical' } });
   t.equal(over.find((a) => a.kind === 'device.new')!.severity, 'low');

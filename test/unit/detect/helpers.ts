@@ -117,13 +117,14 @@ export interface Harness {
   policy: CompiledPolicy;
 }
 
-export function harness(o: { policy?: CompiledPolicy; inv?: MapInventory; settings?: Partial<DetectSettings>; seen?: Set<string> } = {}): Harness {
+/** `policyFn`: the policy in force at each event (a test swaps it to reload); else `policy`. */
+export function harness(o: { policy?: CompiledPolicy; policyFn?: () => CompiledPolicy; inv?: MapInventory; settings?: Partial<DetectSettings>; seen?: Set<string> } = {}): Harness {
   const out: Anomaly[] = [], first: Anomaly[] = [];
   const events: Array<[string, Anomaly]> = [];
-  const policy = o.policy ?? loadPolicy();
+  const policy = o.policy ?? o.policyFn?.() ?? loadPolicy();
   const inv = o.inv ?? standardInventory();
   const engine = new DetectEngine({
-    policy: () => policy, inventory: inv, settings: o.settings, seen: o.seen,
+    policy: o.policyFn ?? (() => policy), inventory: inv, settings: o.settings, seen: o.seen,
     emit: (ev, a) => {
       events.push([ev, a]);
       if (ev === 'opened') first.push(a);

@@ -39,7 +39,8 @@ t.test('near miss: inbound flow the device did not open', async (t) => {
   const h = harness();
   h.engine.flowStart(start({ src: '203.0.113.5', sport: 50000, dst: DOORBELL_IP, dport: 8080, srcMac: '02:00:00:00:00:fe', dstMac: DOORBELL_MAC }));
   h.engine.flush();
-  t.same(h.out, []);
+  // not the doorbell's violation: the Internet reaching it is device.exposed (device-exposed.ts)
+  t.same(kinds(h.out), ['device.exposed']);
 });
 
 t.test('near miss: replies to an allowed flow whose opening was not seen', async (t) => {
@@ -137,8 +138,10 @@ t.test('IPv6: violation from the doorbell\'s v6 address; v6 allowed peer and inb
   h.engine.flowStart(start({ src: DOORBELL_IP6, dst: '2001:db8:94::5', dport: 443 }));
   h.engine.flowStart(start({ src: '2001:db8:66::1', sport: 50000, dst: DOORBELL_IP6, dport: 22, srcMac: '02:00:00:00:00:fe', dstMac: DOORBELL_MAC }));
   h.engine.flush();
-  t.equal(h.out.length, 1);
-  t.match(h.out[0], { kind: 'policy.violation', ip: DOORBELL_IP6, device: 'doorbell', peer: '2001:db8:66::1', peerPort: 8443 });
+  // the inbound one is the Internet reaching the doorbell: device.exposed, not its violation
+  t.same(kinds(h.out), ['device.exposed', 'policy.violation']);
+  t.match(h.out.find((a) => a.kind === 'device.exposed'), { ip: DOORBELL_IP6, peer: '2001:db8:66::1', peerPort: 22 });
+  t.match(h.out.find((a) => a.kind === 'policy.violation'), { kind: 'policy.violation', ip: DOORBELL_IP6, device: 'doorbell', peer: '2001:db8:66::1', peerPort: 8443 });
 });
 
 t.test('VLAN: only frames of the watched VLAN are judged', async (t) => {

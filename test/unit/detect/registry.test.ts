@@ -114,5 +114,5 @@ t.test('a registered detector: events in, anomalies out to every sink', async (t
 t.test('after unregistering, the engine runs the bundled detectors only', async (t) => {
   unregisterDetector(slowNtp.name);
   t.notOk(DETECTORS.some((d) => d.name === slowNtp.name));
-  t.same(DETECTORS.map((d) => d.name), ['scan-hosts', 'scan-ports', 'protocol-plaintext', 'allowlist', 'volume-limit', 'device-new', 'device-spoof', 'credentials-default', 'collector-degraded']);
+  t.same(DETECTORS.map((d) => d.name), ['scan-hosts', 'scan-ports', 'protocol-plaintext', 'allowlist', 'device-exposed', 'volume-limit', 'device-new', 'device-spoof', 'credentials-default', 'collector-degraded']);
 });

@@ -121,7 +121,8 @@ t.test('ICMP is joined without ports (type and code differ between echo and repl
   j.add(rec({ proto: 1, src: '198.51.100.1', dst: '192.168.50.10', sport: 0, dport: 0, icmpType: 0, icmpCode: 0, start: 1001 }), 0);
   j.flush();
   t.equal(out.length, 1);
-  t.match(out[0], { proto: 'icmp', src: '192.168.50.10', sport: 0, dport: 0, packets: 10, packetsRev: 10, tcpFlags: 0 });
+  // the opener's type and code in dport, as NetFlow carries them: 8 << 8 | 0, echo-request
+  t.match(out[0], { proto: 'icmp', src: '192.168.50.10', sport: 0, dport: 0x0800, packets: 10, packetsRev: 10, tcpFlags: 0 });
 });
 
 t.test('VLAN and exporter keep conversations apart; no-address records are skipped', async (t) => {
