@@ -20,6 +20,11 @@ export function inboundSupported(): boolean {
   return JSON.stringify(POLICY_SCHEMA).includes('"allow_in"');
 }
 
+/** The language has `proto: N` rules when its schema says so. */
+function protoSupported(): boolean {
+  return JSON.stringify(POLICY_SCHEMA).includes('"proto":{');
+}
+
 export interface DraftInput {
   devices: readonly DeviceObs[];
   /** what the inventory knows of a device (for its name and for the policy's entry match). */
@@ -54,7 +59,7 @@ export interface Draft {
 export function draftPolicy(input: DraftInput): Draft {
   const p = input.policy;
   const doc = parseDocument(input.text);
-  const inbound = inboundSupported();
+  const inbound = inboundSupported(), protoNumbers = protoSupported();
   const site: Site = { isResolver: (ip) => p.isResolver(ip), protectedSegment: (ip) => p.protectedSegment(ip), segmentOf: (ip) => p.segmentOf(ip) };
   const profiles = doc.get('profiles') as YAMLMap;
   let devices = doc.get('devices') as YAMLSeq | undefined;
@@ -79,7 +84,7 @@ export function draftPolicy(input: DraftInput): Draft {
     const allowed = keep
       ? (o: OutObs) => p.evaluate(placed.profile, { proto: o.proto, dst: o.dst, dport: o.dport }, [...o.sni, ...o.dns], input.deviceIps).allowed
       : undefined;
-    const learned = generalise(d, site, { maxRules: input.maxRules, inbound, allowed, mark: 'learned' });
+    const learned = generalise(d, site, { maxRules: input.maxRules, inbound, allowed, mark: 'learned', protoNumbers });
     let name: string, profile: string;
     if (keep) {
       name = placed.name;

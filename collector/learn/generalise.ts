@@ -19,6 +19,8 @@ export interface LearnedRule {
   to?: string;
   from?: string;
   ports?: string[];
+  /** an IP protocol without ports (IGMP is 2). */
+  proto?: number;
   service?: ServiceName;
   comment: string;
 }
@@ -41,6 +43,8 @@ export interface GeneraliseOptions {
   allowed?: (o: OutObs) => boolean;
   /** put before each rule's comment, e.g. "learned". */
   mark?: string;
+  /** the language has `proto: N`: a protocol without ports gets a rule of its own, not "any protocol". */
+  protoNumbers?: boolean;
 }
 
 export interface Learned {
@@ -72,6 +76,8 @@ interface Group {
   what: string;
   /** the generalisation level it was made at (its ports are written at the same level). */
   level: number;
+  /** a group of one protocol without ports (protoNumbers). */
+  proto?: number;
 }
 
 export function generalise(d: DeviceObs, site: Site, opts: GeneraliseOptions): Learned {
@@ -112,8 +118,8 @@ export function generalise(d: DeviceObs, site: Site, opts: GeneraliseOptions): L
 
   let outGroups: Group[] = [], inGroups: Group[] = [];
   for (let level = 0; level < LEVELS; level++) {
-    outGroups = groupOut(outs, names, site, level);
-    inGroups = opts.inbound ? groupIn(ins, site, level) : [];
+    outGroups = groupOut(outs, names, site, level, opts.protoNumbers === true);
+    inGroups = opts.inbound ? groupIn(ins, site, level, opts.protoNumbers === true) : [];
     if (svcRules.length + outGroups.length + inGroups.length <= max) break;
   }
   const room = Math.max(0, max - svcRules.length);
@@ -211,7 +217,7 @@ function validName(n: string): boolean {
   return n.split('.').every((l) => LABEL.test(l));
 }
 
-function groupOut(outs: readonly OutObs[], names: Map<OutObs, string>, site: Site, level: number): Group[] {
+function groupOut(outs: readonly OutObs[], names: Map<OutObs, string>, site: Site, level: number, protoNumbers: boolean): Group[] {
   // names below each registrable domain: several make a "*.domain" rule
   const below = new Map<string, Set<string>>();
   for (const [, n] of names) {
@@ -230,17 +236,17 @@ function groupOut(outs: readonly OutObs[], names: Map<OutObs, string>, site: Sit
     } else {
       target = widen(o.dst);
     }
-    add(groups, target, o.proto, o.dport, o, `to ${target}`);
+    add(groups, target, o.proto, o.dport, o, `to ${target}`, protoNumbers);
   }
   return finish(groups, level);
 }
 
-function groupIn(ins: readonly InObs[], site: Site, level: number): Group[] {
+function groupIn(ins: readonly InObs[], site: Site, level: number, protoNumbers: boolean): Group[] {
   const widen = addrWidener(ins.map((o) => o.src), site, level);
   const groups = new Map<string, Group>();
   for (const o of ins) {
     const target = widen(o.src);
-    add(groups, target, o.proto, o.dport, o, `from ${target}`);
+    add(groups, target, o.proto, o.dport, o, `from ${target}`, protoNumbers);
   }
   return finish(groups, level);
 }
@@ -298,11 +304,13 @@ function countBy(xs: readonly string[], f: (x: string) => string): Map<string, n
   return m;
 }
 
-function add(groups: Map<string, Group>, target: string, proto: Proto, port: number, s: Seen, what: string): void {
-  let g = groups.get(target);
+function add(groups: Map<string, Group>, target: string, proto: Proto, port: number, s: Seen, what: string, protoNumbers: boolean): void {
+  const own = protoNumbers && typeof proto === 'number';
+  const key = own ? `${target}#${proto}` : target;
+  let g = groups.get(key);
   if (!g) {
-    g = { target, ports: new Map(), any: false, seen: pick(s), what, level: 0 };
-    groups.set(target, g);
+    g = { target, ports: new Map(), any: false, seen: pick(s), what, level: 0, ...(own ? { proto } : {}) };
+    groups.set(key, g);
   } else {
     merge(g.seen, s);
   }
@@ -310,8 +318,9 @@ function add(groups: Map<string, Group>, target: string, proto: Proto, port: num
     (g.ports.get(proto) ?? g.ports.set(proto, new Set()).get(proto)!).add(port);
   } else if (proto === 'icmp' || proto === 'icmpv6') {
     g.ports.set('icmp', new Set([0]));
-  } else {
-    // a protocol without ports (IGMP, ESP, ...): a rule without ports is the only way to say it
+  } else if (!own) {
+    // a protocol without ports (IGMP, ESP, ...) where the language has no `proto:`: a rule
+    // without ports is the only way to say it
     g.any = true;
   }
 }
@@ -348,6 +357,7 @@ function runs(sorted: readonly number[]): [number, number][] {
 }
 
 function rule(side: 'to' | 'from', g: Group, mark: string): LearnedRule {
+  if (g.proto !== undefined) return { [side]: g.target, proto: g.proto, comment: mark + seenText(g.seen) } as LearnedRule;
   const ports = portsOf(g, g.level);
   return { [side]: g.target, ...(ports ? { ports } : {}), comment: mark + seenText(g.seen) } as LearnedRule;
 }

@@ -90,3 +90,9 @@ t.test('limits: the busiest hour, doubled, rounded up', async (t) => {
   t.equal(proposeHourly(d), 1e7, '3 MB + 11 x 100 kB in the busiest hour, doubled: 8.2 MB -> 10MB');
   t.equal(seenText({ count: 1, first: T0, last: T0 + 86_400_000 }), '1 flow, 2019-02-01 10:00 - 2019-02-02 10:00 UTC');
 });
+
+t.test('a protocol without ports: its own `proto:` rule where the language has it, else a rule without ports', async (t) => {
+  const d = device([['tcp', '192.168.50.1', 80], [2, '224.0.0.22', 0]]);
+  t.same(generalise(d, site, { inbound: true, protoNumbers: true }).allow.map(({ comment, ...r }) => r), [{ to: '192.168.50.1', ports: ['80/tcp'] }, { to: '224.0.0.22', proto: 2 }]);
+  t.same(generalise(d, site, { inbound: true }).allow.map(({ comment, ...r }) => r), [{ to: '192.168.50.1', ports: ['80/tcp'] }, { to: '224.0.0.22' }]);
+});
