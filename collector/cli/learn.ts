@@ -38,7 +38,8 @@ export async function learnCommand(argv: string[]): Promise<number> {
   if ((iface ? 1 : 0) + (files.length ? 1 : 0) !== 1) throw new UsageError(`give CAPTURE files or --interface IF, not ${iface ? 'both' : 'neither'}\n\n${helpText(learnSpec)}`);
   let forMs = 0;
   if (iface) {
-    const d = a.values.for === undefined ? { error: '--for DURATION is required with --interface' } : parseDuration(a.values.for);
+    if (a.values.for === undefined) throw new UsageError('--for DURATION is required with --interface');
+    const d = parseDuration(a.values.for);
     if ('error' in d) throw new UsageError(`--for: ${d.error}`);
     forMs = d.ms;
   }
@@ -93,7 +94,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
       try {
         await openCapture(f).run(pipeline.handleStampedFrame, pipeline.stamp);
       } catch (err) {
-        failed = new Error(`${f}: ${(err as Error).message}`);
+        failed = (err as Error).message.includes(f) ? err as Error : new Error(`${f}: ${(err as Error).message}`);
         if (!/truncated|corrupt/i.test(failed.message)) break;
       }
     }

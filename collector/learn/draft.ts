@@ -126,6 +126,7 @@ export function draftPolicy(input: DraftInput): Draft {
     }
     out.push({ name, mac: d.mac, profile, added: !placed.known, rules: learned.allow.length + learned.allowIn.length, notLearned: learned.notLearned.length, learned });
   }
+  if (devices.items.length === 0) devices.flow = true;
   return { yaml: doc.toString({ lineWidth: 0, flowCollectionPadding: true }), devices: out };
 }
 
