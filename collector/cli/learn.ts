@@ -122,6 +122,7 @@ export async function learnCommand(argv: string[]): Promise<number> {
     policy: skeleton,
     text,
     deviceIps: (name) => inv.devices().filter((d) => d.name === name).flatMap((d) => d.ips),
+    deviceAt: (ip) => inv.deviceByIp(ip),
     from: iface ? `live capture on ${iface}` : files.map((f) => basename(f)).join(', '),
     maxRules,
   });

@@ -34,6 +34,8 @@ export interface DraftInput {
   text: string;
   /** `device:NAME` rules: the named device's addresses. */
   deviceIps(name: string): readonly string[];
+  /** what the inventory knows of the device at ip (for `device:NAME` targets), undefined when none. */
+  deviceAt?(ip: string): { mac: string; vendor: string; hostname: string } | undefined;
   /** what was learned from, for the header (file names, an interface). */
   from: string;
   maxRules?: number;
@@ -60,7 +62,16 @@ export function draftPolicy(input: DraftInput): Draft {
   const p = input.policy;
   const doc = parseDocument(input.text);
   const inbound = inboundSupported(), protoNumbers = protoSupported();
-  const site: Site = { isResolver: (ip) => p.isResolver(ip), protectedSegment: (ip) => p.protectedSegment(ip), segmentOf: (ip) => p.segmentOf(ip) };
+  const site: Site = {
+    isResolver: (ip) => p.isResolver(ip), protectedSegment: (ip) => p.protectedSegment(ip), segmentOf: (ip) => p.segmentOf(ip),
+    deviceName: (ip) => {
+      const f = input.deviceAt?.(ip);
+      if (!f) return '';
+      // only an entry that names one device exactly (its name is the entry's own)
+      const placed = p.place({ mac: f.mac, ip, vendor: f.vendor, hostname: f.hostname });
+      return placed.known && placed.name === placed.entry ? placed.entry : '';
+    },
+  };
   const profiles = doc.get('profiles') as YAMLMap;
   let devices = doc.get('devices') as YAMLSeq | undefined;
   if (!isSeq(devices)) {

@@ -32,6 +32,8 @@ export interface Site {
   protectedSegment(ip: string): string;
   /** the site segment ip lies in, "" when outside the site. */
   segmentOf(ip: string): string;
+  /** the name of the device listed (by an exact entry) at ip, "" when none: a `device:NAME` target. */
+  deviceName?(ip: string): string;
 }
 
 export interface GeneraliseOptions {
@@ -252,7 +254,8 @@ function groupIn(ins: readonly InObs[], site: Site, level: number, protoNumbers:
 }
 
 /**
- * How an unnamed address is written at a level: exact; its /24 (/64) when several share it
+ * How an unnamed address is written at a level: a listed device's as `device:NAME`, else
+ * exact; its /24 (/64) when several share it
  * (4 at level 0, 2 from level 1); a peer inside the site as its segment (from level 1, or when
  * 4 share it); its
  * /16 (/48) when two share it from level 2. Multicast and broadcast groups stay exact.
@@ -266,6 +269,9 @@ function addrWidener(addrs: readonly string[], site: Site, level: number): (ip: 
     if (isGroup(ip)) return ip;
     const seg = site.segmentOf(ip);
     if (seg !== '' && (level >= 1 || (nSeg.get(seg) ?? 0) >= 4)) return `segment:${seg}`;
+    // a listed device by its name: its address may change, its name does not
+    const dev = site.deviceName?.(ip) ?? '';
+    if (dev !== '') return `device:${dev}`;
     if (level >= 2 && (n16.get(prefix(ip, 16)) ?? 0) >= 2) return prefix(ip, 16);
     const need = level === 0 ? 4 : 2;
     if ((n24.get(prefix(ip, 24)) ?? 0) >= need) return prefix(ip, 24);

@@ -237,6 +237,7 @@ export class LearnPeriod {
       policy: this.opts.policy(),
       text: this.opts.policyText(),
       deviceIps: (name) => inv?.devices().filter((d) => d.name === name).flatMap((d) => d.ips) ?? [],
+      deviceAt: (ip) => inv?.deviceByIp(ip),
       from: `run --learn-for ${Math.round(this.opts.periodMs / 1000)}s`,
     });
   }

@@ -96,3 +96,10 @@ t.test('a protocol without ports: its own `proto:` rule where the language has i
   t.same(generalise(d, site, { inbound: true, protoNumbers: true }).allow.map(({ comment, ...r }) => r), [{ to: '192.168.50.1', ports: ['80/tcp'] }, { to: '224.0.0.22', proto: 2 }]);
   t.same(generalise(d, site, { inbound: true }).allow.map(({ comment, ...r }) => r), [{ to: '192.168.50.1', ports: ['80/tcp'] }, { to: '224.0.0.22' }]);
 });
+
+t.test('a device the skeleton lists by an exact entry is written by its name', async (t) => {
+  const named: Site = { ...site, deviceName: (ip) => (ip === '192.168.50.30' ? 'nvr' : '') };
+  const l = generalise(device([['tcp', '192.168.50.30', 8000]], [['tcp', '192.168.50.30', 554]]), named, { inbound: true });
+  t.same(l.allow.map((r) => r.to), ['device:nvr']);
+  t.same(l.allowIn.map((r) => r.from), ['device:nvr']);
+});
