@@ -5,12 +5,13 @@
 // section (then a denied one is a `policy.violation` of the target device). The device's own
 // sessions are never inbound: the engine hands detectors each flow from its opener's side.
 
-import type { Anomaly } from '../types.js';
+import type { Anomaly, FlowRecord } from '../types.js';
 import type { CompiledPolicy } from '../policy/types.js';
 import type { AnomalyInit, Subject } from './anomaly.js';
 import { icmpText, peerText, who } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
 import { isGroupAddress, isServicePort, type OpenedFlow } from './flow.js';
+import { Oldest } from '../oldest.js';
 
 /**
  * Addresses that are neither the Internet nor the site: link-local (169.254/16, fe80::/10),
@@ -72,8 +73,19 @@ export function inboundViolation(s: Subject, f: OpenedFlow, opener: string): Ano
 
 const IN_RULE = /\.allow_in$/;
 
+/** The anomaly an inbound flow raised, so its later bytes join it (what left the device matters). */
+interface FlowTraffic {
+  key: string;
+  /** start of the record last counted: a record with another start is a delta. */
+  start: number;
+  bytes: number;
+  packets: number;
+}
+
 class DeviceExposed implements Detector {
   private readonly counters = { internetOpened: 0, insideJudged: 0, exposed: 0, inboundDenied: 0 };
+  private readonly flowTraffic = new Map<number, FlowTraffic>();
+  private readonly flowTrafficOldest = new Oldest(this.flowTraffic);
 
   constructor(private readonly ctx: DetectContext) {}
 
@@ -90,16 +102,36 @@ class DeviceExposed implements Detector {
     const v = p.evaluateIn(profile, { proto: f.proto, dst: f.src, dport: f.dport, sport: f.sport }, names, this.ctx.evalContext(f.dst));
     if (v.allowed) return;
     const s = this.ctx.subject(p, f.dst, f.dstMac, true);
+    let key: string;
     if (inside) {
       this.counters.inboundDenied++;
       // a watched opener has a name; any other is named by its address (behind the router its
       // MAC is the router's, so the inventory's name would be the router's)
       const o = j.srcWatched ? who(this.ctx.subject(p, f.src, f.srcMac, true)) : f.src;
-      this.ctx.reporter.report(inboundViolation(s, f, o));
+      key = this.ctx.reporter.report(inboundViolation(s, f, o));
     } else {
       this.counters.exposed++;
-      this.ctx.reporter.report(deviceExposed(s, f, names.length ? names[0] : ''));
+      key = this.ctx.reporter.report(deviceExposed(s, f, names.length ? names[0] : ''));
     }
+    if (this.flowTraffic.size >= this.ctx.settings.parkMax) this.flowTraffic.delete(this.flowTrafficOldest.key()!);
+    this.flowTraffic.set(f.id, { key, start: f.time, bytes: f.bytes, packets: 1 });
+  }
+
+  /** Later bytes of a reported flow join its anomaly (as the allowlist does for its own). */
+  flowRecord(r: FlowRecord): void {
+    const ft = this.flowTraffic.get(r.id);
+    if (!ft) return;
+    const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
+    // interim records restart their counters (NetFlow style); one with the last start carries totals
+    const same = r.start === ft.start;
+    const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
+    if (db > 0 || dp > 0) this.ctx.reporter.addTraffic(ft.key, db, dp, r.end);
+    ft.start = r.start; ft.bytes = total; ft.packets = pkts;
+    if (r.final) this.flowTraffic.delete(r.id);
+  }
+
+  flush(): void {
+    this.flowTraffic.clear();
   }
 
   /** A reloaded policy allows the opener now (or no longer judges flows from inside): the anomaly closes. */
@@ -115,7 +147,7 @@ class DeviceExposed implements Detector {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters };
+    return { ...this.counters, tracked: this.flowTraffic.size };
   }
 }
 

@@ -137,7 +137,9 @@ t.test('flows --netflow-capture: a template file, then its data file, through on
   const icmp = segwatch(['flows', '--netflow-capture', capture('netflow/akvorado-icmp-template.pcap'), capture('netflow/akvorado-icmp-data.pcap'), '--format', 'jsonl']);
   const iflows = icmp.stdout.trim().split('\n').map((l) => JSON.parse(l));
   t.equal(iflows.length, 2, 'ICMP and ICMPv6 echo with their replies: two flows');
-  t.ok(iflows.every((x) => x.sport === 0 && x.dport === 0 && x.packets === 1 && x.packetsRev === 1), 'each joined with its reply');
+  t.ok(iflows.every((x) => x.sport === 0 && x.packets === 1 && x.packetsRev === 1), 'each joined with its reply');
+  // the opener's type and code in dport, as NetFlow carries them: echo-request 8 << 8 and ICMPv6 128 << 8
+  t.same(iflows.map((x) => `${x.proto} ${x.dport}`).sort(), ['icmp 2048', 'icmpv6 32768']);
   t.match(icmp.stderr, /4 records, 2 flows \(2 joined pairs\)/);
   // data before its template: nothing decodes, and that is said
   const wrong = segwatch(['flows', '--netflow-capture', data, tpl, '--format', 'jsonl']);

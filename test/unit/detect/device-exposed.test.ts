@@ -2,13 +2,14 @@
 // to a watched device, from the Internet or from inside the site.
 
 import t from 'tap';
-import { DOORBELL_IP, DOORBELL_MAC, POLICY, T0, harness, kinds, loadPolicy, standardInventory } from './helpers.js';
+import { DOORBELL_IP, DOORBELL_MAC, POLICY, T0, harness, kinds, loadPolicy, recordOf, standardInventory } from './helpers.js';
 import { isLinkScoped } from '../../../collector/detect/device-exposed.js';
 
 const NET_MAC = '02:00:00:00:00:fe';
 /** an Internet host (behind the router) opens tcp to the doorbell */
+let nextId = 1_000_000;
 const inbound = (o: Record<string, unknown> = {}) => ({
-  id: Math.floor(Math.random() * 1e9), time: T0, proto: 'tcp' as const, src: '203.0.113.7', sport: 51000, dst: DOORBELL_IP, dport: 554,
+  id: nextId++, time: T0, proto: 'tcp' as const, src: '203.0.113.7', sport: 51000, dst: DOORBELL_IP, dport: 554,
   srcMac: NET_MAC, dstMac: DOORBELL_MAC, vlan: 0, tcpFlags: 0x02, bytes: 60, origin: 'pcap' as const, exporter: '', sureInitiator: true, ...o,
 });
 
@@ -21,14 +22,16 @@ const WITH_IN = POLICY.replace(`    limits: { bytes_per_hour: 500MB }
       - { from: same-manufacturer, proto: 17 }
   smart-plug:`);
 
-t.test('an Internet host opening to a watched device is device.exposed, with what to do', async (t) => {
+t.test('an Internet host opening to a watched device is device.exposed, with what to do and the bytes moved', async (t) => {
   const h = harness();
-  h.engine.flowStart(inbound());
+  const s = inbound();
+  h.engine.flowStart(s);
+  h.engine.flowRecord(recordOf(s, { bytes: 2000, bytesRev: 500_000, packets: 20, packetsRev: 400 }));
   h.engine.flush();
   t.same(kinds(h.out), ['device.exposed']);
   t.match(h.out[0], {
     kind: 'device.exposed', severity: 'high', device: 'doorbell', ip: DOORBELL_IP, peer: '203.0.113.7', peerPort: 554, proto: 'tcp',
-    rule: 'profiles.camera.allow_in',
+    rule: 'profiles.camera.allow_in', bytes: 502_000, packets: 420,
   });
   t.match(h.out[0].message, /^a port forward or UPnP mapping exposes doorbell \(192\.168\.50\.10\) port 554\/tcp to 203\.0\.113\.7.*remove the forward/);
 });
