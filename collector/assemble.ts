@@ -6,6 +6,7 @@
 import type { CompiledPolicy } from './policy/types.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
+import { DETECTORS } from './detect/registry.js';
 import type { Log, NetflowFigures, Sink } from './types.js';
 import { Pipeline } from './pipeline.js';
 import { JsonlSink } from './sinks/jsonl.js';
@@ -61,6 +62,11 @@ export interface AssembleSettings {
   alerts?: { channels: readonly ChannelConfig[]; outboxMax?: number; outboxMaxDays?: number; env?: NodeJS.ProcessEnv };
   /** detector settings over the policy's (the run config's degraded_silence). */
   detect?: Partial<DetectSettings>;
+  /**
+   * A learner (learn/observer.ts, or learn/period.ts for `run --learn-for`) fed with the judged
+   * flows after the other detectors, and what it holds back while devices are learned.
+   */
+  learner?: { detector(): DetectorDef; holdBack?: import('./detect/engine.js').DetectEngineOptions['holdBack'] };
 }
 
 export interface Collector {
@@ -164,7 +170,8 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     sinks,
     restore,
     detect: s.detect,
-    detectors: s.detectors,
+    detectors: s.learner ? [...(s.detectors ?? DETECTORS), s.learner.detector()] : s.detectors,
+    holdBack: s.learner?.holdBack,
     log: s.log,
     mud: { ...s.mud, ...(s.stateDir ? { stateDir: s.stateDir } : {}) },
     host: s.host,

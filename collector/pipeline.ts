@@ -12,7 +12,7 @@ import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
-import { DetectEngine } from './detect/engine.js';
+import { DetectEngine, type DetectEngineOptions } from './detect/engine.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
 import { AppLayer } from './app-layer.js';
@@ -46,6 +46,8 @@ export interface PipelineOptions {
   detectors?: readonly DetectorDef[];
   /** device ids reported as new before (kept across runs by the caller). */
   seenDevices?: Set<string>;
+  /** findings held back (DetectEngineOptions.holdBack: devices in their learning period). */
+  holdBack?: DetectEngineOptions['holdBack'];
   /**
    * What an earlier run left in the state database: its devices are known (no device.new,
    * same names) and its open anomalies go on under their ids.
@@ -130,6 +132,8 @@ export class Pipeline {
   private vlanOnly = -1;
   private readonly judgePackets: boolean;
   private readonly learn: boolean;
+  /** the policy the inventory placed devices under: another one places them again */
+  private placedUnder: CompiledPolicy | undefined;
 
   constructor(private readonly opts: PipelineOptions = {}) {
     this.log = opts.log ?? silentLog;
@@ -174,6 +178,7 @@ export class Pipeline {
           detectors: opts.detectors,
           seen: restoredSeen(opts),
           log: this.log,
+          holdBack: opts.holdBack,
           emit: (event, a) => {
             if (event === 'opened') {
               this.counters.anomalies++;
@@ -189,6 +194,8 @@ export class Pipeline {
       // written at "time 0": the first change after the restart goes out at the next tick
       for (const r of opts.restore.anomalies) this.detect?.lifecycle.resume(r.a, r.first, r.last, 0);
     }
+
+    this.placedUnder = policy?.();
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
     this.flows = new FlowTable(
@@ -340,6 +347,11 @@ export class Pipeline {
     this.guard(() => this.emitDevices());
     this.guard(() => this.flows.advance(now));
     if (this.detect) this.guard(() => this.detect!.tick(now));
+    const p = this.opts.policy?.();
+    if (p !== this.placedUnder) {
+      this.placedUnder = p;
+      if (this.learn) this.guard(() => this.inventory.placeAgain());
+    }
     if (this.traffic) this.guard(() => this.traffic!.tick(now));
     this.guard(() => this.health.tick(now));
     this.counters.sinkErrors = this.out.errors;

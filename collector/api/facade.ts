@@ -133,6 +133,10 @@ export interface CollectorFacade {
    * `until`, default 30 days) in exceptions.yaml, then a policy reload. null: no such anomaly.
    */
   acknowledge?(id: string, comment: string, until?: string): Promise<{ exception: ExceptionDoc; reloaded: boolean } | null>;
+  /** devices learned by `run --learn-for` and their proposals. */
+  proposals?(): import('../learn/period.js').Proposal[];
+  /** end a device's learning now: its learned profile is in force; undefined when no such device. */
+  acceptProposal?(device: string): import('../learn/period.js').Proposal | undefined;
 }
 
 /** acknowledge() over the state database, exceptions.yaml beside it and the policy watcher. */

@@ -16,6 +16,7 @@ import {
   DEFAULT_FLOW_LIMIT, deviceDetailResponseSchema, deviceParamsSchema, devicesResponseSchema, errorResponses,
   flowsQuerySchema, flowsResponseSchema, healthResponseSchema, MAX_ANOMALY_LIMIT, metricsResponseSchema,
   policyInfoSchema, policyReloadResponseSchema, policyTextBodySchema, policyValidateResponseSchema, statsResponseSchema,
+  proposalParamsSchema, proposalSchema, proposalsResponseSchema,
 } from './schemas.js';
 
 declare module 'fastify' {
@@ -197,6 +198,29 @@ export const v1Routes: FastifyPluginAsync<V1Options> = async (app, { facade, pol
     const r = await facade.acknowledge(req.params.id, comment, until);
     if (!r) throw clientError(404, `no anomaly with id ${JSON.stringify(req.params.id)}`);
     return r;
+  });
+
+  app.get('/proposals', {
+    schema: {
+      summary: 'Devices learned by run --learn-for and the profile proposed for each', tags: ['learning'],
+      security: SECURITY_READ, response: { 200: proposalsResponseSchema, ...errorResponses },
+    },
+  }, async () => {
+    if (!facade.proposals) throw clientError(404, 'no devices are learned: start segwatch run with --learn-for DURATION');
+    return { proposals: facade.proposals() };
+  });
+
+  app.post<{ Params: { device: string } }>('/proposals/:device/accept', {
+    config: { admin: true },
+    schema: {
+      summary: 'End a device\'s learning now: its learned profile is in force, its proposal written to the state directory; admin token', tags: ['learning'],
+      security: [{ bearerAuth: [] }], params: proposalParamsSchema, response: { 200: proposalSchema, ...errorResponses },
+    },
+  }, async (req) => {
+    if (!facade.acceptProposal) throw clientError(404, 'no devices are learned: start segwatch run with --learn-for DURATION');
+    const p = facade.acceptProposal(req.params.device);
+    if (!p) throw clientError(404, `no device ${JSON.stringify(req.params.device)} is learned`);
+    return p;
   });
 
   app.get<{ Querystring: FlowsQuery }>('/flows', {

@@ -337,3 +337,34 @@ export const metricsResponseSchema = {
   description: 'Prometheus text exposition format 0.0.4',
   content: { 'text/plain': { schema: { type: 'string' } } },
 } as const;
+
+/** A device learned by `run --learn-for` and what is proposed for it (learn/period.ts Proposal). */
+export const proposalSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device', 'id', 'state', 'started', 'ends', 'accepted', 'rules', 'yaml'],
+  properties: {
+    device: { type: 'string', description: 'the name the proposal gives the device' },
+    id: { type: 'string', description: 'the device id (MAC, else address)' },
+    state: { type: 'string', enum: ['learning', 'ready'], description: 'learning: its findings are held back; ready: its learned profile is in force' },
+    started: { type: 'string', description: 'when learning began (ISO 8601)' },
+    ends: { type: 'string', description: 'when learning ends or ended (ISO 8601)' },
+    accepted: { type: 'boolean', description: 'ended early through POST /proposals/{device}/accept' },
+    rules: { type: 'integer', description: 'rules learned' },
+    yaml: { type: 'string', description: 'the device entry and profile to copy into the policy file' },
+  },
+} as const;
+
+export const proposalsResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['proposals'],
+  properties: { proposals: { type: 'array', items: proposalSchema } },
+} as const;
+
+export const proposalParamsSchema = {
+  type: 'object',
+  required: ['device'],
+  additionalProperties: false,
+  properties: { device: { type: 'string', minLength: 1, maxLength: 200, description: 'the proposal\'s device name or the device id (MAC)' } },
+} as const;

@@ -10,6 +10,7 @@ import { apiAdminTokenFromEnv, checkAdminToken } from '../api/server.js';
 import { parseAlertChannels, type ChannelConfig } from '../sinks/alerts/config.js';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
 import { isIP } from 'node:net';
+import { parseDuration } from '../policy/validate.js';
 
 export interface RunConfig {
   policy: string;
@@ -39,6 +40,8 @@ export interface RunConfig {
   degradedSilenceS: number;
   degradedSpoolS: number;
   degradedAlertsS: number;
+  /** run --learn-for: ms an unlisted (or `profile: learn`) device is learned before its profile is enforced; absent: off. */
+  learnForMs?: number;
   /** NetFlow/IPFIX listeners, `[ADDR:]PORT` each (both names take every version). */
   netflow: string[];
   ipfix: string[];
@@ -55,7 +58,7 @@ export interface RunConfig {
   mudTrustAnchors?: string;
 }
 
-type Kind = 'string' | 'int' | 'bool' | 'level' | 'list' | 'listen-list' | 'address-list' | 'host-list' | 'ifindex-map';
+type Kind = 'string' | 'int' | 'bool' | 'level' | 'list' | 'listen-list' | 'address-list' | 'host-list' | 'ifindex-map' | 'duration';
 interface KeyDef { key: keyof RunConfig; file: string; flag: string; env: string; kind: Kind; min?: number; max?: number; help: string }
 
 /** One definition per setting: its config-file key (`mud.dir` is `dir:` under `mud:`), flag and environment variable. */
@@ -79,6 +82,7 @@ export const SETTINGS: KeyDef[] = [
   { key: 'alertOutboxMaxDays', file: 'alert_outbox_max_days', flag: 'alert-outbox-max-days', env: 'SEGWATCH_ALERT_OUTBOX_MAX_DAYS', kind: 'int', min: 1, max: 365, help: 'days an undelivered alert waits before it is dropped' },
   { key: 'degradedSilenceS', file: 'degraded_silence', flag: 'degraded-silence', env: 'SEGWATCH_DEGRADED_SILENCE', kind: 'int', min: 10, help: 'seconds without a packet or flow record before collector.degraded' },
   { key: 'degradedSpoolS', file: 'degraded_spool', flag: 'degraded-spool', env: 'SEGWATCH_DEGRADED_SPOOL', kind: 'int', min: 10, help: 'seconds the InfluxDB spool may keep growing before collector.degraded' },
+  { key: 'learnForMs', file: 'learn_for', flag: 'learn-for', env: 'SEGWATCH_LEARN_FOR', kind: 'duration', help: 'learn each unlisted device (or one whose entry says profile: learn) for this long, e.g. 7d, holding back its policy.violation, volume.limit and device.new; then enforce what it learned (proposals in the API and <state_dir>/proposals/)' },
   { key: 'degradedAlertsS', file: 'degraded_alerts', flag: 'degraded-alerts', env: 'SEGWATCH_DEGRADED_ALERTS', kind: 'int', min: 10, help: 'seconds an alert channel may fail every delivery before collector.degraded' },
   { key: 'logLevel', file: 'log_level', flag: 'log-level', env: 'SEGWATCH_LOG_LEVEL', kind: 'level', help: 'trace, debug, info, warn, error' },
   { key: 'apiTlsCert', file: 'api_tls_cert', flag: 'api-tls-cert', env: 'SEGWATCH_API_TLS_CERT', kind: 'string', help: 'serve the API over HTTPS with this certificate chain (PEM file); needs api_tls_key' },
@@ -218,6 +222,12 @@ function coerce(d: KeyDef, raw: unknown): unknown {
       if (typeof raw === 'boolean') return raw;
       if (typeof raw === 'string' && /^(true|false|1|0|yes|no|on|off)$/i.test(raw)) return /^(true|1|yes|on)$/i.test(raw);
       return { error: `expected true or false, got ${JSON.stringify(raw)}` };
+    case 'duration': {
+      const r = parseDuration(typeof raw === 'number' ? `${raw}s` : raw);
+      if ('error' in r) return r;
+      if (r.ms < 1000) return { error: `expected at least 1s, got ${JSON.stringify(raw)}` };
+      return r.ms;
+    }
     case 'int': {
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(n)) return { error: `expected a whole number, got ${JSON.stringify(raw)}` };

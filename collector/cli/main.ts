@@ -11,6 +11,7 @@ commands:
   devices CAPTURE                print the devices a capture shows
   run --policy FILE              the long-running collector (live interface, NetFlow/IPFIX, or capture file)
   policy check FILE              validate a policy
+  learn CAPTURE... [--policy F]  learn each device's normal into a draft policy (or --interface IF --for 24h)
   alerts test [--config FILE]    send a test alert through every configured channel
   dashboards build [--out DIR]   write the Grafana dashboards and provisioning
   mud import FILE|URL            turn an RFC 8520 MUD file into a profile (a policy to edit)
@@ -28,6 +29,7 @@ const commands: Record<string, () => Promise<(argv: string[]) => Promise<number>
   dashboards: async () => (await import('./dashboards.js')).dashboardsCommand,
   alerts: async () => (await import('./alerts.js')).alertsCommand,
   mud: async () => (await import('./mud.js')).mudCommand,
+  learn: async () => (await import('./learn.js')).learnCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

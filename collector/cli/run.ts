@@ -14,13 +14,16 @@ import { acknowledgeFacade, policyFacade, stateFacade, type CollectorFacade } fr
 import { capEvictions } from '../api/metrics.js';
 import { EXCEPTIONS_FILE } from '../state/exceptions-file.js';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { LearnPeriod } from '../learn/period.js';
+import { LearningStore } from '../state/learning.js';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
 const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE',
-  netflow: '[ADDR:]PORT', ipfix: '[ADDR:]PORT', 'netflow-exporters': 'ADDR,...', 'netflow-interfaces': 'EXPORTER=IF,...' };
+  netflow: '[ADDR:]PORT', ipfix: '[ADDR:]PORT', 'netflow-exporters': 'ADDR,...', 'netflow-interfaces': 'EXPORTER=IF,...', 'learn-for': 'DURATION' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
   flags[d.flag] = {
@@ -66,11 +69,19 @@ export async function runCommand(argv: string[]): Promise<number> {
     log.error({ errors: errs.map(formatPolicyError) }, 'policy refused; the last good policy stays in force');
   });
 
+  // --learn-for: devices the policy does not list are learned first (learn/period.ts); the
+  // policy in force is then the file's with their learned profiles
+  const period = config.learnForMs ? new LearnPeriod({
+    periodMs: config.learnForMs, policy: () => watcher.current(), policyText: () => readFileSync(config.policy, 'utf8'),
+    proposalsDir: join(config.stateDir, 'proposals'), log,
+  }) : null;
+
   let collector: Collector;
   try {
     collector = await assemble({
       mode: 'run',
-      policy: () => watcher.current(),
+      policy: period ? () => period.policy() : () => watcher.current(),
+      learner: period ?? undefined,
       out: config.out,
       influx: config.influx ? { url: config.influx, spoolDir: config.spoolDir, spoolMaxBytes: config.spoolMaxBytes, username: config.influxUsername } : undefined,
       api: Boolean(config.listen),
@@ -92,6 +103,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const { pipeline, influx, ring } = collector;
+  if (period) {
+    period.attach(pipeline.inventory);
+    if (collector.state) period.open(new LearningStore(collector.state));
+  }
   const source = collector.source;
   const recordSources = collector.recordSources;
   const sourceName = [source?.name, ...recordSources.map((r) => r.name)].filter(Boolean).join(',');
@@ -113,6 +128,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...(collector.state ? stateFacade(collector.state) : {}),
     ...(collector.state ? acknowledgeFacade(collector.state, exceptionsPath, () => watcher.reload()) : {}),
     openedAnomalyCounts: () => ring?.openedCounts() ?? [],
+    ...(period ? { proposals: () => period.proposals(), acceptProposal: (d: string) => period.accept(d, pipeline.counters.lastTs || Date.now()) } : {}),
     activeFlows: (limit, match) => pipeline.flows.active(limit, match),
     ...policyFacade(watcher),
     // the alert dispatcher's figures, one entry per configured channel

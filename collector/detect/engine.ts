@@ -36,6 +36,11 @@ export interface DetectEngineOptions {
   /** the detectors to run, in order; default: the registry. */
   detectors?: readonly DetectorDef[];
   log?: Log;
+  /**
+   * The one place findings are held back: true drops this report (a device still in its
+   * learning period, `run --learn-for`, raises no policy.violation, volume.limit or device.new).
+   */
+  holdBack?: (init: AnomalyInit) => boolean;
 }
 
 /** addrFacts() bits: in a watched segment; broadcast or multicast */
@@ -56,6 +61,8 @@ export class DetectEngine {
   flowsJudged = 0;
   /** flows with a watched end whose first packet (not a SYN) could not tell who opened them: nobody is judged as their opener. */
   directionUnknown = 0;
+  /** reports dropped by holdBack (devices in their learning period). */
+  heldBack = 0;
   private readonly opts: DetectEngineOptions;
   private readonly inv: InventoryView;
   private readonly log: Log;
@@ -96,6 +103,10 @@ export class DetectEngine {
     const lc = this.lifecycle;
     this.reporter = {
       report: (init: AnomalyInit) => {
+        if (opts.holdBack?.(init)) {
+          this.heldBack++;
+          return '';
+        }
         // a repeat joins its open anomaly without an Anomaly (and its ISO times) built for it
         const key = causeKey(init.subject.device, init.kind, init.peer ?? '', init.peerPort ?? 0, init.rule ?? '');
         if (lc.repeat(key, init.count ?? 1, init.time, init.lastSeen ?? init.time, init.bytes ?? 0, init.packets ?? 0)) return key;
@@ -274,7 +285,7 @@ export class DetectEngine {
   }
 
   stats(): Record<string, number> {
-    const out: Record<string, number> = { flowsJudged: this.flowsJudged, directionUnknown: this.directionUnknown, detectorErrors: this.detectorErrors, ...this.lifecycle.counters, open: this.lifecycle.size };
+    const out: Record<string, number> = { flowsJudged: this.flowsJudged, directionUnknown: this.directionUnknown, heldBack: this.heldBack, detectorErrors: this.detectorErrors, ...this.lifecycle.counters, open: this.lifecycle.size };
     for (const d of this.on.stats) Object.assign(out, d.stats!());
     return out;
   }

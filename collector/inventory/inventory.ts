@@ -417,6 +417,17 @@ export class Inventory implements InventoryView {
     }
   }
 
+  /**
+   * The policy in force changed (a reload, a learned profile put in force): every device is
+   * placed again under it, so a new entry names and profiles devices already seen.
+   */
+  placeAgain(): void {
+    for (const e of this.byId.values()) {
+      e.facts = '';
+      this.commit(e);
+    }
+  }
+
   // ---- internals -----------------------------------------------------------------
 
   private ensure(id: string, ts: number, ip?: string): Entry {

@@ -111,6 +111,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE devices ADD COLUMN mud_url TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    what: 'learning: devices whose normal run --learn-for learns',
+    sql: `
+      -- One row per device learned (id: its MAC, or its address without one): when its period
+      -- began, when it ended (NULL while learning; then its learned profile is in force), and
+      -- what was seen (learn/period.ts's JSON of the observer's counts), kept across restarts.
+      CREATE TABLE learning (
+        id            TEXT PRIMARY KEY,
+        started_ms    INTEGER NOT NULL,
+        ended_ms      INTEGER,
+        accepted      INTEGER NOT NULL DEFAULT 0,  -- 1: ended early through the API
+        seen          TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -310,7 +310,7 @@ t.test('security headers, docs and OpenAPI document (open)', async (t) => {
   const paths = Object.keys(d.paths).sort();
   t.same(paths, [
     '/api/v1/anomalies', '/api/v1/anomalies/{id}', '/api/v1/anomalies/{id}/ack', '/api/v1/devices', '/api/v1/devices/{id}', '/api/v1/flows',
-    '/api/v1/policy', '/api/v1/policy/reload', '/api/v1/policy/validate', '/api/v1/stats', '/health', '/metrics',
+    '/api/v1/policy', '/api/v1/policy/reload', '/api/v1/policy/validate', '/api/v1/proposals', '/api/v1/proposals/{device}/accept', '/api/v1/stats', '/health', '/metrics',
   ]);
   t.same(d.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer' });
   const ajv = new Ajv({ strict: false });

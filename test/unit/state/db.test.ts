@@ -41,7 +41,7 @@ t.test('a new directory gets the current schema, WAL, and a file only its group 
   t.equal(db.schemaVersion, SCHEMA_VERSION, `schema version ${SCHEMA_VERSION}`);
   const raw = new Database(join(dir, STATE_FILE), { readonly: true });
   t.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  t.same(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name), ['alert_bodies', 'anomalies', 'devices', 'held_digests', 'meta', 'outbox', 'sqlite_sequence']);
+  t.same(raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => (r as { name: string }).name), ['alert_bodies', 'anomalies', 'devices', 'held_digests', 'learning', 'meta', 'outbox', 'sqlite_sequence']);
   raw.close();
   t.equal(statSync(join(dir, STATE_FILE)).mode & 0o777, 0o640, 'state.db mode 0640');
   t.equal(statSync(dir).mode & 0o777, 0o750, 'directory mode 0750');
