@@ -268,7 +268,7 @@ t.test('the OpenAPI document: OpenAPI 3.0, every route, every schema compiles, $
   }
   t.same(ops.sort(), [
     'GET /api/v1/anomalies', 'GET /api/v1/anomalies/{id}', 'GET /api/v1/devices', 'GET /api/v1/devices/{id}', 'GET /api/v1/flows',
-    'GET /api/v1/policy', 'GET /api/v1/stats', 'GET /health', 'GET /metrics', 'POST /api/v1/anomalies/{id}/ack', 'POST /api/v1/policy/reload', 'POST /api/v1/policy/validate',
+    'GET /api/v1/policy', 'GET /api/v1/proposals', 'GET /api/v1/stats', 'GET /health', 'GET /metrics', 'POST /api/v1/anomalies/{id}/ack', 'POST /api/v1/policy/reload', 'POST /api/v1/policy/validate', 'POST /api/v1/proposals/{device}/accept',
   ]);
   const refs = [...JSON.stringify(d).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]);
   for (const r of refs) {
