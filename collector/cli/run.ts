@@ -14,6 +14,7 @@ import { acknowledgeFacade, policyFacade, stateFacade, type CollectorFacade } fr
 import { EXCEPTIONS_FILE } from '../state/exceptions-file.js';
 import { join } from 'node:path';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
+import { captureDrops, PcapLiveSource } from '../sources/pcap-live.js';
 
 const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
@@ -122,6 +123,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         flowsActive: pipeline.flows.stats().active, anomalies: c.anomalies, anomaliesOpen: pipeline.detect?.lifecycle.size ?? 0, stageErrors: c.stageErrors, anomaliesByKind: { ...c.anomaliesByKind } as Record<string, number>,
         drops: drops(), spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: sourceName, policy: config.policy,
         ...(recordSources.length ? { netflow: netflowCounters() } : {}),
+        ...(source instanceof PcapLiveSource ? { capture: captureDrops(source) } : {}),
         directionUnknown: pipeline.detect?.directionUnknown ?? 0,
       };
     },
@@ -174,7 +176,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     // every source at once: a live interface beside the NetFlow/IPFIX receivers; the run ends
     // when all have ended (a capture file) or at a stop
     const runs: Promise<void>[] = [];
-    if (source) runs.push(source.run(pipeline.handleFrame));
+    // a live interface is read and decoded on a capture thread; this one runs flows and sinks
+    if (source) runs.push(source instanceof PcapLiveSource ? source.runDecoded(pipeline.handlePacket) : source.run(pipeline.handleFrame));
     for (const r of recordSources) runs.push(r.run(pipeline.handleRecord));
     const ended = Promise.all(runs).then(() => undefined).finally(() => { sourceEnded = true; });
     await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);

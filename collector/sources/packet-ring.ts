@@ -81,6 +81,10 @@ function carriedPayload(p: PacketInfo): number {
   return n < MAX_CARRIED_PAYLOAD ? n : MAX_CARRIED_PAYLOAD;
 }
 
+function recordBytes(p: PacketInfo, payload: number): number {
+  return (HEADER_BYTES + (p.l3 === L3.IPv6 ? V6_BYTES : 0) + payload + 7) & ~7;
+}
+
 /** Atomics.waitAsync (Node >= 16) is missing from the ES2022 library typings. */
 interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: unknown };
@@ -114,9 +118,27 @@ export class RingWriter extends RingEnd {
   /** Append one decoded packet; waits (bounded steps) while the ring is full. */
   write(p: PacketInfo): void {
     const payload = carriedPayload(p);
+    const len = recordBytes(p, payload);
+    this.put(p, payload, len, this.reserve(len));
+  }
+
+  /**
+   * Append one decoded packet unless the ring is full: false then, and the packet is not
+   * written. A live capture cannot wait for the consumer (the kernel's buffer fills meanwhile
+   * and drops without saying which), so it drops here and counts.
+   */
+  tryWrite(p: PacketInfo): boolean {
+    const payload = carriedPayload(p);
+    const len = recordBytes(p, payload);
+    const w = this.tryReserve(len);
+    if (w < 0) return false;
+    this.put(p, payload, len, w);
+    return true;
+  }
+
+  private put(p: PacketInfo, payload: number, len: number, at: number): void {
+    let w = at;
     const v6 = p.l3 === L3.IPv6;
-    const len = (HEADER_BYTES + (v6 ? V6_BYTES : 0) + payload + 7) & ~7;
-    let w = this.reserve(len);
     const i = w >> 2, f = w >> 3, i32 = this.i32, f64 = this.f64;
     i32[i + W_LEN] = len;
     i32[i + W_WIRELEN] = p.wirelen;
@@ -161,6 +183,18 @@ export class RingWriter extends RingEnd {
     this.publish();
     Atomics.store(this.ctrl, C_DONE, 1);
     Atomics.notify(this.ctrl, C_WRITE);
+  }
+
+  /** reserve() without waiting: -1 when the consumer has not made room. */
+  private tryReserve(len: number): number {
+    if (this.w + len + 8 > this.size) {
+      if (!this.fitsAtStart(len)) { this.publish(); return -1; }
+      this.i32[this.w >> 2] = -1;
+      this.w = 0;
+      this.publish();
+    }
+    if (!this.fits(len)) { this.publish(); return -1; }
+    return this.w;
   }
 
   /** Position for a record of len bytes, wrapping and waiting for the consumer as needed. */

@@ -93,6 +93,7 @@ export function collectorPoint(s: CollectorStats): Point {
         netflow_datagrams: s.netflow.datagrams, netflow_records: s.netflow.records, netflow_refused: s.netflow.refused,
         netflow_filtered: s.netflow.filtered, netflow_malformed: s.netflow.malformed, netflow_lost: s.netflow.lost,
       } : {}),
+      ...(s.capture ? { kernel_drops: s.capture.kernel, if_drops: s.capture.interface, ring_drops: s.capture.ring } : {}),
     },
     time: s.time,
   };

@@ -1,0 +1,88 @@
+// What node-pcap's once-per-packet call into JavaScript costs (issue 14): the same IMIX capture
+// read by libpcap through node-pcap (one native-to-JS call, one EventEmitter emit and one
+// PacketWithHeader object per packet) with an empty handler, with decode and a ring write (what
+// the capture thread does per packet), by segwatch's own file reader with an empty handler, and
+// decode plus the whole pipeline on one thread (what the main thread would do without a second
+// thread). Figures in ns a packet, best of `runs`. libpcap's offline read is the same
+// pcap_dispatch/callback path as its live read (TPACKET_V3's ring replaces the file's read()).
+//
+//   node dist/bench/live-callback.js [packets=1000000]
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { generateBenchCapture } from './gen-capture.js';
+import { linkTypeNumber, loadPcap, deliverPacket, type PcapPacket } from '../collector/sources/libpcap.js';
+import { openCapture } from '../collector/sources/pcap-file.js';
+import { decodeFrame } from '../collector/decode/frame.js';
+import { PacketInfo } from '../collector/decode/packet.js';
+import { RingReader, RingWriter, ringMemory } from '../collector/sources/packet-ring.js';
+
+export interface CallbackCost { case: string; packets: number; nsPerPacket: number; packetsPerSecond: number }
+
+async function libpcapPass(path: string, onPacket: (p: PcapPacket, linkType: number) => void): Promise<number> {
+  const pcap = await loadPcap();
+  const s = pcap.createOfflineSession(path);
+  const lt = linkTypeNumber(s.link_type);
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  await new Promise<void>((resolve) => {
+    s.on('packet', (p: PcapPacket) => { n++; onPacket(p, lt); });
+    s.once('complete', () => resolve());
+  });
+  const ns = Number(process.hrtime.bigint() - t0);
+  try { s.close(); } catch { /* closed */ }
+  return ns / n;
+}
+
+async function filePass(path: string, onFrame: (buf: Buffer, off: number, caplen: number, wirelen: number, ts: number, lt: number) => void): Promise<number> {
+  const src = openCapture(path, { syncReads: true });
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  await src.run((b, o, c, w, ts, lt) => { n++; onFrame(b, o, c, w, ts, lt); });
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+export async function measureCallbackCost(packets = 1_000_000, runs = 3): Promise<CallbackCost[]> {
+  const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-cb-'));
+  try {
+    const file = join(tmp, 'imix.pcap');
+    generateBenchCapture(file, { packets });
+    const p = new PacketInfo();
+    const mem = ringMemory();
+    const writer = new RingWriter(mem), reader = new RingReader(mem);
+    const q = new PacketInfo();
+    let sink = 0;
+    const drainNow = () => { reader.drain(q, (x) => { sink += x.wirelen; }); };
+    const counts = { packets: 0, bytes: 0 };
+    const cases: Array<[string, () => Promise<number>]> = [
+      ['node-pcap, empty handler', () => libpcapPass(file, () => { sink++; })],
+      ['node-pcap, decode + ring write', () => libpcapPass(file, (pk, lt) => {
+        deliverPacket(pk, lt, counts, (b, o, c, w, ts, l) => { decodeFrame(b, o, c, w, ts, l, p); if (!writer.tryWrite(p)) drainNow(); });
+      })],
+      ['segwatch file reader, empty handler', () => filePass(file, () => { sink++; })],
+      ['segwatch file reader, decode + ring write', () => filePass(file, (b, o, c, w, ts, l) => { decodeFrame(b, o, c, w, ts, l, p); if (!writer.tryWrite(p)) drainNow(); })],
+    ];
+    const out: CallbackCost[] = [];
+    for (const [name, fn] of cases) {
+      let best = Infinity;
+      for (let i = 0; i < runs; i++) { best = Math.min(best, await fn()); drainNow(); }
+      out.push({ case: name, packets, nsPerPacket: Math.round(best), packetsPerSecond: Math.round(1e9 / best) });
+    }
+    if (sink < 0) console.log(sink);
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export function printCallbackCost(rows: CallbackCost[]): void {
+  console.log(`per-packet cost, ${rows[0]?.packets ?? 0} IMIX packets, best of 3:`);
+  for (const r of rows) console.log(`  ${r.case.padEnd(44)} ${String(r.nsPerPacket).padStart(6)} ns/packet  ${r.packetsPerSecond.toLocaleString('en-US').padStart(10)} packets/s`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const n = Number(process.argv[2] ?? 1_000_000);
+  printCallbackCost(await measureCallbackCost(n));
+}
