@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { generateBenchCapture } from './gen-capture.js';
-import { linkTypeNumber, loadPcap, deliverPacket, type PcapPacket } from '../collector/sources/libpcap.js';
+import { linkTypeNumber, loadPcap, loadPcapBinding, deliverPacket, type PcapBindingSession, type PcapPacket } from '../collector/sources/libpcap.js';
 import { openCapture } from '../collector/sources/pcap-file.js';
-import { decodeFrame } from '../collector/decode/frame.js';
+import { decodeFrame, decodeStampedFrame } from '../collector/decode/frame.js';
 import { PacketInfo } from '../collector/decode/packet.js';
 import { RingReader, RingWriter, ringMemory } from '../collector/sources/packet-ring.js';
 
@@ -34,6 +34,19 @@ async function libpcapPass(path: string, onPacket: (p: PcapPacket, linkType: num
   const ns = Number(process.hrtime.bigint() - t0);
   try { s.close(); } catch { /* closed */ }
   return ns / n;
+}
+
+/** The capture thread's way: the binding's own session, one plain callback per packet, dispatch in a loop. */
+function bindingPass(path: string, onPacket: (buf: Buffer, header: Buffer, linkType: number) => void): number {
+  const b = loadPcapBinding();
+  const s = new b.PcapSession() as PcapBindingSession & { open_offline: PcapBindingSession['open_live'] };
+  const buf = Buffer.alloc(65535), header = Buffer.alloc(16);
+  let n = 0;
+  let lt = -1;
+  lt = linkTypeNumber(s.open_offline(path, '', 0, 65535, '', () => { n++; onPacket(buf, header, lt); }, false, 0, () => {}, false));
+  const t0 = process.hrtime.bigint();
+  while (s.dispatch(buf, header) > 0) { /* to the end */ }
+  return Number(process.hrtime.bigint() - t0) / n;
 }
 
 async function filePass(path: string, onFrame: (buf: Buffer, off: number, caplen: number, wirelen: number, ts: number, lt: number) => void): Promise<number> {
@@ -60,6 +73,13 @@ export async function measureCallbackCost(packets = 1_000_000, runs = 3): Promis
       ['node-pcap, empty handler', () => libpcapPass(file, () => { sink++; })],
       ['node-pcap, decode + ring write', () => libpcapPass(file, (pk, lt) => {
         deliverPacket(pk, lt, counts, (b, o, c, w, ts, l) => { decodeFrame(b, o, c, w, ts, l, p); if (!writer.tryWrite(p)) drainNow(); });
+      })],
+      ['node-pcap binding direct, empty handler', async () => bindingPass(file, () => { sink++; })],
+      ['binding direct, decode + ring write', async () => bindingPass(file, (b, h, lt) => {
+        const caplen = h.readUInt32LE(8);
+        p.ts = h.readUInt32LE(0) * 1000 + h.readUInt32LE(4) / 1000;
+        decodeStampedFrame(b, 0, caplen, h.readUInt32LE(12), lt, p);
+        if (!writer.tryWrite(p)) drainNow();
       })],
       ['segwatch file reader, empty handler', () => filePass(file, () => { sink++; })],
       ['segwatch file reader, decode + ring write', () => filePass(file, (b, o, c, w, ts, l) => { decodeFrame(b, o, c, w, ts, l, p); if (!writer.tryWrite(p)) drainNow(); })],
