@@ -6,6 +6,8 @@
 // Then, as root, NetFlow v9/IPFIX ingest (bench/netflow.ts): the same pre-generated export
 // stream at fixed rates and softflowd's burst, to segwatch run, nfcapd, nfacctd and
 // node-netflowv9 one at a time; records received and lost (BENCH_NETFLOW=0 skips it).
+// Then, as root, live capture at fixed packet rates (bench/live.ts): segwatch run --interface,
+// tcpdump, softflowd and nfpcapd on a veth pair between two namespaces (BENCH_LIVE=0 skips it).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { bigPolicyYaml } from './big-policy.js';
 import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js';
 import { printAlerts, runAlertsBench } from './alerts.js';
 import { printNetflow, runNetflowBench, type NetflowOutcome } from './netflow.js';
+import { LIVE_RATES, printLive, runLiveBench, type LiveOutcome } from './live.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -42,7 +45,7 @@ const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 /** The throughput tables run unless BENCH_ONLY names only `latency` and `netflow`. */
-const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow');
+const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow' && o !== 'live');
 /** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
 const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
 /** The alert benches (webhook rate; run with four channels against none) unless BENCH_ALERTS=0. */
@@ -52,6 +55,12 @@ const ALERTS = process.env.BENCH_ALERTS !== '0' && (!ONLY || ONLY.has('alerts'))
  * (default 3), BENCH_NETFLOW_SECONDS (of traffic a rate, default 0.5), BENCH_NETFLOW_ONLY=nfcapd,...
  */
 const NETFLOW = process.env.BENCH_NETFLOW !== '0' && (!ONLY || ONLY.has('netflow'));
+/**
+ * Live capture at fixed rates unless BENCH_LIVE=0 or BENCH_ONLY leaves it out; BENCH_LIVE_ROUNDS
+ * (default 3), BENCH_LIVE_SECONDS (of traffic a rate, default 2), BENCH_LIVE_RATES=100000,...,0
+ * (0: top speed), BENCH_LIVE_ONLY=segwatch,tcpdump,...
+ */
+const LIVE = process.env.BENCH_LIVE !== '0' && (!ONLY || ONLY.has('live'));
 const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
@@ -209,11 +218,28 @@ async function main(): Promise<void> {
     }
     printNetflow(netflow);
   }
-  if (!out && !latency && !netflow) return;
-  // Only the latency or NetFlow bench ran: keep the other figures of the last full run.
-  if (!out) out = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
+  let live: LiveOutcome | null = null;
+  if (LIVE) {
+    console.error('live: capture at fixed packet rates on a veth pair between two namespaces, one tool at a time');
+    const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-live-'));
+    try {
+      live = await runLiveBench({
+        segwatch: SEGWATCH, tmp, rounds: Number(process.env.BENCH_LIVE_ROUNDS ?? 3), seconds: Number(process.env.BENCH_LIVE_SECONDS ?? 2),
+        rates: process.env.BENCH_LIVE_RATES ? process.env.BENCH_LIVE_RATES.split(',').map(Number) : LIVE_RATES,
+        only: process.env.BENCH_LIVE_ONLY ? new Set(process.env.BENCH_LIVE_ONLY.split(',')) : null,
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    printLive(live);
+  }
+  if (!out && !latency && !netflow && !live) return;
+  // read, merge, write: the figures of benches that did not run this time stay
+  const before = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
+  out = { ...before, ...(out ?? {}) };
   if (latency) out.latency = latency;
   if (netflow) out.netflow = netflow;
+  if (live) out.live = live;
   writeFileSync(RESULTS, `${JSON.stringify(out, null, 2)}\n`);
 }
 
