@@ -71,21 +71,28 @@ function main(): void {
   const statsEvery = Math.max(50, opts.statsIntervalMs ?? 1000);
   let nextStats = Date.now() + statsEvery;
   // Bounded by the stop flag the main thread sets (stop()), checked after every dispatch.
+  let n = 0;
   while (Atomics.load(ctl, S_STOP) === 0) {
-    const n = session.dispatch(buf, header);
+    n = session.dispatch(buf, header);
     ring.publish();
     st[S_PACKETS] = packets; st[S_BYTES] = bytes; st[S_RING] = ringDrops;
-    if (n < 0) break; // closed or failed: nothing more will come
+    if (n < 0) break; // libpcap failed (the interface went away): nothing more will come
     const now = Date.now();
     if (now >= nextStats) { pollStats(); nextStats = now + statsEvery; }
     if (n === 0) Atomics.wait(ctl, S_STOP, 0, IDLE_MS);
   }
   pollStats();
-  try {
-    // close() breaks libpcap's loop; the next dispatch sees that and closes the handle
-    session.close();
-    session.dispatch(buf, header);
-  } catch { /* already closed */ }
+  if (n === -1) {
+    port.postMessage({ type: 'error', code: 'read', message: `live capture on ${opts.iface}: libpcap stopped reading (the interface went down or away?)` } satisfies CaptureThreadMessage);
+  }
+  // -2: libpcap closed the handle itself (FinalizeClose); a dispatch on it now would crash
+  if (n !== -2) {
+    try {
+      // close() breaks libpcap's loop; the next dispatch sees that and closes the handle
+      session.close();
+      session.dispatch(buf, header);
+    } catch { /* already closed */ }
+  }
   ring.end();
   port.postMessage({ type: 'ended' } satisfies CaptureThreadMessage);
 }

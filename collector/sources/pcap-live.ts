@@ -210,6 +210,8 @@ export class PcapLiveSource implements FrameSource {
       throw err;
     }
     this.startedResolve();
+    let failed: CaptureThreadMessage | undefined;
+    worker.on('message', (m: CaptureThreadMessage) => { if (m.type === 'error') failed = m; });
     const p = new PacketInfo();
     let batches = 0;
     try {
@@ -229,6 +231,8 @@ export class PcapLiveSource implements FrameSource {
       this.readThreadStats();
     }
     if (crashed) throw crashed;
+    const f = failed as CaptureThreadMessage | undefined;
+    if (f?.type === 'error') throw new LiveCaptureError(f.code, f.message);
   }
 
   private readThreadStats(): void {
