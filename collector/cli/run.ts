@@ -194,7 +194,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', onHup);
 
-  log.info({ source: sourceName, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
+  const started = () => log.info({ source: sourceName, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
   let code = 0;
   let sourceEnded = false;
   try {
@@ -203,10 +203,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     // every source at once: a live interface beside the NetFlow/IPFIX receivers; the run ends
     // when all have ended (a capture file) or at a stop
     const runs: Promise<void>[] = [];
-    // a live interface is read and decoded on a capture thread; this one runs flows and sinks
-    if (source) runs.push(source instanceof PcapLiveSource ? source.runDecoded(pipeline.handlePacket) : source.run(pipeline.handleFrame));
+    if (source) runs.push(source.run(pipeline.handleFrame));
     for (const r of recordSources) runs.push(r.run(pipeline.handleRecord));
     const ended = Promise.all(runs).then(() => undefined).finally(() => { sourceEnded = true; });
+    ended.catch(() => {}); // handled below; this only keeps an early failure from being unhandled meanwhile
+    // "started" once a live capture is capturing: its thread opens the interface first, and
+    // what is sent after this line is seen (a failure to open is reported below instead)
+    if (source instanceof PcapLiveSource) await Promise.race([source.started().catch(() => {}), ended.catch(() => {}), stopRequested]);
+    started();
     await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'source ended with an error');

@@ -1,8 +1,10 @@
 // Worker-thread entry of the threaded live capture: libpcap (node-pcap's native binding, loaded
-// in this thread only) reads the interface, every frame is decoded here and handed to the main
-// thread through the shared packet ring, published once per libpcap dispatch (a batch), never
-// per packet. The binding's once-per-packet call into JavaScript and decoding stay off the
-// thread that runs flows, policy and the sinks (bench/live-callback.ts has the figures). A full
+// in this thread only) reads the interface, and every frame is copied as captured into the
+// shared packet ring (its raw-frame form), published once per libpcap dispatch (a batch), never
+// per packet. The binding's once-per-packet call into JavaScript and the kernel's side stay off
+// the thread that decodes and runs flows, policy and the sinks (bench/live-callback.ts has the
+// figures). Frames cross whole, not decoded: `run` reads ARP, DNS, mDNS, DHCP, ND and TCP
+// payloads that the decoded record (made for `flows`) does not carry. A full
 // ring is never waited for: the kernel's buffer would fill meanwhile and drop blindly, so the
 // packet is dropped here and counted (ring drops), apart from the kernel's own.
 //
@@ -12,8 +14,6 @@
 // the kernel (TPACKET_V3) hands packets over in blocks retired at the read timeout anyway.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeStampedFrame } from '../decode/frame.js';
-import { PacketInfo } from '../decode/packet.js';
 import { RingWriter } from './packet-ring.js';
 import { linkTypeNumber, loadPcapBinding, type PcapBindingSession } from './libpcap.js';
 import {
@@ -21,8 +21,12 @@ import {
   type CaptureThreadData, type CaptureThreadMessage, type LiveOptions,
 } from './pcap-live.js';
 
-/** Sleep when a dispatch found nothing, ms: well under the read timeout, a few hundred wake-ups a second when idle. */
-const IDLE_MS = 2;
+/**
+ * Sleep when a dispatch found nothing, ms: from 1, doubling while nothing comes, up to 16 (well
+ * under the 100 ms read timeout, after which the kernel hands over a part-filled block anyway),
+ * so a quiet link costs about 60 wake-ups a second and a busy one never sleeps.
+ */
+const IDLE_MIN_MS = 1, IDLE_MAX_MS = 16;
 
 function main(): void {
   const { opts, mem, stats, control } = workerData as CaptureThreadData;
@@ -30,7 +34,6 @@ function main(): void {
   const st = new Float64Array(stats);
   const ctl = new Int32Array(control);
   const ring = new RingWriter(mem);
-  const p = new PacketInfo();
   let packets = 0, bytes = 0, ringDrops = 0;
   let buf!: Buffer;
   const header = Buffer.alloc(16);
@@ -43,10 +46,7 @@ function main(): void {
     if (caplen > buf.length) caplen = buf.length;
     packets++;
     bytes += caplen;
-    // the timestamp goes into p, not through a call: a fractional argument is boxed per packet
-    p.ts = sec * 1000 + usec / 1000;
-    decodeStampedFrame(buf, 0, caplen, wirelen, linkType, p);
-    if (!ring.tryWrite(p)) ringDrops++;
+    if (!ring.tryWriteFrame(buf, caplen, wirelen, sec * 1000 + usec / 1000, linkType)) ringDrops++;
   };
 
   let session: PcapBindingSession;
@@ -71,7 +71,7 @@ function main(): void {
   const statsEvery = Math.max(50, opts.statsIntervalMs ?? 1000);
   let nextStats = Date.now() + statsEvery;
   // Bounded by the stop flag the main thread sets (stop()), checked after every dispatch.
-  let n = 0;
+  let n = 0, idle = IDLE_MIN_MS;
   while (Atomics.load(ctl, S_STOP) === 0) {
     n = session.dispatch(buf, header);
     ring.publish();
@@ -79,7 +79,9 @@ function main(): void {
     if (n < 0) break; // libpcap failed (the interface went away): nothing more will come
     const now = Date.now();
     if (now >= nextStats) { pollStats(); nextStats = now + statsEvery; }
-    if (n === 0) Atomics.wait(ctl, S_STOP, 0, IDLE_MS);
+    if (n > 0) { idle = IDLE_MIN_MS; continue; }
+    Atomics.wait(ctl, S_STOP, 0, idle);
+    if (idle < IDLE_MAX_MS) idle *= 2;
   }
   pollStats();
   if (n === -1) {

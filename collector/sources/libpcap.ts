@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { endianness } from 'node:os';
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FrameHandler } from './source.js';
 
@@ -57,12 +58,23 @@ export interface PcapBindingSession {
   stats(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
 }
 
+function bindingPath(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('pcap/package.json')), 'build/Release/pcap_binding.node');
+}
+
+/**
+ * Whether the binding is installed, without loading it: the addon is not context-aware and
+ * loads in one thread of a process only, which live capture keeps for its capture thread.
+ */
+export function pcapInstalled(): boolean {
+  try { return existsSync(bindingPath()); } catch { return false; }
+}
+
 /** The binding, or a throw whose message says how to install it. */
 export function loadPcapBinding(): PcapBinding {
   const require = createRequire(import.meta.url);
   try {
-    const dir = dirname(require.resolve('pcap/package.json'));
-    return require(join(dir, 'build/Release/pcap_binding.node')) as PcapBinding;
+    return require(bindingPath()) as PcapBinding;
   } catch (e) {
     throw new Error(`${PCAP_MISSING_HELP} (${(e as Error).message})`);
   }

@@ -40,6 +40,13 @@ const W_FLOW_HASH = 17; // flowHashHint(): the flow table's hash, computed on th
 const HEADER_BYTES = 72;
 const V6_BYTES = 32;
 
+// raw-frame records (tryWriteFrame/drainFrames): words from the record start
+const F_CAPLEN = 1;
+const F_WIRELEN = 2;
+const F_LINKTYPE = 3;
+const FD_TS = 2;        // double: words 4-5
+const FRAME_HEADER_BYTES = 24;
+
 /**
  * TCP payload carried across, at most: enough for any TLS record's ClientHello (the SNI reader
  * stops at the first record) and the HTTP head the Host reader scans.
@@ -133,6 +140,28 @@ export class RingWriter extends RingEnd {
     const w = this.tryReserve(len);
     if (w < 0) return false;
     this.put(p, payload, len, w);
+    return true;
+  }
+
+  /**
+   * The raw-frame form of the ring (live capture): the frame's bytes as captured, for the
+   * consumer to decode with everything the pipeline reads (ARP, DNS, DHCP, ND, TCP payloads),
+   * not only what a decoded record carries. A ring holds one form or the other, never both.
+   * false when full, as tryWrite().
+   */
+  tryWriteFrame(buf: Buffer, caplen: number, wirelen: number, ts: number, linkType: number): boolean {
+    const len = (FRAME_HEADER_BYTES + caplen + 7) & ~7;
+    const w = this.tryReserve(len);
+    if (w < 0) return false;
+    const i = w >> 2, i32 = this.i32;
+    i32[i + W_LEN] = len;
+    i32[i + F_CAPLEN] = caplen;
+    i32[i + F_WIRELEN] = wirelen;
+    i32[i + F_LINKTYPE] = linkType;
+    this.f64[(w >> 3) + FD_TS] = ts;
+    buf.copy(this.bytes, w + FRAME_HEADER_BYTES, 0, caplen);
+    this.w += len;
+    if (++this.unpublished === 256) this.publish();
     return true;
   }
 
@@ -296,6 +325,27 @@ export class RingReader extends RingEnd {
       p.payloadLength = i32[i + W_PAYLOAD_LEN];
       r += len;
       onPacket(p);
+      if ((++n & 255) === 0) this.release(r);
+    }
+    this.release(r);
+    return n;
+  }
+
+  /**
+   * Hand every published raw-frame record (tryWriteFrame) to onFrame: the frame is
+   * buf[offset, offset + caplen) of the ring's own memory, valid during the call.
+   */
+  drainFrames(onFrame: (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number) => void): number {
+    const w = Atomics.load(this.ctrl, C_WRITE);
+    let r = this.r, n = 0;
+    const i32 = this.i32, f64 = this.f64, bytes = this.bytes;
+    while (r !== w) {
+      const i = r >> 2;
+      const len = i32[i + W_LEN];
+      if (len === -1) { r = 0; continue; }
+      const at = r;
+      r += len;
+      onFrame(bytes, at + FRAME_HEADER_BYTES, i32[i + F_CAPLEN], i32[i + F_WIRELEN], f64[(at >> 3) + FD_TS], i32[i + F_LINKTYPE]);
       if ((++n & 255) === 0) this.release(r);
     }
     this.release(r);

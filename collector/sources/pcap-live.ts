@@ -1,16 +1,13 @@
 // Live capture from a network interface through libpcap (the optional `pcap` package):
 // BPF filter, snaplen, kernel buffer (TPACKET_V3 on Linux: libpcap's version string says so),
 // promiscuous mode, a read timeout rather than immediate mode so the kernel hands packets over in
-// blocks; kernel, interface and ring drops polled into stats(). Two ways to run: run() calls a
-// FrameHandler on this thread; runDecoded() reads and decodes on a capture thread
-// (capture-thread.ts) and hands decoded packets over through the packet ring in batches, which
-// is what `segwatch run` uses (bench/live-callback.ts for why).
+// blocks; kernel, interface and ring drops polled into stats(). libpcap runs on a capture thread
+// (capture-thread.ts) that hands frames over through the packet ring in batches; run() calls
+// the FrameHandler on this thread (bench/live-callback.ts for why).
 
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import type { FrameHandler, FrameSource, SourceStats } from './source.js';
-import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
-import { PacketInfo } from '../decode/packet.js';
 import { RingReader, ringMemory, type RingMemory } from './packet-ring.js';
 import type { CaptureDrops } from '../types.js';
 
@@ -94,9 +91,6 @@ export class LiveCaptureError extends Error {
 
 export class PcapLiveSource implements FrameSource {
   readonly name: string;
-  private session: PcapSessionLike | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private finish: (() => void) | undefined;
   private stopped = false;
   private readonly counts: LiveStats = { packets: 0, bytes: 0, drops: 0, ifDrops: 0, kernel: 0, interface: 0, ring: 0 };
   private control: Int32Array | undefined;
@@ -116,58 +110,6 @@ export class PcapLiveSource implements FrameSource {
     return this.startedP;
   }
 
-  async run(onFrame: FrameHandler): Promise<void> {
-    try {
-      await this.open(onFrame);
-    } catch (e) {
-      this.startedReject(e as Error);
-      throw e;
-    }
-    this.startedResolve();
-    if (this.stopped) { this.close(); return; }
-    await new Promise<void>((resolve) => { this.finish = resolve; });
-  }
-
-  private async open(onFrame: FrameHandler): Promise<void> {
-    const { iface } = this.opts;
-    let pcap;
-    try {
-      pcap = await loadPcap();
-    } catch (e) {
-      throw new LiveCaptureError('no_pcap', `live capture on ${iface}: ${(e as Error).message}`);
-    }
-    const devs = pcap.findalldevs().map((d) => d.name);
-    if (!devs.includes(iface)) {
-      throw new LiveCaptureError('no_interface',
-        `live capture: interface "${iface}" does not exist (available: ${devs.join(', ') || 'none visible'})`);
-    }
-    let session: PcapSessionLike;
-    try {
-      session = pcap.createSession(iface, sessionOptions(this.opts));
-    } catch (e) {
-      throw classifyOpenError(iface, this.opts.filter ?? '', (e as Error).message);
-    }
-    this.session = session;
-    const linkType = linkTypeNumber(session.link_type);
-    const c = this.counts;
-    session.on('packet', (p: PcapPacket) => {
-      deliverPacket(p, linkType, c, onFrame);
-    });
-    this.timer = setInterval(() => this.pollStats(), this.opts.statsIntervalMs ?? 5000);
-    this.timer.unref();
-  }
-
-  private pollStats(): void {
-    const s = this.session;
-    if (!s) return;
-    try {
-      const st = s.stats();
-      this.setDrops(st.ps_drop, st.ps_ifdrop, 0);
-    } catch {
-      // stats() fails only on a closed handle; the counters keep their last values.
-    }
-  }
-
   private setDrops(kernel: number, iface: number, ring: number): void {
     const c = this.counts;
     c.kernel = kernel; c.interface = iface; c.ring = ring;
@@ -177,11 +119,11 @@ export class PcapLiveSource implements FrameSource {
   }
 
   /**
-   * Reads and decodes on a capture thread; onPacket gets every decoded packet (p reused) on
-   * this thread, in batches between which the event loop runs. Resolves after stop(); rejects
-   * (LiveCaptureError) when the capture cannot start.
+   * Reads on a capture thread; onFrame gets every frame on this thread, in batches between
+   * which the event loop runs. Resolves after stop(); rejects (LiveCaptureError) when the
+   * capture cannot start or libpcap stops reading.
    */
-  async runDecoded(onPacket: (p: PacketInfo) => void): Promise<void> {
+  async run(onFrame: FrameHandler): Promise<void> {
     const control = new SharedArrayBuffer(8);
     this.control = new Int32Array(control);
     if (this.stopped) this.control[S_STOP] = 1;
@@ -212,17 +154,16 @@ export class PcapLiveSource implements FrameSource {
     this.startedResolve();
     let failed: CaptureThreadMessage | undefined;
     worker.on('message', (m: CaptureThreadMessage) => { if (m.type === 'error') failed = m; });
-    const p = new PacketInfo();
     let batches = 0;
     try {
       for (;;) {
-        if (reader.drain(p, onPacket) > 0) {
+        if (reader.drainFrames(onFrame) > 0) {
           // let the API, the timers and the sinks run between batches
           if ((++batches & 15) === 0) await new Promise<void>((r) => setImmediate(r));
           continue;
         }
         if (reader.finished) break;
-        if (exited) { reader.drain(p, onPacket); break; }
+        if (exited) { reader.drainFrames(onFrame); break; }
         await reader.waitForData(100);
       }
     } finally {
@@ -243,36 +184,13 @@ export class PcapLiveSource implements FrameSource {
     this.setDrops(t[S_KERNEL], t[S_IFACE], t[S_RING]);
   }
 
-  /** Ends the capture; run() or runDecoded() resolves. Final drop counters are read first. */
+  /** Ends the capture; run() resolves once the thread has read its last figures. */
   stop(): void {
     this.stopped = true;
     if (this.control) {
       Atomics.store(this.control, S_STOP, 1);
       Atomics.notify(this.control, S_STOP);
-      return;
     }
-    this.close();
-  }
-
-  private close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.session) {
-      this.pollStats();
-      const s = this.session;
-      this.session = undefined;
-      try {
-        s.close();
-        // node-pcap's close() only calls pcap_breakloop(); the handle and its libuv poll (which
-        // keeps the process alive) are released by the next dispatch, which would otherwise wait
-        // for another packet on the interface. Dispatch once now so the session ends here.
-        const inner = (s as unknown as { session?: { dispatch?(b: Buffer, h: Buffer): number }; buf?: Buffer; header?: Buffer });
-        if (inner.session?.dispatch && inner.buf && inner.header) inner.session.dispatch(inner.buf, inner.header);
-      } catch { /* already closed */ }
-    }
-    const f = this.finish;
-    this.finish = undefined;
-    f?.();
   }
 
   stats(): LiveStats {
