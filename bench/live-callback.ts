@@ -98,17 +98,16 @@ export async function measureCallbackCost(packets = 1_000_000, runs = 3): Promis
       })],
       ['segwatch file reader, empty handler', () => filePass(file, () => { sink++; })],
       ['segwatch file reader, decode + ring write', () => filePass(file, (b, o, c, w, ts, l) => { decodeFrame(b, o, c, w, ts, l, p); if (!writer.tryWrite(p)) drainNow(); })],
-      // the main thread's share: the ring drained into `run`'s whole pipeline (flows, inventory,
-      // policy, detectors), here on the same thread after the line above's work
-      ['  + ring drain into the whole pipeline', async () => {
+      // the main thread's share: frames from the ring into `run`'s decode and whole pipeline
+      // (flows, inventory, policy, detectors), here on one thread with the copy into the ring
+      ['file reader, frame copy + ring drain into decode and the whole pipeline', async () => {
         const pol = loadPolicyText(POLICY, 'bench.yaml').policy!;
         const { pipeline } = await assemble({ mode: 'run', policy: () => pol });
-        const drainToPipeline = () => { reader.drain(q, pipeline.handlePacket); };
+        const drainToPipeline = () => { frameReader.drainFrames(pipeline.handleFrame); };
         const ns = await filePass(file, (b, o, c, w, ts, l) => {
-          decodeFrame(b, o, c, w, ts, l, p);
-          if (!writer.tryWrite(p)) { writer.publish(); drainToPipeline(); writer.tryWrite(p); }
+          if (!frameWriter.tryWriteFrame(b, c, w, ts, l, o)) { frameWriter.publish(); drainToPipeline(); frameWriter.tryWriteFrame(b, c, w, ts, l, o); }
         });
-        writer.publish();
+        frameWriter.publish();
         drainToPipeline();
         await pipeline.close();
         return ns;
@@ -129,7 +128,7 @@ export async function measureCallbackCost(packets = 1_000_000, runs = 3): Promis
 
 export function printCallbackCost(rows: CallbackCost[]): void {
   console.log(`per-packet cost, ${rows[0]?.packets ?? 0} IMIX packets, best of 3:`);
-  for (const r of rows) console.log(`  ${r.case.padEnd(44)} ${String(r.nsPerPacket).padStart(6)} ns/packet  ${r.packetsPerSecond.toLocaleString('en-US').padStart(10)} packets/s`);
+  for (const r of rows) console.log(`  ${r.case.padEnd(72)} ${String(r.nsPerPacket).padStart(6)} ns/packet  ${r.packetsPerSecond.toLocaleString('en-US').padStart(10)} packets/s`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -149,7 +149,7 @@ export class RingWriter extends RingEnd {
    * not only what a decoded record carries. A ring holds one form or the other, never both.
    * false when full, as tryWrite().
    */
-  tryWriteFrame(buf: Buffer, caplen: number, wirelen: number, ts: number, linkType: number): boolean {
+  tryWriteFrame(buf: Buffer, caplen: number, wirelen: number, ts: number, linkType: number, offset = 0): boolean {
     const len = (FRAME_HEADER_BYTES + caplen + 7) & ~7;
     const w = this.tryReserve(len);
     if (w < 0) return false;
@@ -159,7 +159,7 @@ export class RingWriter extends RingEnd {
     i32[i + F_WIRELEN] = wirelen;
     i32[i + F_LINKTYPE] = linkType;
     this.f64[(w >> 3) + FD_TS] = ts;
-    buf.copy(this.bytes, w + FRAME_HEADER_BYTES, 0, caplen);
+    buf.copy(this.bytes, w + FRAME_HEADER_BYTES, offset, offset + caplen);
     this.w += len;
     if (++this.unpublished === 256) this.publish();
     return true;
