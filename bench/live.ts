@@ -381,6 +381,8 @@ export async function runLiveBench(o: LiveBenchOptions): Promise<LiveOutcome> {
           let running: Running | null = null;
           try {
             running = await tool.start(lab, dir, bufferMb);
+            // every tool settles before the traffic: its start-up work is not what is measured
+            await sleep(1500);
             const s = await replay(lab, file, rate, packets);
             tr.sent = s.sent; tr.achievedRate = s.achievedRate;
             await sleep(500);
