@@ -6,6 +6,8 @@
 // Then, as root, NetFlow v9/IPFIX ingest (bench/netflow.ts): the same pre-generated export
 // stream at fixed rates and softflowd's burst, to segwatch run, nfcapd, nfacctd and
 // node-netflowv9 one at a time; records received and lost (BENCH_NETFLOW=0 skips it).
+// Then, as root, live capture at fixed packet rates (bench/live.ts): segwatch run --interface,
+// tcpdump, softflowd and nfpcapd on a veth pair between two namespaces (BENCH_LIVE=0 skips it).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,7 @@ import { printLatency, runLatencyBench, type LatencyOutcome } from './latency.js
 import { printAlerts, runAlertsBench } from './alerts.js';
 import { printNetflow, runNetflowBench, type NetflowOutcome } from './netflow.js';
 import { printChurn, runChurnBench, type ChurnOutcome } from './churn.js';
+import { LIVE_RATES, printLive, runLiveBench, type LiveOutcome } from './live.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -43,7 +46,7 @@ const BASE = process.env.BENCH_BASE ?? '';
 /** BENCH_ONLY=tcpdump,argus runs a subset. */
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : null;
 /** The throughput tables run unless BENCH_ONLY names only `latency` and `netflow`. */
-const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow' && o !== 'churn');
+const THROUGHPUT = !ONLY || [...ONLY].some((o) => o !== 'latency' && o !== 'netflow' && o !== 'churn' && o !== 'live');
 /** The live latency bench (root only) runs unless BENCH_LATENCY=0 or BENCH_ONLY leaves it out. */
 const LATENCY = process.env.BENCH_LATENCY !== '0' && (!ONLY || ONLY.has('latency'));
 /** The alert benches (webhook rate; run with four channels against none) unless BENCH_ALERTS=0. */
@@ -58,6 +61,12 @@ const NETFLOW = process.env.BENCH_NETFLOW !== '0' && (!ONLY || ONLY.has('netflow
  * full run); BENCH_CHURN_FLOWS, BENCH_CHURN_ROUNDS, BENCH_CHURN_CAPTURES as churn.ts says.
  */
 const CHURN = process.env.BENCH_CHURN === '1' || (ONLY?.has('churn') ?? false);
+/**
+ * Live capture at fixed rates unless BENCH_LIVE=0 or BENCH_ONLY leaves it out; BENCH_LIVE_ROUNDS
+ * (default 3), BENCH_LIVE_SECONDS (of traffic a rate, default 2), BENCH_LIVE_RATES=100000,...,0
+ * (0: top speed), BENCH_LIVE_ONLY=segwatch,tcpdump,...
+ */
+const LIVE = process.env.BENCH_LIVE !== '0' && (!ONLY || ONLY.has('live'));
 const RESULTS = join(ROOT, 'bench/results.json');
 
 interface Tool {
@@ -230,13 +239,29 @@ async function main(): Promise<void> {
     }
     printChurn(churn);
   }
-  if (!out && !latency && !netflow && !churn) return;
+  let live: LiveOutcome | null = null;
+  if (LIVE) {
+    console.error('live: capture at fixed packet rates on a veth pair between two namespaces, one tool at a time');
+    const tmp = mkdtempSync(join(tmpdir(), 'segwatch-bench-live-'));
+    try {
+      live = await runLiveBench({
+        segwatch: SEGWATCH, tmp, rounds: Number(process.env.BENCH_LIVE_ROUNDS ?? 3), seconds: Number(process.env.BENCH_LIVE_SECONDS ?? 2),
+        rates: process.env.BENCH_LIVE_RATES ? process.env.BENCH_LIVE_RATES.split(',').map(Number) : LIVE_RATES,
+        only: process.env.BENCH_LIVE_ONLY ? new Set(process.env.BENCH_LIVE_ONLY.split(',')) : null,
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    printLive(live);
+  }
+  if (!out && !latency && !netflow && !churn && !live) return;
   // Read, merge, write: a partial run keeps the other benches' figures of the last run.
   const merged = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) as Record<string, unknown> : {};
   if (out) Object.assign(merged, out);
   if (latency) merged.latency = latency;
   if (netflow) merged.netflow = netflow;
   if (churn) merged.churn = churn;
+  if (live) merged.live = live;
   writeFileSync(RESULTS, `${JSON.stringify(merged, null, 2)}\n`);
 }
 

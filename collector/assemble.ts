@@ -14,7 +14,7 @@ import { ConsoleSink } from './sinks/console.js';
 import type { InfluxSink } from './sinks/influx/influx-sink.js';
 import { AnomalyRing } from './api/facade.js';
 import { openCapture } from './sources/pcap-file.js';
-import { openLive } from './sources/pcap-live.js';
+import { captureDrops, openLive, PcapLiveSource } from './sources/pcap-live.js';
 import type { FrameSource, RecordSource } from './sources/source.js';
 import type { FlowListen } from './sources/flow-export-udp.js';
 import { StateDb } from './state/db.js';
@@ -184,6 +184,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
       return {
         drops: (source?.stats().drops ?? 0) + recordSources.reduce((n, r) => n + r.stats().drops, 0),
         queue: is?.pending ?? 0, spoolBytes: is?.spoolBytes ?? 0, netflow: netflowFigures(),
+        ...(source instanceof PcapLiveSource ? { capture: captureDrops(source) } : {}),
         alertsFailing: alerts?.failing(0).map((c) => ({ channel: c.channel, since: c.failingSince })) ?? [],
       };
     },

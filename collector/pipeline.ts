@@ -19,7 +19,7 @@ import { AppLayer } from './app-layer.js';
 import { DeviceTrafficStage } from './sinks/device-traffic.js';
 import { HealthStage } from './sinks/health.js';
 import { Fanout } from './sinks/fanout.js';
-import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, NetflowFigures, Sink } from './types.js';
+import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, NetflowFigures, CaptureDrops, Sink } from './types.js';
 import type { FrameStamp } from './sources/source.js';
 import { silentLog } from './types.js';
 import { TimeGuard } from './sources/time-guard.js';
@@ -71,7 +71,7 @@ export interface PipelineOptions {
    */
   mud?: Omit<MudProfilesOptions, 'inventory' | 'log'>;
   /** figures of the source and sinks for the collector measurement. */
-  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }>; netflow?: NetflowFigures };
+  extraStats?: () => { drops?: number; queue?: number; spoolBytes?: number; alertsFailing?: ReadonlyArray<{ channel: string; since: number }>; netflow?: NetflowFigures; capture?: CaptureDrops };
 }
 
 /** Counters a summary or the API reads; plain numbers, updated in place. */
@@ -390,6 +390,7 @@ export class Pipeline {
       flowsActive: fs.active, flowsEvicted: fs.evicted,
       drops: extra.drops ?? 0, queue: extra.queue ?? 0, spoolBytes: extra.spoolBytes ?? 0,
       ...(extra.netflow ? { netflow: extra.netflow } : {}),
+      ...(extra.capture ? { capture: extra.capture } : {}),
     };
   }
 

@@ -222,6 +222,18 @@ export interface CollectorStats {
   spoolBytes: number;
   /** NetFlow/IPFIX sources' figures, when any runs (fields netflow_* of the collector measurement). */
   netflow?: NetflowFigures;
+  /** a live capture's losses, by where (fields kernel_drops, if_drops, ring_drops); drops is their sum. */
+  capture?: CaptureDrops;
+}
+
+/** Where a live capture lost packets, since start. */
+export interface CaptureDrops {
+  /** the kernel's capture buffer was full (libpcap's ps_drop). */
+  kernel: number;
+  /** the interface or its driver dropped them (libpcap's ps_ifdrop). */
+  interface: number;
+  /** the capture thread's ring to the pipeline was full. */
+  ring: number;
 }
 
 /** What the NetFlow/IPFIX sources counted since start; plain numbers. */

@@ -91,6 +91,17 @@ export function collectorHealthDashboard(): dashboard.DashboardBuilder {
         .unit('pps').min(0),
     )
     .withPanel(
+      timeseries(id(), 'Capture drops/s by where',
+        'A live capture\'s losses per second, apart: kernel (its capture buffer was full: raise buffer_size_mb, or narrow the capture with bpf: auto), ' +
+        'interface (the NIC or its driver dropped them) and ring (the capture thread outran the pipeline: the collector\'s CPU is the limit). ' +
+        `Their sum is the drops above. ${COUNTER_NOTE}`)
+        .interval(COLLECTOR_MIN_INTERVAL)
+        .withTarget(target('A', rate('kernel_drops', 'kernel'), 'time_series', LEGEND))
+        .withTarget(target('B', rate('if_drops', 'interface'), 'time_series', LEGEND))
+        .withTarget(target('C', rate('ring_drops', 'ring'), 'time_series', LEGEND))
+        .unit('pps').min(0),
+    )
+    .withPanel(
       timeseries(id(), 'Flows', `Flows in the table (gauge) and flows evicted per second (counter). ${COUNTER_NOTE}`)
         .interval(COLLECTOR_MIN_INTERVAL)
         .withTarget(target('A', gauge('flows_active', 'flows_active'), 'time_series', LEGEND))

@@ -54,6 +54,8 @@ export interface CollectorCounters {
   evictions?: CapEvictions;
   /** NetFlow/IPFIX sources' figures, when any runs. */
   netflow?: import('../types.js').NetflowFigures;
+  /** a live capture's drops by where (their sum is in drops). */
+  capture?: import('../types.js').CaptureDrops;
   /** e.g. "pcap-live:eth0", "netflow:2055". */
   source: string;
   /** path or name of the policy in force. */

@@ -61,7 +61,10 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_direction_unknown_total', 'Flows of watched devices whose first packet (not a SYN) could not tell who opened them: nobody was judged as their opener.',
     (c) => c.directionUnknown ?? 0);
   gauge('segwatch_flows_active', 'Flows in the flow table now.', (c) => c.flowsActive);
-  total('segwatch_drops_total', 'Frames or records lost by sources or queues.', (c) => c.drops);
+  total('segwatch_drops_total', 'Frames or records lost by sources or queues (for a live capture: the sum of the three below).', (c) => c.drops);
+  total('segwatch_capture_kernel_drops_total', 'Live capture: packets the kernel dropped, its capture buffer full (libpcap ps_drop; --buffer-size-mb).', (c) => c.capture?.kernel ?? 0);
+  total('segwatch_capture_interface_drops_total', 'Live capture: packets the interface or its driver dropped (libpcap ps_ifdrop).', (c) => c.capture?.interface ?? 0);
+  total('segwatch_capture_ring_drops_total', 'Live capture: decoded packets dropped because the capture thread\'s ring to the pipeline was full (the pipeline fell behind).', (c) => c.capture?.ring ?? 0);
   total('segwatch_netflow_datagrams_total', 'NetFlow/IPFIX export datagrams received.', (c) => c.netflow?.datagrams ?? 0);
   total('segwatch_netflow_records_total', 'NetFlow/IPFIX export records decoded.', (c) => c.netflow?.records ?? 0);
   total('segwatch_netflow_refused_total', 'NetFlow/IPFIX datagrams from exporters outside the allowlist, dropped.', (c) => c.netflow?.refused ?? 0);

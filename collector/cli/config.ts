@@ -16,6 +16,8 @@ export interface RunConfig {
   policy: string;
   interface?: string;
   capture?: string;
+  /** the BPF filter: "auto", an expression, or absent; filter (its older name) folds into it. */
+  bpf?: string;
   filter?: string;
   snaplen: number;
   promisc: boolean;
@@ -66,7 +68,8 @@ export const SETTINGS: KeyDef[] = [
   { key: 'policy', file: 'policy', flag: 'policy', env: 'SEGWATCH_POLICY', kind: 'string', help: 'the site policy (YAML); reloaded on change and on SIGHUP' },
   { key: 'interface', file: 'interface', flag: 'interface', env: 'SEGWATCH_INTERFACE', kind: 'string', help: 'capture live on this interface (needs CAP_NET_RAW)' },
   { key: 'capture', file: 'capture', flag: 'capture', env: 'SEGWATCH_CAPTURE', kind: 'string', help: 'read this capture file instead of an interface, then stop' },
-  { key: 'filter', file: 'filter', flag: 'filter', env: 'SEGWATCH_FILTER', kind: 'string', help: 'BPF filter for live capture' },
+  { key: 'bpf', file: 'bpf', flag: 'bpf', env: 'SEGWATCH_BPF', kind: 'string', help: 'BPF filter for live capture: "auto" for the one the policy implies (its VLAN, watched segments, ARP, ND, DHCP; `run --print-bpf` shows it), or a libpcap expression' },
+  { key: 'filter', file: 'filter', flag: 'filter', env: 'SEGWATCH_FILTER', kind: 'string', help: 'the older name of --bpf' },
   { key: 'snaplen', file: 'snaplen', flag: 'snaplen', env: 'SEGWATCH_SNAPLEN', kind: 'int', min: 64, max: 262144, help: 'bytes captured per packet' },
   { key: 'promisc', file: 'promisc', flag: 'promisc', env: 'SEGWATCH_PROMISC', kind: 'bool', help: 'promiscuous mode, needed on a mirror port (turn off with promisc: false or SEGWATCH_PROMISC=false)' },
   { key: 'bufferSizeMb', file: 'buffer_size_mb', flag: 'buffer-size-mb', env: 'SEGWATCH_BUFFER_SIZE_MB', kind: 'int', min: 1, max: 2048, help: 'kernel capture buffer, MB' },
@@ -125,6 +128,8 @@ export function resolveConfig(flags: Record<string, unknown>, env: NodeJS.Proces
   if (cfg.spoolDir === undefined) cfg.spoolDir = join(String(cfg.stateDir), 'spool');
   if (!cfg.policy) errors.push('policy: required (--policy FILE, SEGWATCH_POLICY or "policy:" in the config file)');
   const flowListen = [...(cfg.netflow as string[]), ...(cfg.ipfix as string[])];
+  if (cfg.bpf !== undefined && cfg.filter !== undefined) errors.push('bpf and filter: give one (filter is the older name of bpf)');
+  cfg.bpf ??= cfg.filter;
   if (cfg.interface && cfg.capture) errors.push('interface and capture: give one source, not both');
   if (cfg.capture && flowListen.length) errors.push('capture and netflow/ipfix: a capture file runs alone (its end ends the run); give --interface and/or --netflow, or --capture');
   if (!cfg.interface && !cfg.capture && !flowListen.length) errors.push('source: give --interface IF (live), --netflow [ADDR:]PORT or --ipfix [ADDR:]PORT (flows from the router), or --capture FILE');

@@ -6,7 +6,8 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 import { assemble, type Collector } from '../assemble.js';
 import { PolicyWatcher } from '../policy/watch.js';
-import { formatPolicyError } from '../policy/load.js';
+import { formatPolicyError, loadPolicyFile } from '../policy/load.js';
+import { autoBpf } from '../sources/bpf-auto.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
 import { startApi, apiTokenFromEnv, apiAdminTokenFromEnv } from '../api/server.js';
@@ -18,11 +19,15 @@ import { readFileSync } from 'node:fs';
 import { LearnPeriod } from '../learn/period.js';
 import { LearningStore } from '../state/learning.js';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
+import { captureDrops, PcapLiveSource } from '../sources/pcap-live.js';
 
-const flags: Record<string, FlagSpec> = { config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' } };
+const flags: Record<string, FlagSpec> = {
+  config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' },
+  'print-bpf': { type: 'boolean', help: 'print the BPF filter `--bpf auto` derives from the policy, and exit' },
+};
 // Defaults are shown in the help text, not set as flag values: a flag given wins over the
 // environment and the config file, so an unset flag must stay unset.
-const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE',
+const ARG: Record<string, string> = { 'state-dir': 'DIR', policy: 'FILE', capture: 'FILE', out: 'FILE', interface: 'IF', filter: 'BPF', bpf: 'auto|EXPR', influx: 'URL', 'spool-dir': 'DIR', listen: 'ADDR:PORT', 'log-level': 'LEVEL', host: 'NAME', 'influx-username': 'USER', 'api-tls-cert': 'FILE', 'api-tls-key': 'FILE',
   netflow: '[ADDR:]PORT', ipfix: '[ADDR:]PORT', 'netflow-exporters': 'ADDR,...', 'netflow-interfaces': 'EXPORTER=IF,...', 'learn-for': 'DURATION' };
 for (const d of SETTINGS) {
   const def = DEFAULTS[d.key];
@@ -34,10 +39,27 @@ for (const d of SETTINGS) {
 
 export const runSpec: CommandSpec = {
   name: 'run',
-  usage: 'segwatch run --policy FILE (--interface IF [--filter BPF] | --netflow [ADDR:]PORT | --ipfix [ADDR:]PORT | --capture FILE) [--influx URL] [--out FILE] [--state-dir DIR] [--config FILE]',
+  usage: 'segwatch run --policy FILE (--interface IF [--bpf auto|EXPR] [--buffer-size-mb N] | --netflow [ADDR:]PORT | --ipfix [ADDR:]PORT | --capture FILE) [--influx URL] [--out FILE] [--state-dir DIR] [--config FILE]',
   summary: 'The long-running collector: watch the IoT VLAN, judge every flow against the policy, write anomalies and traffic to the sinks.',
   flags,
 };
+
+/** `run --print-bpf`: the policy's filter on stdout; needs only the policy. */
+async function printBpf(values: Record<string, unknown>, configFile: string | undefined): Promise<number> {
+  const { config, errors } = resolveConfig(values, process.env, configFile, hostname());
+  const policy = config?.policy ?? (values.policy as string | undefined) ?? process.env.SEGWATCH_POLICY;
+  if (!policy) {
+    for (const e of errors) process.stderr.write(`segwatch run: ${e}\n`);
+    return 2;
+  }
+  const r = await loadPolicyFile(policy);
+  if (!r.policy) {
+    for (const e of r.errors) process.stderr.write(formatPolicyError(e) + '\n');
+    return 2;
+  }
+  process.stdout.write(autoBpf(r.policy) + '\n');
+  return 0;
+}
 
 /** how long a stop waits for the source to end by itself, ms. */
 const STOP_WAIT_MS = 1000;
@@ -47,6 +69,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const a = parseCommand(runSpec, argv, {});
   if (a.help) { process.stdout.write(helpText(runSpec) + '\n'); return 0; }
   const configFile = (a.values.config as string | undefined) ?? process.env.SEGWATCH_CONFIG;
+  if (a.values['print-bpf'] === true) return printBpf(a.values, configFile);
   const { config, errors } = resolveConfig(a.values, process.env, configFile, hostname());
   if (!config) {
     process.stderr.write(`segwatch run: ${errors.length} problem${errors.length === 1 ? '' : 's'} in the settings:\n`);
@@ -75,6 +98,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     periodMs: config.learnForMs, policy: () => watcher.current(), policyText: () => readFileSync(config.policy, 'utf8'),
     proposalsDir: join(config.stateDir, 'proposals'), log,
   }) : null;
+  // `auto`: derived once from the policy at start; a reload that changes the watched segments
+  // or the VLAN takes a restart to change the filter (the kernel's filter is set at open)
+  const bpf = config.bpf === 'auto' ? autoBpf(watcher.current()) : config.bpf;
+  if (config.interface && bpf) log.info({ bpf, auto: config.bpf === 'auto' }, 'live capture BPF filter');
 
   let collector: Collector;
   try {
@@ -89,7 +116,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         listen: [...config.netflow, ...config.ipfix].map(parseFlowListen), recvBufferSize: config.netflowRcvbufMb * 1024 * 1024,
         exporters: config.netflowExporters, interfaces: config.netflowInterfaces,
       },
-      source: { interface: config.interface, capture: config.capture, filter: config.filter, snaplen: config.snaplen, promisc: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 },
+      source: { interface: config.interface, capture: config.capture, filter: bpf, snaplen: config.snaplen, promisc: config.promisc, bufferBytes: config.bufferSizeMb * 1024 * 1024 },
       host: config.host,
       log,
       stateDir: config.stateDir,
@@ -140,6 +167,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         flowsActive: pipeline.flows.stats().active, anomalies: c.anomalies, anomaliesOpen: pipeline.detect?.lifecycle.size ?? 0, stageErrors: c.stageErrors, anomaliesByKind: { ...c.anomaliesByKind } as Record<string, number>,
         drops: drops(), spoolBytes: influx?.stats().spoolBytes ?? 0, startedAt, source: sourceName, policy: config.policy,
         ...(recordSources.length ? { netflow: netflowCounters() } : {}),
+        ...(source instanceof PcapLiveSource ? { capture: captureDrops(source) } : {}),
         directionUnknown: pipeline.detect?.directionUnknown ?? 0,
         evictions: capEvictions(pipeline),
       };
@@ -184,7 +212,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', onHup);
 
-  log.info({ source: sourceName, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
+  const started = () => log.info({ source: sourceName, policy: config.policy, influx: config.influx ?? null }, 'segwatch collector started');
   let code = 0;
   let sourceEnded = false;
   try {
@@ -196,6 +224,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (source) runs.push(source.run(pipeline.handleFrame));
     for (const r of recordSources) runs.push(r.run(pipeline.handleRecord));
     const ended = Promise.all(runs).then(() => undefined).finally(() => { sourceEnded = true; });
+    ended.catch(() => {}); // handled below; this only keeps an early failure from being unhandled meanwhile
+    // "started" once a live capture is capturing: its thread opens the interface first, and
+    // what is sent after this line is seen (a failure to open is reported below instead)
+    if (source instanceof PcapLiveSource) await Promise.race([source.started().catch(() => {}), ended.catch(() => {}), stopRequested]);
+    started();
     await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);
   } catch (err) {
     log.error({ err: (err as Error).message }, 'source ended with an error');

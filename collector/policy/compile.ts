@@ -200,6 +200,7 @@ const AWAITING: Verdict = Object.freeze({ allowed: false, rule: '', awaitingName
 export class Policy implements CompiledPolicy {
   readonly vlan: number | undefined;
   private segs = new AddrTable<string>();
+  readonly watchedCidrs: readonly string[];
   private watched: ReadonlySet<string>;
   private protectedSet: ReadonlySet<string>;
   private resolvers: ReadonlySet<string>;
@@ -228,6 +229,7 @@ export class Policy implements CompiledPolicy {
       for (const c of list) this.segs.insert(cidr(c), () => name);
     }
     this.watched = new Set(doc.watch);
+    this.watchedCidrs = doc.watch.flatMap((w) => doc.segments[w] ?? []);
     this.protectedSet = new Set(doc.protected ?? []);
     const resolverCidrs: Cidr[] = [];
     const rs = new Set<string>();

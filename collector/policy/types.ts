@@ -89,6 +89,8 @@ export interface CompiledPolicy {
   isResolver(ip: string): boolean;
   /** only frames of this 802.1Q VLAN are watched; undefined = all. */
   readonly vlan: number | undefined;
+  /** the CIDRs and addresses of the watched segments, as written (live capture's `--bpf auto`). */
+  readonly watchedCidrs?: readonly string[];
   /** first matching `devices:` entry, else the default profile. */
   place(device: DeviceFacts): DevicePlacement;
   /**

@@ -1,7 +1,7 @@
 // The collector measurement (DESIGN.md storage schema): the collector's own health every
 // interval, from counters the pipeline, the flow table, the source and the sinks keep.
 
-import type { CollectorStats, NetflowFigures } from '../types.js';
+import type { CaptureDrops, CollectorStats, NetflowFigures } from '../types.js';
 import { alignUp } from './device-traffic.js';
 
 export interface HealthFigures {
@@ -17,6 +17,8 @@ export interface HealthFigures {
   spoolBytes: number;
   /** NetFlow/IPFIX figures, when such a source runs. */
   netflow?: NetflowFigures;
+  /** a live capture's drops by where (their sum is in drops). */
+  capture?: CaptureDrops;
 }
 
 /** What the collector.degraded detector is given besides the collector measurement. */

@@ -3,6 +3,9 @@
 
 import { EventEmitter } from 'node:events';
 import { endianness } from 'node:os';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { FrameHandler } from './source.js';
 
 export interface PcapPacket {
@@ -32,6 +35,50 @@ export interface PcapModule {
 
 export const PCAP_MISSING_HELP =
   'the optional "pcap" package (libpcap bindings) is not available: install libpcap-dev and run npm rebuild pcap';
+
+/**
+ * node-pcap's native binding itself, without its JavaScript wrapper. The wrapper's live session
+ * starts a libuv poll on the capture's descriptor that nothing ever closes: harmless on the main
+ * thread, but a worker thread whose loop still holds it aborts the process when it ends. The
+ * capture thread drives the binding directly (dispatch() in its own loop), so no poll is made.
+ */
+export interface PcapBinding {
+  PcapSession: new () => PcapBindingSession;
+  findalldevs(): { name: string }[];
+  lib_version(): string;
+}
+
+export interface PcapBindingSession {
+  /** returns the link type name; throws libpcap's error */
+  open_live(device: string, filter: string, bufferSize: number, snapLength: number, outfile: string,
+    onPacket: () => void, monitor: boolean, timeoutMs: number, onWarning: (msg: string) => void, promiscuous: boolean): string;
+  /** delivers every packet readable now (non-blocking handle), one onPacket call each; the count, -2 once closed */
+  dispatch(buf: Buffer, header: Buffer): number;
+  close(): void;
+  stats(): { ps_recv: number; ps_drop: number; ps_ifdrop: number };
+}
+
+function bindingPath(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('pcap/package.json')), 'build/Release/pcap_binding.node');
+}
+
+/**
+ * Whether the binding is installed, without loading it: the addon is not context-aware and
+ * loads in one thread of a process only, which live capture keeps for its capture thread.
+ */
+export function pcapInstalled(): boolean {
+  try { return existsSync(bindingPath()); } catch { return false; }
+}
+
+/** The binding, or a throw whose message says how to install it. */
+export function loadPcapBinding(): PcapBinding {
+  const require = createRequire(import.meta.url);
+  try {
+    return require(bindingPath()) as PcapBinding;
+  } catch (e) {
+    throw new Error(`${PCAP_MISSING_HELP} (${(e as Error).message})`);
+  }
+}
 
 let cached: Promise<PcapModule> | undefined;
 

@@ -40,6 +40,13 @@ const W_FLOW_HASH = 17; // flowHashHint(): the flow table's hash, computed on th
 const HEADER_BYTES = 72;
 const V6_BYTES = 32;
 
+// raw-frame records (tryWriteFrame/drainFrames): words from the record start
+const F_CAPLEN = 1;
+const F_WIRELEN = 2;
+const F_LINKTYPE = 3;
+const FD_TS = 2;        // double: words 4-5
+const FRAME_HEADER_BYTES = 24;
+
 /**
  * TCP payload carried across, at most: enough for any TLS record's ClientHello (the SNI reader
  * stops at the first record) and the HTTP head the Host reader scans.
@@ -81,6 +88,10 @@ function carriedPayload(p: PacketInfo): number {
   return n < MAX_CARRIED_PAYLOAD ? n : MAX_CARRIED_PAYLOAD;
 }
 
+function recordBytes(p: PacketInfo, payload: number): number {
+  return (HEADER_BYTES + (p.l3 === L3.IPv6 ? V6_BYTES : 0) + payload + 7) & ~7;
+}
+
 /** Atomics.waitAsync (Node >= 16) is missing from the ES2022 library typings. */
 interface AtomicsWaitAsync {
   waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: boolean; value: unknown };
@@ -114,9 +125,49 @@ export class RingWriter extends RingEnd {
   /** Append one decoded packet; waits (bounded steps) while the ring is full. */
   write(p: PacketInfo): void {
     const payload = carriedPayload(p);
+    const len = recordBytes(p, payload);
+    this.put(p, payload, len, this.reserve(len));
+  }
+
+  /**
+   * Append one decoded packet unless the ring is full: false then, and the packet is not
+   * written. A live capture cannot wait for the consumer (the kernel's buffer fills meanwhile
+   * and drops without saying which), so it drops here and counts.
+   */
+  tryWrite(p: PacketInfo): boolean {
+    const payload = carriedPayload(p);
+    const len = recordBytes(p, payload);
+    const w = this.tryReserve(len);
+    if (w < 0) return false;
+    this.put(p, payload, len, w);
+    return true;
+  }
+
+  /**
+   * The raw-frame form of the ring (live capture): the frame's bytes as captured, for the
+   * consumer to decode with everything the pipeline reads (ARP, DNS, DHCP, ND, TCP payloads),
+   * not only what a decoded record carries. A ring holds one form or the other, never both.
+   * false when full, as tryWrite().
+   */
+  tryWriteFrame(buf: Buffer, caplen: number, wirelen: number, ts: number, linkType: number, offset = 0): boolean {
+    const len = (FRAME_HEADER_BYTES + caplen + 7) & ~7;
+    const w = this.tryReserve(len);
+    if (w < 0) return false;
+    const i = w >> 2, i32 = this.i32;
+    i32[i + W_LEN] = len;
+    i32[i + F_CAPLEN] = caplen;
+    i32[i + F_WIRELEN] = wirelen;
+    i32[i + F_LINKTYPE] = linkType;
+    this.f64[(w >> 3) + FD_TS] = ts;
+    buf.copy(this.bytes, w + FRAME_HEADER_BYTES, offset, offset + caplen);
+    this.w += len;
+    if (++this.unpublished === 256) this.publish();
+    return true;
+  }
+
+  private put(p: PacketInfo, payload: number, len: number, at: number): void {
+    let w = at;
     const v6 = p.l3 === L3.IPv6;
-    const len = (HEADER_BYTES + (v6 ? V6_BYTES : 0) + payload + 7) & ~7;
-    let w = this.reserve(len);
     const i = w >> 2, f = w >> 3, i32 = this.i32, f64 = this.f64;
     i32[i + W_LEN] = len;
     i32[i + W_WIRELEN] = p.wirelen;
@@ -161,6 +212,18 @@ export class RingWriter extends RingEnd {
     this.publish();
     Atomics.store(this.ctrl, C_DONE, 1);
     Atomics.notify(this.ctrl, C_WRITE);
+  }
+
+  /** reserve() without waiting: -1 when the consumer has not made room. */
+  private tryReserve(len: number): number {
+    if (this.w + len + 8 > this.size) {
+      if (!this.fitsAtStart(len)) { this.publish(); return -1; }
+      this.i32[this.w >> 2] = -1;
+      this.w = 0;
+      this.publish();
+    }
+    if (!this.fits(len)) { this.publish(); return -1; }
+    return this.w;
   }
 
   /** Position for a record of len bytes, wrapping and waiting for the consumer as needed. */
@@ -262,6 +325,27 @@ export class RingReader extends RingEnd {
       p.payloadLength = i32[i + W_PAYLOAD_LEN];
       r += len;
       onPacket(p);
+      if ((++n & 255) === 0) this.release(r);
+    }
+    this.release(r);
+    return n;
+  }
+
+  /**
+   * Hand every published raw-frame record (tryWriteFrame) to onFrame: the frame is
+   * buf[offset, offset + caplen) of the ring's own memory, valid during the call.
+   */
+  drainFrames(onFrame: (buf: Buffer, offset: number, caplen: number, wirelen: number, ts: number, linkType: number) => void): number {
+    const w = Atomics.load(this.ctrl, C_WRITE);
+    let r = this.r, n = 0;
+    const i32 = this.i32, f64 = this.f64, bytes = this.bytes;
+    while (r !== w) {
+      const i = r >> 2;
+      const len = i32[i + W_LEN];
+      if (len === -1) { r = 0; continue; }
+      const at = r;
+      r += len;
+      onFrame(bytes, at + FRAME_HEADER_BYTES, i32[i + F_CAPLEN], i32[i + F_WIRELEN], f64[(at >> 3) + FD_TS], i32[i + F_LINKTYPE]);
       if ((++n & 255) === 0) this.release(r);
     }
     this.release(r);

@@ -1,8 +1,15 @@
 // Live capture from a network interface through libpcap (the optional `pcap` package):
-// BPF filter, snaplen, kernel buffer, promiscuous mode; kernel/interface drops polled into stats().
+// BPF filter, snaplen, kernel buffer (TPACKET_V3 on Linux: libpcap's version string says so),
+// promiscuous mode, a read timeout rather than immediate mode so the kernel hands packets over in
+// blocks; kernel, interface and ring drops polled into stats(). libpcap runs on a capture thread
+// (capture-thread.ts) that hands frames over through the packet ring in batches; run() calls
+// the FrameHandler on this thread (bench/live-callback.ts for why).
 
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
 import type { FrameHandler, FrameSource, SourceStats } from './source.js';
-import { deliverPacket, linkTypeNumber, loadPcap, type PcapPacket, type PcapSessionLike } from './libpcap.js';
+import { RingReader, ringMemory, type RingMemory } from './packet-ring.js';
+import type { CaptureDrops } from '../types.js';
 
 export interface LiveOptions {
   /** interface name, e.g. "eth0" ("any" for all, on Linux) */
@@ -17,8 +24,64 @@ export interface LiveOptions {
   promiscuous?: boolean;
   /** how long libpcap may hold packets to batch them, ms (default 100; 0 = immediate mode) */
   bufferTimeoutMs?: number;
-  /** drop-counter polling period, ms (default 5000) */
+  /** drop-counter polling period, ms (default 5000; the capture thread: 1000) */
   statsIntervalMs?: number;
+  /** the capture thread's ring, bytes (default LIVE_RING_BYTES) */
+  ringBytes?: number;
+}
+
+/** SourceStats of a live capture: drops is the sum of the three below. */
+export interface LiveStats extends SourceStats, CaptureDrops {}
+
+/** What the capture thread is given. */
+export interface CaptureThreadData {
+  opts: LiveOptions;
+  mem: RingMemory;
+  /** Float64Array over it, indexes S_* below. */
+  stats: SharedArrayBuffer;
+  /** Int32Array over it: [S_STOP] set to 1 by stop() */
+  control: SharedArrayBuffer;
+}
+
+/** Slots of the capture thread's figures (written there, read here). */
+export const S_PACKETS = 0, S_BYTES = 1, S_KERNEL = 2, S_IFACE = 3, S_RING = 4, S_RECV = 5;
+const STATS_SLOTS = 6;
+export const S_STOP = 0;
+
+/** What the capture thread posts: once started (or failed), and once at its end. */
+export type CaptureThreadMessage =
+  | { type: 'started'; linkType: number }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'ended' };
+
+/**
+ * The capture thread's ring, bytes: whole frames, about 90,000 IMIX frames, a quarter of a second
+ * at 350k packets/s, for the main thread's pauses (a policy reload, a burst of new devices, a
+ * garbage collection) that the kernel's buffer would otherwise have to cover alone.
+ */
+export const LIVE_RING_BYTES = 32 << 20;
+
+/** Kernel capture buffer when none is given, bytes (the CLI's default is its own: buffer_size_mb). */
+export const DEFAULT_BUFFER_BYTES = 32 << 20;
+
+/** node-pcap's session options from ours; one place for both ways of running. */
+export function sessionOptions(opts: LiveOptions): { filter: string; snap_length: number; buffer_size: number; promiscuous: boolean; buffer_timeout: number } {
+  return {
+    filter: opts.filter ?? '',
+    snap_length: Math.min(Math.max(opts.snaplen ?? 65535, 64), 262144),
+    buffer_size: opts.bufferBytes ?? DEFAULT_BUFFER_BYTES,
+    promiscuous: opts.promiscuous ?? true,
+    // not 0: 0 is immediate mode, one wake-up per packet
+    buffer_timeout: opts.bufferTimeoutMs ?? 100,
+  };
+}
+
+/** The capture thread's module: the built copy when run from sources (see threaded-file.ts). */
+function threadEntry(): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL('./capture-thread.js', here);
+  const built = new URL('../../dist/collector/sources/capture-thread.js', here);
+  return existsSync(built) ? built : new URL('./capture-thread.ts', here);
 }
 
 export const CAP_NET_RAW_HELP =
@@ -35,11 +98,10 @@ export class LiveCaptureError extends Error {
 
 export class PcapLiveSource implements FrameSource {
   readonly name: string;
-  private session: PcapSessionLike | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private finish: (() => void) | undefined;
   private stopped = false;
-  private readonly counts: SourceStats = { packets: 0, bytes: 0, drops: 0, ifDrops: 0 };
+  private readonly counts: LiveStats = { packets: 0, bytes: 0, drops: 0, ifDrops: 0, kernel: 0, interface: 0, ring: 0 };
+  private control: Int32Array | undefined;
+  private threadStats: Float64Array | undefined;
   private readonly startedP: Promise<void>;
   private startedResolve!: () => void;
   private startedReject!: (e: Error) => void;
@@ -55,99 +117,96 @@ export class PcapLiveSource implements FrameSource {
     return this.startedP;
   }
 
+  private setDrops(kernel: number, iface: number, ring: number): void {
+    const c = this.counts;
+    c.kernel = kernel; c.interface = iface; c.ring = ring;
+    c.ifDrops = iface;
+    // everything lost on the way: what collector.degraded and segwatch_drops_total read
+    c.drops = kernel + iface + ring;
+  }
+
+  /**
+   * Reads on a capture thread; onFrame gets every frame on this thread, in batches between
+   * which the event loop runs. Resolves after stop(); rejects (LiveCaptureError) when the
+   * capture cannot start or libpcap stops reading.
+   */
   async run(onFrame: FrameHandler): Promise<void> {
-    try {
-      await this.open(onFrame);
-    } catch (e) {
-      this.startedReject(e as Error);
-      throw e;
+    const control = new SharedArrayBuffer(8);
+    this.control = new Int32Array(control);
+    if (this.stopped) this.control[S_STOP] = 1;
+    const mem = ringMemory(this.opts.ringBytes ?? LIVE_RING_BYTES);
+    const reader = new RingReader(mem);
+    const stats = new SharedArrayBuffer(STATS_SLOTS * 8);
+    this.threadStats = new Float64Array(stats);
+    const entry = threadEntry();
+    const data: CaptureThreadData = { opts: this.opts, mem, stats, control };
+    const worker = new Worker(entry, { workerData: data, ...(entry.pathname.endsWith('.js') ? { execArgv: [] } : {}) });
+    let crashed: Error | undefined;
+    let exited = false;
+    const done = new Promise<void>((resolve) => {
+      worker.once('error', (e) => { crashed = e; });
+      worker.once('exit', () => { exited = true; resolve(); });
+    });
+    const first = await new Promise<CaptureThreadMessage | null>((resolve) => {
+      worker.once('message', (m: CaptureThreadMessage) => resolve(m));
+      void done.then(() => resolve(null));
+    });
+    if (!first || first.type !== 'started') {
+      const err = first?.type === 'error' ? new LiveCaptureError(first.code, first.message)
+        : new LiveCaptureError('open', `live capture on ${this.opts.iface}: the capture thread ended: ${crashed?.message ?? 'no reason given'}`);
+      await worker.terminate();
+      this.startedReject(err);
+      throw err;
     }
     this.startedResolve();
-    if (this.stopped) { this.close(); return; }
-    await new Promise<void>((resolve) => { this.finish = resolve; });
+    let failed: CaptureThreadMessage | undefined;
+    worker.on('message', (m: CaptureThreadMessage) => { if (m.type === 'error') failed = m; });
+    let batches = 0;
+    try {
+      for (;;) {
+        if (reader.drainFrames(onFrame) > 0) {
+          // let the API, the timers and the sinks run between batches
+          if ((++batches & 15) === 0) await new Promise<void>((r) => setImmediate(r));
+          continue;
+        }
+        if (reader.finished) break;
+        if (exited) { reader.drainFrames(onFrame); break; }
+        await reader.waitForData(100);
+      }
+    } finally {
+      await Promise.race([done, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
+      if (!exited) await worker.terminate();
+      this.readThreadStats();
+    }
+    if (crashed) throw crashed;
+    const f = failed as CaptureThreadMessage | undefined;
+    if (f?.type === 'error') throw new LiveCaptureError(f.code, f.message);
   }
 
-  private async open(onFrame: FrameHandler): Promise<void> {
-    const { iface } = this.opts;
-    let pcap;
-    try {
-      pcap = await loadPcap();
-    } catch (e) {
-      throw new LiveCaptureError('no_pcap', `live capture on ${iface}: ${(e as Error).message}`);
-    }
-    const devs = pcap.findalldevs().map((d) => d.name);
-    if (!devs.includes(iface)) {
-      throw new LiveCaptureError('no_interface',
-        `live capture: interface "${iface}" does not exist (available: ${devs.join(', ') || 'none visible'})`);
-    }
-    const snaplen = Math.min(Math.max(this.opts.snaplen ?? 65535, 64), 262144);
-    let session: PcapSessionLike;
-    try {
-      session = pcap.createSession(iface, {
-        filter: this.opts.filter ?? '',
-        snap_length: snaplen,
-        buffer_size: this.opts.bufferBytes ?? 16 << 20,
-        promiscuous: this.opts.promiscuous ?? true,
-        buffer_timeout: this.opts.bufferTimeoutMs ?? 100,
-      });
-    } catch (e) {
-      throw classifyOpenError(iface, this.opts.filter ?? '', (e as Error).message);
-    }
-    this.session = session;
-    const linkType = linkTypeNumber(session.link_type);
-    const c = this.counts;
-    session.on('packet', (p: PcapPacket) => {
-      deliverPacket(p, linkType, c, onFrame);
-    });
-    this.timer = setInterval(() => this.pollStats(), this.opts.statsIntervalMs ?? 5000);
-    this.timer.unref();
+  private readThreadStats(): void {
+    const t = this.threadStats;
+    if (!t) return;
+    this.counts.packets = t[S_PACKETS];
+    this.counts.bytes = t[S_BYTES];
+    this.setDrops(t[S_KERNEL], t[S_IFACE], t[S_RING]);
   }
 
-  private pollStats(): void {
-    const s = this.session;
-    if (!s) return;
-    try {
-      const st = s.stats();
-      this.counts.drops = st.ps_drop;
-      this.counts.ifDrops = st.ps_ifdrop;
-    } catch {
-      // stats() fails only on a closed handle; the counters keep their last values.
-    }
-  }
-
-  /** Ends the capture; run() resolves. Final drop counters are read first. */
+  /** Ends the capture; run() resolves once the thread has read its last figures. */
   stop(): void {
     this.stopped = true;
-    this.close();
-  }
-
-  private close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.session) {
-      this.pollStats();
-      const s = this.session;
-      this.session = undefined;
-      try {
-        s.close();
-        // node-pcap's close() only calls pcap_breakloop(); the handle and its libuv poll (which
-        // keeps the process alive) are released by the next dispatch, which would otherwise wait
-        // for another packet on the interface. Dispatch once now so the session ends here.
-        const inner = (s as unknown as { session?: { dispatch?(b: Buffer, h: Buffer): number }; buf?: Buffer; header?: Buffer });
-        if (inner.session?.dispatch && inner.buf && inner.header) inner.session.dispatch(inner.buf, inner.header);
-      } catch { /* already closed */ }
+    if (this.control) {
+      Atomics.store(this.control, S_STOP, 1);
+      Atomics.notify(this.control, S_STOP);
     }
-    const f = this.finish;
-    this.finish = undefined;
-    f?.();
   }
 
-  stats(): SourceStats {
+  stats(): LiveStats {
+    this.readThreadStats();
     return { ...this.counts };
   }
 }
 
-function classifyOpenError(iface: string, filter: string, msg: string): LiveCaptureError {
+export function classifyOpenError(iface: string, filter: string, msg: string): LiveCaptureError {
   if (/permission|not permitted|EPERM/i.test(msg)) {
     return new LiveCaptureError('permission', `live capture on ${iface}: ${msg}; ${CAP_NET_RAW_HELP}`);
   }
@@ -158,6 +217,12 @@ function classifyOpenError(iface: string, filter: string, msg: string): LiveCapt
     return new LiveCaptureError('filter', `live capture on ${iface}: bad BPF filter "${filter}": ${msg}`);
   }
   return new LiveCaptureError('open', `live capture on ${iface}: ${msg}`);
+}
+
+/** The three drop counters of a live capture, for the collector measurement and /metrics. */
+export function captureDrops(s: PcapLiveSource): CaptureDrops {
+  const st = s.stats();
+  return { kernel: st.kernel, interface: st.interface, ring: st.ring };
 }
 
 /** A live-capture FrameSource; nothing is opened until run(). */

@@ -90,6 +90,8 @@ export function collectorPoint(s: CollectorStats): Point {
       packets: s.packets, bytes: s.bytes, drops: s.drops, decode_errors: s.decodeErrors,
       flows_active: s.flowsActive, flows_evicted: s.flowsEvicted, queue: s.queue,
       spool_bytes: s.spoolBytes,
+      // always written (0 where no live capture runs) so the dashboard's panel has a series
+      kernel_drops: s.capture?.kernel ?? 0, if_drops: s.capture?.interface ?? 0, ring_drops: s.capture?.ring ?? 0,
       ...(s.netflow ? {
         netflow_datagrams: s.netflow.datagrams, netflow_records: s.netflow.records, netflow_refused: s.netflow.refused,
         netflow_filtered: s.netflow.filtered, netflow_malformed: s.netflow.malformed, netflow_lost: s.netflow.lost,

@@ -33,7 +33,7 @@ function schemaPoints(): string {
   lines.push(`device,device=192.168.50.23,mac=unknown,vendor=unknown ip="192.168.50.23",hostname="",profile="quarantine",known=false ${T0 + 2000}`);
   for (let s = 0; s < 60; s++) {
     lines.push(`collector,host=pi,source=eth0 packets=${s * 1000}i,bytes=${s * 900_000}i,drops=${s}i,decode_errors=${s * 2}i,` +
-      `flows_active=${50 + s}i,flows_evicted=${s * 3}i,queue=${s % 5}i,spool_bytes=0i ${T0 + s * 10_000}`);
+      `flows_active=${50 + s}i,flows_evicted=${s * 3}i,queue=${s % 5}i,spool_bytes=0i,kernel_drops=${s}i,if_drops=0i,ring_drops=0i ${T0 + s * 10_000}`);
   }
   return lines.join('\n');
 }

@@ -48,7 +48,7 @@ if (!influxdAvailable()) {
     t.same(await tagKeys('device'), ['device', 'mac', 'vendor']);
     t.same(await fieldKeys('device'), { hostname: 'string', ip: 'string', known: 'boolean', profile: 'string' });
     t.same(await tagKeys('collector'), ['host', 'source']);
-    t.same(await fieldKeys('collector'), { bytes: 'integer', decode_errors: 'integer', drops: 'integer', flows_active: 'integer', flows_evicted: 'integer', packets: 'integer', queue: 'integer', spool_bytes: 'integer' });
+    t.same(await fieldKeys('collector'), { bytes: 'integer', decode_errors: 'integer', drops: 'integer', flows_active: 'integer', flows_evicted: 'integer', if_drops: 'integer', kernel_drops: 'integer', packets: 'integer', queue: 'integer', ring_drops: 'integer', spool_bytes: 'integer' });
 
     const [an] = records(await influxd.query('SELECT * FROM anomaly', db));
     t.match(an, {

@@ -36,7 +36,11 @@ t.test('other measurements', async (t) => {
   t.equal(serializePoint(devicePoint({ id: '192.168.50.9', name: '', mac: '', ips: ['192.168.50.9'], vendor: '', hostname: '', profile: 'quarantine', segment: 'iot', firstSeen: 1, lastSeen: 2, known: false })),
     'device,device=192.168.50.9 ip="192.168.50.9",hostname="",profile="quarantine",known=false 2000000', 'device falls back to id; empty mac/vendor tags left out');
   t.equal(serializePoint(collectorPoint({ time: 10000, host: 'pi', source: 'eth0', packets: 1, bytes: 2, drops: 3, decodeErrors: 4, flowsActive: 5, flowsEvicted: 6, queue: 7, spoolBytes: 8 })),
-    'collector,host=pi,source=eth0 packets=1i,bytes=2i,drops=3i,decode_errors=4i,flows_active=5i,flows_evicted=6i,queue=7i,spool_bytes=8i 10000000000');
+    'collector,host=pi,source=eth0 packets=1i,bytes=2i,drops=3i,decode_errors=4i,flows_active=5i,flows_evicted=6i,queue=7i,spool_bytes=8i,kernel_drops=0i,if_drops=0i,ring_drops=0i 10000000000');
+  t.equal(serializePoint(collectorPoint({ time: 10000, host: 'pi', source: 'live:eth0', packets: 1, bytes: 2, drops: 6, decodeErrors: 4, flowsActive: 5, flowsEvicted: 6, queue: 7, spoolBytes: 8,
+    capture: { kernel: 1, interface: 2, ring: 3 } })),
+  'collector,host=pi,source=live:eth0 packets=1i,bytes=2i,drops=6i,decode_errors=4i,flows_active=5i,flows_evicted=6i,queue=7i,spool_bytes=8i,kernel_drops=1i,if_drops=2i,ring_drops=3i 10000000000',
+  'a live capture\'s drops by where, apart');
 });
 
 t.test('SeriesTimeGuard moves a colliding distinct point by 1 ns, never a repeat', async (t) => {
