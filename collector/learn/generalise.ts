@@ -9,16 +9,20 @@
 
 import { getDomain } from 'tldts';
 import type { Proto } from '../types.js';
+import { ICMP4_TYPES, ICMP6_TYPES } from '../policy/schema-names.js';
 import type { DeviceObs, InObs, OutObs, Seen } from './observer.js';
 import { BUCKET_MS } from './observer.js';
 
-export type ServiceName = 'dns' | 'ntp' | 'dhcp' | 'mdns' | 'ssdp' | 'icmp';
+export type ServiceName = 'dns' | 'ntp' | 'dhcp' | 'mdns' | 'ssdp';
 
 /** An allow rule (`to`) or an inbound one (`from`), as the policy file spells it. */
 export interface LearnedRule {
   to?: string;
   from?: string;
   ports?: string[];
+  /** ICMP / ICMPv6 types (by name where the language has one), "TYPE/CODE" for one code. */
+  icmp?: Array<string | number>;
+  icmpv6?: Array<string | number>;
   /** an IP protocol without ports (IGMP is 2). */
   proto?: number;
   service?: ServiceName;
@@ -65,13 +69,15 @@ export interface Learned {
 const DNS_PORTS = new Set(['udp:53', 'tcp:53', 'tcp:853']);
 const MDNS_GROUPS = new Set(['224.0.0.251', 'ff02::fb']);
 const SSDP_GROUPS = new Set(['239.255.255.250', 'ff02::c']);
-const SERVICE_ORDER: readonly ServiceName[] = ['dhcp', 'dns', 'ntp', 'mdns', 'ssdp', 'icmp'];
+const SERVICE_ORDER: readonly ServiceName[] = ['dhcp', 'dns', 'ntp', 'mdns', 'ssdp'];
 const LEVELS = 3;
 
 interface Group {
   target: string;
-  /** proto -> ports; "any" (no ports: every protocol) for protocols without ports. */
+  /** proto -> ports; "any" (no ports: every protocol) for protocols without ports. In an ICMP group, icmp/icmpv6 -> type*256+code. */
   ports: Map<string, Set<number>>;
+  /** an ICMP group: `icmp:`/`icmpv6:` type lists, which the language keeps out of a rule with ports. */
+  icmp?: boolean;
   any: boolean;
   seen: Seen;
   /** what the group stands for, for a "not learned" line. */
@@ -175,7 +181,7 @@ export function sizeText(n: number): string {
 }
 
 function serviceOf(o: OutObs, site: Site): ServiceName | null {
-  if (o.proto === 'icmp' || o.proto === 'icmpv6') return 'icmp';
+  // ICMP is not `service: icmp` (every type to every host): the types seen, to whom, are rules
   if (o.proto !== 'udp' && o.proto !== 'tcp') return null;
   const p = o.dport;
   if (p === 53) return site.isResolver(o.dst) ? 'dns' : null;
@@ -312,18 +318,20 @@ function countBy(xs: readonly string[], f: (x: string) => string): Map<string, n
 
 function add(groups: Map<string, Group>, target: string, proto: Proto, port: number, s: Seen, what: string, protoNumbers: boolean): void {
   const own = protoNumbers && typeof proto === 'number';
-  const key = own ? `${target}#${proto}` : target;
+  const icmp = proto === 'icmp' || proto === 'icmpv6';
+  const key = own ? `${target}#${proto}` : icmp ? `${target}#icmp` : target;
   let g = groups.get(key);
   if (!g) {
-    g = { target, ports: new Map(), any: false, seen: pick(s), what, level: 0, ...(own ? { proto } : {}) };
+    g = { target, ports: new Map(), any: false, seen: pick(s), what, level: 0, ...(own ? { proto } : {}), ...(icmp ? { icmp } : {}) };
     groups.set(key, g);
   } else {
     merge(g.seen, s);
   }
   if (proto === 'tcp' || proto === 'udp') {
     (g.ports.get(proto) ?? g.ports.set(proto, new Set()).get(proto)!).add(port);
-  } else if (proto === 'icmp' || proto === 'icmpv6') {
-    g.ports.set('icmp', new Set([0]));
+  } else if (icmp) {
+    // an ICMP flow's port is type*256+code of its first packet
+    (g.ports.get(proto) ?? g.ports.set(proto, new Set()).get(proto)!).add(port);
   } else if (!own) {
     // a protocol without ports (IGMP, ESP, ...) where the language has no `proto:`: a rule
     // without ports is the only way to say it
@@ -339,9 +347,9 @@ function finish(groups: Map<string, Group>, level: number): Group[] {
 /** A group's ports as the policy spells them: ranges of neighbours; from level 1 many high ports become one range. */
 function portsOf(g: Group, level: number): string[] | undefined {
   if (g.any) return undefined;
+  if (g.icmp) return [...g.ports.keys()].sort().map((p) => `${p} ${icmpTypes(g.ports.get(p)!, p === 'icmpv6').join(', ')}`);
   const out: string[] = [];
   for (const proto of [...g.ports.keys()].sort()) {
-    if (proto === 'icmp') { out.push('icmp'); continue; }
     const ports = [...g.ports.get(proto)!].sort((a, b) => a - b);
     const high = ports.filter((p) => p >= 1024);
     const coarse = level >= 1 && high.length > 4;
@@ -362,8 +370,36 @@ function runs(sorted: readonly number[]): [number, number][] {
   return out;
 }
 
+/**
+ * The types of type*256+code values as `icmp:` lists them, by type number: a type by its name
+ * (its number where the language has none) when several of its codes were seen or its code
+ * was 0, the usual one; "TYPE/CODE" for one other code.
+ */
+export function icmpTypes(values: Iterable<number>, v6: boolean): Array<string | number> {
+  const byType = new Map<number, Set<number>>();
+  for (const v of values) {
+    const t = (v >> 8) & 0xff;
+    (byType.get(t) ?? byType.set(t, new Set()).get(t)!).add(v & 0xff);
+  }
+  const names = v6 ? ICMP6_NAMES : ICMP4_NAMES;
+  return [...byType.keys()].sort((a, b) => a - b).map((t) => {
+    const codes = byType.get(t)!;
+    const name = names.get(t) ?? t;
+    const code = codes.size === 1 ? [...codes][0] : 0;
+    return code === 0 ? name : `${name}/${code}`;
+  });
+}
+
+const reverse = (m: Readonly<Record<string, number>>) => new Map(Object.entries(m).map(([k, v]) => [v, k]));
+const ICMP4_NAMES = reverse(ICMP4_TYPES);
+const ICMP6_NAMES = reverse(ICMP6_TYPES);
+
 function rule(side: 'to' | 'from', g: Group, mark: string): LearnedRule {
   if (g.proto !== undefined) return { [side]: g.target, proto: g.proto, comment: mark + seenText(g.seen) } as LearnedRule;
+  if (g.icmp) {
+    const types = (p: string) => { const v = g.ports.get(p); return v ? { [p]: icmpTypes(v, p === 'icmpv6') } : {}; };
+    return { [side]: g.target, ...types('icmp'), ...types('icmpv6'), comment: mark + seenText(g.seen) } as LearnedRule;
+  }
   const ports = portsOf(g, g.level);
   return { [side]: g.target, ...(ports ? { ports } : {}), comment: mark + seenText(g.seen) } as LearnedRule;
 }

@@ -131,8 +131,8 @@ export class Learner {
     if (j.dstWatched && !j.group) {
       const d = this.deviceFor(f.dstMac, f.dst, f.vlan, f.time);
       if (d) {
-        // ICMP has no ports: its flows are told apart by type, which is not the device's "port"
-        const port = f.proto === 'icmp' || f.proto === 'icmpv6' ? 0 : f.dport;
+        // for ICMP the port is type*256+code: its rule lists the types seen
+        const port = f.dport;
         const k = `${f.proto}|${f.src}|${port}`;
         let o = d.in.get(k);
         if (!o) {

@@ -1,10 +1,12 @@
 // Streams a file through two reused chunk buffers so capture parsers read records in place
 // with bounded memory, while the next chunk's read is already in flight (read-ahead). A pipe
 // or FIFO (`tcpdump -w - | segwatch run --capture /dev/stdin`) is read in order, waiting for
-// its writer; it ends when the writer closes it.
+// its writer; it ends when the writer closes it, or at abort(). A FIFO is read through the event
+// loop (pipe-read.ts), never by a read blocked on a thread, so a stop is never stuck behind it.
 
 import { readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { openPipe, type PipeReader } from './pipe-read.js';
 
 /** Default chunk size, bytes. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
@@ -30,6 +32,8 @@ export class ChunkReader {
   /** Parser's position in buf at its last refill, for progress reporting. */
   pos = 0;
   private fh: FileHandle | undefined;
+  /** Instead of fh for a FIFO (or /dev/stdin on a pipe). */
+  private pipe: PipeReader | undefined;
   /** File offset of buf[end]. */
   private filePos = 0;
   private eof = false;
@@ -57,6 +61,13 @@ export class ChunkReader {
   }
 
   async open(): Promise<void> {
+    // stat follows /dev/stdin to the pipe behind it; a file that is not there fails in open()
+    const isFifo = await stat(this.path).then((s) => s.isFIFO(), () => false);
+    if (isFifo) {
+      this.pipe = await openPipe(this.path);
+      this.seekable = false;
+      return;
+    }
     this.fh = await open(this.path, 'r');
     try {
       this.seekable = (await this.fh.stat()).isFile();
@@ -74,11 +85,24 @@ export class ChunkReader {
   async close(): Promise<void> {
     const fh = this.fh;
     this.fh = undefined;
+    this.abort();
     // The read-ahead must land before its file handle closes; its outcome no longer matters.
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead) await ahead.catch(ignore);
     if (fh) await fh.close();
+  }
+
+  /**
+   * Ends the input of a pipe now: a read waiting for its writer resolves as the end of the
+   * input (need() returns -1). For a stop; a regular file's reads end by themselves.
+   */
+  abort(): void {
+    const pipe = this.pipe;
+    if (!pipe) return;
+    this.pipe = undefined;
+    this.eof = true;
+    pipe.destroy();
   }
 
   /** File offset of buf[pos]. */
@@ -129,11 +153,8 @@ export class ChunkReader {
     pos = this.compact(pos, n);
     let full = true;
     while (this.end < n && !this.eof) {
-      if (!this.fh) throw new Error('ChunkReader: not open');
       const want = this.buf.length - this.end;
-      const { bytesRead } = this.syncReads
-        ? { bytesRead: readSync(this.fh.fd, this.buf, this.end, want, this.at(this.filePos)) }
-        : await this.fh.read(this.buf, this.end, want, this.at(this.filePos));
+      const { bytesRead } = await this.read(this.buf, this.end, want, this.filePos);
       if (bytesRead === 0) this.eof = true;
       this.end += bytesRead;
       this.filePos += bytesRead;
@@ -168,14 +189,23 @@ export class ChunkReader {
 
   /** Starts reading the bytes after buf[end) into spare[reserve, ...). */
   private readAhead(): void {
-    if (!this.fh) return;
+    if (!this.fh && !this.pipe) return;
     const spare = this.spare ?? (this.spare = Buffer.allocUnsafe(this.buf.length));
     this.aheadLen = spare.length - this.reserve;
-    const p = this.syncReads ? this.readNow(spare, this.reserve, this.aheadLen, this.filePos)
-      : this.fh.read(spare, this.reserve, this.aheadLen, this.at(this.filePos));
+    const p = this.read(spare, this.reserve, this.aheadLen, this.filePos);
     // Awaited later (need() or close()); until then a failure must not count as unhandled.
     p.catch(ignore);
     this.ahead = p;
+  }
+
+  /**
+   * One read into b[off, off + len) from file offset filePos. A pipe's never blocks a thread
+   * (syncReads does not apply: a sync read of a quiet FIFO could not be interrupted).
+   */
+  private read(b: Buffer, off: number, len: number, filePos: number): Promise<ReadResult> {
+    if (this.pipe) return this.pipe.read(b, off, len);
+    if (!this.fh) return this.eof ? Promise.resolve({ bytesRead: 0 }) : Promise.reject(new Error('ChunkReader: not open'));
+    return this.syncReads ? this.readNow(b, off, len, filePos) : this.fh.read(b, off, len, this.at(filePos));
   }
 
   /** A read done now, as the settled promise an asynchronous read-ahead would give later. */

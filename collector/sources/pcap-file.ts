@@ -46,6 +46,7 @@ export class PcapFileSource implements FrameSource {
       throw new CaptureError(file, 0, 'open', `cannot open: ${(e as Error).message}`);
     }
     this.reader = r;
+    if (this.st.stopped) r.abort();
     try {
       const p = await r.need(0, 4);
       if (p < 0) {
@@ -62,14 +63,21 @@ export class PcapFileSource implements FrameSource {
       } else {
         throw new CaptureError(file, 0, 'bad_magic', `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, '0')})`);
       }
+    } catch (e) {
+      // a stop ends a pipe's input wherever it is, mid-record or before the header: not a fault
+      if (!(this.st.stopped && e instanceof CaptureError)) throw e;
     } finally {
       await r.close();
     }
   }
 
-  /** Stops delivery after the current frame; run() then resolves. */
+  /**
+   * Stops delivery after the current frame; run() then resolves, at once also when a FIFO's
+   * writer is quiet (its wait for data ends).
+   */
   stop(): void {
     this.st.stopped = true;
+    this.reader?.abort();
   }
 
   stats(): SourceStats {

@@ -6,6 +6,8 @@ import t from 'tap';
 import { generalise, proposeHourly, seenText, type Site } from '../../../collector/learn/generalise.js';
 import type { DeviceObs, OutObs, InObs } from '../../../collector/learn/observer.js';
 import type { Proto } from '../../../collector/types.js';
+import { loadPolicyText } from '../../../collector/policy/load.js';
+import { stringify } from 'yaml';
 
 const T0 = Date.UTC(2019, 1, 1, 10, 0);
 const site: Site = {
@@ -75,8 +77,8 @@ t.test('what still does not fit is listed as rare, never widened to any host', a
 });
 
 t.test('inbound rules: from whom to which of the device\'s ports', async (t) => {
-  const l = generalise(device([], [['tcp', '192.168.50.30', 554], ['tcp', '192.168.50.30', 80], ['icmp', '192.168.50.1', 0]]), site, { inbound: true });
-  t.same(l.allowIn.map(({ comment, ...r }) => r), [{ from: '192.168.50.30', ports: ['80/tcp', '554/tcp'] }, { from: '192.168.50.1', ports: ['icmp'] }]);
+  const l = generalise(device([], [['tcp', '192.168.50.30', 554], ['tcp', '192.168.50.30', 80], ['icmp', '192.168.50.1', 8 * 256]]), site, { inbound: true });
+  t.same(l.allowIn.map(({ comment, ...r }) => r), [{ from: '192.168.50.30', ports: ['80/tcp', '554/tcp'] }, { from: '192.168.50.1', icmp: ['echo-request'] }]);
   const none = generalise(device([], [['tcp', '192.168.50.30', 554]]), site, { inbound: false });
   t.same(none.allowIn, []);
   t.equal(none.seenIn.length, 1, 'listed when the language has no inbound rules');
@@ -102,4 +104,39 @@ t.test('a device the skeleton lists by an exact entry is written by its name', a
   const l = generalise(device([['tcp', '192.168.50.30', 8000]], [['tcp', '192.168.50.30', 554]]), named, { inbound: true });
   t.same(l.allow.map((r) => r.to), ['device:nvr']);
   t.same(l.allowIn.map((r) => r.from), ['device:nvr']);
+});
+
+t.test('ICMP: the types seen, by name, in `icmp:`/`icmpv6:` rules of their own; the policy loads them and allows what was seen', async (t) => {
+  const unreach = 3 * 256;
+  const d = device([
+    ['tcp', '198.51.100.7', 443], ['icmp', '198.51.100.7', 8 * 256],
+    ['icmpv6', '2001:db8::7', 128 * 256], ['icmpv6', '2001:db8::7', 135 * 256],
+  ], [
+    // two codes of one type are that type; one code other than 0 is written TYPE/CODE; a type without a name by number
+    ['icmp', '203.0.113.1', unreach + 1], ['icmp', '203.0.113.1', unreach + 3], ['icmp', '203.0.113.1', 11 * 256 + 1], ['icmp', '203.0.113.1', 42 * 256],
+  ]);
+  const l = generalise(d, site, { inbound: true, mark: 'learned' });
+  const rules = (rs: typeof l.allow) => rs.map(({ comment, ...r }) => r);
+  // the most used first (two flows, then one each)
+  t.same(rules(l.allow), [
+    { to: '2001:db8::7', icmpv6: ['echo-request', 'neighbor-solicitation'] },
+    { to: '198.51.100.7', ports: ['443/tcp'] },
+    { to: '198.51.100.7', icmp: ['echo-request'] },
+  ], 'no `service: icmp` (every type to every host), no `ports: [icmp]`');
+  t.same(rules(l.allowIn), [{ from: '203.0.113.1', icmp: ['destination-unreachable', 'time-exceeded/1', 42] }]);
+  t.ok([...l.allow, ...l.allowIn].every((r) => /^learned: /.test(r.comment)), 'every rule commented');
+
+  const text = stringify({
+    version: 1, segments: { iot: ['192.168.50.0/24'] }, watch: ['iot'],
+    devices: [{ name: 'cam', mac: 'aa:bb:cc:00:00:01', profile: 'cam' }], default_profile: 'cam',
+    profiles: { cam: { allow: l.allow, allow_in: l.allowIn } },
+  });
+  const loaded = loadPolicyText(text, 'learned.yaml');
+  t.same(loaded.errors, [], 'the rules are the policy language\'s');
+  const p = loaded.policy!;
+  const ev = (proto: Proto, dst: string, dport: number) => p.evaluate('cam', { proto, dst, dport }, [], () => []).allowed;
+  t.ok(ev('icmp', '198.51.100.7', 8 * 256), 'the ping seen is allowed');
+  t.notOk(ev('icmp', '198.51.100.7', 13 * 256), 'another type is not');
+  t.notOk(ev('icmp', '198.51.100.8', 8 * 256), 'nor the same ping to another host');
+  t.ok(ev('icmpv6', '2001:db8::7', 135 * 256));
 });

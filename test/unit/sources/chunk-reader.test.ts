@@ -4,6 +4,7 @@
 
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,5 +134,29 @@ t.test('a FIFO fed in pieces by another process', async (t) => {
     const w = await walkWith(t, fifo, data, 4096, (i) => sizes[i % sizes.length], syncReads);
     t.ok(w > 50, `${w} windows (${syncReads ? 'synchronous' : 'pool'} reads)`);
     t.equal(await exited, 0, 'the writer finished');
+  }
+});
+
+t.test('abort() ends a wait on a FIFO whose writer stays open and quiet', async (t) => {
+  for (const syncReads of [false, true]) {
+    const fifo = join(dir, `quiet-${syncReads}`);
+    t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const r = new ChunkReader(fifo, 4096, syncReads);
+    // the reader opens first: it must wait for the writer, not see an empty file
+    await r.open();
+    const writer = await open(fifo, 'w');
+    t.teardown(() => writer.close().catch(() => {}));
+    await writer.write(Buffer.from('0123456789'));
+    t.equal(await r.need(0, 10), 0, 'what was written is read');
+    const waiting = r.need(0, 11);
+    let settled = false;
+    void waiting.then(() => { settled = true; });
+    await new Promise((res) => setTimeout(res, 50));
+    t.notOk(settled, 'the next read waits for the writer');
+    r.abort();
+    const bound = new Promise<string>((res) => setTimeout(() => res('still waiting'), 10_000).unref());
+    t.equal(await Promise.race([waiting, bound]), -1, 'abort() ends it as the end of the input');
+    t.equal(r.available(r.pos), 10, 'with what was read kept');
+    await r.close();
   }
 });
