@@ -14,7 +14,9 @@ import { silentLog } from '../types.js';
 import type { InventoryView } from '../inventory/types.js';
 import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, Verdict } from './types.js';
 import { loadPolicyText } from './load.js';
-import { loadMudProfile, readTrustAnchors, type MudFetchOptions } from './mud-fetch.js';
+// mud-fetch (HTTPS, pkijs) loads only when a MUD file is loaded: a site without MUD devices
+// does not pay ~0.1 s of start-up for it
+import type { MudFetchOptions, readTrustAnchors } from './mud-fetch.js';
 import { policyName, type MudImport } from './mud.js';
 
 /** The one profile of a MUD file's own small policy. */
@@ -221,11 +223,12 @@ export class MudProfiles {
       trustedHosts: o.trustedHosts ?? [],
       ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(dir ? { dir } : {}), ...(o.trustAnchors ? { trustAnchors: o.trustAnchors } : {}),
     };
-    const load = this.opts.load ?? loadMudProfile;
     const job = (async () => {
       try {
+        const fetcher = this.opts.load ? null : await import('./mud-fetch.js');
+        const load = this.opts.load ?? fetcher!.loadMudProfile;
         if ((o.trustedHosts?.length ?? 0) > 0) {
-          this.anchors ??= readTrustAnchors(o.trustAnchors);
+          this.anchors ??= (fetcher ?? await import('./mud-fetch.js')).readTrustAnchors(o.trustAnchors);
           // a bundle that cannot be read leaves the fetch to say why, for this URL
           opts.anchors = await this.anchors.catch(() => undefined);
           if (opts.anchors === undefined) this.anchors = undefined;
