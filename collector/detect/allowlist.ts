@@ -15,20 +15,12 @@ import { segmentCrossing } from './segment-crossing.js';
 import { dnsBypass, dnsPort } from './dns-bypass.js';
 import { plaintextPort } from './protocol-plaintext.js';
 import { Oldest } from '../oldest.js';
+import { FlowTraffic } from './flow-traffic.js';
 import { RESERVED_PROFILES } from '../policy/schema-names.js';
 
 interface Parked {
   f: OpenedFlow;
   profile: string;
-}
-
-/** The anomaly a flow raised, so its later bytes join it. */
-interface FlowTraffic {
-  key: string;
-  /** start of the record last counted: a record with another start is a delta (counters restarted). */
-  start: number;
-  bytes: number;
-  packets: number;
 }
 
 const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
@@ -37,11 +29,13 @@ const RESERVED: ReadonlySet<string> = new Set(RESERVED_PROFILES);
 class Allowlist implements Detector {
   private readonly parked = new Map<number, Parked>();
   private readonly parkedOldest = new Oldest(this.parked);
-  private readonly flowTraffic = new Map<number, FlowTraffic>();
-  private readonly flowTrafficOldest = new Oldest(this.flowTraffic);
+  /** the anomaly each denied flow raised, so its later bytes join it */
+  private readonly traffic: FlowTraffic;
   private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
 
-  constructor(private readonly ctx: DetectContext) {}
+  constructor(private readonly ctx: DetectContext) {
+    this.traffic = new FlowTraffic(ctx.reporter, () => ctx.settings.parkMax);
+  }
 
   flowStart(j: JudgedFlow): void {
     if (j.consumed || !j.srcWatched) return;
@@ -63,8 +57,8 @@ class Allowlist implements Detector {
     const pk = this.parked.get(flowId);
     if (!pk) {
       // judged already: the name still tells whom the open anomaly is about
-      const ft = this.flowTraffic.get(flowId);
-      if (ft) this.ctx.reporter.peerName?.(ft.key, name);
+      const key = this.traffic.keyOf(flowId);
+      if (key !== undefined) this.ctx.reporter.peerName?.(key, name);
       return;
     }
     this.parked.delete(flowId);
@@ -79,20 +73,10 @@ class Allowlist implements Detector {
       if (r.serverName) this.counters.parkedJudgedOnName++;
       else this.counters.parkedJudgedAtEnd++;
       this.judgeParked(this.ctx.policy(), pk, r.serverName ?? '', r.bytes + r.bytesRev, r.packets + r.packetsRev, !r.final);
-      const ft = this.flowTraffic.get(r.id);
-      if (ft) ft.start = r.start;
+      this.traffic.counted(r);
       return;
     }
-    const ft = this.flowTraffic.get(r.id);
-    if (!ft) return;
-    const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
-    // the flow table restarts its counters at each interim record (NetFlow style); a record
-    // with the same start as the last one counted carries totals instead
-    const same = r.start === ft.start;
-    const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
-    if (db > 0 || dp > 0) this.ctx.reporter.addTraffic(ft.key, db, dp, r.end);
-    ft.start = r.start; ft.bytes = total; ft.packets = pkts;
-    if (r.final) this.flowTraffic.delete(r.id);
+    this.traffic.record(r);
   }
 
   flush(): void {
@@ -102,7 +86,7 @@ class Allowlist implements Detector {
       this.counters.parkedJudgedAtFlush++;
       this.judgeParked(p, pk, '', pk.f.bytes, 1, false);
     }
-    this.flowTraffic.clear();
+    this.traffic.clear();
   }
 
   /** A reloaded policy allows what a denied flow did: the anomaly closes. */
@@ -167,8 +151,7 @@ class Allowlist implements Detector {
     }
     const key = this.ctx.reporter.report(init);
     if (track) {
-      if (this.flowTraffic.size >= settings.parkMax) this.flowTraffic.delete(this.flowTrafficOldest.key()!);
-      this.flowTraffic.set(f.id, { key, start: f.time, bytes, packets });
+      this.traffic.track(f.id, key, f.time, bytes, packets);
     }
   }
 }

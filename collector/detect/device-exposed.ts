@@ -11,7 +11,7 @@ import type { AnomalyInit, Subject } from './anomaly.js';
 import { icmpText, peerText, who } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
 import { isGroupAddress, isServicePort, type OpenedFlow } from './flow.js';
-import { Oldest } from '../oldest.js';
+import { FlowTraffic } from './flow-traffic.js';
 
 /**
  * Addresses that are neither the Internet nor the site: link-local (169.254/16, fe80::/10),
@@ -73,21 +73,14 @@ export function inboundViolation(s: Subject, f: OpenedFlow, opener: string): Ano
 
 const IN_RULE = /\.allow_in$/;
 
-/** The anomaly an inbound flow raised, so its later bytes join it (what left the device matters). */
-interface FlowTraffic {
-  key: string;
-  /** start of the record last counted: a record with another start is a delta. */
-  start: number;
-  bytes: number;
-  packets: number;
-}
-
 class DeviceExposed implements Detector {
   private readonly counters = { internetOpened: 0, insideJudged: 0, exposed: 0, inboundDenied: 0 };
-  private readonly flowTraffic = new Map<number, FlowTraffic>();
-  private readonly flowTrafficOldest = new Oldest(this.flowTraffic);
+  /** the anomaly each inbound flow raised, so its later bytes join it (what left the device matters) */
+  private readonly traffic: FlowTraffic;
 
-  constructor(private readonly ctx: DetectContext) {}
+  constructor(private readonly ctx: DetectContext) {
+    this.traffic = new FlowTraffic(ctx.reporter, () => ctx.settings.parkMax);
+  }
 
   flowStart(j: JudgedFlow): void {
     if (j.consumed || !j.dstWatched || j.group) return;
@@ -113,25 +106,16 @@ class DeviceExposed implements Detector {
       this.counters.exposed++;
       key = this.ctx.reporter.report(deviceExposed(s, f, names.length ? names[0] : ''));
     }
-    if (this.flowTraffic.size >= this.ctx.settings.parkMax) this.flowTraffic.delete(this.flowTrafficOldest.key()!);
-    this.flowTraffic.set(f.id, { key, start: f.time, bytes: f.bytes, packets: 1 });
+    this.traffic.track(f.id, key, f.time, f.bytes, 1);
   }
 
   /** Later bytes of a reported flow join its anomaly (as the allowlist does for its own). */
   flowRecord(r: FlowRecord): void {
-    const ft = this.flowTraffic.get(r.id);
-    if (!ft) return;
-    const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev;
-    // interim records restart their counters (NetFlow style); one with the last start carries totals
-    const same = r.start === ft.start;
-    const db = same ? Math.max(0, total - ft.bytes) : total, dp = same ? Math.max(0, pkts - ft.packets) : pkts;
-    if (db > 0 || dp > 0) this.ctx.reporter.addTraffic(ft.key, db, dp, r.end);
-    ft.start = r.start; ft.bytes = total; ft.packets = pkts;
-    if (r.final) this.flowTraffic.delete(r.id);
+    this.traffic.record(r);
   }
 
   flush(): void {
-    this.flowTraffic.clear();
+    this.traffic.clear();
   }
 
   /** A reloaded policy allows the opener now (or no longer judges flows from inside): the anomaly closes. */
@@ -147,7 +131,7 @@ class DeviceExposed implements Detector {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters, tracked: this.flowTraffic.size };
+    return { ...this.counters, tracked: this.traffic.size };
   }
 }
 
