@@ -134,7 +134,7 @@ export class DetectEngine {
       watched: (p, ip, vlan) => this.watched(p, ip, vlan),
       deviceIps: this.deviceIps,
       evalContext: (ip) => {
-        this.evalCtx.selfMudHost = this.mudHostOf(ip);
+        this.evalSelf = ip;
         return this.evalCtx;
       },
       scanningSince: (src, dst, time) => {
@@ -373,8 +373,17 @@ export class DetectEngine {
   };
 
   private readonly mudHosts = new Map<string, string>();
-  /** the one evaluation context detectors get (evalContext()): only selfMudHost changes. */
-  private readonly evalCtx: EvalContext = { deviceIps: (name) => this.deviceIps(name), mudHostOf: this.mudHostOf, selfMudHost: '' };
+  /** the device evalContext() was asked for last */
+  private evalSelf = '';
+  /**
+   * The one evaluation context detectors get (evalContext()). selfMudHost is looked up only
+   * when a same-manufacturer rule asks for it, not for every flow judged (an inventory look-up).
+   */
+  private readonly evalCtx: EvalContext = ((eng: DetectEngine): EvalContext => ({
+    deviceIps: (name) => eng.deviceIps(name),
+    mudHostOf: eng.mudHostOf,
+    get selfMudHost() { return eng.mudHostOf(eng.evalSelf); },
+  }))(this);
 
   private readonly deviceIps = (name: string): readonly string[] => {
     if (!this.deviceIpsCache) {

@@ -433,7 +433,7 @@ export class Policy implements CompiledPolicy {
       // the peer's MUD URL host: looked up only when a manufacturer rule could allow this flow
       const mf = p.manufacturerPorts !== null ? p.manufacturerPorts.match(proto, port, sport) : -1;
       const sf = p.sameManufacturer !== null ? p.sameManufacturer.match(proto, port, sport) : -1;
-      const self = typeof ctx === 'function' ? '' : ctx.selfMudHost;
+      const self = sf >= 0 && typeof ctx !== 'function' ? ctx.selfMudHost : '';
       if ((mf >= 0 && (best < 0 || mf < best)) || (sf >= 0 && self !== '' && (best < 0 || sf < best))) {
         const host = (typeof ctx === 'function' ? NO_MUD : ctx.mudHostOf)(flow.dst);
         if (host !== '') {
