@@ -52,6 +52,10 @@ export interface CollectorCounters {
   directionUnknown?: number;
   /** entries the capped structures pushed out (README "Limits"); see capEvictions() in metrics.ts. */
   evictions?: CapEvictions;
+  /** MUD: announced URLs refused (not https, too long), MUD files loaded, loads that failed (fetch, signature, compile). */
+  mud?: { urlsRejected: number; profilesLoaded: number; loadFailures: number };
+  /** findings held back for devices in their learning period (run --learn-for). */
+  heldBack?: number;
   /** NetFlow/IPFIX sources' figures, when any runs. */
   netflow?: import('../types.js').NetflowFigures;
   /** a live capture's drops by where (their sum is in drops). */

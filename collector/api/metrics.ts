@@ -71,6 +71,10 @@ export function createMetrics(facade: CollectorFacade): Metrics {
   total('segwatch_netflow_filtered_total', 'NetFlow/IPFIX records of interfaces not kept (netflow_interfaces), dropped.', (c) => c.netflow?.filtered ?? 0);
   total('segwatch_netflow_malformed_total', 'NetFlow/IPFIX datagrams that failed to decode.', (c) => c.netflow?.malformed ?? 0);
   total('segwatch_netflow_lost_records_total', 'NetFlow/IPFIX export missing by the exporters\' sequence numbers: records for v5 and IPFIX, export packets for v9 (its sequence numbers count packets).', (c) => c.netflow?.lost ?? 0);
+  total('segwatch_mud_urls_rejected_total', 'MUD URLs announced by devices (DHCP, LLDP) and refused: not https, too long or unprintable.', (c) => c.mud?.urlsRejected ?? 0);
+  gauge('segwatch_mud_profiles_loaded', 'MUD files loaded and judging the devices that announce them.', (c) => c.mud?.profilesLoaded ?? 0);
+  total('segwatch_mud_load_failures_total', 'MUD files that could not be loaded (fetch refused or failed, signature not verified, not compilable); retried after an hour.', (c) => c.mud?.loadFailures ?? 0);
+  total('segwatch_learning_held_back_total', 'Findings (policy.violation, volume.limit, device.new) held back for devices in their learning period (run --learn-for).', (c) => c.heldBack ?? 0);
   // What each cap (README "Limits") pushed out: 0 unless the cap was reached.
   total('segwatch_flows_evicted_total', 'Flows ended early at the flow table\'s cap (max_flows), least recently seen first.', (c) => c.evictions?.flows ?? 0);
   total('segwatch_devices_evicted_total', 'Devices forgotten at the inventory\'s cap, first seen first (passing over ones seen in the last minute).', (c) => c.evictions?.devices ?? 0);

@@ -170,6 +170,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         ...(source instanceof PcapLiveSource ? { capture: captureDrops(source) } : {}),
         directionUnknown: pipeline.detect?.directionUnknown ?? 0,
         evictions: capEvictions(pipeline),
+        mud: { urlsRejected: c.mudUrlsRejected, profilesLoaded: c.mudProfilesLoaded, loadFailures: c.mudLoadFailures },
+        heldBack: pipeline.detect?.heldBack ?? 0,
       };
     },
   };

@@ -136,6 +136,10 @@ t.test('learn for 10 s, then enforce; the learning survives a restart', async (t
   t.equal(p1?.state, 'learning');
   t.match(p1?.yaml, /\*\.vendor\.com/, 'the proposal groups the vendor\'s names');
   t.same(lines(out1).filter((a) => a.mac === cam.mac && ['policy.violation', 'device.new', 'volume.limit'].includes(a.kind)), [], 'nothing held back was raised in the first 10 s');
+  const metrics = await (await fetch(one.base + '/metrics', { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) })).text();
+  const held = Number(/^segwatch_learning_held_back_total (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+  t.ok(held > 0, `what was held back is counted on /metrics (${held})`);
+  t.match(metrics, /^segwatch_mud_urls_rejected_total 0$/m, 'the MUD counters are there');
 
   // 12 s: the period is over: a learned call is allowed, a new destination is reported
   call(w, 12, 'c.vendor.com', '198.51.100.12');
