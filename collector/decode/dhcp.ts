@@ -3,7 +3,7 @@
 
 import { ip4String } from './addr.js';
 import { macString } from '../types.js';
-import { asciiText, hexText, utf8Text } from './names.js';
+import { asciiText, hexText, wireName } from './names.js';
 import { readMac } from './mac.js';
 
 /** BOOTP fixed part (236 bytes) + magic cookie. */
@@ -114,14 +114,5 @@ function fqdnName(buf: Uint8Array, a: number, b: number, wire: boolean): string 
     const s = asciiText(buf, a, b);
     return s ? s.toLowerCase().replace(/\.$/, '') : undefined;
   }
-  let name = '';
-  while (a < b) {
-    const l = buf[a];
-    if (l === 0) break;
-    if (l > 63 || a + 1 + l > b) return undefined;
-    if (name !== '') name += '.';
-    name += utf8Text(buf, a + 1, a + 1 + l);
-    a += 1 + l;
-  }
-  return name === '' ? undefined : name.toLowerCase();
+  return wireName(buf, a, b);
 }

@@ -3,7 +3,7 @@
 // messages are unwrapped (option 9) so a relayed client is seen too. Reads in place; allocates
 // its result and the option strings, and is called for DHCPv6 packets (UDP 546/547) only.
 
-import { asciiText, utf8Text } from './names.js';
+import { asciiText, wireName } from './names.js';
 import { readMac } from './mac.js';
 
 export const DHCP6_SOLICIT = 1, DHCP6_REQUEST = 3, DHCP6_CONFIRM = 4, DHCP6_RENEW = 5, DHCP6_REBIND = 6,
@@ -115,18 +115,4 @@ function duidMac(buf: Uint8Array, a: number, b: number): number {
   if (buf[a + 1] === 1 && b - a === 14) return readMac(buf, a + 8);
   if (buf[a + 1] === 3 && b - a === 10) return readMac(buf, a + 4);
   return -1;
-}
-
-// A DNS wire-format name (RFC 8415 section 10: no compression), possibly partial (no root label).
-function wireName(buf: Uint8Array, a: number, b: number): string | undefined {
-  let name = '';
-  while (a < b) {
-    const l = buf[a];
-    if (l === 0) break;
-    if (l > 63 || a + 1 + l > b) return undefined;
-    if (name !== '') name += '.';
-    name += utf8Text(buf, a + 1, a + 1 + l);
-    a += 1 + l;
-  }
-  return name === '' ? undefined : name.toLowerCase();
 }

@@ -59,3 +59,20 @@ export function isHostName(s: string): boolean {
   if (s.length === 0 || s.length > 253) return false;
   return /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i.test(s);
 }
+
+/**
+ * A DNS wire-format name without compression (DHCPv4 option 81 with the E flag, DHCPv6 option
+ * 39), lower case; possibly partial (no root label). undefined when a label runs past b.
+ */
+export function wireName(buf: Uint8Array, a: number, b: number): string | undefined {
+  let name = '';
+  while (a < b) {
+    const l = buf[a];
+    if (l === 0) break;
+    if (l > 63 || a + 1 + l > b) return undefined;
+    if (name !== '') name += '.';
+    name += utf8Text(buf, a + 1, a + 1 + l);
+    a += 1 + l;
+  }
+  return name === '' ? undefined : name.toLowerCase();
+}

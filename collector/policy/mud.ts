@@ -4,27 +4,13 @@
 // `access-lists`, `acl-name`, `access-list-entries`, `ipv4-acl`, `*-port-range`,
 // `ietf-mud:mud-acl`), since devices in the field announce those too.
 
-/** An outbound rule as the policy language spells it (the device opens). */
-export interface MudRule {
-  to?: string;
-  ports?: string[];
-  from_ports?: string[];
-  icmp?: Array<string | number>;
-  icmpv6?: Array<string | number>;
-  proto?: number;
-  comment?: string;
-}
+import type { InRuleDoc, RuleDoc } from './schema.js';
+
+/** An outbound rule as the policy language spells it (the device opens); never a `service:`. */
+export type MudRule = Omit<RuleDoc, 'service'>;
 
 /** An inbound rule (`allow_in`): who may open flows to the device. */
-export interface MudInRule {
-  from?: string;
-  ports?: string[];
-  from_ports?: string[];
-  icmp?: Array<string | number>;
-  icmpv6?: Array<string | number>;
-  proto?: number;
-  comment?: string;
-}
+export type MudInRule = InRuleDoc;
 
 /** One ACE (or ACL, or file-level item) the import could not express, and what happened to it. */
 export interface MudIssue {
