@@ -20,18 +20,8 @@ import { PacketInfo } from '../collector/decode/packet.js';
 import { RingReader, RingWriter, ringMemory } from '../collector/sources/packet-ring.js';
 import { assemble } from '../collector/assemble.js';
 import { loadPolicyText } from '../collector/policy/load.js';
+import { POLICY } from './live.js';
 
-const POLICY = `version: 1
-segments:
-  iot: ["192.168.50.0/24"]
-watch: [iot]
-devices: []
-default_profile: any
-profiles:
-  any:
-    allow:
-      - { to: "0.0.0.0/0" }
-`;
 
 export interface CallbackCost { case: string; packets: number; nsPerPacket: number; packetsPerSecond: number }
 

@@ -268,7 +268,8 @@ function nfpcapdTool(): Tool {
   };
 }
 
-const POLICY = `version: 1
+/** The site policy both live benches give segwatch: one watched segment, everything allowed. */
+export const POLICY = `version: 1
 segments:
   iot: ["192.168.50.0/24"]
 watch: [iot]

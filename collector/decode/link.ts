@@ -7,6 +7,7 @@ import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
 import { readMac } from './mac.js';
 import { viewOf } from './view.js';
+import { ETHERTYPE_LLDP } from './lldp.js';
 
 export { readMac };
 
@@ -20,7 +21,6 @@ const ETH_RARP = 0x8035;
 const ETH_8021Q = 0x8100;
 const ETH_8021AD = 0x88a8;
 const ETH_QINQ_OLD = 0x9100;
-const ETH_LLDP = 0x88cc;
 
 /** Ethernet II from buf[o], frame ends at end (exclusive). */
 export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInfo): void {
@@ -40,7 +40,7 @@ export function dispatchEtherType(buf: Buffer, o: number, end: number, et: numbe
   else if (et === ETH_IPV6) decodeIpv6(buf, o, end, p);
   // RARP has ARP's layout (ops 3/4) and binds a MAC to an address the same way.
   else if (et === ETH_ARP || et === ETH_RARP) decodeArp(buf, o, end, p);
-  else if (et === ETH_LLDP) p.l3Offset = o;
+  else if (et === ETHERTYPE_LLDP) p.l3Offset = o;
 }
 
 /**
