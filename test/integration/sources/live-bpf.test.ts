@@ -13,7 +13,7 @@ import { autoBpf } from '../../../collector/sources/bpf-auto.js';
 import { loadPcap, type PcapPacket } from '../../../collector/sources/libpcap.js';
 import { loadPolicyFile } from '../../../collector/policy/load.js';
 import { PcapWriter } from '../../fixtures/synth/pcap-writer.js';
-import { cliPath, repoRoot } from '../../helpers/paths.js';
+import { cliPath, repoRoot, skipUnless } from '../../helpers/paths.js';
 
 const DEMO = join(repoRoot, 'test/fixtures/demo/demo.pcap');
 const POLICY = join(repoRoot, 'test/fixtures/demo/policy.yaml');
@@ -49,7 +49,7 @@ function replay(file: string): { anomalies: string[]; summary: string } {
   return { anomalies, summary: r.stderr };
 }
 
-t.test('the auto filter compiles with libpcap, with and without a VLAN', { skip: pcapMissing ?? false }, async (t) => {
+t.test('the auto filter compiles with libpcap, with and without a VLAN', { skip: skipUnless(pcapMissing === null, `the pcap addon does not load: ${pcapMissing}`) }, async (t) => {
   const policy = (await loadPolicyFile(POLICY)).policy!;
   const expr = autoBpf(policy);
   t.match(expr, /^vlan 50 and \(/, 'the policy\'s VLAN first (it moves the offsets of the rest)');
@@ -62,7 +62,7 @@ t.test('the auto filter compiles with libpcap, with and without a VLAN', { skip:
   await t.rejects(filtered(DEMO, 'vlan 50 and and net'), 'a broken one does not (the check above is a real one)');
 });
 
-t.test('what the auto filter drops, the pipeline ignores: same anomalies and devices', { skip: pcapMissing ?? false }, async (t) => {
+t.test('what the auto filter drops, the pipeline ignores: same anomalies and devices', { skip: skipUnless(pcapMissing === null, `the pcap addon does not load: ${pcapMissing}`) }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'segwatch-bpf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const policy = (await loadPolicyFile(POLICY)).policy!;
