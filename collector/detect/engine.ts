@@ -339,7 +339,9 @@ export class DetectEngine {
     if (typeof key === 'number') {
       const e = Math.imul(key, 0x9e3779b1) >>> 16;
       if (this.facts4Key[e] === key) return this.facts4[e];
-      const f = (p.isWatched(ip) ? WATCHED : 0) | (isGroupAddress(ip) ? GROUP : 0);
+      // the key is the address: no text parsed (a churn of new peers misses this cache every flow)
+      const first = key >>> 24;
+      const f = (p.isWatched4(key) ? WATCHED : 0) | ((first >= 224 && first <= 239) || key === -1 ? GROUP : 0);
       this.facts4Key[e] = key;
       this.facts4[e] = f;
       return f;

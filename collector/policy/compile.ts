@@ -340,6 +340,13 @@ export class Policy implements CompiledPolicy {
     return s !== '' && this.watched.has(s);
   }
 
+  isWatched4(v: number): boolean {
+    const b = this.buf;
+    b[0] = v >>> 24; b[1] = (v >>> 16) & 255; b[2] = (v >>> 8) & 255; b[3] = v & 255;
+    const s = this.segs.longest(4, b);
+    return s !== undefined && s !== '' && this.watched.has(s);
+  }
+
   /** Judged by the address's most specific segment: a /24 carved out of a protected /16 is not protected. */
   protectedSegment(ip: string): string {
     const s = this.segmentOf(ip);

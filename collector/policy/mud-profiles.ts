@@ -359,6 +359,7 @@ class MudView implements CompiledPolicy {
 
   segmentOf(ip: string): string { return this.site.segmentOf(ip); }
   isWatched(ip: string): boolean { return this.site.isWatched(ip); }
+  isWatched4(v: number): boolean { return this.site.isWatched4(v); }
   protectedSegment(ip: string): string { return this.site.protectedSegment(ip); }
   isResolver(ip: string): boolean { return this.site.isResolver(ip); }
   place(device: DeviceFacts): DevicePlacement { return this.store.place(this.site, device); }

@@ -83,6 +83,8 @@ export interface CompiledPolicy {
   segmentOf(ip: string): string;
   /** the address lies in a watched segment. */
   isWatched(ip: string): boolean;
+  /** isWatched() of an IPv4 address given as addrKey() gives it (its 32-bit value): no text parsed. */
+  isWatched4(v: number): boolean;
   /** the address lies in a protected segment; returns that segment's name or "". */
   protectedSegment(ip: string): string;
   /** an approved DNS resolver. */

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { loadPolicyText } from '../../../collector/policy/load.js';
 import type { CompiledPolicy, FlowFacts } from '../../../collector/policy/types.js';
+import { addrKey } from '../../../collector/inventory/addr-key.js';
 
 const TEXT = `version: 1
 segments:
@@ -74,6 +75,18 @@ t.test('segments: most specific wins, watch and protected', async (t) => {
   t.ok(p.isWatched('192.168.50.70'));
   t.ok(p.isWatched('fd00:50::2'));
   t.notOk(p.isWatched('192.168.1.4'));
+  // isWatched4 reads the address from its addrKey() value: the same answer at every edge of
+  // every segment, with and without the sign bit (224.0.0.0 and up are negative keys)
+  for (const ip of ['192.168.50.70', '192.168.50.63', '192.168.50.64', '192.168.50.79', '192.168.50.80', '192.168.50.0', '192.168.50.255',
+    '192.168.1.4', '192.168.77.1', '10.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.251']) {
+    t.equal(p.isWatched4(addrKey(ip) as number), p.isWatched(ip), `isWatched4 = isWatched for ${ip}`);
+  }
+  let n = 0;
+  for (let i = 0; i < 65536; i++) {
+    const ip = `192.168.${i >> 8}.${i & 255}`;
+    if (p.isWatched4(addrKey(ip) as number) !== p.isWatched(ip)) n++;
+  }
+  t.equal(n, 0, 'isWatched4 = isWatched over 192.168.0.0/16');
   t.equal(p.protectedSegment('192.168.1.4'), 'lan');
   t.equal(p.protectedSegment('fd00:1::9'), 'lan');
   t.equal(p.protectedSegment('192.168.10.1'), 'mgmt');
