@@ -322,8 +322,30 @@ export class DetectEngine {
     }
   }
 
+  // the last two addresses watched() was asked about: each detector that reads flow records
+  // asks of a record's two ends in turn, so all but the first ask are answered here
+  private wPolicy: CompiledPolicy | null = null;
+  private wIp0 = '';
+  private wF0 = 0;
+  private wIp1 = '';
+  private wF1 = 0;
+
   private watched(p: CompiledPolicy, ip: string, vlan: number): boolean {
-    return (p.vlan === undefined || vlan === p.vlan) && (this.addrFacts(p, ip, addrKey(ip)) & WATCHED) !== 0;
+    if (p.vlan !== undefined && vlan !== p.vlan) return false;
+    if (p !== this.wPolicy) {
+      this.wPolicy = p;
+      this.wIp0 = this.wIp1 = '';
+      this.wF0 = this.wF1 = 0;
+    }
+    let f: number;
+    if (ip === this.wIp0) f = this.wF0;
+    else if (ip === this.wIp1) f = this.wF1;
+    else {
+      f = this.addrFacts(p, ip, addrKey(ip));
+      this.wIp1 = this.wIp0; this.wF1 = this.wF0;
+      this.wIp0 = ip; this.wF0 = f;
+    }
+    return (f & WATCHED) !== 0;
   }
 
   /**
