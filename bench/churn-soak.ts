@@ -55,7 +55,11 @@ async function main(): Promise<void> {
     if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
     const policy = join(tmp, 'policy.yaml');
     writeFileSync(policy, churnPolicyYaml(root));
-    const child = spawn(process.execPath, [join(root, 'dist/collector/cli/main.js'), 'run', '--capture', fifo, '--policy', policy, '--out', join(tmp, 'anomalies.jsonl'), '--log-level', 'warn'],
+    // SOAK_NODE_ARGS: extra node flags for the collector (e.g. "--trace-gc"), to see where memory goes
+    const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, join(root, 'dist/collector/cli/main.js'), 'run', '--capture', fifo, '--policy', policy, '--out', join(tmp, 'anomalies.jsonl'), '--log-level', 'warn',
+      // its own state: a run keeps devices and open anomalies across restarts, and the soak starts clean
+      '--state-dir', join(tmp, 'state')],
       { stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise<number | null>((res) => child.on('close', (c) => res(c)));
     // opens when the collector opens its end; 256 KiB chunks keep the reader close behind

@@ -27,6 +27,8 @@ const MAX_PER_PAIR = 16;
 /** key words: client (4), address (4), the two families */
 const KW = 9;
 const NO_NAMES: NameEntry[] = [];
+/** spare entries and lists kept at most each (a burst of evictions is not held for ever) */
+const SPARE_MAX = 4096;
 
 export class DnsNames {
   private readonly pairs = new KeyIndex(KW, 1024);
@@ -44,6 +46,11 @@ export class DnsNames {
   private readonly fromMessage = new DnsAnswers();
   /** a record's owner name and the names that CNAME to it */
   private readonly chain: string[] = [];
+  // Entries and lists of evicted pairs, for the next pairs: at the cap every new pair evicts
+  // one, and what it evicted had lived long enough to reach the old generation, where each
+  // one dropped would be garbage that grows the heap until a full collection.
+  private readonly spareEntries: NameEntry[] = [];
+  private readonly spareLists: NameEntry[][] = [];
 
   /**
    * @param graceMs how long a name outlives its TTL (clients cache longer than they should)
@@ -130,7 +137,7 @@ export class DnsNames {
       this.unlink(id);
     } else {
       id = this.pairs.add();
-      list = [];
+      list = this.spareLists.pop() ?? [];
       this.lists[id] = list;
     }
     this.append(id);
@@ -140,23 +147,27 @@ export class DnsNames {
     }
     // expired names of this pair go first, then the oldest
     for (let i = list.length - 1; i >= 0; i--) {
-      if (list[i].expires + this.graceMs < seen) { list.splice(i, 1); this.total--; }
+      if (list[i].expires + this.graceMs < seen) { this.spare(list.splice(i, 1)[0]); this.total--; }
     }
     if (list.length >= MAX_PER_PAIR) {
       let oldest = 0;
       for (let i = 1; i < list.length; i++) if (list[i].seen < list[oldest].seen) oldest = i;
-      list.splice(oldest, 1);
+      this.spare(list.splice(oldest, 1)[0]);
       this.total--;
       this.evicted++;
     }
-    list.push({ name, expires, seen });
+    const e = this.spareEntries.pop();
+    if (e !== undefined) {
+      e.name = name; e.expires = expires; e.seen = seen;
+      list.push(e);
+    } else list.push({ name, expires, seen });
     this.total++;
     while (this.total > this.maxEntries) {
       const first = this.head;
       const victim = this.lists[first];
       if (first === id && this.pairs.size === 1) {
         // only this pair left: drop its oldest names
-        victim.shift();
+        this.spare(victim.shift()!);
         this.total--;
         this.evicted++;
         continue;
@@ -166,7 +177,14 @@ export class DnsNames {
       this.unlink(first);
       this.pairs.remove(first);
       this.lists[first] = NO_NAMES;
+      for (const v of victim) this.spare(v);
+      victim.length = 0;
+      if (this.spareLists.length < SPARE_MAX) this.spareLists.push(victim);
     }
+  }
+
+  private spare(e: NameEntry): void {
+    if (this.spareEntries.length < SPARE_MAX) this.spareEntries.push(e);
   }
 
   private unlink(id: number): void {

@@ -166,3 +166,48 @@ t.test('spellings of one address are one key; garbage addresses are none', async
   d.observe('not-an-ip', msg([rec('z.example', DNS_A, '10.0.0.2', 60)]), T0);
   t.equal(d.size, 2);
 });
+
+t.test('against a model under churn at the cap: names of evicted pairs never reappear on other pairs', async (t) => {
+  // small cap, many pairs and names, expiries: entries and lists of evicted pairs are reused
+  const CAP = 40, GRACE = 500;
+  const d = new DnsNames(GRACE, CAP);
+  // the model: pair -> [name, expires, seen] in insertion order; least recently updated pair first
+  const model = new Map<string, Array<[string, number, number]>>();
+  let total = 0;
+  let s = 12345;
+  const rnd = (n: number) => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) % n; };
+  let mismatches = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const ts = T0 + i * 100;
+    const client = `192.168.50.${1 + rnd(4)}`, addr = `203.0.113.${1 + rnd(30)}`, name = `n${rnd(50)}.example`, ttl = 1 + rnd(30);
+    d.observe(client, msg([a(name, addr, ttl)]), ts);
+    const k = `${client} ${addr}`;
+    const list = model.get(k) ?? [];
+    model.delete(k);
+    model.set(k, list);
+    const hit = list.find((e) => e[0] === name);
+    if (hit) { hit[1] = Math.max(hit[1], ts + ttl * 1000); hit[2] = ts; } else {
+      for (let j = list.length - 1; j >= 0; j--) if (list[j][1] + GRACE < ts) { list.splice(j, 1); total--; }
+      if (list.length >= 16) { let o = 0; for (let j = 1; j < list.length; j++) if (list[j][2] < list[o][2]) o = j; list.splice(o, 1); total--; }
+      list.push([name, ts + ttl * 1000, ts]);
+      total++;
+      while (total > CAP) {
+        const [fk, fl] = model.entries().next().value as [string, Array<[string, number, number]>];
+        if (fk === k && model.size === 1) { fl.shift(); total--; continue; }
+        total -= fl.length;
+        model.delete(fk);
+      }
+    }
+    // every pair's names at this moment, newest first
+    for (let c = 1; c <= 4 && i % 97 === 0; c++) {
+      for (let h = 1; h <= 30; h++) {
+        const cl = `192.168.50.${c}`, ad = `203.0.113.${h}`;
+        const want = (model.get(`${cl} ${ad}`) ?? []).filter((e) => ts <= e[1] + GRACE).sort((x, y) => y[2] - x[2]).map((e) => e[0]);
+        if (JSON.stringify(d.namesFor(cl, ad, ts)) !== JSON.stringify(want)) mismatches++;
+      }
+    }
+  }
+  t.equal(mismatches, 0, 'namesFor agrees with the model at every check');
+  t.equal(d.size, total, 'names held agree');
+  t.ok(d.evicted > 1000, `the cap was reached many times (${d.evicted} names evicted)`);
+});
