@@ -16,6 +16,7 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { Oldest } from '../oldest.js';
+import { KeySet } from './scan-table.js';
 
 type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
   | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
@@ -27,7 +28,7 @@ interface HostScan {
    * addrKey()s of the hosts attempted since seenStart (looked-up ones too, see `named`); once scanning, every host
    * the scan counted.
    */
-  seen: Set<number | string>;
+  seen: KeySet;
   /** how many of `seen` are names the device looked up (not counted) */
   named: number;
   seenStart: number;
@@ -35,7 +36,7 @@ interface HostScan {
   fastStart: number;
   fastN: number;
   /** slow rule: hosts with a failed attempt since failStart; null until the first */
-  failed: Set<number | string> | null;
+  failed: KeySet | null;
   failStart: number;
   /** suppression key of the open scan anomaly; "" while not scanning. */
   key: string;
@@ -110,7 +111,7 @@ export class ScanHosts {
       this.count(s, dstKey, proto, dport, dst, seen, subject);
       return;
     }
-    if (!s.failed) s.failed = new Set();
+    if (!s.failed) s.failed = new KeySet();
     if (s.failed.size === 0 || time - s.failStart > this.settings.scanHostsWindowMs) {
       s.failed.clear();
       s.failStart = time;
@@ -144,7 +145,7 @@ export class ScanHosts {
 
   private add(srcKey: number | string, time: number): HostScan {
     if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-    const s: HostScan = { last: time, seen: new Set(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    const s: HostScan = { last: time, seen: new KeySet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
     this.bySrc.set(srcKey, s);
     return s;
   }
@@ -175,7 +176,10 @@ export class ScanHosts {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
-    if (s.failed) for (const h of s.failed) if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(h);
+    if (s.failed) {
+      const seen = s.seen, max = this.settings.scanMaxTargets;
+      s.failed.forEach((h) => { if (seen.size < max) seen.add(h); });
+    }
     s.key = this.raise(start, rule, s.seen.size - s.named, sub, proto, dport, dst, time);
   }
 

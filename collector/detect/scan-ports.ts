@@ -13,42 +13,42 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { secs } from './scan-hosts.js';
+import { PairTable } from './scan-table.js';
 
 type PortSettings = Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanPortsFastThreshold'
   | 'scanPortsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
 
-interface PortScan {
-  last: number;
-  /** ports attempted since seenStart (once scanning: the ports counted); the first kept without a Set */
-  seenStart: number;
-  firstPort: number;
-  ports: Set<number> | null;
-  fastStart: number;
-  fastN: number;
-  /**
-   * ports with a failed attempt since failStart: the first kept without a Set (-1: none), the
-   * Set made at the second (most pairs of a host sweep fail once: no Set for each)
-   */
-  failedFirst: number;
-  failed: Set<number> | null;
-  failStart: number;
-  key: string;
-  start: number;
-  rule: string;
-  /** addrKey()s of the pair */
-  src: number | string;
-  dst: number | string;
-  // pairs in the order they were first seen (sweeps and eviction go oldest first)
-  prev: PortScan | null;
-  next: PortScan | null;
-}
+const NONE = 0, FAST = 1, SLOW = 2;
+const RULES = ['', 'scanPortsFastThreshold', 'scanPortsThreshold'];
+/** bits of `sets`: the pair has a Set in `ports` / in `failed` */
+const PORTS = 1, FAILED = 2;
 
+/**
+ * (source, target) pairs, flat: a slot of a PairTable each, its fields in typed arrays by
+ * slot (a host sweep creates and evicts a pair per flow: no object for each). Per pair:
+ *  - last: last flow or failed attempt (ms);
+ *  - ports attempted since seenStart (once scanning: the ports counted): the first in
+ *    firstPort (-1: none), a Set in `ports` from the second;
+ *  - fast rule: fastN new ports since fastStart;
+ *  - slow rule: ports with a failed attempt since failStart: the first in failedFirst (-1:
+ *    none), a Set in `failed` from the second (most pairs of a host sweep fail once);
+ *  - once scanning: the anomaly's key in `keys` ("" while not), its start and rule.
+ */
 export class ScanPorts {
-  /** source -> target -> pair, by addrKey(): two integer look-ups, no key string per flow */
-  private readonly bySrc = new Map<number | string, Map<number | string, PortScan>>();
-  private head: PortScan | null = null;
-  private tail: PortScan | null = null;
-  private count = 0;
+  private readonly table: PairTable;
+  private last: Float64Array;
+  private seenStart: Float64Array;
+  private fastStart: Float64Array;
+  private failStart: Float64Array;
+  private start: Float64Array;
+  private firstPort: Int32Array;
+  private fastN: Int32Array;
+  private failedFirst: Int32Array;
+  private rule: Uint8Array;
+  private sets: Uint8Array;
+  private readonly keys: string[] = [];
+  private readonly ports = new Map<number, Set<number>>();
+  private readonly failedSets = new Map<number, Set<number>>();
   private readonly maxPairs: number;
   /** pairs forgotten at maxPairs */
   evicted = 0;
@@ -56,6 +56,19 @@ export class ScanPorts {
   /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
   constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
     this.maxPairs = Math.max(1, maxPairs);
+    this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256);
+    const n = this.table.size;
+    this.last = new Float64Array(n);
+    this.seenStart = new Float64Array(n);
+    this.fastStart = new Float64Array(n);
+    this.failStart = new Float64Array(n);
+    this.start = new Float64Array(n);
+    this.firstPort = new Int32Array(n);
+    this.fastN = new Int32Array(n);
+    this.failedFirst = new Int32Array(n);
+    this.rule = new Uint8Array(n);
+    this.sets = new Uint8Array(n);
+    for (let i = 0; i < n; i++) this.keys.push('');
   }
 
   private nextSweep = -Infinity;
@@ -70,128 +83,144 @@ export class ScanPorts {
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
     _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey)?.get(dstKey);
-    if (!s) {
+    const s = this.table.find(srcKey, dstKey);
+    if (s < 0) {
       if (!attempt) return -1;
       this.add(srcKey, dstKey, time, dport);
       return -1;
     }
     this.expire(s, time);
-    if (time > s.last) s.last = time;
-    if (s.key) return this.countPort(s, dport, proto, dst, time, subject);
+    if (time > this.last[s]) this.last[s] = time;
+    if (this.keys[s]) return this.countPort(s, dport, proto, dst, time, subject);
     if (!attempt) return -1;
-    if (time - s.seenStart > this.settings.scanPortsWindowMs) {
-      s.seenStart = time;
-      s.firstPort = dport;
-      s.ports = null;
-      s.fastStart = time;
-      s.fastN = 1;
+    if (time - this.seenStart[s] > this.settings.scanPortsWindowMs) {
+      this.seenStart[s] = time;
+      this.firstPort[s] = dport;
+      this.dropPorts(s);
+      this.fastStart[s] = time;
+      this.fastN[s] = 1;
       return -1;
     }
     if (!this.remember(s, dport)) return -1;
-    if (time - s.fastStart > this.settings.scanPortsFastWindowMs) {
-      s.fastStart = time;
-      s.fastN = 0;
+    if (time - this.fastStart[s] > this.settings.scanPortsFastWindowMs) {
+      this.fastStart[s] = time;
+      this.fastN[s] = 0;
     }
-    if (++s.fastN < this.settings.scanPortsFastThreshold) return -1;
-    this.startScan(s, s.fastStart, 'scanPortsFastThreshold', subject(), dst, proto, time);
-    return s.start;
+    if (++this.fastN[s] < this.settings.scanPortsFastThreshold) return -1;
+    this.startScan(s, this.fastStart[s], FAST, subject(), dst, proto, time);
+    return this.start[s];
   }
 
   /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
     srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey)?.get(dstKey);
-    if (!s) s = this.add(srcKey, dstKey, time, dport);
+    let s = this.table.find(srcKey, dstKey);
+    if (s < 0) s = this.add(srcKey, dstKey, time, dport);
     else this.expire(s, seen);
-    if (seen > s.last) s.last = seen;
-    if (s.key) {
+    if (seen > this.last[s]) this.last[s] = seen;
+    if (this.keys[s]) {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (failedCount(s) === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
-      clearFailed(s);
-      s.failStart = time;
+    if (this.failedCount(s) === 0 || time - this.failStart[s] > this.settings.scanPortsWindowMs) {
+      this.clearFailed(s);
+      this.failStart[s] = time;
     }
-    if (dport === s.failedFirst || s.failed?.has(dport)) return;
-    if (s.failedFirst < 0) s.failedFirst = dport;
-    else if (failedCount(s) < this.settings.scanMaxTargets) (s.failed ??= new Set<number>()).add(dport);
-    if (failedCount(s) < this.settings.scanPortsThreshold) return;
+    if (dport === this.failedFirst[s]) return;
+    let failed = (this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (failed?.has(dport)) return;
+    if (this.failedFirst[s] < 0) this.failedFirst[s] = dport;
+    else if (this.failedCount(s) < this.settings.scanMaxTargets) {
+      if (!failed) {
+        failed = new Set<number>();
+        this.failedSets.set(s, failed);
+        this.sets[s] |= FAILED;
+      }
+      failed.add(dport);
+    }
+    if (this.failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
-    s.ports = null;
-    s.firstPort = -1;
-    this.startScan(s, s.failStart, 'scanPortsThreshold', subject(), dst, proto, seen);
+    this.dropPorts(s);
+    this.firstPort[s] = -1;
+    this.startScan(s, this.failStart[s], SLOW, subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
-    const s = this.bySrc.get(addrKey(src))?.get(addrKey(dst));
-    return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.start : -1;
+    const s = this.table.find(addrKey(src), addrKey(dst));
+    return s >= 0 && this.keys[s] && time - this.last[s] <= this.settings.scanPortsWindowMs ? this.start[s] : -1;
   }
 
   tick(now: number): void {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanPortsWindowMs / 2;
     const win = this.settings.scanPortsWindowMs;
-    for (let s = this.head; s !== null; ) {
-      const next = s.next;
-      if (now - s.last > win) this.remove(s);
+    for (let s = this.table.head; s >= 0; ) {
+      const next = this.table.next(s);
+      if (now - this.last[s] > win) this.remove(s);
       s = next;
     }
   }
 
   get tracked(): number {
-    return this.count;
+    return this.table.count;
   }
 
   /** true when dport is new to the pair (and now remembered). */
-  private remember(s: PortScan, dport: number): boolean {
-    if (dport === s.firstPort) return false;
-    if (s.firstPort < 0) {
-      s.firstPort = dport;
+  private remember(s: number, dport: number): boolean {
+    const first = this.firstPort[s];
+    if (dport === first) return false;
+    if (first < 0) {
+      this.firstPort[s] = dport;
       return true;
     }
-    if (!s.ports) {
+    let ports = (this.sets[s] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    if (!ports) {
       // not new Set([first]): the constructor walks its argument through the iterator protocol
-      s.ports = new Set<number>();
-      s.ports.add(s.firstPort);
+      ports = new Set<number>();
+      ports.add(first);
+      this.ports.set(s, ports);
+      this.sets[s] |= PORTS;
     }
-    if (s.ports.has(dport)) return false;
-    if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
+    if (ports.has(dport)) return false;
+    if (ports.size < this.settings.scanMaxTargets) ports.add(dport);
     return true;
   }
 
-  private expire(s: PortScan, time: number): void {
-    if (s.key === '' || time - s.last <= this.settings.scanPortsWindowMs) return;
-    s.key = '';
-    s.seenStart = time;
-    s.ports = null;
-    s.firstPort = -1;
-    s.fastStart = time;
-    s.fastN = 0;
-    clearFailed(s);
+  private expire(s: number, time: number): void {
+    if (this.keys[s] === '' || time - this.last[s] <= this.settings.scanPortsWindowMs) return;
+    this.keys[s] = '';
+    this.seenStart[s] = time;
+    this.dropPorts(s);
+    this.firstPort[s] = -1;
+    this.fastStart[s] = time;
+    this.fastN[s] = 0;
+    this.clearFailed(s);
   }
 
-  private countPort(s: PortScan, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
-    if (!this.remember(s, dport)) return s.start;
-    if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), dst, proto, time);
-    return s.start;
+  private countPort(s: number, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
+    if (!this.remember(s, dport)) return this.start[s];
+    if (!this.reporter.bump(this.keys[s], 1, time)) this.keys[s] = this.raise(time, this.rule[s], 1, subject(), dst, proto, time);
+    return this.start[s];
   }
 
   /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
-  private startScan(s: PortScan, start: number, rule: string, sub: Subject, dst: string, proto: Proto, time: number): void {
+  private startScan(s: number, start: number, rule: number, sub: Subject, dst: string, proto: Proto, time: number): void {
     this.raisedNow = true;
-    s.start = start;
-    s.rule = rule;
-    if (s.failedFirst >= 0) this.remember(s, s.failedFirst);
-    if (s.failed) for (const p of s.failed) this.remember(s, p);
-    const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
-    s.key = this.raise(start, rule, count, sub, dst, proto, time);
+    this.start[s] = start;
+    this.rule[s] = rule;
+    if (this.failedFirst[s] >= 0) this.remember(s, this.failedFirst[s]);
+    const failed = (this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (failed) for (const p of failed) this.remember(s, p);
+    const ports = (this.sets[s] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    const count = ports ? ports.size : this.firstPort[s] >= 0 ? 1 : 0;
+    this.keys[s] = this.raise(start, rule, count, sub, dst, proto, time);
   }
 
-  private raise(start: number, rule: string, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
+  private raise(start: number, ruleCode: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
     const st = this.settings;
-    const message = rule === 'scanPortsFastThreshold'
+    const rule = RULES[ruleCode];
+    const message = ruleCode === FAST
       ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${dst} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
       : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${dst} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
     return this.reporter.report({
@@ -207,71 +236,86 @@ export class ScanPorts {
    * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
-    const win = this.settings.scanPortsWindowMs;
-    while (this.head !== null && now - this.head.last > win) this.remove(this.head);
-    if (this.count < this.maxPairs || this.head === null) return;
-    const first = this.head;
-    const limit = Math.min(8, this.count);
-    for (let looked = 0; this.head !== null; looked++) {
-      const s = this.head;
-      if (!s.key || now - s.last > win) {
+    const win = this.settings.scanPortsWindowMs, t = this.table;
+    while (t.head >= 0 && now - this.last[t.head] > win) this.remove(t.head);
+    if (t.count < this.maxPairs || t.head < 0) return;
+    const first = t.head;
+    const limit = Math.min(8, t.count);
+    for (let looked = 0; t.head >= 0; looked++) {
+      const s = t.head;
+      if (!this.keys[s] || now - this.last[s] > win) {
         this.remove(s);
         this.evicted++;
         return;
       }
       if (looked + 1 >= limit) break;
-      this.unlinkPair(s);
-      this.appendPair(s);
+      t.moveToBack(s);
     }
     this.remove(first);
     this.evicted++;
   }
 
-  private unlinkPair(s: PortScan): void {
-    if (s.prev) s.prev.next = s.next; else this.head = s.next;
-    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
-    s.prev = s.next = null;
-  }
-
-  private appendPair(s: PortScan): void {
-    s.prev = this.tail;
-    if (this.tail) this.tail.next = s; else this.head = s;
-    this.tail = s;
-  }
-
-  private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
-    if (this.count >= this.maxPairs) this.makeRoom(time);
-    const s: PortScan = {
-      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failedFirst: -1, failed: null, failStart: time,
-      key: '', start: time, rule: '', src, dst, prev: null, next: null,
-    };
-    let targets = this.bySrc.get(src);
-    if (!targets) {
-      targets = new Map();
-      this.bySrc.set(src, targets);
-    }
-    targets.set(dst, s);
-    this.appendPair(s);
-    this.count++;
+  private add(src: number | string, dst: number | string, time: number, dport: number): number {
+    if (this.table.count >= this.maxPairs) this.makeRoom(time);
+    const s = this.table.insert(src, dst);
+    this.last[s] = time;
+    this.seenStart[s] = time;
+    this.firstPort[s] = dport;
+    this.fastStart[s] = time;
+    this.fastN[s] = 1;
+    this.failedFirst[s] = -1;
+    this.failStart[s] = time;
+    this.start[s] = time;
+    this.rule[s] = NONE;
     return s;
   }
 
-  private remove(s: PortScan): void {
-    const targets = this.bySrc.get(s.src)!;
-    targets.delete(s.dst);
-    if (targets.size === 0) this.bySrc.delete(s.src);
-    this.unlinkPair(s);
-    this.count--;
+  private remove(s: number): void {
+    this.table.remove(s);
+    this.keys[s] = '';
+    this.dropPorts(s);
+    if ((this.sets[s] & FAILED) !== 0) {
+      this.failedSets.delete(s);
+      this.sets[s] &= ~FAILED;
+    }
   }
-}
 
-function failedCount(s: PortScan): number {
-  return (s.failedFirst >= 0 ? 1 : 0) + (s.failed ? s.failed.size : 0);
-}
+  private dropPorts(s: number): void {
+    if ((this.sets[s] & PORTS) === 0) return;
+    this.ports.delete(s);
+    this.sets[s] &= ~PORTS;
+  }
 
-function clearFailed(s: PortScan): void {
-  s.failedFirst = -1;
-  s.failed?.clear();
+  private failedCount(s: number): number {
+    return (this.failedFirst[s] >= 0 ? 1 : 0) + ((this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
+  }
+
+  private clearFailed(s: number): void {
+    this.failedFirst[s] = -1;
+    // an empty Set counts as none: it goes
+    if ((this.sets[s] & FAILED) !== 0) {
+      this.failedSets.delete(s);
+      this.sets[s] &= ~FAILED;
+    }
+  }
+
+  /** The table doubled its slots: the fields follow. */
+  private grow(n: number): void {
+    const f64 = (a: Float64Array) => { const b = new Float64Array(n); b.set(a); return b; };
+    const i32 = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
+    const u8 = (a: Uint8Array) => { const b = new Uint8Array(n); b.set(a); return b; };
+    this.last = f64(this.last);
+    this.seenStart = f64(this.seenStart);
+    this.fastStart = f64(this.fastStart);
+    this.failStart = f64(this.failStart);
+    this.start = f64(this.start);
+    this.firstPort = i32(this.firstPort);
+    this.fastN = i32(this.fastN);
+    this.failedFirst = i32(this.failedFirst);
+    this.rule = u8(this.rule);
+    this.sets = u8(this.sets);
+    for (let i = this.keys.length; i < n; i++) this.keys.push('');
+  }
 }
 
 export const scanPortsDetector: DetectorDef = scanDetector({
