@@ -164,9 +164,8 @@ export class ScanHosts {
 
   /** A flow or failure of a scanning source: a new host raises the scan's count. */
   private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: string, time: number, subject: () => Subject): number {
-    if (s.seen.has(dstKey)) return s.start;
     // beyond the cap new hosts still count, without dedup (documented as "at least")
-    if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(dstKey);
+    if (s.seen.size < this.settings.scanMaxTargets ? !s.seen.add(dstKey) : s.seen.has(dstKey)) return s.start;
     if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), proto, dport, dst, time);
     return s.start;
   }
