@@ -33,13 +33,14 @@ const SET_START = 8;
 
 /**
  * A set of addrKey()s that iterates in insertion order like a Set (the scan rules' caps make
- * which keys are kept depend on it). Numbers live in an Int32Array of keys in insertion order
- * with an index of positions (linear probing, at most half full, doubled when needed);
- * strings in a Map beside them. No deletion: the scan rules only add and clear.
+ * which keys are kept depend on it). Numbers live in an Int32Array in insertion order; an
+ * index (linear probing, at most half full, doubled when needed) holds each one's key beside
+ * its position, so a look-up reads one place; strings live in a Map beside them. No
+ * deletion: the scan rules only add and clear.
  */
 export class KeySet {
-  /** position + 1 of a number key; 0: empty */
-  private index = new Int32Array(SET_START * 2);
+  /** [key, position + 1] per entry; position 0: empty */
+  private index = new Int32Array(SET_START * 4);
   /** keys by position (a string's position holds 0) */
   private keys = new Int32Array(SET_START);
   private n = 0;
@@ -52,11 +53,10 @@ export class KeySet {
 
   has(k: number | string): boolean {
     if (typeof k !== 'number') return this.strs !== null && this.strs.has(k);
-    const index = this.index, keys = this.keys, mask = index.length - 1;
+    const index = this.index, mask = (index.length >> 1) - 1;
     for (let i = mix(k) & mask; ; i = (i + 1) & mask) {
-      const p = index[i];
-      if (p === 0) return false;
-      if (keys[p - 1] === k) return true;
+      if (index[2 * i + 1] === 0) return false;
+      if (index[2 * i] === k) return true;
     }
   }
 
@@ -69,26 +69,23 @@ export class KeySet {
       this.strs.set(k, this.n - 1);
       return true;
     }
-    let index = this.index, mask = index.length - 1;
+    const index = this.index, entries = index.length >> 1, mask = entries - 1;
     let i = mix(k) & mask;
-    for (; ; i = (i + 1) & mask) {
-      const p = index[i];
-      if (p === 0) break;
-      if (this.keys[p - 1] === k) return false;
-    }
+    for (; index[2 * i + 1] !== 0; i = (i + 1) & mask) if (index[2 * i] === k) return false;
     this.push(k);
-    if (this.n * 2 > index.length) {
-      this.rehash(index.length * 2);
+    if (this.n * 2 > entries) {
+      this.rehash(entries * 2);
       return true;
     }
-    index[i] = this.n;
+    index[2 * i] = k;
+    index[2 * i + 1] = this.n;
     return true;
   }
 
   clear(): void {
     // a big table goes (as Set.clear() frees its storage): a window's sweep of a million hosts is not kept for the next
     if (this.keys.length > SET_START * 8) {
-      this.index = new Int32Array(SET_START * 2);
+      this.index = new Int32Array(SET_START * 4);
       this.keys = new Int32Array(SET_START);
     } else if (this.n > 0) this.index.fill(0);
     this.n = 0;
@@ -117,9 +114,9 @@ export class KeySet {
     this.keys[this.n++] = k;
   }
 
-  /** A new index of `size` slots over every number key (string positions skipped). */
-  private rehash(size: number): void {
-    const index = new Int32Array(size), mask = size - 1, keys = this.keys;
+  /** A new index of `entries` entries over every number key (string positions skipped). */
+  private rehash(entries: number): void {
+    const index = new Int32Array(entries * 2), mask = entries - 1, keys = this.keys;
     const it = this.strs?.values();
     let s = it?.next();
     for (let p = 0; p < this.n; p++) {
@@ -128,34 +125,37 @@ export class KeySet {
         continue;
       }
       let i = mix(keys[p]) & mask;
-      while (index[i] !== 0) i = (i + 1) & mask;
-      index[i] = p + 1;
+      while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
+      index[2 * i] = keys[p];
+      index[2 * i + 1] = p + 1;
     }
     this.index = index;
   }
 }
 
 const SRC_STR = 1, DST_STR = 2;
+/** a slot's record in `rec`: its keys (numbers in place), SRC_STR/DST_STR, its hash */
+const REC = 4, R_SRC = 0, R_DST = 1, R_STR = 2, R_HASH = 3;
 
 /**
  * (source, target) pairs as slots 0..capacity-1, at most maxSlots: found by key through an
- * open-addressing index (linear probing, deletion by backward shift, so no tombstones pile
- * up under churn), linked in the order they were first seen (sweeps and eviction go oldest
- * first), freed slots reused. The caller keeps its per-pair fields in arrays of `capacity`,
- * resized in `onGrow` (capacity doubles up to maxSlots as pairs arrive).
+ * open-addressing index (linear probing, at most half full; deletion by backward shift, so no
+ * tombstones pile up under churn), linked in the order they were first seen (sweeps and
+ * eviction go oldest first), freed slots reused. The index holds each pair's hash beside its
+ * slot and a slot's keys sit together, so a look-up or a removal reads few cache lines. The
+ * caller keeps its per-pair fields in arrays by slot, resized in `onGrow` (capacity doubles up
+ * to maxSlots as pairs arrive).
  */
 export class PairTable {
   private capacity: number;
+  /** [slot + 1, hash] per entry; slot + 1 = 0: empty */
   private index: Int32Array;
-  private hash: Int32Array;
-  private src: Int32Array;
-  private dst: Int32Array;
-  /** SRC_STR/DST_STR: that key is text, in srcStr/dstStr */
-  private strs: Uint8Array;
+  private rec: Int32Array;
+  /** a text key of a slot (IPv6), when its R_STR says so */
   private srcStr: (string | null)[] = [];
   private dstStr: (string | null)[] = [];
-  private prev: Int32Array;
-  private nextSlot: Int32Array;
+  /** [previous, next] slot in first-seen order, -1: none */
+  private links: Int32Array;
   /** free slots below `used` (a stack); slots from `used` up were never taken */
   private free: Int32Array;
   private freeTop = 0;
@@ -166,13 +166,9 @@ export class PairTable {
 
   constructor(readonly maxSlots: number, private readonly onGrow: (capacity: number) => void = () => {}, start = 1024) {
     this.capacity = Math.max(1, Math.min(maxSlots, start));
-    this.index = new Int32Array(pow2AtLeast(this.capacity * 2));
-    this.hash = new Int32Array(this.capacity);
-    this.src = new Int32Array(this.capacity);
-    this.dst = new Int32Array(this.capacity);
-    this.strs = new Uint8Array(this.capacity);
-    this.prev = new Int32Array(this.capacity);
-    this.nextSlot = new Int32Array(this.capacity);
+    this.index = new Int32Array(2 * pow2AtLeast(this.capacity * 2));
+    this.rec = new Int32Array(REC * this.capacity);
+    this.links = new Int32Array(2 * this.capacity);
     this.free = new Int32Array(this.capacity);
     for (let i = 0; i < this.capacity; i++) {
       this.srcStr.push(null);
@@ -186,11 +182,11 @@ export class PairTable {
 
   /** The pair's slot, or -1. */
   find(src: number | string, dst: number | string): number {
-    const h = pairHash(src, dst), index = this.index, mask = index.length - 1;
+    const h = pairHash(src, dst), index = this.index, mask = (index.length >> 1) - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const p = index[i];
+      const p = index[2 * i];
       if (p === 0) return -1;
-      if (this.hash[p - 1] === h && this.is(p - 1, src, dst)) return p - 1;
+      if (index[2 * i + 1] === h && this.is(p - 1, src, dst)) return p - 1;
     }
   }
 
@@ -199,100 +195,100 @@ export class PairTable {
     if (this.count >= this.maxSlots) throw new Error('PairTable full');
     if (this.freeTop === 0 && this.used === this.capacity) this.grow();
     const slot = this.freeTop > 0 ? this.free[--this.freeTop] : this.used++;
-    const h = pairHash(src, dst);
-    this.hash[slot] = h;
+    const h = pairHash(src, dst), rec = this.rec, r = REC * slot;
     let f = 0;
-    if (typeof src === 'number') this.src[slot] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
-    if (typeof dst === 'number') this.dst[slot] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
-    this.strs[slot] = f;
-    const index = this.index, mask = index.length - 1;
-    let i = h & mask;
-    while (index[i] !== 0) i = (i + 1) & mask;
-    index[i] = slot + 1;
-    this.prev[slot] = this.tail;
-    this.nextSlot[slot] = -1;
-    if (this.tail >= 0) this.nextSlot[this.tail] = slot; else this.head = slot;
-    this.tail = slot;
+    if (typeof src === 'number') rec[r + R_SRC] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
+    if (typeof dst === 'number') rec[r + R_DST] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
+    rec[r + R_STR] = f;
+    rec[r + R_HASH] = h;
+    this.place(this.index, slot, h);
+    this.append(slot);
     this.count++;
     return slot;
   }
 
   remove(slot: number): void {
-    const index = this.index, mask = index.length - 1;
-    let i = this.hash[slot] & mask;
-    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    const index = this.index, mask = (index.length >> 1) - 1;
+    let i = this.rec[REC * slot + R_HASH] & mask;
+    while (index[2 * i] !== slot + 1) i = (i + 1) & mask;
     // backward shift: pull each following entry of the run back if the hole lies on its probe path
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const p = index[j];
+      const p = index[2 * j];
       if (p === 0) break;
-      const home = this.hash[p - 1] & mask;
+      const home = index[2 * j + 1] & mask;
       if (((j - home) & mask) >= ((j - i) & mask)) {
-        index[i] = p;
+        index[2 * i] = p;
+        index[2 * i + 1] = index[2 * j + 1];
         i = j;
       }
     }
-    index[i] = 0;
+    index[2 * i] = 0;
     this.unlink(slot);
-    if (this.strs[slot] !== 0) {
+    if (this.rec[REC * slot + R_STR] !== 0) {
       this.srcStr[slot] = null;
       this.dstStr[slot] = null;
-      this.strs[slot] = 0;
+      this.rec[REC * slot + R_STR] = 0;
     }
     this.free[this.freeTop++] = slot;
     this.count--;
   }
 
   next(slot: number): number {
-    return this.nextSlot[slot];
+    return this.links[2 * slot + 1];
   }
 
   /** The pair goes to the back of the order (as if first seen now). */
   moveToBack(slot: number): void {
     if (slot === this.tail) return;
     this.unlink(slot);
-    this.prev[slot] = this.tail;
-    this.nextSlot[slot] = -1;
-    if (this.tail >= 0) this.nextSlot[this.tail] = slot; else this.head = slot;
+    this.append(slot);
+  }
+
+  private append(slot: number): void {
+    const links = this.links;
+    links[2 * slot] = this.tail;
+    links[2 * slot + 1] = -1;
+    if (this.tail >= 0) links[2 * this.tail + 1] = slot; else this.head = slot;
     this.tail = slot;
   }
 
   private unlink(slot: number): void {
-    const p = this.prev[slot], n = this.nextSlot[slot];
-    if (p >= 0) this.nextSlot[p] = n; else this.head = n;
-    if (n >= 0) this.prev[n] = p; else this.tail = p;
+    const links = this.links, p = links[2 * slot], n = links[2 * slot + 1];
+    if (p >= 0) links[2 * p + 1] = n; else this.head = n;
+    if (n >= 0) links[2 * n] = p; else this.tail = p;
+  }
+
+  private place(index: Int32Array, slot: number, h: number): void {
+    const mask = (index.length >> 1) - 1;
+    let i = h & mask;
+    while (index[2 * i] !== 0) i = (i + 1) & mask;
+    index[2 * i] = slot + 1;
+    index[2 * i + 1] = h;
   }
 
   private is(slot: number, src: number | string, dst: number | string): boolean {
-    const f = this.strs[slot];
-    if (typeof src === 'number' ? (f & SRC_STR) !== 0 || this.src[slot] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
-    return typeof dst === 'number' ? (f & DST_STR) === 0 && this.dst[slot] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
+    const rec = this.rec, r = REC * slot, f = rec[r + R_STR];
+    if (typeof src === 'number' ? (f & SRC_STR) !== 0 || rec[r + R_SRC] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
+    return typeof dst === 'number' ? (f & DST_STR) === 0 && rec[r + R_DST] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
   }
 
   private grow(): void {
     const cap = Math.min(this.maxSlots, this.capacity * 2);
-    const wider = <A extends Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
-      const b = make(cap);
+    const wider = (a: Int32Array, per: number): Int32Array => {
+      const b = new Int32Array(per * cap);
       b.set(a);
       return b;
     };
-    this.hash = wider(this.hash, (n) => new Int32Array(n));
-    this.src = wider(this.src, (n) => new Int32Array(n));
-    this.dst = wider(this.dst, (n) => new Int32Array(n));
-    this.strs = wider(this.strs, (n) => new Uint8Array(n));
-    this.prev = wider(this.prev, (n) => new Int32Array(n));
-    this.nextSlot = wider(this.nextSlot, (n) => new Int32Array(n));
-    this.free = wider(this.free, (n) => new Int32Array(n));
+    this.rec = wider(this.rec, REC);
+    this.links = wider(this.links, 2);
+    this.free = wider(this.free, 1);
     for (let i = this.capacity; i < cap; i++) {
       this.srcStr.push(null);
       this.dstStr.push(null);
     }
     this.capacity = cap;
-    const index = new Int32Array(pow2AtLeast(cap * 2)), mask = index.length - 1;
-    for (let s = this.head; s >= 0; s = this.nextSlot[s]) {
-      let i = this.hash[s] & mask;
-      while (index[i] !== 0) i = (i + 1) & mask;
-      index[i] = s + 1;
-    }
+    const index = new Int32Array(2 * pow2AtLeast(cap * 2));
+    for (let s = this.head; s >= 0; s = this.links[2 * s + 1]) this.place(index, s, this.rec[REC * s + R_HASH]);
     this.index = index;
     this.onGrow(cap);
   }
