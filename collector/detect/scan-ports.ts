@@ -18,34 +18,31 @@ import { PairTable } from './scan-table.js';
 type PortSettings = Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanPortsFastThreshold'
   | 'scanPortsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
 
-const NONE = 0, FAST = 1, SLOW = 2;
+// A pair's fields sit together (one or two cache lines per pair, not one per field): times
+// in `times` (TS per slot), the rest in `ints` (IS per slot).
+const TS = 4, LAST = 0, SEEN_START = 1, FAST_START = 2, FAIL_START = 3;
+const IS = 4, FIRST_PORT = 0, FAILED_FIRST = 1, FAST_N = 2, FLAGS = 3;
+/** bits of FLAGS: the pair has a Set in `ports` / in `failed`; it is scanning (`keys` holds the anomaly's key); its rule */
+const PORTS = 1, FAILED = 2, SCANNING = 4, RULE_SHIFT = 3, RULE_MASK = 3 << RULE_SHIFT;
+const FAST = 1, SLOW = 2;
 const RULES = ['', 'scanPortsFastThreshold', 'scanPortsThreshold'];
-/** bits of `sets`: the pair has a Set in `ports` / in `failed` */
-const PORTS = 1, FAILED = 2;
 
 /**
  * (source, target) pairs, flat: a slot of a PairTable each, its fields in typed arrays by
  * slot (a host sweep creates and evicts a pair per flow: no object for each). Per pair:
- *  - last: last flow or failed attempt (ms);
- *  - ports attempted since seenStart (once scanning: the ports counted): the first in
- *    firstPort (-1: none), a Set in `ports` from the second;
- *  - fast rule: fastN new ports since fastStart;
- *  - slow rule: ports with a failed attempt since failStart: the first in failedFirst (-1:
+ *  - LAST: last flow or failed attempt (ms);
+ *  - ports attempted since SEEN_START (once scanning: the ports counted): the first in
+ *    FIRST_PORT (-1: none), a Set in `ports` from the second;
+ *  - fast rule: FAST_N new ports since FAST_START;
+ *  - slow rule: ports with a failed attempt since FAIL_START: the first in FAILED_FIRST (-1:
  *    none), a Set in `failed` from the second (most pairs of a host sweep fail once);
- *  - once scanning: the anomaly's key in `keys` ("" while not), its start and rule.
+ *  - once scanning: the anomaly's key in `keys` ("" while not), its start in `start`, its rule.
  */
 export class ScanPorts {
   private readonly table: PairTable;
-  private last: Float64Array;
-  private seenStart: Float64Array;
-  private fastStart: Float64Array;
-  private failStart: Float64Array;
+  private times: Float64Array;
+  private ints: Int32Array;
   private start: Float64Array;
-  private firstPort: Int32Array;
-  private fastN: Int32Array;
-  private failedFirst: Int32Array;
-  private rule: Uint8Array;
-  private sets: Uint8Array;
   private readonly keys: string[] = [];
   private readonly ports = new Map<number, Set<number>>();
   private readonly failedSets = new Map<number, Set<number>>();
@@ -58,16 +55,9 @@ export class ScanPorts {
     this.maxPairs = Math.max(1, maxPairs);
     this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256);
     const n = this.table.size;
-    this.last = new Float64Array(n);
-    this.seenStart = new Float64Array(n);
-    this.fastStart = new Float64Array(n);
-    this.failStart = new Float64Array(n);
+    this.times = new Float64Array(TS * n);
+    this.ints = new Int32Array(IS * n);
     this.start = new Float64Array(n);
-    this.firstPort = new Int32Array(n);
-    this.fastN = new Int32Array(n);
-    this.failedFirst = new Int32Array(n);
-    this.rule = new Uint8Array(n);
-    this.sets = new Uint8Array(n);
     for (let i = 0; i < n; i++) this.keys.push('');
   }
 
@@ -90,24 +80,25 @@ export class ScanPorts {
       return -1;
     }
     this.expire(s, time);
-    if (time > this.last[s]) this.last[s] = time;
-    if (this.keys[s]) return this.countPort(s, dport, proto, dst, time, subject);
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if (time > times[t + LAST]) times[t + LAST] = time;
+    if ((ints[i + FLAGS] & SCANNING) !== 0) return this.countPort(s, dport, proto, dst, time, subject);
     if (!attempt) return -1;
-    if (time - this.seenStart[s] > this.settings.scanPortsWindowMs) {
-      this.seenStart[s] = time;
-      this.firstPort[s] = dport;
+    if (time - times[t + SEEN_START] > this.settings.scanPortsWindowMs) {
+      times[t + SEEN_START] = time;
+      ints[i + FIRST_PORT] = dport;
       this.dropPorts(s);
-      this.fastStart[s] = time;
-      this.fastN[s] = 1;
+      times[t + FAST_START] = time;
+      ints[i + FAST_N] = 1;
       return -1;
     }
     if (!this.remember(s, dport)) return -1;
-    if (time - this.fastStart[s] > this.settings.scanPortsFastWindowMs) {
-      this.fastStart[s] = time;
-      this.fastN[s] = 0;
+    if (time - times[t + FAST_START] > this.settings.scanPortsFastWindowMs) {
+      times[t + FAST_START] = time;
+      ints[i + FAST_N] = 0;
     }
-    if (++this.fastN[s] < this.settings.scanPortsFastThreshold) return -1;
-    this.startScan(s, this.fastStart[s], FAST, subject(), dst, proto, time);
+    if (++ints[i + FAST_N] < this.settings.scanPortsFastThreshold) return -1;
+    this.startScan(s, times[t + FAST_START], FAST, subject(), dst, proto, time);
     return this.start[s];
   }
 
@@ -118,37 +109,38 @@ export class ScanPorts {
     let s = this.table.find(srcKey, dstKey);
     if (s < 0) s = this.add(srcKey, dstKey, time, dport);
     else this.expire(s, seen);
-    if (seen > this.last[s]) this.last[s] = seen;
-    if (this.keys[s]) {
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if (seen > times[t + LAST]) times[t + LAST] = seen;
+    if ((ints[i + FLAGS] & SCANNING) !== 0) {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (this.failedCount(s) === 0 || time - this.failStart[s] > this.settings.scanPortsWindowMs) {
+    if (this.failedCount(s) === 0 || time - times[t + FAIL_START] > this.settings.scanPortsWindowMs) {
       this.clearFailed(s);
-      this.failStart[s] = time;
+      times[t + FAIL_START] = time;
     }
-    if (dport === this.failedFirst[s]) return;
-    let failed = (this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (dport === ints[i + FAILED_FIRST]) return;
+    let failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
     if (failed?.has(dport)) return;
-    if (this.failedFirst[s] < 0) this.failedFirst[s] = dport;
+    if (ints[i + FAILED_FIRST] < 0) ints[i + FAILED_FIRST] = dport;
     else if (this.failedCount(s) < this.settings.scanMaxTargets) {
       if (!failed) {
         failed = new Set<number>();
         this.failedSets.set(s, failed);
-        this.sets[s] |= FAILED;
+        ints[i + FLAGS] |= FAILED;
       }
       failed.add(dport);
     }
     if (this.failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
     this.dropPorts(s);
-    this.firstPort[s] = -1;
-    this.startScan(s, this.failStart[s], SLOW, subject(), dst, proto, seen);
+    ints[i + FIRST_PORT] = -1;
+    this.startScan(s, times[t + FAIL_START], SLOW, subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
     const s = this.table.find(addrKey(src), addrKey(dst));
-    return s >= 0 && this.keys[s] && time - this.last[s] <= this.settings.scanPortsWindowMs ? this.start[s] : -1;
+    return s >= 0 && (this.ints[IS * s + FLAGS] & SCANNING) !== 0 && time - this.times[TS * s + LAST] <= this.settings.scanPortsWindowMs ? this.start[s] : -1;
   }
 
   tick(now: number): void {
@@ -157,7 +149,7 @@ export class ScanPorts {
     const win = this.settings.scanPortsWindowMs;
     for (let s = this.table.head; s >= 0; ) {
       const next = this.table.next(s);
-      if (now - this.last[s] > win) this.remove(s);
+      if (now - this.times[TS * s + LAST] > win) this.remove(s);
       s = next;
     }
   }
@@ -168,19 +160,19 @@ export class ScanPorts {
 
   /** true when dport is new to the pair (and now remembered). */
   private remember(s: number, dport: number): boolean {
-    const first = this.firstPort[s];
+    const ints = this.ints, i = IS * s, first = ints[i + FIRST_PORT];
     if (dport === first) return false;
     if (first < 0) {
-      this.firstPort[s] = dport;
+      ints[i + FIRST_PORT] = dport;
       return true;
     }
-    let ports = (this.sets[s] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    let ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
     if (!ports) {
       // not new Set([first]): the constructor walks its argument through the iterator protocol
       ports = new Set<number>();
       ports.add(first);
       this.ports.set(s, ports);
-      this.sets[s] |= PORTS;
+      ints[i + FLAGS] |= PORTS;
     }
     if (ports.has(dport)) return false;
     if (ports.size < this.settings.scanMaxTargets) ports.add(dport);
@@ -188,44 +180,53 @@ export class ScanPorts {
   }
 
   private expire(s: number, time: number): void {
-    if (this.keys[s] === '' || time - this.last[s] <= this.settings.scanPortsWindowMs) return;
-    this.keys[s] = '';
-    this.seenStart[s] = time;
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if ((ints[i + FLAGS] & SCANNING) === 0 || time - times[t + LAST] <= this.settings.scanPortsWindowMs) return;
+    this.setKey(s, '');
+    times[t + SEEN_START] = time;
     this.dropPorts(s);
-    this.firstPort[s] = -1;
-    this.fastStart[s] = time;
-    this.fastN[s] = 0;
+    ints[i + FIRST_PORT] = -1;
+    times[t + FAST_START] = time;
+    ints[i + FAST_N] = 0;
     this.clearFailed(s);
   }
 
   private countPort(s: number, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
     if (!this.remember(s, dport)) return this.start[s];
-    if (!this.reporter.bump(this.keys[s], 1, time)) this.keys[s] = this.raise(time, this.rule[s], 1, subject(), dst, proto, time);
+    if (!this.reporter.bump(this.keys[s], 1, time)) {
+      this.setKey(s, this.raise(time, (this.ints[IS * s + FLAGS] & RULE_MASK) >> RULE_SHIFT, 1, subject(), dst, proto, time));
+    }
     return this.start[s];
   }
 
   /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
   private startScan(s: number, start: number, rule: number, sub: Subject, dst: string, proto: Proto, time: number): void {
     this.raisedNow = true;
+    const ints = this.ints, i = IS * s;
     this.start[s] = start;
-    this.rule[s] = rule;
-    if (this.failedFirst[s] >= 0) this.remember(s, this.failedFirst[s]);
-    const failed = (this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    ints[i + FLAGS] = (ints[i + FLAGS] & ~RULE_MASK) | (rule << RULE_SHIFT);
+    if (ints[i + FAILED_FIRST] >= 0) this.remember(s, ints[i + FAILED_FIRST]);
+    const failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
     if (failed) for (const p of failed) this.remember(s, p);
-    const ports = (this.sets[s] & PORTS) !== 0 ? this.ports.get(s)! : null;
-    const count = ports ? ports.size : this.firstPort[s] >= 0 ? 1 : 0;
-    this.keys[s] = this.raise(start, rule, count, sub, dst, proto, time);
+    const ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    const count = ports ? ports.size : ints[i + FIRST_PORT] >= 0 ? 1 : 0;
+    this.setKey(s, this.raise(start, rule, count, sub, dst, proto, time));
   }
 
-  private raise(start: number, ruleCode: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
+  /** The anomaly's key; "" (not scanning) clears SCANNING with it. */
+  private setKey(s: number, key: string): void {
+    this.keys[s] = key;
+    if (key) this.ints[IS * s + FLAGS] |= SCANNING; else this.ints[IS * s + FLAGS] &= ~SCANNING;
+  }
+
+  private raise(start: number, rule: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
     const st = this.settings;
-    const rule = RULES[ruleCode];
-    const message = ruleCode === FAST
+    const message = rule === FAST
       ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${dst} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
       : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${dst} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
     return this.reporter.report({
       kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
-      peer: dst, peerName: '', peerPort: 0, proto, count, rule, message,
+      peer: dst, peerName: '', peerPort: 0, proto, count, rule: RULES[rule], message,
     });
   }
 
@@ -236,14 +237,14 @@ export class ScanPorts {
    * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
-    const win = this.settings.scanPortsWindowMs, t = this.table;
-    while (t.head >= 0 && now - this.last[t.head] > win) this.remove(t.head);
+    const win = this.settings.scanPortsWindowMs, t = this.table, times = this.times;
+    while (t.head >= 0 && now - times[TS * t.head + LAST] > win) this.remove(t.head);
     if (t.count < this.maxPairs || t.head < 0) return;
     const first = t.head;
     const limit = Math.min(8, t.count);
     for (let looked = 0; t.head >= 0; looked++) {
       const s = t.head;
-      if (!this.keys[s] || now - this.last[s] > win) {
+      if ((this.ints[IS * s + FLAGS] & SCANNING) === 0 || now - times[TS * s + LAST] > win) {
         this.remove(s);
         this.evicted++;
         return;
@@ -258,62 +259,58 @@ export class ScanPorts {
   private add(src: number | string, dst: number | string, time: number, dport: number): number {
     if (this.table.count >= this.maxPairs) this.makeRoom(time);
     const s = this.table.insert(src, dst);
-    this.last[s] = time;
-    this.seenStart[s] = time;
-    this.firstPort[s] = dport;
-    this.fastStart[s] = time;
-    this.fastN[s] = 1;
-    this.failedFirst[s] = -1;
-    this.failStart[s] = time;
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    times[t + LAST] = time;
+    times[t + SEEN_START] = time;
+    times[t + FAST_START] = time;
+    times[t + FAIL_START] = time;
+    ints[i + FIRST_PORT] = dport;
+    ints[i + FAILED_FIRST] = -1;
+    ints[i + FAST_N] = 1;
+    ints[i + FLAGS] = 0;
     this.start[s] = time;
-    this.rule[s] = NONE;
     return s;
   }
 
   private remove(s: number): void {
     this.table.remove(s);
+    if (this.ints[IS * s + FLAGS] === 0) return;
     this.keys[s] = '';
     this.dropPorts(s);
-    if ((this.sets[s] & FAILED) !== 0) {
-      this.failedSets.delete(s);
-      this.sets[s] &= ~FAILED;
-    }
+    this.clearFailed(s);
+    this.ints[IS * s + FLAGS] = 0;
   }
 
   private dropPorts(s: number): void {
-    if ((this.sets[s] & PORTS) === 0) return;
+    if ((this.ints[IS * s + FLAGS] & PORTS) === 0) return;
     this.ports.delete(s);
-    this.sets[s] &= ~PORTS;
+    this.ints[IS * s + FLAGS] &= ~PORTS;
   }
 
   private failedCount(s: number): number {
-    return (this.failedFirst[s] >= 0 ? 1 : 0) + ((this.sets[s] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
+    const i = IS * s;
+    return (this.ints[i + FAILED_FIRST] >= 0 ? 1 : 0) + ((this.ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
   }
 
   private clearFailed(s: number): void {
-    this.failedFirst[s] = -1;
+    const i = IS * s;
+    this.ints[i + FAILED_FIRST] = -1;
     // an empty Set counts as none: it goes
-    if ((this.sets[s] & FAILED) !== 0) {
+    if ((this.ints[i + FLAGS] & FAILED) !== 0) {
       this.failedSets.delete(s);
-      this.sets[s] &= ~FAILED;
+      this.ints[i + FLAGS] &= ~FAILED;
     }
   }
 
   /** The table doubled its slots: the fields follow. */
   private grow(n: number): void {
-    const f64 = (a: Float64Array) => { const b = new Float64Array(n); b.set(a); return b; };
-    const i32 = (a: Int32Array) => { const b = new Int32Array(n); b.set(a); return b; };
-    const u8 = (a: Uint8Array) => { const b = new Uint8Array(n); b.set(a); return b; };
-    this.last = f64(this.last);
-    this.seenStart = f64(this.seenStart);
-    this.fastStart = f64(this.fastStart);
-    this.failStart = f64(this.failStart);
-    this.start = f64(this.start);
-    this.firstPort = i32(this.firstPort);
-    this.fastN = i32(this.fastN);
-    this.failedFirst = i32(this.failedFirst);
-    this.rule = u8(this.rule);
-    this.sets = u8(this.sets);
+    const times = new Float64Array(TS * n), ints = new Int32Array(IS * n), start = new Float64Array(n);
+    times.set(this.times);
+    ints.set(this.ints);
+    start.set(this.start);
+    this.times = times;
+    this.ints = ints;
+    this.start = start;
     for (let i = this.keys.length; i < n; i++) this.keys.push('');
   }
 }
