@@ -16,7 +16,7 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { Oldest } from '../oldest.js';
-import { KeySet } from './scan-table.js';
+import { HostSet, KeySet } from './scan-table.js';
 
 type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
   | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
@@ -26,16 +26,19 @@ interface HostScan {
   last: number;
   /**
    * addrKey()s of the hosts attempted since seenStart (looked-up ones too, see `named`); once scanning, every host
-   * the scan counted.
+   * the scan counted. Never walked: a HostSet, 4 to 8 bytes a host.
    */
-  seen: KeySet;
+  seen: HostSet;
   /** how many of `seen` are names the device looked up (not counted) */
   named: number;
   seenStart: number;
   /** fast rule: new hosts attempted since fastStart */
   fastStart: number;
   fastN: number;
-  /** slow rule: hosts with a failed attempt since failStart; null until the first */
+  /**
+   * slow rule: hosts with a failed attempt since failStart; null until the first. At most
+   * scanHostsThreshold (the rule fires there); in the order they failed (startScan walks it).
+   */
   failed: KeySet | null;
   failStart: number;
   /** suppression key of the open scan anomaly; "" while not scanning. */
@@ -145,7 +148,7 @@ export class ScanHosts {
 
   private add(srcKey: number | string, time: number): HostScan {
     if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-    const s: HostScan = { last: time, seen: new KeySet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    const s: HostScan = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
     this.bySrc.set(srcKey, s);
     return s;
   }

@@ -32,8 +32,87 @@ function pow2AtLeast(n: number): number {
 const SET_START = 8;
 
 /**
- * A set of addrKey()s that iterates in insertion order like a Set (the scan rules' caps make
- * which keys are kept depend on it). Numbers live in an Int32Array in insertion order; an
+ * A set of addrKey()s, unordered, for a scanner's hosts (a million of them in a sweep): the
+ * numbers in place in an open-addressing Int32Array (linear probing, at most 3/4 full,
+ * doubled when needed; 0 marks an empty entry, so the key 0 is a flag beside it), so a host
+ * costs 4 to 8 bytes and adding one allocates nothing; strings (IPv6) in a Set beside it.
+ */
+export class HostSet {
+  private table = new Int32Array(SET_START * 2);
+  /** number keys in the table */
+  private n = 0;
+  private zero = false;
+  private strs: Set<string> | null = null;
+
+  get size(): number {
+    return this.n + (this.zero ? 1 : 0) + (this.strs === null ? 0 : this.strs.size);
+  }
+
+  has(k: number | string): boolean {
+    if (typeof k !== 'number') return this.strs !== null && this.strs.has(k);
+    if (k === 0) return this.zero;
+    const table = this.table, mask = table.length - 1;
+    for (let i = mix(k) & mask; ; i = (i + 1) & mask) {
+      const x = table[i];
+      if (x === k) return true;
+      if (x === 0) return false;
+    }
+  }
+
+  /** Adds k; false when it was there already. */
+  add(k: number | string): boolean {
+    if (typeof k !== 'number') {
+      if (this.strs === null) this.strs = new Set();
+      else if (this.strs.has(k)) return false;
+      this.strs.add(k);
+      return true;
+    }
+    if (k === 0) {
+      if (this.zero) return false;
+      return (this.zero = true);
+    }
+    let table = this.table, mask = table.length - 1;
+    let i = mix(k) & mask;
+    for (; ; i = (i + 1) & mask) {
+      const x = table[i];
+      if (x === k) return false;
+      if (x === 0) break;
+    }
+    if (4 * (this.n + 1) > 3 * table.length) {
+      table = this.rehash(table.length * 2);
+      mask = table.length - 1;
+      for (i = mix(k) & mask; table[i] !== 0; i = (i + 1) & mask);
+    }
+    table[i] = k;
+    this.n++;
+    return true;
+  }
+
+  clear(): void {
+    // a big table goes (as Set.clear() frees its storage): a window's sweep of a million hosts is not kept for the next
+    if (this.table.length > SET_START * 16) this.table = new Int32Array(SET_START * 2);
+    else if (this.n > 0) this.table.fill(0);
+    this.n = 0;
+    this.zero = false;
+    this.strs = null;
+  }
+
+  private rehash(size: number) {
+    const old = this.table, table = new Int32Array(size), mask = size - 1;
+    for (let j = 0; j < old.length; j++) {
+      const k = old[j];
+      if (k === 0) continue;
+      let i = mix(k) & mask;
+      while (table[i] !== 0) i = (i + 1) & mask;
+      table[i] = k;
+    }
+    return (this.table = table);
+  }
+}
+
+/**
+ * A set of addrKey()s that iterates in insertion order like a Set (the hosts that failed,
+ * merged into a scan's hosts up to scanMaxTargets: which ones are kept depends on the order). Numbers live in an Int32Array in insertion order; an
  * index (linear probing, at most half full, doubled when needed) holds each one's key beside
  * its position, so a look-up reads one place; strings live in a Map beside them. No
  * deletion: the scan rules only add and clear.

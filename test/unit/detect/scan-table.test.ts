@@ -2,7 +2,7 @@
 // ((source, target) pairs), checked against a Map/Set model, and ScanPorts' eviction order
 // and idle sweep through it.
 import t from 'tap';
-import { KeySet, PairTable } from '../../../collector/detect/scan-table.js';
+import { HostSet, KeySet, PairTable } from '../../../collector/detect/scan-table.js';
 import { ScanPorts } from '../../../collector/detect/scan-ports.js';
 import type { AnomalyInit, Reporter, Subject } from '../../../collector/detect/anomaly.js';
 import { defaultSettings } from '../../../collector/detect/settings.js';
@@ -63,6 +63,31 @@ t.test('KeySet: grows by doubling to 200,000 keys, the same as a Set, clear drop
   s.clear();
   t.equal(s.size, 0);
   t.equal((s as unknown as { keys: Int32Array }).keys.length, 8, 'the big table went');
+});
+
+t.test('HostSet: 0, negative and string keys; 300,000 keys the same as a Set; clear drops the big table', async (t) => {
+  const s = new HostSet(), model = new Set<number | string>(), next = rng(99);
+  for (const k of [0, 0, -1, '', '0', -2147483648, 2147483647]) t.equal(s.add(k), !model.has(k), `add(${JSON.stringify(k)})`), model.add(k);
+  t.equal(s.size, 6);
+  t.ok(s.has(0) && s.has('0') && s.has('') && s.has(-1) && s.has(-2147483648) && s.has(2147483647));
+  t.notOk(s.has(1) || s.has('1') || s.has(-2));
+  let added = true;
+  for (let i = 0; i < 300_000; i++) {
+    const k = i % 2 === 0 ? addrKey(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`) : i % 999 === 1 ? `2001:db8::${i.toString(16)}` : next() % 500_000 - 250_000;
+    if (s.add(k) !== !model.has(k)) added = false;
+    model.add(k);
+  }
+  t.ok(added, 'add() true exactly for a new key');
+  t.equal(s.size, model.size);
+  let same = true;
+  for (const k of model) if (!s.has(k)) same = false;
+  for (let i = 250_000; i < 300_000; i++) if (s.has(i) || s.has(`2001:db9::${i}`)) same = false;
+  t.ok(same, 'every key found, none invented');
+  t.ok((s as unknown as { table: Int32Array }).table.length <= 2 * 524_288, 'at most 8 bytes a key');
+  s.clear();
+  t.equal(s.size, 0);
+  t.notOk(s.has(0) || s.has(-1) || s.has(''));
+  t.equal((s as unknown as { table: Int32Array }).table.length, 16, 'the big table went');
 });
 
 t.test('PairTable: collisions and removal with backward shift, against a Map', async (t) => {
