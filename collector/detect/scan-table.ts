@@ -3,10 +3,10 @@
 // pair lives long enough to be promoted and dies in old space. Here pairs and hosts are
 // slots of typed arrays found through an open-addressing index: nothing is allocated per new
 // pair or host but the occasional doubling. Keys are addrKey() values: an IPv4 address is a
-// signed int32 kept in place; any other text (IPv6) is a string kept beside it, rarely.
+// signed int32 kept in place; any other text (IPv6) is a string kept beside it.
 
 /** A string key's hash (FNV-1a over its UTF-16 units). */
-export function hashString(s: string): number {
+function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h | 0;
@@ -16,8 +16,15 @@ function hashKey(k: number | string): number {
   return typeof k === 'number' ? k | 0 : hashString(k);
 }
 
-/** murmur3's finaliser: neighbouring addresses spread over the index. */
+/**
+ * Per process: the hosts are the scanner's choice, and a fixed hash would let it pick
+ * addresses that all land in one run of an index (every add a walk of it).
+ */
+const SEED = (Math.random() * 0x100000000) | 0;
+
+/** murmur3's finaliser over the seeded key: neighbouring addresses spread over the index. */
 function mix(h: number): number {
+  h ^= SEED;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return h ^ (h >>> 16);
