@@ -48,10 +48,14 @@ interface HostScan {
   rule: string;
 }
 
+/** forgotten sources' state kept for reuse */
+const SPARE = 64;
+
 export class ScanHosts {
   /** by addrKey() of the source */
   private readonly bySrc = new Map<number | string, HostScan>();
   private readonly bySrcOldest = new Oldest(this.bySrc);
+  private readonly spare: HostScan[] = [];
   /** sources forgotten at scanMaxSources */
   evicted = 0;
 
@@ -139,7 +143,11 @@ export class ScanHosts {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanHostsWindowMs / 2;
     const win = this.settings.scanHostsWindowMs;
-    for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
+    for (const [k, s] of this.bySrc) {
+      if (now - s.last <= win) continue;
+      this.bySrc.delete(k);
+      this.recycle(s);
+    }
   }
 
   get tracked(): number {
@@ -148,9 +156,26 @@ export class ScanHosts {
 
   private add(srcKey: number | string, time: number): HostScan {
     if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-    const s: HostScan = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    let s = this.spare.pop();
+    if (s) {
+      s.last = s.seenStart = s.fastStart = s.failStart = s.start = time;
+      s.seen.clear();
+      s.named = s.fastN = 0;
+      // an empty failed set is as none: the first failure starts the window either way
+      s.failed?.clear();
+      s.key = s.rule = '';
+    } else s = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
     this.bySrc.set(srcKey, s);
     return s;
+  }
+
+  /**
+   * A forgotten source's state, for the next new one: when sources churn at the cap (more
+   * scanners than scanMaxSources) each flow would otherwise allocate typed arrays, and their
+   * external memory drives extra mark-compacts.
+   */
+  private recycle(s: HostScan): void {
+    if (this.spare.length < SPARE) this.spare.push(s);
   }
 
   /** A scan ends when its source was quiet for a window. */
@@ -217,13 +242,16 @@ export class ScanHosts {
       this.bySrc.delete(k);
       const idle = now - s.last > win;
       if (looked === 0 && firstK === undefined) {
-        if (idle) continue;
+        if (idle) {
+          this.recycle(s);
+          continue;
+        }
         if (this.bySrc.size + 1 < cap) { this.bySrc.set(k, s); return; }
       }
-      if (!s.key || idle) { this.evicted++; break; }
+      if (!s.key || idle) { this.evicted++; this.recycle(s); break; }
       looked++;
       if (firstK === undefined) { firstK = k; firstS = s; } else this.bySrc.set(k, s);
-      if (looked >= limit) { firstK = undefined; this.evicted++; break; }
+      if (looked >= limit) { this.recycle(firstS!); firstK = undefined; this.evicted++; break; }
     }
     if (firstK !== undefined) this.bySrc.set(firstK, firstS!);
   }
