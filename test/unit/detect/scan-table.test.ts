@@ -4,6 +4,7 @@
 import t from 'tap';
 import { HostSet, KeySet, PairTable } from '../../../collector/detect/scan-table.js';
 import { ScanPorts } from '../../../collector/detect/scan-ports.js';
+import { ScanHosts } from '../../../collector/detect/scan-hosts.js';
 import type { AnomalyInit, Reporter, Subject } from '../../../collector/detect/anomaly.js';
 import { defaultSettings } from '../../../collector/detect/settings.js';
 import { addrKey } from '../../../collector/inventory/addr-key.js';
@@ -193,4 +194,21 @@ t.test('ScanPorts: the idle sweep forgets pairs quiet for a window, keeps the ot
   }
   t.equal(fired, 10, 'the pairs still active are still known');
   t.equal(forgotten, 10, 'the idle ones are new again');
+});
+
+t.test('ScanHosts: the state of a forgotten source is reused clean by the next new one', async (t) => {
+  const st = { ...defaultSettings(), scanMaxSources: 2 };
+  const r = new Recorder();
+  const d = new ScanHosts(st, r);
+  // A: failed attempts to one host short of the slow rule, and five SYNs (one short of the fast rule)
+  for (let i = 0; i < st.scanHostsThreshold - 1; i++) d.failed('10.0.0.1', `20.0.0.${i + 1}`, 'tcp', 23, T + i, T + i, sub);
+  for (let i = 0; i < st.scanHostsFastThreshold - 1; i++) d.observe('10.0.0.1', `20.0.1.${i + 1}`, 'tcp', 23, T + 100 + i, true, sub);
+  d.observe('10.0.0.2', '20.0.9.9', 'tcp', 23, T + 200, true, sub);
+  // C pushes A out (the first tracked, not scanning) and gets its state: one failure is not A's 25th
+  d.failed('10.0.0.3', '20.0.5.5', 'tcp', 23, T + 300, T + 300, sub);
+  t.equal(d.evicted, 1);
+  t.same(r.reports, [], "A's failures do not count for C");
+  // nor do A's hosts: the ones A tried are new to C, the sixth fires the fast rule
+  for (let i = 0; i < st.scanHostsFastThreshold; i++) d.observe('10.0.0.3', `20.0.1.${i + 1}`, 'tcp', 23, T + 400 + i, true, sub);
+  t.same(r.reports.map((x) => [x.rule, x.count]), [['scanHostsFastThreshold', st.scanHostsFastThreshold + 1]], 'its hosts and its failed one');
 });
