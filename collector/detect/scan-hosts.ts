@@ -16,6 +16,7 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { Oldest } from '../oldest.js';
+import { HostSet, KeySet } from './scan-table.js';
 
 type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
   | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
@@ -25,17 +26,20 @@ interface HostScan {
   last: number;
   /**
    * addrKey()s of the hosts attempted since seenStart (looked-up ones too, see `named`); once scanning, every host
-   * the scan counted.
+   * the scan counted. Never walked: a HostSet, 4 to 8 bytes a host.
    */
-  seen: Set<number | string>;
+  seen: HostSet;
   /** how many of `seen` are names the device looked up (not counted) */
   named: number;
   seenStart: number;
   /** fast rule: new hosts attempted since fastStart */
   fastStart: number;
   fastN: number;
-  /** slow rule: hosts with a failed attempt since failStart; null until the first */
-  failed: Set<number | string> | null;
+  /**
+   * slow rule: hosts with a failed attempt since failStart; null until the first. At most
+   * scanHostsThreshold (the rule fires there); in the order they failed (startScan walks it).
+   */
+  failed: KeySet | null;
   failStart: number;
   /** suppression key of the open scan anomaly; "" while not scanning. */
   key: string;
@@ -44,10 +48,14 @@ interface HostScan {
   rule: string;
 }
 
+/** forgotten sources' state kept for reuse */
+const SPARE = 64;
+
 export class ScanHosts {
   /** by addrKey() of the source */
   private readonly bySrc = new Map<number | string, HostScan>();
   private readonly bySrcOldest = new Oldest(this.bySrc);
+  private readonly spare: HostScan[] = [];
   /** sources forgotten at scanMaxSources */
   evicted = 0;
 
@@ -110,7 +118,7 @@ export class ScanHosts {
       this.count(s, dstKey, proto, dport, dst, seen, subject);
       return;
     }
-    if (!s.failed) s.failed = new Set();
+    if (!s.failed) s.failed = new KeySet();
     if (s.failed.size === 0 || time - s.failStart > this.settings.scanHostsWindowMs) {
       s.failed.clear();
       s.failStart = time;
@@ -135,7 +143,11 @@ export class ScanHosts {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanHostsWindowMs / 2;
     const win = this.settings.scanHostsWindowMs;
-    for (const [k, s] of this.bySrc) if (now - s.last > win) this.bySrc.delete(k);
+    for (const [k, s] of this.bySrc) {
+      if (now - s.last <= win) continue;
+      this.bySrc.delete(k);
+      this.recycle(s);
+    }
   }
 
   get tracked(): number {
@@ -144,9 +156,26 @@ export class ScanHosts {
 
   private add(srcKey: number | string, time: number): HostScan {
     if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
-    const s: HostScan = { last: time, seen: new Set(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    let s = this.spare.pop();
+    if (s) {
+      s.last = s.seenStart = s.fastStart = s.failStart = s.start = time;
+      s.seen.clear();
+      s.named = s.fastN = 0;
+      // an empty failed set is as none: the first failure starts the window either way
+      s.failed?.clear();
+      s.key = s.rule = '';
+    } else s = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
     this.bySrc.set(srcKey, s);
     return s;
+  }
+
+  /**
+   * A forgotten source's state, for the next new one: when sources churn at the cap (more
+   * scanners than scanMaxSources) each flow would otherwise allocate typed arrays, and their
+   * external memory drives extra mark-compacts.
+   */
+  private recycle(s: HostScan): void {
+    if (this.spare.length < SPARE) this.spare.push(s);
   }
 
   /** A scan ends when its source was quiet for a window. */
@@ -163,9 +192,8 @@ export class ScanHosts {
 
   /** A flow or failure of a scanning source: a new host raises the scan's count. */
   private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: string, time: number, subject: () => Subject): number {
-    if (s.seen.has(dstKey)) return s.start;
     // beyond the cap new hosts still count, without dedup (documented as "at least")
-    if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(dstKey);
+    if (s.seen.size < this.settings.scanMaxTargets ? !s.seen.add(dstKey) : s.seen.has(dstKey)) return s.start;
     if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), proto, dport, dst, time);
     return s.start;
   }
@@ -175,7 +203,10 @@ export class ScanHosts {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
-    if (s.failed) for (const h of s.failed) if (s.seen.size < this.settings.scanMaxTargets) s.seen.add(h);
+    if (s.failed) {
+      const seen = s.seen, max = this.settings.scanMaxTargets;
+      s.failed.forEach((h) => { if (seen.size < max) seen.add(h); });
+    }
     s.key = this.raise(start, rule, s.seen.size - s.named, sub, proto, dport, dst, time);
   }
 
@@ -211,13 +242,16 @@ export class ScanHosts {
       this.bySrc.delete(k);
       const idle = now - s.last > win;
       if (looked === 0 && firstK === undefined) {
-        if (idle) continue;
+        if (idle) {
+          this.recycle(s);
+          continue;
+        }
         if (this.bySrc.size + 1 < cap) { this.bySrc.set(k, s); return; }
       }
-      if (!s.key || idle) { this.evicted++; break; }
+      if (!s.key || idle) { this.evicted++; this.recycle(s); break; }
       looked++;
       if (firstK === undefined) { firstK = k; firstS = s; } else this.bySrc.set(k, s);
-      if (looked >= limit) { firstK = undefined; this.evicted++; break; }
+      if (looked >= limit) { this.recycle(firstS!); firstK = undefined; this.evicted++; break; }
     }
     if (firstK !== undefined) this.bySrc.set(firstK, firstS!);
   }

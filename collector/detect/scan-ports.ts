@@ -13,42 +13,39 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { secs } from './scan-hosts.js';
+import { PairTable } from './scan-table.js';
 
 type PortSettings = Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanPortsFastThreshold'
   | 'scanPortsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
 
-interface PortScan {
-  last: number;
-  /** ports attempted since seenStart (once scanning: the ports counted); the first kept without a Set */
-  seenStart: number;
-  firstPort: number;
-  ports: Set<number> | null;
-  fastStart: number;
-  fastN: number;
-  /**
-   * ports with a failed attempt since failStart: the first kept without a Set (-1: none), the
-   * Set made at the second (most pairs of a host sweep fail once: no Set for each)
-   */
-  failedFirst: number;
-  failed: Set<number> | null;
-  failStart: number;
-  key: string;
-  start: number;
-  rule: string;
-  /** addrKey()s of the pair */
-  src: number | string;
-  dst: number | string;
-  // pairs in the order they were first seen (sweeps and eviction go oldest first)
-  prev: PortScan | null;
-  next: PortScan | null;
-}
+// A pair's fields sit together (one or two cache lines per pair, not one per field): times
+// in `times` (TS per slot), the rest in `ints` (IS per slot).
+const TS = 4, LAST = 0, SEEN_START = 1, FAST_START = 2, FAIL_START = 3;
+const IS = 4, FIRST_PORT = 0, FAILED_FIRST = 1, FAST_N = 2, FLAGS = 3;
+/** bits of FLAGS: the pair has a Set in `ports` / in `failed`; it is scanning (`keys` holds the anomaly's key); its rule */
+const PORTS = 1, FAILED = 2, SCANNING = 4, RULE_SHIFT = 3, RULE_MASK = 3 << RULE_SHIFT;
+const FAST = 1, SLOW = 2;
+const RULES = ['', 'scanPortsFastThreshold', 'scanPortsThreshold'];
 
+/**
+ * (source, target) pairs, flat: a slot of a PairTable each, its fields in typed arrays by
+ * slot (a host sweep creates and evicts a pair per flow: no object for each). Per pair:
+ *  - LAST: last flow or failed attempt (ms);
+ *  - ports attempted since SEEN_START (once scanning: the ports counted): the first in
+ *    FIRST_PORT (-1: none), a Set in `ports` from the second;
+ *  - fast rule: FAST_N new ports since FAST_START;
+ *  - slow rule: ports with a failed attempt since FAIL_START: the first in FAILED_FIRST (-1:
+ *    none), a Set in `failed` from the second (most pairs of a host sweep fail once);
+ *  - once scanning: the anomaly's key in `keys` ("" while not), its start in `start`, its rule.
+ */
 export class ScanPorts {
-  /** source -> target -> pair, by addrKey(): two integer look-ups, no key string per flow */
-  private readonly bySrc = new Map<number | string, Map<number | string, PortScan>>();
-  private head: PortScan | null = null;
-  private tail: PortScan | null = null;
-  private count = 0;
+  private readonly table: PairTable;
+  private times: Float64Array;
+  private ints: Int32Array;
+  private start: Float64Array;
+  private readonly keys: string[] = [];
+  private readonly ports = new Map<number, Set<number>>();
+  private readonly failedSets = new Map<number, Set<number>>();
   private readonly maxPairs: number;
   /** pairs forgotten at maxPairs */
   evicted = 0;
@@ -56,6 +53,12 @@ export class ScanPorts {
   /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
   constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
     this.maxPairs = Math.max(1, maxPairs);
+    this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256);
+    const n = this.table.size;
+    this.times = new Float64Array(TS * n);
+    this.ints = new Int32Array(IS * n);
+    this.start = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.keys.push('');
   }
 
   private nextSweep = -Infinity;
@@ -70,133 +73,160 @@ export class ScanPorts {
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
     _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey)?.get(dstKey);
-    if (!s) {
+    const s = this.table.find(srcKey, dstKey);
+    if (s < 0) {
       if (!attempt) return -1;
       this.add(srcKey, dstKey, time, dport);
       return -1;
     }
     this.expire(s, time);
-    if (time > s.last) s.last = time;
-    if (s.key) return this.countPort(s, dport, proto, dst, time, subject);
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if (time > times[t + LAST]) times[t + LAST] = time;
+    if ((ints[i + FLAGS] & SCANNING) !== 0) return this.countPort(s, dport, proto, dst, time, subject);
     if (!attempt) return -1;
-    if (time - s.seenStart > this.settings.scanPortsWindowMs) {
-      s.seenStart = time;
-      s.firstPort = dport;
-      s.ports = null;
-      s.fastStart = time;
-      s.fastN = 1;
+    if (time - times[t + SEEN_START] > this.settings.scanPortsWindowMs) {
+      times[t + SEEN_START] = time;
+      ints[i + FIRST_PORT] = dport;
+      this.dropPorts(s);
+      times[t + FAST_START] = time;
+      ints[i + FAST_N] = 1;
       return -1;
     }
     if (!this.remember(s, dport)) return -1;
-    if (time - s.fastStart > this.settings.scanPortsFastWindowMs) {
-      s.fastStart = time;
-      s.fastN = 0;
+    if (time - times[t + FAST_START] > this.settings.scanPortsFastWindowMs) {
+      times[t + FAST_START] = time;
+      ints[i + FAST_N] = 0;
     }
-    if (++s.fastN < this.settings.scanPortsFastThreshold) return -1;
-    this.startScan(s, s.fastStart, 'scanPortsFastThreshold', subject(), dst, proto, time);
-    return s.start;
+    if (++ints[i + FAST_N] < this.settings.scanPortsFastThreshold) return -1;
+    this.startScan(s, times[t + FAST_START], FAST, subject(), dst, proto, time);
+    return this.start[s];
   }
 
   /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
     srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey)?.get(dstKey);
-    if (!s) s = this.add(srcKey, dstKey, time, dport);
+    let s = this.table.find(srcKey, dstKey);
+    if (s < 0) s = this.add(srcKey, dstKey, time, dport);
     else this.expire(s, seen);
-    if (seen > s.last) s.last = seen;
-    if (s.key) {
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if (seen > times[t + LAST]) times[t + LAST] = seen;
+    if ((ints[i + FLAGS] & SCANNING) !== 0) {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (failedCount(s) === 0 || time - s.failStart > this.settings.scanPortsWindowMs) {
-      clearFailed(s);
-      s.failStart = time;
+    if (this.failedCount(s) === 0 || time - times[t + FAIL_START] > this.settings.scanPortsWindowMs) {
+      this.clearFailed(s);
+      times[t + FAIL_START] = time;
     }
-    if (dport === s.failedFirst || s.failed?.has(dport)) return;
-    if (s.failedFirst < 0) s.failedFirst = dport;
-    else if (failedCount(s) < this.settings.scanMaxTargets) (s.failed ??= new Set<number>()).add(dport);
-    if (failedCount(s) < this.settings.scanPortsThreshold) return;
+    if (dport === ints[i + FAILED_FIRST]) return;
+    let failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (failed?.has(dport)) return;
+    if (ints[i + FAILED_FIRST] < 0) ints[i + FAILED_FIRST] = dport;
+    else if (this.failedCount(s) < this.settings.scanMaxTargets) {
+      if (!failed) {
+        failed = new Set<number>();
+        this.failedSets.set(s, failed);
+        ints[i + FLAGS] |= FAILED;
+      }
+      failed.add(dport);
+    }
+    if (this.failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
-    s.ports = null;
-    s.firstPort = -1;
-    this.startScan(s, s.failStart, 'scanPortsThreshold', subject(), dst, proto, seen);
+    this.dropPorts(s);
+    ints[i + FIRST_PORT] = -1;
+    this.startScan(s, times[t + FAIL_START], SLOW, subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
-    const s = this.bySrc.get(addrKey(src))?.get(addrKey(dst));
-    return s && s.key && time - s.last <= this.settings.scanPortsWindowMs ? s.start : -1;
+    const s = this.table.find(addrKey(src), addrKey(dst));
+    return s >= 0 && (this.ints[IS * s + FLAGS] & SCANNING) !== 0 && time - this.times[TS * s + LAST] <= this.settings.scanPortsWindowMs ? this.start[s] : -1;
   }
 
   tick(now: number): void {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanPortsWindowMs / 2;
     const win = this.settings.scanPortsWindowMs;
-    for (let s = this.head; s !== null; ) {
-      const next = s.next;
-      if (now - s.last > win) this.remove(s);
+    for (let s = this.table.head; s >= 0; ) {
+      const next = this.table.next(s);
+      if (now - this.times[TS * s + LAST] > win) this.remove(s);
       s = next;
     }
   }
 
   get tracked(): number {
-    return this.count;
+    return this.table.count;
   }
 
   /** true when dport is new to the pair (and now remembered). */
-  private remember(s: PortScan, dport: number): boolean {
-    if (dport === s.firstPort) return false;
-    if (s.firstPort < 0) {
-      s.firstPort = dport;
+  private remember(s: number, dport: number): boolean {
+    const ints = this.ints, i = IS * s, first = ints[i + FIRST_PORT];
+    if (dport === first) return false;
+    if (first < 0) {
+      ints[i + FIRST_PORT] = dport;
       return true;
     }
-    if (!s.ports) {
+    let ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    if (!ports) {
       // not new Set([first]): the constructor walks its argument through the iterator protocol
-      s.ports = new Set<number>();
-      s.ports.add(s.firstPort);
+      ports = new Set<number>();
+      ports.add(first);
+      this.ports.set(s, ports);
+      ints[i + FLAGS] |= PORTS;
     }
-    if (s.ports.has(dport)) return false;
-    if (s.ports.size < this.settings.scanMaxTargets) s.ports.add(dport);
+    if (ports.has(dport)) return false;
+    if (ports.size < this.settings.scanMaxTargets) ports.add(dport);
     return true;
   }
 
-  private expire(s: PortScan, time: number): void {
-    if (s.key === '' || time - s.last <= this.settings.scanPortsWindowMs) return;
-    s.key = '';
-    s.seenStart = time;
-    s.ports = null;
-    s.firstPort = -1;
-    s.fastStart = time;
-    s.fastN = 0;
-    clearFailed(s);
+  private expire(s: number, time: number): void {
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    if ((ints[i + FLAGS] & SCANNING) === 0 || time - times[t + LAST] <= this.settings.scanPortsWindowMs) return;
+    this.setKey(s, '');
+    times[t + SEEN_START] = time;
+    this.dropPorts(s);
+    ints[i + FIRST_PORT] = -1;
+    times[t + FAST_START] = time;
+    ints[i + FAST_N] = 0;
+    this.clearFailed(s);
   }
 
-  private countPort(s: PortScan, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
-    if (!this.remember(s, dport)) return s.start;
-    if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), dst, proto, time);
-    return s.start;
+  private countPort(s: number, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
+    if (!this.remember(s, dport)) return this.start[s];
+    if (!this.reporter.bump(this.keys[s], 1, time)) {
+      this.setKey(s, this.raise(time, (this.ints[IS * s + FLAGS] & RULE_MASK) >> RULE_SHIFT, 1, subject(), dst, proto, time));
+    }
+    return this.start[s];
   }
 
   /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
-  private startScan(s: PortScan, start: number, rule: string, sub: Subject, dst: string, proto: Proto, time: number): void {
+  private startScan(s: number, start: number, rule: number, sub: Subject, dst: string, proto: Proto, time: number): void {
     this.raisedNow = true;
-    s.start = start;
-    s.rule = rule;
-    if (s.failedFirst >= 0) this.remember(s, s.failedFirst);
-    if (s.failed) for (const p of s.failed) this.remember(s, p);
-    const count = s.ports ? s.ports.size : s.firstPort >= 0 ? 1 : 0;
-    s.key = this.raise(start, rule, count, sub, dst, proto, time);
+    const ints = this.ints, i = IS * s;
+    this.start[s] = start;
+    ints[i + FLAGS] = (ints[i + FLAGS] & ~RULE_MASK) | (rule << RULE_SHIFT);
+    if (ints[i + FAILED_FIRST] >= 0) this.remember(s, ints[i + FAILED_FIRST]);
+    const failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (failed) for (const p of failed) this.remember(s, p);
+    const ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    const count = ports ? ports.size : ints[i + FIRST_PORT] >= 0 ? 1 : 0;
+    this.setKey(s, this.raise(start, rule, count, sub, dst, proto, time));
   }
 
-  private raise(start: number, rule: string, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
+  /** The anomaly's key; "" (not scanning) clears SCANNING with it. */
+  private setKey(s: number, key: string): void {
+    this.keys[s] = key;
+    if (key) this.ints[IS * s + FLAGS] |= SCANNING; else this.ints[IS * s + FLAGS] &= ~SCANNING;
+  }
+
+  private raise(start: number, rule: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
     const st = this.settings;
-    const message = rule === 'scanPortsFastThreshold'
+    const message = rule === FAST
       ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${dst} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
       : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${dst} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
     return this.reporter.report({
       kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
-      peer: dst, peerName: '', peerPort: 0, proto, count, rule, message,
+      peer: dst, peerName: '', peerPort: 0, proto, count, rule: RULES[rule], message,
     });
   }
 
@@ -207,71 +237,82 @@ export class ScanPorts {
    * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
-    const win = this.settings.scanPortsWindowMs;
-    while (this.head !== null && now - this.head.last > win) this.remove(this.head);
-    if (this.count < this.maxPairs || this.head === null) return;
-    const first = this.head;
-    const limit = Math.min(8, this.count);
-    for (let looked = 0; this.head !== null; looked++) {
-      const s = this.head;
-      if (!s.key || now - s.last > win) {
+    const win = this.settings.scanPortsWindowMs, t = this.table, times = this.times;
+    while (t.head >= 0 && now - times[TS * t.head + LAST] > win) this.remove(t.head);
+    if (t.count < this.maxPairs || t.head < 0) return;
+    const first = t.head;
+    const limit = Math.min(8, t.count);
+    for (let looked = 0; t.head >= 0; looked++) {
+      const s = t.head;
+      if ((this.ints[IS * s + FLAGS] & SCANNING) === 0 || now - times[TS * s + LAST] > win) {
         this.remove(s);
         this.evicted++;
         return;
       }
       if (looked + 1 >= limit) break;
-      this.unlinkPair(s);
-      this.appendPair(s);
+      t.moveToBack(s);
     }
     this.remove(first);
     this.evicted++;
   }
 
-  private unlinkPair(s: PortScan): void {
-    if (s.prev) s.prev.next = s.next; else this.head = s.next;
-    if (s.next) s.next.prev = s.prev; else this.tail = s.prev;
-    s.prev = s.next = null;
-  }
-
-  private appendPair(s: PortScan): void {
-    s.prev = this.tail;
-    if (this.tail) this.tail.next = s; else this.head = s;
-    this.tail = s;
-  }
-
-  private add(src: number | string, dst: number | string, time: number, dport: number): PortScan {
-    if (this.count >= this.maxPairs) this.makeRoom(time);
-    const s: PortScan = {
-      last: time, seenStart: time, firstPort: dport, ports: null, fastStart: time, fastN: 1, failedFirst: -1, failed: null, failStart: time,
-      key: '', start: time, rule: '', src, dst, prev: null, next: null,
-    };
-    let targets = this.bySrc.get(src);
-    if (!targets) {
-      targets = new Map();
-      this.bySrc.set(src, targets);
-    }
-    targets.set(dst, s);
-    this.appendPair(s);
-    this.count++;
+  private add(src: number | string, dst: number | string, time: number, dport: number): number {
+    if (this.table.count >= this.maxPairs) this.makeRoom(time);
+    const s = this.table.insert(src, dst);
+    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
+    times[t + LAST] = time;
+    times[t + SEEN_START] = time;
+    times[t + FAST_START] = time;
+    times[t + FAIL_START] = time;
+    ints[i + FIRST_PORT] = dport;
+    ints[i + FAILED_FIRST] = -1;
+    ints[i + FAST_N] = 1;
+    ints[i + FLAGS] = 0;
+    this.start[s] = time;
     return s;
   }
 
-  private remove(s: PortScan): void {
-    const targets = this.bySrc.get(s.src)!;
-    targets.delete(s.dst);
-    if (targets.size === 0) this.bySrc.delete(s.src);
-    this.unlinkPair(s);
-    this.count--;
+  private remove(s: number): void {
+    this.table.remove(s);
+    if (this.ints[IS * s + FLAGS] === 0) return;
+    this.keys[s] = '';
+    this.dropPorts(s);
+    this.clearFailed(s);
+    this.ints[IS * s + FLAGS] = 0;
   }
-}
 
-function failedCount(s: PortScan): number {
-  return (s.failedFirst >= 0 ? 1 : 0) + (s.failed ? s.failed.size : 0);
-}
+  private dropPorts(s: number): void {
+    if ((this.ints[IS * s + FLAGS] & PORTS) === 0) return;
+    this.ports.delete(s);
+    this.ints[IS * s + FLAGS] &= ~PORTS;
+  }
 
-function clearFailed(s: PortScan): void {
-  s.failedFirst = -1;
-  s.failed?.clear();
+  private failedCount(s: number): number {
+    const i = IS * s;
+    return (this.ints[i + FAILED_FIRST] >= 0 ? 1 : 0) + ((this.ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
+  }
+
+  private clearFailed(s: number): void {
+    const i = IS * s;
+    this.ints[i + FAILED_FIRST] = -1;
+    // an empty Set counts as none: it goes
+    if ((this.ints[i + FLAGS] & FAILED) !== 0) {
+      this.failedSets.delete(s);
+      this.ints[i + FLAGS] &= ~FAILED;
+    }
+  }
+
+  /** The table doubled its slots: the fields follow. */
+  private grow(n: number): void {
+    const times = new Float64Array(TS * n), ints = new Int32Array(IS * n), start = new Float64Array(n);
+    times.set(this.times);
+    ints.set(this.ints);
+    start.set(this.start);
+    this.times = times;
+    this.ints = ints;
+    this.start = start;
+    for (let i = this.keys.length; i < n; i++) this.keys.push('');
+  }
 }
 
 export const scanPortsDetector: DetectorDef = scanDetector({

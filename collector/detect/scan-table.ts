@@ -1,0 +1,385 @@
+// Flat state for the scan detectors. Under churn (a botnet member sweeping a million hosts)
+// they see one new (source, target) pair per flow: an object, a Set entry or a Map entry per
+// pair lives long enough to be promoted and dies in old space. Here pairs and hosts are
+// slots of typed arrays found through an open-addressing index: nothing is allocated per new
+// pair or host but the occasional doubling. Keys are addrKey() values: an IPv4 address is a
+// signed int32 kept in place; any other text (IPv6) is a string kept beside it.
+
+/** A string key's hash (FNV-1a over its UTF-16 units). */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+function hashKey(k: number | string): number {
+  return typeof k === 'number' ? k | 0 : hashString(k);
+}
+
+/**
+ * Per process: the hosts are the scanner's choice, and a fixed hash would let it pick
+ * addresses that all land in one run of an index (every add a walk of it).
+ */
+const SEED = (Math.random() * 0x100000000) | 0;
+
+/** murmur3's finaliser over the seeded key: neighbouring addresses spread over the index. */
+function mix(h: number): number {
+  h ^= SEED;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 8;
+  while (p < n) p *= 2;
+  return p;
+}
+
+const SET_START = 8;
+
+/**
+ * A set of addrKey()s, unordered, for a scanner's hosts (a million of them in a sweep): the
+ * numbers in place in an open-addressing Int32Array (linear probing, at most 3/4 full,
+ * doubled when needed; 0 marks an empty entry, so the key 0 is a flag beside it), so a host
+ * costs 4 to 8 bytes and adding one allocates nothing; strings (IPv6) in a Set beside it.
+ */
+export class HostSet {
+  private table = new Int32Array(SET_START * 2);
+  /** number keys in the table */
+  private n = 0;
+  private zero = false;
+  private strs: Set<string> | null = null;
+
+  get size(): number {
+    return this.n + (this.zero ? 1 : 0) + (this.strs === null ? 0 : this.strs.size);
+  }
+
+  has(k: number | string): boolean {
+    if (typeof k !== 'number') return this.strs !== null && this.strs.has(k);
+    if (k === 0) return this.zero;
+    const table = this.table, mask = table.length - 1;
+    for (let i = mix(k) & mask; ; i = (i + 1) & mask) {
+      const x = table[i];
+      if (x === k) return true;
+      if (x === 0) return false;
+    }
+  }
+
+  /** Adds k; false when it was there already. */
+  add(k: number | string): boolean {
+    if (typeof k !== 'number') {
+      if (this.strs === null) this.strs = new Set();
+      else if (this.strs.has(k)) return false;
+      this.strs.add(k);
+      return true;
+    }
+    if (k === 0) {
+      if (this.zero) return false;
+      return (this.zero = true);
+    }
+    let table = this.table, mask = table.length - 1;
+    let i = mix(k) & mask;
+    for (; ; i = (i + 1) & mask) {
+      const x = table[i];
+      if (x === k) return false;
+      if (x === 0) break;
+    }
+    if (4 * (this.n + 1) > 3 * table.length) {
+      table = this.rehash(table.length * 2);
+      mask = table.length - 1;
+      for (i = mix(k) & mask; table[i] !== 0; i = (i + 1) & mask);
+    }
+    table[i] = k;
+    this.n++;
+    return true;
+  }
+
+  clear(): void {
+    // a big table goes (as Set.clear() frees its storage): a window's sweep of a million hosts is not kept for the next
+    if (this.table.length > SET_START * 16) this.table = new Int32Array(SET_START * 2);
+    else if (this.n > 0) this.table.fill(0);
+    this.n = 0;
+    this.zero = false;
+    this.strs = null;
+  }
+
+  private rehash(size: number) {
+    const old = this.table, table = new Int32Array(size), mask = size - 1;
+    for (let j = 0; j < old.length; j++) {
+      const k = old[j];
+      if (k === 0) continue;
+      let i = mix(k) & mask;
+      while (table[i] !== 0) i = (i + 1) & mask;
+      table[i] = k;
+    }
+    return (this.table = table);
+  }
+}
+
+/**
+ * A set of addrKey()s that iterates in insertion order like a Set (the hosts that failed,
+ * merged into a scan's hosts up to scanMaxTargets: which ones are kept depends on the order). Numbers live in an Int32Array in insertion order; an
+ * index (linear probing, at most half full, doubled when needed) holds each one's key beside
+ * its position, so a look-up reads one place; strings live in a Map beside them. No
+ * deletion: the scan rules only add and clear.
+ */
+export class KeySet {
+  /** [key, position + 1] per entry; position 0: empty */
+  private index = new Int32Array(SET_START * 4);
+  /** keys by position (a string's position holds 0) */
+  private keys = new Int32Array(SET_START);
+  private n = 0;
+  /** string keys -> position; positions rise in the Map's order (used to merge in iteration) */
+  private strs: Map<string, number> | null = null;
+
+  get size(): number {
+    return this.n;
+  }
+
+  has(k: number | string): boolean {
+    if (typeof k !== 'number') return this.strs !== null && this.strs.has(k);
+    const index = this.index, mask = (index.length >> 1) - 1;
+    for (let i = mix(k) & mask; ; i = (i + 1) & mask) {
+      if (index[2 * i + 1] === 0) return false;
+      if (index[2 * i] === k) return true;
+    }
+  }
+
+  /** Adds k; false when it was there already. */
+  add(k: number | string): boolean {
+    if (typeof k !== 'number') {
+      if (this.strs === null) this.strs = new Map();
+      else if (this.strs.has(k)) return false;
+      this.push(0);
+      this.strs.set(k, this.n - 1);
+      return true;
+    }
+    const index = this.index, entries = index.length >> 1, mask = entries - 1;
+    let i = mix(k) & mask;
+    for (; index[2 * i + 1] !== 0; i = (i + 1) & mask) if (index[2 * i] === k) return false;
+    this.push(k);
+    if (this.n * 2 > entries) {
+      this.rehash(entries * 2);
+      return true;
+    }
+    index[2 * i] = k;
+    index[2 * i + 1] = this.n;
+    return true;
+  }
+
+  clear(): void {
+    // a big table goes (as Set.clear() frees its storage): a window's sweep of a million hosts is not kept for the next
+    if (this.keys.length > SET_START * 8) {
+      this.index = new Int32Array(SET_START * 4);
+      this.keys = new Int32Array(SET_START);
+    } else if (this.n > 0) this.index.fill(0);
+    this.n = 0;
+    this.strs = null;
+  }
+
+  /** Each key in insertion order. */
+  forEach(fn: (k: number | string) => void): void {
+    const n = this.n, keys = this.keys;
+    const it = this.strs?.entries();
+    let s = it?.next();
+    for (let p = 0; p < n; p++) {
+      if (s && !s.done && s.value[1] === p) {
+        fn(s.value[0]);
+        s = it!.next();
+      } else fn(keys[p]);
+    }
+  }
+
+  private push(k: number): void {
+    if (this.n === this.keys.length) {
+      const keys = new Int32Array(this.keys.length * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.keys[this.n++] = k;
+  }
+
+  /** A new index of `entries` entries over every number key (string positions skipped). */
+  private rehash(entries: number): void {
+    const index = new Int32Array(entries * 2), mask = entries - 1, keys = this.keys;
+    const it = this.strs?.values();
+    let s = it?.next();
+    for (let p = 0; p < this.n; p++) {
+      if (s && !s.done && s.value === p) {
+        s = it!.next();
+        continue;
+      }
+      let i = mix(keys[p]) & mask;
+      while (index[2 * i + 1] !== 0) i = (i + 1) & mask;
+      index[2 * i] = keys[p];
+      index[2 * i + 1] = p + 1;
+    }
+    this.index = index;
+  }
+}
+
+const SRC_STR = 1, DST_STR = 2;
+/** a slot's record in `rec`: its keys (numbers in place), SRC_STR/DST_STR, its hash */
+const REC = 4, R_SRC = 0, R_DST = 1, R_STR = 2, R_HASH = 3;
+
+/**
+ * (source, target) pairs as slots 0..capacity-1, at most maxSlots: found by key through an
+ * open-addressing index (linear probing, at most half full; deletion by backward shift, so no
+ * tombstones pile up under churn), linked in the order they were first seen (sweeps and
+ * eviction go oldest first), freed slots reused. The index holds each pair's hash beside its
+ * slot and a slot's keys sit together, so a look-up or a removal reads few cache lines. The
+ * caller keeps its per-pair fields in arrays by slot, resized in `onGrow` (capacity doubles up
+ * to maxSlots as pairs arrive).
+ */
+export class PairTable {
+  private capacity: number;
+  /** [slot + 1, hash] per entry; slot + 1 = 0: empty */
+  private index: Int32Array;
+  private rec: Int32Array;
+  /** a text key of a slot (IPv6), when its R_STR says so */
+  private srcStr: (string | null)[] = [];
+  private dstStr: (string | null)[] = [];
+  /** [previous, next] slot in first-seen order, -1: none */
+  private links: Int32Array;
+  /** free slots below `used` (a stack); slots from `used` up were never taken */
+  private free: Int32Array;
+  private freeTop = 0;
+  private used = 0;
+  head = -1;
+  tail = -1;
+  count = 0;
+
+  constructor(readonly maxSlots: number, private readonly onGrow: (capacity: number) => void = () => {}, start = 1024) {
+    this.capacity = Math.max(1, Math.min(maxSlots, start));
+    this.index = new Int32Array(2 * pow2AtLeast(this.capacity * 2));
+    this.rec = new Int32Array(REC * this.capacity);
+    this.links = new Int32Array(2 * this.capacity);
+    this.free = new Int32Array(this.capacity);
+    for (let i = 0; i < this.capacity; i++) {
+      this.srcStr.push(null);
+      this.dstStr.push(null);
+    }
+  }
+
+  get size(): number {
+    return this.capacity;
+  }
+
+  /** The pair's slot, or -1. */
+  find(src: number | string, dst: number | string): number {
+    const h = pairHash(src, dst), index = this.index, mask = (index.length >> 1) - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const p = index[2 * i];
+      if (p === 0) return -1;
+      if (index[2 * i + 1] === h && this.is(p - 1, src, dst)) return p - 1;
+    }
+  }
+
+  /** A slot for a pair not in the table, at the back of the order. The caller keeps count < maxSlots. */
+  insert(src: number | string, dst: number | string): number {
+    if (this.count >= this.maxSlots) throw new Error('PairTable full');
+    if (this.freeTop === 0 && this.used === this.capacity) this.grow();
+    const slot = this.freeTop > 0 ? this.free[--this.freeTop] : this.used++;
+    const h = pairHash(src, dst), rec = this.rec, r = REC * slot;
+    let f = 0;
+    if (typeof src === 'number') rec[r + R_SRC] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
+    if (typeof dst === 'number') rec[r + R_DST] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
+    rec[r + R_STR] = f;
+    rec[r + R_HASH] = h;
+    this.place(this.index, slot, h);
+    this.append(slot);
+    this.count++;
+    return slot;
+  }
+
+  remove(slot: number): void {
+    const index = this.index, mask = (index.length >> 1) - 1;
+    let i = this.rec[REC * slot + R_HASH] & mask;
+    while (index[2 * i] !== slot + 1) i = (i + 1) & mask;
+    // backward shift: pull each following entry of the run back if the hole lies on its probe path
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const p = index[2 * j];
+      if (p === 0) break;
+      const home = index[2 * j + 1] & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        index[2 * i] = p;
+        index[2 * i + 1] = index[2 * j + 1];
+        i = j;
+      }
+    }
+    index[2 * i] = 0;
+    this.unlink(slot);
+    if (this.rec[REC * slot + R_STR] !== 0) {
+      this.srcStr[slot] = null;
+      this.dstStr[slot] = null;
+      this.rec[REC * slot + R_STR] = 0;
+    }
+    this.free[this.freeTop++] = slot;
+    this.count--;
+  }
+
+  next(slot: number): number {
+    return this.links[2 * slot + 1];
+  }
+
+  /** The pair goes to the back of the order (as if first seen now). */
+  moveToBack(slot: number): void {
+    if (slot === this.tail) return;
+    this.unlink(slot);
+    this.append(slot);
+  }
+
+  private append(slot: number): void {
+    const links = this.links;
+    links[2 * slot] = this.tail;
+    links[2 * slot + 1] = -1;
+    if (this.tail >= 0) links[2 * this.tail + 1] = slot; else this.head = slot;
+    this.tail = slot;
+  }
+
+  private unlink(slot: number): void {
+    const links = this.links, p = links[2 * slot], n = links[2 * slot + 1];
+    if (p >= 0) links[2 * p + 1] = n; else this.head = n;
+    if (n >= 0) links[2 * n] = p; else this.tail = p;
+  }
+
+  private place(index: Int32Array, slot: number, h: number): void {
+    const mask = (index.length >> 1) - 1;
+    let i = h & mask;
+    while (index[2 * i] !== 0) i = (i + 1) & mask;
+    index[2 * i] = slot + 1;
+    index[2 * i + 1] = h;
+  }
+
+  private is(slot: number, src: number | string, dst: number | string): boolean {
+    const rec = this.rec, r = REC * slot, f = rec[r + R_STR];
+    if (typeof src === 'number' ? (f & SRC_STR) !== 0 || rec[r + R_SRC] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
+    return typeof dst === 'number' ? (f & DST_STR) === 0 && rec[r + R_DST] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.maxSlots, this.capacity * 2);
+    const wider = (a: Int32Array, per: number): Int32Array => {
+      const b = new Int32Array(per * cap);
+      b.set(a);
+      return b;
+    };
+    this.rec = wider(this.rec, REC);
+    this.links = wider(this.links, 2);
+    this.free = wider(this.free, 1);
+    for (let i = this.capacity; i < cap; i++) {
+      this.srcStr.push(null);
+      this.dstStr.push(null);
+    }
+    this.capacity = cap;
+    const index = new Int32Array(2 * pow2AtLeast(cap * 2));
+    for (let s = this.head; s >= 0; s = this.links[2 * s + 1]) this.place(index, s, this.rec[REC * s + R_HASH]);
+    this.index = index;
+    this.onGrow(cap);
+  }
+}
+
+function pairHash(src: number | string, dst: number | string): number {
+  return mix(Math.imul(hashKey(src), 0x9e3779b1) ^ hashKey(dst));
+}
