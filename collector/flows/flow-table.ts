@@ -27,7 +27,7 @@ export interface FlowTableOptions {
   activeTimeoutMs?: number;
   /**
    * live flows at most; the least recently seen is evicted (emitted as final) to make room and
-   * counted (stats().evicted). Default 1 048 576: a flow costs about 170 bytes of typed arrays,
+   * counted (stats().evicted). Default 1 048 576: a slot costs FLOW_SLOT_BYTES (104) of typed arrays,
    * touched only once its slot is first used, so the default reserves address space, not memory.
    */
   maxFlows?: number;
@@ -180,6 +180,8 @@ export class FlowTable {
    */
   private readonly lived = new Map<number, Rebased>();
   private readonly w6 = new Uint16Array(8);
+  /** portOf()'s other end */
+  private lastPort = 0;
 
   private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
   private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
@@ -544,9 +546,10 @@ export class FlowTable {
     this.append(slot, c);
     // the initiator's MAC first; -1 (no link layer) as a bit of W_FIRST
     const sm = rev ? p.dstMac : p.srcMac, dm = rev ? p.srcMac : p.dstMac;
-    key[w + W_SMAC] = sm < 0 ? 0 : sm % 4294967296;
-    key[w + W_DMAC] = dm < 0 ? 0 : dm % 4294967296;
-    key[w + W_MACHI] = (sm < 0 ? 0 : Math.floor(sm / 4294967296) << 16) | (dm < 0 ? 0 : Math.floor(dm / 4294967296));
+    // (a 48-bit MAC: >>> 0 keeps its low 32 bits, | 0 of it over 2^32 its high 16, without a float modulo)
+    key[w + W_SMAC] = sm < 0 ? 0 : sm >>> 0;
+    key[w + W_DMAC] = dm < 0 ? 0 : dm >>> 0;
+    key[w + W_MACHI] = (sm < 0 ? 0 : ((sm / 4294967296) | 0) << 16) | (dm < 0 ? 0 : (dm / 4294967296) | 0);
     n[w + W_FBYTES] = p.ipLen;
     // ICMP: type and code of the first packet as NetFlow carries them (v5 dstport, IPFIX
     // icmpTypeCode), so a policy can name ICMP types; the key stays port-less, so an echo
@@ -623,10 +626,11 @@ export class FlowTable {
 
   private startAt(slot: number): FlowStart {
     const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    const dport = this.portOf(slot, 1);
     return {
       id: this.f[slot * RW + R_ID], time: l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto: protoName(this.protoOf(slot)),
-      src: this.addrText(slot, 0), sport: this.portOf(slot, 0), dst: this.addrText(slot, 1), dport: this.portOf(slot, 1),
-      srcMac: this.macText(this.macOf(slot, 0)), dstMac: this.macText(this.macOf(slot, 1)), vlan: this.key[w + W_VPF] >>> 16,
+      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
+      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
       tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
       sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3],
     };
@@ -638,43 +642,49 @@ export class FlowTable {
 
   /**
    * The initiator's (end 0) or responder's (end 1) port, from the key; an ICMP flow's key has
-   * none: its "destination port" is the first packet's type and code.
+   * none: its "destination port" is the first packet's type and code. The other end's port is
+   * left in lastPort, so a record or start reads the key once for both.
    */
   private portOf(slot: number, end: number): number {
     const w = slot * IW, proto = this.protoOf(slot);
-    if (proto === 1 || proto === 58) return end === 0 ? 0 : this.n[w + W_FIRST] & 0xffff;
+    if (proto === 1 || proto === 58) {
+      const tc = this.n[w + W_FIRST] & 0xffff;
+      this.lastPort = end === 0 ? tc : 0;
+      return end === 0 ? 0 : tc;
+    }
     const side = ((this.n[w + W_STATE] >> S_INIT) & 1) ^ end, ports = this.key[w + W_PORTS];
+    this.lastPort = side === 0 ? ports & 0xffff : ports >>> 16;
     return side === 0 ? ports >>> 16 : ports & 0xffff;
-  }
-
-  /** The initiator's (end 0) or responder's (end 1) MAC as a 48-bit number, -1 when the frame had none. */
-  private macOf(slot: number, end: number): number {
-    const w = slot * IW, key = this.key;
-    if ((this.n[w + W_FIRST] & 1 << (27 + end)) !== 0) return -1;
-    const hi = end === 0 ? key[w + W_MACHI] >>> 16 : key[w + W_MACHI] & 0xffff;
-    return hi * 4294967296 + key[w + (end === 0 ? W_SMAC : W_DMAC)];
   }
 
   /**
    * IPv4 text, cached: a segment's devices, resolvers and servers recur on flow after flow, and a
    * shared string costs neither the formatting nor a young-generation copy while the flow lives.
+   * a: the address as int32 (a uint32 of 2^31 or more would be a heap number across the call).
    */
   private ip4Text(a: number): string {
-    return this.ip4s.text(a);
+    return this.ip4s.textWords(0, a);
   }
 
   /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
   private addrText(slot: number, end: number): string {
     const b = slot * IW, side = ((this.n[b + W_STATE] >> S_INIT) & 1) ^ end, key = this.key;
-    if ((key[b + W_VPF] & 0xff) === 4) return this.ip4Text(key[b + W_A + side]);
+    if ((key[b + W_VPF] & 0xff) === 4) return this.ip4Text(key[b + W_A + side] | 0);
     const w = this.w6, v = this.v6, o = key[b + W_A] * V6W + side * 4;
     for (let i = 0; i < 4; i++) { w[i * 2] = v[o + i] >>> 16; w[i * 2 + 1] = v[o + i] & 0xffff; }
     return ip6WordsString(w);
   }
 
-  /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
-  private macText(mac: number): string {
-    return this.macs.text(mac);
+  /**
+   * The initiator's (end 0) or responder's (end 1) MAC as text, cached: a segment has few MACs
+   * (the gateway's is on nearly every flow). Handed over as two int32 halves, not a 48-bit double
+   * (a heap number wherever the call is not inlined); "" when the frame had none.
+   */
+  private macText(slot: number, end: number): string {
+    const w = slot * IW, key = this.key;
+    if ((this.n[w + W_FIRST] & 1 << (27 + end)) !== 0) return this.macs.text(-1);
+    const hi = end === 0 ? key[w + W_MACHI] >>> 16 : key[w + W_MACHI] & 0xffff;
+    return this.macs.textWords(hi, key[w + (end === 0 ? W_SMAC : W_DMAC)] | 0);
   }
 
   private evictOldest(): void {
@@ -722,7 +732,7 @@ export class FlowTable {
         if (proto !== undefined && this.protoOf(s) !== proto) continue;
         if (port !== undefined && this.portOf(s, 0) !== port && this.portOf(s, 1) !== port) continue;
         if (ips !== undefined && !ips.includes(this.addrText(s, 0)) && !ips.includes(this.addrText(s, 1))) continue;
-        if (macs !== undefined && !macs.includes(this.macText(this.macOf(s, 0))) && !macs.includes(this.macText(this.macOf(s, 1)))) continue;
+        if (macs !== undefined && !macs.includes(this.macText(s, 0)) && !macs.includes(this.macText(s, 1))) continue;
         out.push(this.recordAt(s, false));
       }
     }
@@ -735,11 +745,12 @@ export class FlowTable {
     // packets since the last interim record: the seq words less their values then, modulo 2^32
     const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
     const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
+    const dport = this.portOf(slot, 1);
     const rec: FlowRecord = {
       id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
-      src: this.addrText(slot, 0), sport: this.portOf(slot, 0), dst: this.addrText(slot, 1), dport: this.portOf(slot, 1),
+      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
       packets: p0 >>> 0, bytes: f[r + R_BYTES], packetsRev: p1 >>> 0, bytesRev: f[r + R_BYTES + 1],
-      srcMac: this.macText(this.macOf(slot, 0)), dstMac: this.macText(this.macOf(slot, 1)), vlan: this.key[w + W_VPF] >>> 16,
+      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
       tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
     };
     const name = this.names.size > 0 ? this.names.get(slot) : undefined;
@@ -911,6 +922,17 @@ class TextCache {
     this.texts[e] = s;
     return s;
   }
+
+  /** text(hi * 2^32 + (lo >>> 0)) in the same slot, from a key's high word and low word as int32 (no double crosses the call). */
+  textWords(hi: number, lo: number): string {
+    const e = Math.imul(lo ^ hi, 0x9e3779b1) >>> this.shift;
+    const key = hi * 4294967296 + (lo >>> 0);
+    if (this.keys[e] === key) return this.texts[e];
+    const s = this.format(key);
+    this.keys[e] = key;
+    this.texts[e] = s;
+    return s;
+  }
 }
 
 /**
@@ -931,20 +953,18 @@ export function flowHashHint(p: PacketInfo): number {
 /** A flow's first packet time and per-direction seq words when its last interim record was emitted. */
 interface Rebased { firstTs: number; base0: number; base1: number }
 
-/** hashAt() of an IPv4 key from its four words (addresses, ports, vlan/proto/family). */
+/** hashKey() of an IPv4 key from its four record words (addresses, ports, vlan/proto/family). */
 function hash4(a: number, b: number, ports: number, vpf: number): number {
   return finalHash(mix(mix(mix(mix(0x811c9dc5, a), b), ports), vpf));
 }
 
-/** murmur3-style mix of the key words: an IPv4 key's constant prefix words are left out. */
+/**
+ * murmur3-style mix of a full key (KL words): an IPv4 key's constant prefix words are left out.
+ * The table keeps an IPv6 flow's hash (W_B) and computes an IPv4 one again on removal and growth.
+ */
 function hashKey(k: Uint32Array): number {
-  return hashAt(k, 0);
-}
-
-/** hashKey() of the key stored at k[b] (the table keeps no hash: removal and growth recompute it). */
-function hashAt(k: Uint32Array, b: number): number {
-  let h = mix(mix(mix(mix(0x811c9dc5, k[b + 3]), k[b + 7]), k[b + 8]), k[b + 9]);
-  if ((k[b + 9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[b]), k[b + 1]), k[b + 2]), k[b + 4]), k[b + 5]), k[b + 6]);
+  let h = mix(mix(mix(mix(0x811c9dc5, k[3]), k[7]), k[8]), k[9]);
+  if ((k[9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[0]), k[1]), k[2]), k[4]), k[5]), k[6]);
   return finalHash(h);
 }
 
