@@ -92,3 +92,20 @@ t.test('IPv6 flows keep their address pairs while others come and go (pool entri
   t.equal(recs.length, 50);
   t.ok(recs.every((r, i) => r.src === 'fd00::10' && r.dst === canonicalIp(host(i)) && r.sport === 5000 + i && r.packets === 6 && r.packetsRev === 5), 'the long-lived flows too');
 });
+
+t.test('packet numbers (lastIndex) run on across interim records; each record counts its own packets', async (t) => {
+  const recs: FlowRecord[] = [];
+  const ft = new FlowTable({ activeTimeoutMs: 1000 }, { onRecord: (r) => recs.push(r) });
+  const p = new PacketInfo();
+  const c = { src: '192.168.50.4', dst: '52.1.1.1', sport: 40000, dport: 8883, proto: 17 };
+  const r = { src: '52.1.1.1', dst: '192.168.50.4', sport: 8883, dport: 40000, proto: 17 };
+  const idx: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    ft.add(fill(p, { ...(i % 3 === 2 ? r : c), len: 100, ts: T0 + i * 100 }));
+    idx.push(ft.lastIndex);
+  }
+  t.same(idx.slice(-3), [19, 20, 10], 'the 30th packet is the 10th reply, interim records notwithstanding');
+  ft.flush();
+  t.same(recs.map((x) => [x.packets, x.packetsRev]), [[7, 3], [7, 3], [6, 4]], 'per record: packets since the last one');
+  t.same(recs.map((x) => x.bytes + x.bytesRev), [1000, 1000, 1000]);
+});
