@@ -411,24 +411,29 @@ export class FlowTable {
 
   private find(h: number): number {
     const index = this.index, mask = this.mask, key = this.key, k = this.k;
-    const vpf = k[9], ports = k[8], v4 = (vpf & 0xff) === 4;
-    // IPv4: the addresses are W_A and W_B; IPv6: W_B is the hash, and the pool holds the addresses
-    const a = k[3], b = v4 ? k[7] : h >>> 0;
+    const vpf = k[9], ports = k[8], a = k[3];
+    if ((vpf & 0xff) === 4) {
+      const b = k[7];
+      for (let i = h & mask; ; i = (i + 1) & mask) {
+        const e = index[i];
+        if (e === 0) return NIL;
+        const w = (e - 1) * IW;
+        // The words that differ most first
+        if (key[w + W_VPF] === vpf && key[w + W_PORTS] === ports && key[w + W_B] === b && key[w + W_A] === a) return e - 1;
+      }
+    }
+    // IPv6: W_B is the hash, and the pool holds the addresses
+    const hb = h >>> 0, v = this.v6;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = index[i];
       if (e === 0) return NIL;
       const w = (e - 1) * IW;
-      // The words that differ most first
-      if (key[w + W_VPF] === vpf && key[w + W_PORTS] === ports && key[w + W_B] === b &&
-        (v4 ? key[w + W_A] === a : this.sameV6(key[w + W_A]))) return e - 1;
+      if (key[w + W_VPF] === vpf && key[w + W_PORTS] === ports && key[w + W_B] === hb) {
+        const o = key[w + W_A] * V6W;
+        if (v[o + 3] === a && v[o + 7] === k[7] && v[o] === k[0] && v[o + 1] === k[1] && v[o + 2] === k[2] &&
+          v[o + 4] === k[4] && v[o + 5] === k[5] && v[o + 6] === k[6]) return e - 1;
+      }
     }
-  }
-
-  /** The IPv6 pool entry holds the address pair of the key in k. */
-  private sameV6(entry: number): boolean {
-    const v = this.v6, k = this.k, o = entry * V6W;
-    return v[o + 3] === k[3] && v[o + 7] === k[7] && v[o] === k[0] && v[o + 1] === k[1] && v[o + 2] === k[2] &&
-      v[o + 4] === k[4] && v[o + 5] === k[5] && v[o + 6] === k[6];
   }
 
   /** hashKey() of the slot's key: computed again for an IPv4 key, kept in W_B for an IPv6 one. */
