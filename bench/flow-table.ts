@@ -1,8 +1,9 @@
 // Micro-bench of the flow table (and decode + flow table): 50k concurrent flows, synthetic traffic.
-// Build, then: node dist/bench/flow-table.js [packets] [flows]. Prints packets per CPU-second, and the
-// ratio to a naive Map-keyed table in the same run; not a test, asserts nothing.
+// Build, then: node dist/bench/flow-table.js [packets] [flows]. Prints packets per CPU-second, the
+// ratio to a naive Map-keyed table in the same run, and the typed-array bytes a table at the default
+// cap allocates (touched only as slots are used); not a test, asserts nothing.
 
-import { FlowTable } from '../collector/flows/flow-table.js';
+import { FlowTable, FLOW_SLOT_BYTES, flowTableBytes, DEFAULT_MAX_FLOWS } from '../collector/flows/flow-table.js';
 import { PacketInfo, L3, LINKTYPE_ETHERNET, TCP_ACK } from '../collector/decode/packet.js';
 import { decodeFrame } from '../collector/decode/frame.js';
 
@@ -20,8 +21,11 @@ function rng(seed: number): () => number {
   return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s; };
 }
 
+let allocated = 0;
+
 function tableOnly(): number {
   let records = 0;
+  const ab0 = process.memoryUsage().arrayBuffers;
   const ft = new FlowTable({}, { onStart() {}, onRecord() { records++; } });
   const src = new Uint32Array(FLOWS), dst = new Uint32Array(FLOWS), sp = new Uint16Array(FLOWS);
   const r = rng(1);
@@ -41,6 +45,8 @@ function tableOnly(): number {
     ft.add(p);
   }
   const secs = (cpuMs() - t0) / 1000;
+  // allocated bytes: arrayBuffers counts them touched or not
+  allocated = process.memoryUsage().arrayBuffers - ab0;
   ft.flush();
   return N / secs;
 }
@@ -105,3 +111,5 @@ const alone = tableOnly();
 console.log(`naive Map table (peer), ${FLOWS} flows, ${N} packets: ${fmt(naive)}`);
 console.log(`flow table alone, ${FLOWS} flows, ${N} packets: ${fmt(alone)} (${(alone / naive).toFixed(2)}x the Map peer)`);
 console.log(`decode + flow table, ${FLOWS} flows, ${N} packets: ${fmt(decodeAndTable())}`);
+console.log(`typed arrays: ${FLOW_SLOT_BYTES} bytes a slot; ${(flowTableBytes(DEFAULT_MAX_FLOWS) / 1_000_000).toFixed(1)} bytes per live flow at a million (index included); ` +
+  `${(allocated / 1048576).toFixed(1)} MiB allocated by the table above (${DEFAULT_MAX_FLOWS} slots, index for ${FLOWS} flows)`);

@@ -27,7 +27,7 @@ export interface FlowTableOptions {
   activeTimeoutMs?: number;
   /**
    * live flows at most; the least recently seen is evicted (emitted as final) to make room and
-   * counted (stats().evicted). Default 1 048 576: a flow costs about 170 bytes of typed arrays,
+   * counted (stats().evicted). Default 1 048 576: a slot costs FLOW_SLOT_BYTES (104) of typed arrays,
    * touched only once its slot is first used, so the default reserves address space, not memory.
    */
   maxFlows?: number;
@@ -91,13 +91,38 @@ export const DEFAULT_MAX_FLOWS = 1 << 20;
 
 // Timeout classes; each has its own last-seen ordered list so the oldest of each is at its head.
 const C_TCP = 0, C_TCP_CLOSED = 1, C_UDP = 2, C_ICMP = 3, C_OTHER = 4, N_CLASSES = 5;
-const KL = 10; // key words: A addr (4), B addr (4), ports, vlan/proto/family
-// One 128-byte record per flow, in two cache lines: the first holds the key and the int32 state a
-// packet reads and writes, the second its doubles. A packet touches the index and these two lines
-// only (the last-seen list links, touched once per second per flow, live apart).
-const RW = 16, IW = 32, KW = 32;   // a record in doubles, in 32-bit words; key words start the record
-const I_CLS = 10, I_FIN = 11, I_FLAGS = 12, I_INIT = 13, I_SEQ = 14; // int32 words 10-15
-const R_ID = 8, R_START = 9, R_END = 10, R_PKTS = 11, R_BYTES = 13, R_LISTED = 15; // doubles 8-15
+const KL = 10; // a full key in words: A addr (4), B addr (4), ports, vlan/proto/family (closed-session memory)
+// One 96-byte record per flow (12 doubles, 24 words): the doubles a packet updates, then the key
+// and state words it reads and writes, then what only a flow's start and its records read. An
+// IPv4 key is four words (addresses, ports, vlan/proto/family) in the record; an IPv6 flow keeps
+// its address pair in a pool of its own (W_A = pool entry, W_B = the flow's hash) so an IPv4 flow
+// carries no 24 bytes of IPv6-mapped prefix. Ports, proto and VLAN are read back from the key.
+const RW = 12, IW = 24;          // a record in doubles, in 32-bit words
+const R_ID = 0, R_START = 1, R_END = 2, R_BYTES = 3, R_LISTED = 5; // doubles; bytes at R_BYTES + dir
+const W_A = 12, W_B = 13, W_PORTS = 14, W_VPF = 15; // key words; A's port in the high half of W_PORTS
+/** class (bits 0-2), FIN seen per direction (3-4), initiator's key side (5), TCP flags so far (8-15) */
+const W_STATE = 16;
+/** the packets each direction sent over the flow's life (W_SEQ + dir), int32: lastIndex, and packets less the base of the last interim record */
+const W_SEQ = 17;
+/** ICMP type/code (bits 0-15), first packet's TCP flags (16-23), FIRST_* (24-25), sure initiator (26), no src MAC (27), no dst MAC (28) */
+const W_FIRST = 19;
+const W_FBYTES = 20, W_SMAC = 21, W_DMAC = 22, W_MACHI = 23; // first packet's IP length; MACs' low words, high halves
+const S_CLS = 7, S_FIN = 3, S_INIT = 5, S_FLAGS = 8; // W_STATE: class mask, shifts
+const V6W = 8; // IPv6 pool entry: A addr (4), B addr (4)
+
+/**
+ * Bytes of typed arrays one flow-table slot costs, whether live or free: its record and its two
+ * last-seen list links (README "Limits"). The index adds 8 more per slot of a power-of-two cap
+ * (kept under half full, it grows to 2 entries per slot), IPv6 flows 32 more in their pool.
+ */
+export const FLOW_SLOT_BYTES = RW * 8 + 2 * 4;
+
+/** The typed-array bytes of a table of maxFlows slots when full: slots and the largest index (not the fixed small tables nor the IPv6 pool). */
+export function flowTableBytes(maxFlows: number): number {
+  let size = 16;
+  while (size < maxFlows * 2) size *= 2;
+  return maxFlows * FLOW_SLOT_BYTES + size * 4;
+}
 const FW = 10; // fragment key words: src (4), dst (4), proto/family, fragment id
 const DW = 6; // discovery key words: sender address (4), port, vlan/family
 const NIL = -1;
@@ -133,35 +158,33 @@ export class FlowTable {
   private mask: number;
   private readonly maxIndex: number;
 
-  // Hot per-flow numbers sit together in one record of RW doubles (two cache lines) so a packet
-  // touches few lines; key words and hash in another; cold fields (strings, ports) apart.
+  // Every per-flow number sits in one record of RW doubles (two cache lines at most), seen as
+  // doubles, int32 and uint32 words. Addresses are not kept as text: the key holds them
+  // (initiator on the side in W_STATE) and the MACs are numbers, so a million live flows to a
+  // million hosts hold no string each; the text is made when a record or start event is built.
   private readonly f: Float64Array;
   private readonly n: Int32Array;
   private readonly key: Uint32Array;
-  /** last-seen list links: prev, next per slot */
+  /** last-seen list links: prev, next per slot; a free slot's next is the free list's */
   private readonly links: Int32Array;
-  private readonly sure: Uint8Array;
-  private readonly proto: Uint8Array;
-  private readonly vlan: Uint16Array;
-  private readonly sport: Uint16Array;     // initiator's port
-  private readonly dport: Uint16Array;
-  // the first packet's facts, for startOf(): written once per flow, read only on demand
-  private readonly firstTs: Float64Array;
-  private readonly firstFlags: Uint8Array;
-  private readonly firstBytes: Int32Array;
-  private readonly firstKind: Uint8Array;
-  // Addresses are not kept as text: the key holds them (initiator on side I_INIT) and the MACs
-  // are numbers, so a million live flows to a million hosts hold no string each; the text is
-  // made when a record or start event is built, once or twice per flow.
-  private readonly srcMac: Float64Array;   // initiator's
-  private readonly dstMac: Float64Array;
+  /** IPv6 address pairs (V6W words each) of the live IPv6 flows; grows by doubling */
+  private v6: Uint32Array;
+  private v6Free = NIL;
+  private v6Fresh = 0;
   /** server names (TLS SNI, HTTP Host) of the few flows that have one, by slot */
   private readonly names = new Map<number, string>();
+  /**
+   * Flows that emitted an interim record, by slot: their first packet's time (the record's start
+   * moved on) and each direction's W_SEQ then, so packet counts per record stay exact without two
+   * more words per slot. Only flows older than the active timeout (30 min) are here.
+   */
+  private readonly lived = new Map<number, Rebased>();
   private readonly w6 = new Uint16Array(8);
+  /** portOf()'s other end */
+  private lastPort = 0;
 
   private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
   private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
-  private readonly freeNext: Int32Array;
   /** freed slots, last freed first */
   private freeHead = NIL;
   /** slots below this have been used; the ones above are free without being on the list */
@@ -223,20 +246,9 @@ export class FlowTable {
     this.f = new Float64Array(cap * RW);
     this.n = new Int32Array(this.f.buffer);
     this.key = new Uint32Array(this.f.buffer);
-    this.links = new Int32Array(cap * 2);
-    this.sure = new Uint8Array(cap);
-    this.proto = new Uint8Array(cap);
-    this.vlan = new Uint16Array(cap);
-    this.sport = new Uint16Array(cap);
-    this.dport = new Uint16Array(cap);
-    this.firstTs = new Float64Array(cap);
-    this.firstFlags = new Uint8Array(cap);
-    this.firstBytes = new Int32Array(cap);
-    this.firstKind = new Uint8Array(cap);
     // The typed arrays cost nothing until touched: pages of slots never used stay unmapped.
-    this.srcMac = new Float64Array(cap);
-    this.dstMac = new Float64Array(cap);
-    this.freeNext = new Int32Array(cap);
+    this.links = new Int32Array(cap * 2);
+    this.v6 = new Uint32Array(Math.min(cap, 64) * V6W);
     let fsize = 16;
     while (fsize < (opts.fragmentSlots ?? 4096)) fsize *= 2;
     this.fragKey = new Uint32Array(fsize * FW);
@@ -275,7 +287,7 @@ export class FlowTable {
       const slot = this.fragLookup(p, ts);
       if (slot !== NIL) {
         const side = this.sideOf(slot);
-        return this.count(slot, side === this.n[slot * IW + I_INIT] ? 0 : 1, p);
+        return this.count(slot, side === ((this.n[slot * IW + W_STATE] >> S_INIT) & 1) ? 0 : 1, p);
       }
     }
     const sport = p.hasL4 && p.proto !== 1 && p.proto !== 58 ? p.sport : 0;
@@ -284,11 +296,14 @@ export class FlowTable {
     const h = p.flowHash !== 0 ? p.flowHash : hashKey(this.k);
     let slot = this.find(h);
     const flags = p.proto === 6 && p.hasL4 ? p.tcpFlags : 0;
+    let st = 0;
     if (slot !== NIL) {
+      st = this.n[slot * IW + W_STATE];
+      const cls = st & S_CLS;
       // Checked here too so expiry is exact, not only at the 1 s advance() granularity.
-      const idle = ts - this.f[slot * RW + R_END] >= this.timeouts[this.n[slot * IW + I_CLS]];
+      const idle = ts - this.f[slot * RW + R_END] >= this.timeouts[cls];
       // A fresh SYN on a closed connection is a new connection reusing the ports.
-      const reopened = this.n[slot * IW + I_CLS] === C_TCP_CLOSED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+      const reopened = cls === C_TCP_CLOSED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
       if (idle || reopened) {
         if (idle) this.nExpired++;
         this.finish(slot, true);
@@ -296,10 +311,7 @@ export class FlowTable {
       }
     }
     if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags);
-    else {
-      const dir = side === this.n[slot * IW + I_INIT] ? 0 : 1;
-      this.count(slot, dir, p);
-    }
+    else this.count(slot, side === ((st >> S_INIT) & 1) ? 0 : 1, p);
     if (p.isFragment && p.fragOffset === 0) this.fragRemember(p, slot, ts);
     return this.f[slot * RW + R_ID];
   }
@@ -391,30 +403,83 @@ export class FlowTable {
 
   /** Which key side the packet's source address is on (for fragments, whose ports are unknown). */
   private sideOf(slot: number): number {
-    const base = slot * KW, key = this.key, sw = this.sw;
-    return key[base] === sw[0] && key[base + 1] === sw[1] && key[base + 2] === sw[2] && key[base + 3] === sw[3] ? 0 : 1;
+    const w = slot * IW, key = this.key, sw = this.sw;
+    if ((key[w + W_VPF] & 0xff) === 4) return key[w + W_A] === sw[3] ? 0 : 1;
+    const v = this.v6, o = key[w + W_A] * V6W;
+    return v[o] === sw[0] && v[o + 1] === sw[1] && v[o + 2] === sw[2] && v[o + 3] === sw[3] ? 0 : 1;
   }
 
   private find(h: number): number {
     const index = this.index, mask = this.mask, key = this.key, k = this.k;
+    const vpf = k[9], ports = k[8], a = k[3];
+    if ((vpf & 0xff) === 4) {
+      const b = k[7];
+      for (let i = h & mask; ; i = (i + 1) & mask) {
+        const e = index[i];
+        if (e === 0) return NIL;
+        const w = (e - 1) * IW;
+        // The words that differ most first
+        if (key[w + W_VPF] === vpf && key[w + W_PORTS] === ports && key[w + W_B] === b && key[w + W_A] === a) return e - 1;
+      }
+    }
+    // IPv6: W_B is the hash, and the pool holds the addresses
+    const hb = h >>> 0, v = this.v6;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = index[i];
       if (e === 0) return NIL;
-      const s = e - 1;
-      const base = s * KW;
-      // The words that differ most first; with the family (in word 9) equal to 4, words 0-2 and
-      // 4-6 are the IPv4-mapped prefix on both sides and need no compare.
-      if (key[base + 9] === k[9] && key[base + 8] === k[8] && key[base + 3] === k[3] && key[base + 7] === k[7] &&
-        ((k[9] & 0xff) === 4 || (key[base] === k[0] && key[base + 1] === k[1] && key[base + 2] === k[2] &&
-        key[base + 4] === k[4] && key[base + 5] === k[5] && key[base + 6] === k[6]))) return s;
+      const w = (e - 1) * IW;
+      if (key[w + W_VPF] === vpf && key[w + W_PORTS] === ports && key[w + W_B] === hb) {
+        const o = key[w + W_A] * V6W;
+        if (v[o + 3] === a && v[o + 7] === k[7] && v[o] === k[0] && v[o + 1] === k[1] && v[o + 2] === k[2] &&
+          v[o + 4] === k[4] && v[o + 5] === k[5] && v[o + 6] === k[6]) return e - 1;
+      }
     }
+  }
+
+  /** hashKey() of the slot's key: computed again for an IPv4 key, kept in W_B for an IPv6 one. */
+  private slotHash(slot: number): number {
+    const w = slot * IW, key = this.key, vpf = key[w + W_VPF];
+    return (vpf & 0xff) === 4 ? hash4(key[w + W_A], key[w + W_B], key[w + W_PORTS], vpf) : key[w + W_B] | 0;
+  }
+
+  /** The slot's full key (KL words, IPv4 as IPv4-mapped IPv6) into out at o, as buildKey() makes it. */
+  private fullKey(slot: number, out: Uint32Array, o: number): void {
+    const w = slot * IW, key = this.key;
+    if ((key[w + W_VPF] & 0xff) === 4) {
+      out[o] = 0; out[o + 1] = 0; out[o + 2] = 0xffff; out[o + 3] = key[w + W_A];
+      out[o + 4] = 0; out[o + 5] = 0; out[o + 6] = 0xffff; out[o + 7] = key[w + W_B];
+    } else {
+      const v = this.v6, e = key[w + W_A] * V6W;
+      for (let i = 0; i < V6W; i++) out[o + i] = v[e + i];
+    }
+    out[o + 8] = key[w + W_PORTS]; out[o + 9] = key[w + W_VPF];
+  }
+
+  private v6Alloc(): number {
+    let e = this.v6Free;
+    if (e !== NIL) {
+      this.v6Free = this.v6[e * V6W] - 1;   // a free entry's first word: the next free one + 1
+      return e;
+    }
+    e = this.v6Fresh++;
+    if ((e + 1) * V6W > this.v6.length) {
+      const grown = new Uint32Array(this.v6.length * 2);
+      grown.set(this.v6);
+      this.v6 = grown;
+    }
+    return e;
+  }
+
+  private v6Release(e: number): void {
+    this.v6[e * V6W] = this.v6Free + 1;
+    this.v6Free = e;
   }
 
   private growIndex(): void {
     this.index = new Int32Array(this.index.length * 2);
     this.mask = this.index.length - 1;
     for (let c = 0; c < N_CLASSES; c++) {
-      for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) this.indexInsert(s, hashAt(this.key, s * KW));
+      for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) this.indexInsert(s, this.slotHash(s));
     }
   }
 
@@ -428,14 +493,14 @@ export class FlowTable {
   /** Backward-shift deletion keeps probe chains intact without tombstones. */
   private indexRemove(slot: number): void {
     const index = this.index, mask = this.mask;
-    let i = hashAt(this.key, slot * KW) & mask;
+    let i = this.slotHash(slot) & mask;
     while (index[i] !== slot + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const e = index[j];
       if (e === 0) break;
-      const home = hashAt(this.key, (e - 1) * KW) & mask;
+      const home = this.slotHash(e - 1) & mask;
       // move e into the hole at i unless its home lies cyclically in (i, j]
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) { index[i] = e; i = j; }
@@ -448,94 +513,108 @@ export class FlowTable {
   // ts is read from p, not passed: a fractional double argument to a call that is not inlined
   // is boxed, one heap number per packet.
   private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number): number {
-    const ts = p.ts;
+    const ts = p.ts, links = this.links;
     if (this.freeHead === NIL) {
       if (this.fresh < this.cap) {
         const slot = this.fresh++;
-        this.freeNext[slot] = NIL;
+        links[slot * 2 + 1] = NIL;
         this.freeHead = slot;
       } else this.evictOldest();
     }
     const slot = this.freeHead;
-    this.freeHead = this.freeNext[slot];
+    this.freeHead = links[slot * 2 + 1];
     this.live++;
     if (this.live * 2 > this.index.length && this.index.length < this.maxIndex) this.growIndex();
     this.nCreated++;
-    const base = slot * KW, k = this.k;
-    for (let i = 0; i < KL; i++) this.key[base + i] = k[i];
+    const w = slot * IW, r = slot * RW, k = this.k, key = this.key, f = this.f, n = this.n;
+    if ((k[9] & 0xff) === 4) {
+      key[w + W_A] = k[3]; key[w + W_B] = k[7];
+    } else {
+      const e = this.v6Alloc(), v = this.v6;
+      for (let i = 0; i < V6W; i++) v[e * V6W + i] = k[i];
+      key[w + W_A] = e; key[w + W_B] = h;
+    }
+    key[w + W_PORTS] = k[8]; key[w + W_VPF] = k[9];
     this.indexInsert(slot, h);
     const id = this.nextId++;
-    this.f[slot * RW + R_ID] = id;
+    f[r + R_ID] = id;
     // SYN: sender initiates; SYN-ACK seen first: the receiver did; otherwise the first sender.
     const synAck = (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
     const syn = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     const rev = synAck;
-    this.n[slot * IW + I_INIT] = rev ? side ^ 1 : side;
-    this.sure[slot] = syn || synAck ? 1 : 0;
-    this.proto[slot] = p.proto;
-    this.vlan[slot] = p.vlan;
-    this.sport[slot] = rev ? dport : sport;
+    const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
+    n[w + W_STATE] = c | (rev ? side ^ 1 : side) << S_INIT;
+    f[r + R_BYTES] = 0; f[r + R_BYTES + 1] = 0;
+    n[w + W_SEQ] = 0; n[w + W_SEQ + 1] = 0;
+    f[r + R_START] = ts;
+    f[r + R_END] = ts;
+    this.append(slot, c);
+    // the initiator's MAC first; -1 (no link layer) as a bit of W_FIRST
+    const sm = rev ? p.dstMac : p.srcMac, dm = rev ? p.srcMac : p.dstMac;
+    // (a 48-bit MAC: >>> 0 keeps its low 32 bits, | 0 of it over 2^32 its high 16, without a float modulo)
+    key[w + W_SMAC] = sm < 0 ? 0 : sm >>> 0;
+    key[w + W_DMAC] = dm < 0 ? 0 : dm >>> 0;
+    key[w + W_MACHI] = (sm < 0 ? 0 : ((sm / 4294967296) | 0) << 16) | (dm < 0 ? 0 : (dm / 4294967296) | 0);
+    n[w + W_FBYTES] = p.ipLen;
     // ICMP: type and code of the first packet as NetFlow carries them (v5 dstport, IPFIX
     // icmpTypeCode), so a policy can name ICMP types; the key stays port-less, so an echo
     // request and its reply are still one flow
-    this.dport[slot] = (p.proto === 1 || p.proto === 58) && p.hasL4 ? (p.icmpType << 8) | p.icmpCode : rev ? sport : dport;
-    this.n[slot * IW + I_FIN] = 0;
-    this.n[slot * IW + I_FLAGS] = 0;
-    this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;
-    this.f[slot * RW + R_BYTES] = 0; this.f[slot * RW + R_BYTES + 1] = 0;
-    this.n[slot * IW + I_SEQ] = 0; this.n[slot * IW + I_SEQ + 1] = 0;
-    this.f[slot * RW + R_START] = ts;
-    this.f[slot * RW + R_END] = ts;
-    const c = p.proto === 6 ? C_TCP : p.proto === 17 ? C_UDP : p.proto === 1 || p.proto === 58 ? C_ICMP : C_OTHER;
-    this.n[slot * IW + I_CLS] = c;
-    this.append(slot, c);
-    this.srcMac[slot] = rev ? p.dstMac : p.srcMac;
-    this.dstMac[slot] = rev ? p.srcMac : p.dstMac;
-    this.firstTs[slot] = ts;
-    this.firstFlags[slot] = flags;
-    this.firstBytes[slot] = p.ipLen;
-    this.firstKind[slot] = this.firstKindOf(p, h, flags, slot);
+    const icmp = (p.proto === 1 || p.proto === 58) && p.hasL4 ? (p.icmpType << 8) | p.icmpCode : 0;
+    const kind = this.firstKindOf(p, h, flags, slot);
+    n[w + W_FIRST] = icmp | (flags & 0xff) << 16 | kind << 24 | (syn || synAck ? 1 << 26 : 0) | (sm < 0 ? 1 << 27 : 0) | (dm < 0 ? 1 << 28 : 0);
     if (this.ev.onStart) this.ev.onStart(this.startAt(slot));
     this.count(slot, rev ? 1 : 0, p);
     return slot;
   }
 
   private count(slot: number, dir: number, p: PacketInfo): number {
-    const ts = p.ts;
-    if (ts - this.f[slot * RW + R_START] >= this.activeMs) {
-      this.emit(slot, false);
-      this.f[slot * RW + R_PKTS] = 0; this.f[slot * RW + R_PKTS + 1] = 0;
-      this.f[slot * RW + R_BYTES] = 0; this.f[slot * RW + R_BYTES + 1] = 0;
-      this.n[slot * IW + I_FLAGS] = 0;
-      this.f[slot * RW + R_START] = ts;
-    }
-    const r = slot * RW;
-    this.f[r + R_PKTS + dir]++;
-    this.f[r + R_BYTES + dir] += p.ipLen;
-    const n = ++this.n[slot * IW + I_SEQ + dir];
-    if (ts > this.f[slot * RW + R_END]) this.f[slot * RW + R_END] = ts;
+    const ts = p.ts, f = this.f, n = this.n, r = slot * RW, w = slot * IW;
+    let seq = n[w + W_SEQ + dir];
+    // Past the active timeout, or before a direction's count could pass 2^31 packets since the
+    // last record (so seq less its base stays exact in 32 bits), an interim record restarts the counters.
+    if (ts - f[r + R_START] >= this.activeMs || (seq & 0x7fffffff) === 0x7fffffff) this.interim(slot, p);
+    f[r + R_BYTES + dir] += p.ipLen;
+    seq = (seq + 1) | 0;
+    n[w + W_SEQ + dir] = seq;
+    if (ts > f[r + R_END]) f[r + R_END] = ts;
     if (p.proto === 6 && p.hasL4) {
-      const f = p.tcpFlags;
-      this.n[slot * IW + I_FLAGS] |= f;
-      if (this.n[slot * IW + I_CLS] === C_TCP) {
-        if (f & TCP_FIN) this.n[slot * IW + I_FIN] |= 1 << dir;
-        if ((f & TCP_RST) || this.n[slot * IW + I_FIN] === 3) {
+      const fl = p.tcpFlags;
+      let st = n[w + W_STATE] | fl << S_FLAGS;
+      if ((st & S_CLS) === C_TCP) {
+        if (fl & TCP_FIN) st |= 1 << (S_FIN + dir);
+        n[w + W_STATE] = st;
+        if ((fl & TCP_RST) || (st & 3 << S_FIN) === 3 << S_FIN) {
           this.unlink(slot);
-          this.n[slot * IW + I_CLS] = C_TCP_CLOSED;
+          n[w + W_STATE] = (st & ~S_CLS) | C_TCP_CLOSED;
           this.append(slot, C_TCP_CLOSED);
         }
-      }
+      } else n[w + W_STATE] = st;
     }
     // Re-list at most once per lruResolutionMs: each move touches two neighbours' cache lines,
     // and the lists only need last-seen order to that resolution.
-    if (ts - this.f[r + R_LISTED] >= this.relistMs) {
-      const c = this.n[slot * IW + I_CLS];
-      if (this.tails[c] !== slot) { this.unlink(slot); this.append(slot, c); } else this.f[r + R_LISTED] = ts;
+    if (ts - f[r + R_LISTED] >= this.relistMs) {
+      const c = n[w + W_STATE] & S_CLS;
+      if (this.tails[c] !== slot) { this.unlink(slot); this.append(slot, c); } else f[r + R_LISTED] = ts;
     }
     this.lastDir = dir;
-    this.lastIndex = n;
+    this.lastIndex = seq;
     this.lastSlot = slot;
-    return this.f[slot * RW + R_ID];
+    return f[r + R_ID];
+  }
+
+  /** Emit the flow's counters so far (final false) and restart them at p. */
+  private interim(slot: number, p: PacketInfo): void {
+    this.emit(slot, false);
+    const f = this.f, n = this.n, r = slot * RW, w = slot * IW;
+    let l = this.lived.get(slot);
+    if (l === undefined) {
+      l = { firstTs: f[r + R_START], base0: 0, base1: 0 };
+      this.lived.set(slot, l);
+    }
+    l.base0 = n[w + W_SEQ]; l.base1 = n[w + W_SEQ + 1];
+    f[r + R_BYTES] = 0; f[r + R_BYTES + 1] = 0;
+    n[w + W_STATE] &= ~(0xff << S_FLAGS);
+    f[r + R_START] = p.ts;
   }
 
   /**
@@ -551,35 +630,66 @@ export class FlowTable {
   }
 
   private startAt(slot: number): FlowStart {
+    const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    const dport = this.portOf(slot, 1);
     return {
-      id: this.f[slot * RW + R_ID], time: this.firstTs[slot], proto: protoName(this.proto[slot]),
-      src: this.addrText(slot, 0), sport: this.sport[slot], dst: this.addrText(slot, 1), dport: this.dport[slot],
-      srcMac: this.macText(this.srcMac[slot]), dstMac: this.macText(this.dstMac[slot]), vlan: this.vlan[slot], tcpFlags: this.firstFlags[slot],
-      bytes: this.firstBytes[slot], origin: this.origin, exporter: '', sureInitiator: this.sure[slot] === 1,
-      firstPacket: FIRST_NAMES[this.firstKind[slot]],
+      id: this.f[slot * RW + R_ID], time: l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto: protoName(this.protoOf(slot)),
+      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
+      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
+      tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
+      sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3],
     };
+  }
+
+  private protoOf(slot: number): number {
+    return (this.key[slot * IW + W_VPF] >>> 8) & 0xff;
+  }
+
+  /**
+   * The initiator's (end 0) or responder's (end 1) port, from the key; an ICMP flow's key has
+   * none: its "destination port" is the first packet's type and code. The other end's port is
+   * left in lastPort, so a record or start reads the key once for both.
+   */
+  private portOf(slot: number, end: number): number {
+    const w = slot * IW, proto = this.protoOf(slot);
+    if (proto === 1 || proto === 58) {
+      const tc = this.n[w + W_FIRST] & 0xffff;
+      this.lastPort = end === 0 ? tc : 0;
+      return end === 0 ? 0 : tc;
+    }
+    const side = ((this.n[w + W_STATE] >> S_INIT) & 1) ^ end, ports = this.key[w + W_PORTS];
+    this.lastPort = side === 0 ? ports & 0xffff : ports >>> 16;
+    return side === 0 ? ports >>> 16 : ports & 0xffff;
   }
 
   /**
    * IPv4 text, cached: a segment's devices, resolvers and servers recur on flow after flow, and a
    * shared string costs neither the formatting nor a young-generation copy while the flow lives.
+   * a: the address as int32 (a uint32 of 2^31 or more would be a heap number across the call).
    */
   private ip4Text(a: number): string {
-    return this.ip4s.text(a);
+    return this.ip4s.textWords(0, a);
   }
 
   /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
   private addrText(slot: number, end: number): string {
-    const base = slot * KW, side = this.n[slot * IW + I_INIT] ^ end, key = this.key;
-    if ((key[base + 9] & 0xff) === 4) return this.ip4Text(key[base + 3 + side * 4]);
-    const w = this.w6, o = base + side * 4;
-    for (let i = 0; i < 4; i++) { w[i * 2] = key[o + i] >>> 16; w[i * 2 + 1] = key[o + i] & 0xffff; }
+    const b = slot * IW, side = ((this.n[b + W_STATE] >> S_INIT) & 1) ^ end, key = this.key;
+    if ((key[b + W_VPF] & 0xff) === 4) return this.ip4Text(key[b + W_A + side] | 0);
+    const w = this.w6, v = this.v6, o = key[b + W_A] * V6W + side * 4;
+    for (let i = 0; i < 4; i++) { w[i * 2] = v[o + i] >>> 16; w[i * 2 + 1] = v[o + i] & 0xffff; }
     return ip6WordsString(w);
   }
 
-  /** MAC text, cached: a segment has few MACs (the gateway's is on nearly every flow). */
-  private macText(mac: number): string {
-    return this.macs.text(mac);
+  /**
+   * The initiator's (end 0) or responder's (end 1) MAC as text, cached: a segment has few MACs
+   * (the gateway's is on nearly every flow). Handed over as two int32 halves, not a 48-bit double
+   * (a heap number wherever the call is not inlined); "" when the frame had none.
+   */
+  private macText(slot: number, end: number): string {
+    const w = slot * IW, key = this.key;
+    if ((this.n[w + W_FIRST] & 1 << (27 + end)) !== 0) return this.macs.text(-1);
+    const hi = end === 0 ? key[w + W_MACHI] >>> 16 : key[w + W_MACHI] & 0xffff;
+    return this.macs.textWords(hi, key[w + (end === 0 ? W_SMAC : W_DMAC)] | 0);
   }
 
   private evictOldest(): void {
@@ -595,13 +705,15 @@ export class FlowTable {
   /** Emit the flow's record and free its slot. */
   private finish(slot: number, final: boolean): void {
     this.emit(slot, final);
-    if (this.n[slot * IW + I_CLS] === C_TCP_CLOSED) this.rememberClosed(slot);
+    if ((this.n[slot * IW + W_STATE] & S_CLS) === C_TCP_CLOSED) this.rememberClosed(slot);
     this.unlink(slot);
     this.indexRemove(slot);
+    if ((this.key[slot * IW + W_VPF] & 0xff) !== 4) this.v6Release(this.key[slot * IW + W_A]);
     if (this.names.size > 0) this.names.delete(slot);
+    if (this.lived.size > 0) this.lived.delete(slot);
     this.f[slot * RW + R_ID] = 0;
     if (this.lastSlot === slot) this.lastSlot = NIL;
-    this.freeNext[slot] = this.freeHead;
+    this.links[slot * 2 + 1] = this.freeHead;
     this.freeHead = slot;
     this.live--;
   }
@@ -622,10 +734,10 @@ export class FlowTable {
     const ips = match.ips, macs = match.macs, proto = match.proto, port = match.port;
     for (let c = 0; c < N_CLASSES && out.length < want; c++) {
       for (let s = this.tails[c]; s !== NIL && out.length < want; s = this.links[s * 2]) {
-        if (proto !== undefined && this.proto[s] !== proto) continue;
-        if (port !== undefined && this.sport[s] !== port && this.dport[s] !== port) continue;
+        if (proto !== undefined && this.protoOf(s) !== proto) continue;
+        if (port !== undefined && this.portOf(s, 0) !== port && this.portOf(s, 1) !== port) continue;
         if (ips !== undefined && !ips.includes(this.addrText(s, 0)) && !ips.includes(this.addrText(s, 1))) continue;
-        if (macs !== undefined && !macs.includes(this.macText(this.srcMac[s])) && !macs.includes(this.macText(this.dstMac[s]))) continue;
+        if (macs !== undefined && !macs.includes(this.macText(s, 0)) && !macs.includes(this.macText(s, 1))) continue;
         out.push(this.recordAt(s, false));
       }
     }
@@ -633,13 +745,18 @@ export class FlowTable {
   }
 
   private recordAt(slot: number, final: boolean): FlowRecord {
+    const r = slot * RW, w = slot * IW, f = this.f, n = this.n;
+    const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    // packets since the last interim record: the seq words less their values then, modulo 2^32
+    const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
+    const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
+    const dport = this.portOf(slot, 1);
     const rec: FlowRecord = {
-      id: this.f[slot * RW + R_ID], start: this.f[slot * RW + R_START], end: this.f[slot * RW + R_END], proto: protoName(this.proto[slot]),
-      src: this.addrText(slot, 0), sport: this.sport[slot], dst: this.addrText(slot, 1), dport: this.dport[slot],
-      packets: this.f[slot * RW + R_PKTS], bytes: this.f[slot * RW + R_BYTES],
-      packetsRev: this.f[slot * RW + R_PKTS + 1], bytesRev: this.f[slot * RW + R_BYTES + 1],
-      srcMac: this.macText(this.srcMac[slot]), dstMac: this.macText(this.dstMac[slot]), vlan: this.vlan[slot],
-      tcpFlags: this.n[slot * IW + I_FLAGS], origin: this.origin, exporter: '', final,
+      id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
+      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
+      packets: p0 >>> 0, bytes: f[r + R_BYTES], packetsRev: p1 >>> 0, bytesRev: f[r + R_BYTES + 1],
+      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
+      tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
     };
     const name = this.names.size > 0 ? this.names.get(slot) : undefined;
     if (name !== undefined) rec.serverName = name;
@@ -656,7 +773,7 @@ export class FlowTable {
   }
 
   private unlink(slot: number): void {
-    const c = this.n[slot * IW + I_CLS], pv = this.links[slot * 2], nx = this.links[slot * 2 + 1];
+    const c = this.n[slot * IW + W_STATE] & S_CLS, pv = this.links[slot * 2], nx = this.links[slot * 2 + 1];
     if (pv === NIL) this.heads[c] = nx; else this.links[pv * 2 + 1] = nx;
     if (nx === NIL) this.tails[c] = pv; else this.links[nx * 2] = pv;
     this.links[slot * 2] = NIL; this.links[slot * 2 + 1] = NIL;
@@ -691,8 +808,8 @@ export class FlowTable {
   }
 
   private rememberClosed(slot: number): void {
-    const base = slot * KW, e = hashAt(this.key, base) & this.rememberMask, ck = this.closedKey;
-    for (let i = 0; i < KL; i++) ck[e * KL + i] = this.key[base + i];
+    const e = this.slotHash(slot) & this.rememberMask;
+    this.fullKey(slot, this.closedKey, e * KL);
     this.closedTs[e] = this.f[slot * RW + R_END];
   }
 
@@ -763,7 +880,7 @@ export class FlowTable {
       fk[base + 4] !== dw[0] || fk[base + 5] !== dw[1] || fk[base + 6] !== dw[2] || fk[base + 7] !== dw[3] ||
       fk[base + 8] !== p.proto || fk[base + 9] !== p.fragId >>> 0) return NIL;
     // the flow may have gone idle since the first fragment
-    if (ts - this.f[slot * RW + R_END] >= this.timeouts[this.n[slot * IW + I_CLS]]) return NIL;
+    if (ts - this.f[slot * RW + R_END] >= this.timeouts[this.n[slot * IW + W_STATE] & S_CLS]) return NIL;
     return slot;
   }
 
@@ -810,6 +927,17 @@ class TextCache {
     this.texts[e] = s;
     return s;
   }
+
+  /** text(hi * 2^32 + (lo >>> 0)) in the same slot, from a key's high word and low word as int32 (no double crosses the call). */
+  textWords(hi: number, lo: number): string {
+    const e = Math.imul(lo ^ hi, 0x9e3779b1) >>> this.shift;
+    const key = hi * 4294967296 + (lo >>> 0);
+    if (this.keys[e] === key) return this.texts[e];
+    const s = this.format(key);
+    this.keys[e] = key;
+    this.texts[e] = s;
+    return s;
+  }
 }
 
 /**
@@ -827,15 +955,21 @@ export function flowHashHint(p: PacketInfo): number {
     (((p.vlan & 0xfff) << 16) | ((p.proto & 255) << 8) | 4) >>> 0));
 }
 
-/** murmur3-style mix of the key words: an IPv4 key's constant prefix words are left out. */
-function hashKey(k: Uint32Array): number {
-  return hashAt(k, 0);
+/** A flow's first packet time and per-direction seq words when its last interim record was emitted. */
+interface Rebased { firstTs: number; base0: number; base1: number }
+
+/** hashKey() of an IPv4 key from its four record words (addresses, ports, vlan/proto/family). */
+function hash4(a: number, b: number, ports: number, vpf: number): number {
+  return finalHash(mix(mix(mix(mix(0x811c9dc5, a), b), ports), vpf));
 }
 
-/** hashKey() of the key stored at k[b] (the table keeps no hash: removal and growth recompute it). */
-function hashAt(k: Uint32Array, b: number): number {
-  let h = mix(mix(mix(mix(0x811c9dc5, k[b + 3]), k[b + 7]), k[b + 8]), k[b + 9]);
-  if ((k[b + 9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[b]), k[b + 1]), k[b + 2]), k[b + 4]), k[b + 5]), k[b + 6]);
+/**
+ * murmur3-style mix of a full key (KL words): an IPv4 key's constant prefix words are left out.
+ * The table keeps an IPv6 flow's hash (W_B) and computes an IPv4 one again on removal and growth.
+ */
+function hashKey(k: Uint32Array): number {
+  let h = mix(mix(mix(mix(0x811c9dc5, k[3]), k[7]), k[8]), k[9]);
+  if ((k[9] & 0xff) !== 4) h = mix(mix(mix(mix(mix(mix(h, k[0]), k[1]), k[2]), k[4]), k[5]), k[6]);
   return finalHash(h);
 }
 
