@@ -15,8 +15,7 @@ import type { DetectSettings } from './settings.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
-import { Oldest } from '../oldest.js';
-import { HostSet, KeySet } from './scan-table.js';
+import { HostSet, KeySet, PairTable } from './scan-table.js';
 
 type HostSettings = Pick<DetectSettings, 'scanHostsThreshold' | 'scanHostsWindowMs' | 'scanHostsFastThreshold'
   | 'scanHostsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
@@ -53,13 +52,31 @@ const SPARE = 64;
 
 export class ScanHosts {
   /** by addrKey() of the source */
-  private readonly bySrc = new Map<number | string, HostScan>();
-  private readonly bySrcOldest = new Oldest(this.bySrc);
+  // A PairTable of (source, 0), not a Map: with more scanners than scanMaxSources every flow
+  // evicts one source and adds another, and a Map's table rebuilt under that churn left
+  // ~100 MB of old-generation garbage per million flows (churn-10k).
+  private readonly bySrc: PairTable;
+  /** each tracked source's state, by its slot in bySrc */
+  private readonly states: (HostScan | null)[] = [];
   private readonly spare: HostScan[] = [];
   /** sources forgotten at scanMaxSources */
   evicted = 0;
 
-  constructor(private readonly settings: HostSettings, private readonly reporter: Reporter) {}
+  constructor(private readonly settings: HostSettings, private readonly reporter: Reporter) {
+    this.bySrc = new PairTable(Math.max(1, settings.scanMaxSources), undefined, 64);
+  }
+
+  private stateOf(srcKey: number | string): HostScan | undefined {
+    const slot = this.bySrc.find(srcKey, 0);
+    return slot < 0 ? undefined : this.states[slot]!;
+  }
+
+  private forget(slot: number): void {
+    const s = this.states[slot]!;
+    this.states[slot] = null;
+    this.bySrc.remove(slot);
+    this.recycle(s);
+  }
 
   private nextSweep = -Infinity;
 
@@ -76,7 +93,7 @@ export class ScanHosts {
     subject: () => Subject, named: () => boolean = () => false,
     srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey);
+    let s = this.stateOf(srcKey);
     if (!s) {
       if (!attempt) return -1;
       s = this.add(srcKey, time);
@@ -110,7 +127,7 @@ export class ScanHosts {
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
     srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
     this.raisedNow = false;
-    let s = this.bySrc.get(srcKey);
+    let s = this.stateOf(srcKey);
     if (!s) s = this.add(srcKey, time);
     else this.expire(s, seen);
     if (seen > s.last) s.last = seen;
@@ -134,7 +151,7 @@ export class ScanHosts {
 
   /** ms the scan of src began, or -1 when src is not scanning now. */
   scanningSince(src: string, time: number): number {
-    const s = this.bySrc.get(addrKey(src));
+    const s = this.stateOf(addrKey(src));
     return s && s.key && time - s.last <= this.settings.scanHostsWindowMs ? s.start : -1;
   }
 
@@ -143,19 +160,19 @@ export class ScanHosts {
     if (now < this.nextSweep) return;
     this.nextSweep = now + this.settings.scanHostsWindowMs / 2;
     const win = this.settings.scanHostsWindowMs;
-    for (const [k, s] of this.bySrc) {
-      if (now - s.last <= win) continue;
-      this.bySrc.delete(k);
-      this.recycle(s);
+    for (let slot = this.bySrc.head; slot >= 0;) {
+      const next = this.bySrc.next(slot);
+      if (now - this.states[slot]!.last > win) this.forget(slot);
+      slot = next;
     }
   }
 
   get tracked(): number {
-    return this.bySrc.size;
+    return this.bySrc.count;
   }
 
   private add(srcKey: number | string, time: number): HostScan {
-    if (this.bySrc.size >= this.settings.scanMaxSources) this.makeRoom(time);
+    if (this.bySrc.count >= this.bySrc.maxSlots) this.makeRoom(time);
     let s = this.spare.pop();
     if (s) {
       s.last = s.seenStart = s.fastStart = s.failStart = s.start = time;
@@ -165,7 +182,7 @@ export class ScanHosts {
       s.failed?.clear();
       s.key = s.rule = '';
     } else s = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
-    this.bySrc.set(srcKey, s);
+    this.states[this.bySrc.insert(srcKey, 0)] = s;
     return s;
   }
 
@@ -229,31 +246,31 @@ export class ScanHosts {
    * back); when all of those are scanning, the first of them all the same. O(1) amortised.
    */
   private makeRoom(now: number): void {
-    const win = this.settings.scanHostsWindowMs, cap = this.settings.scanMaxSources;
-    const limit = Math.min(8, this.bySrc.size);
-    let firstK: number | string | undefined;
-    let firstS: HostScan | undefined;
+    const t = this.bySrc, win = this.settings.scanHostsWindowMs, cap = t.maxSlots;
+    const limit = Math.min(8, t.count);
+    // the first scanning source looked at is held at the back and goes back there last: the
+    // candidate is the front one, or the one after it when the front is that held source
+    let held = -1;
     let looked = 0;
     for (;;) {
-      const k = this.bySrcOldest.key();
-      if (k === undefined) break;
-      const s = this.bySrc.get(k)!;
-      // the Oldest contract: a key it returned is deleted before asking again (kept ones go back in at the end)
-      this.bySrc.delete(k);
+      const slot = t.head === held && held >= 0 ? t.next(held) : t.head;
+      if (slot < 0) break;
+      const s = this.states[slot]!;
       const idle = now - s.last > win;
-      if (looked === 0 && firstK === undefined) {
+      if (looked === 0 && held < 0) {
         if (idle) {
-          this.recycle(s);
+          this.forget(slot);
           continue;
         }
-        if (this.bySrc.size + 1 < cap) { this.bySrc.set(k, s); return; }
+        if (t.count < cap) { t.moveToBack(slot); return; }
       }
-      if (!s.key || idle) { this.evicted++; this.recycle(s); break; }
+      if (!s.key || idle) { this.evicted++; this.forget(slot); break; }
       looked++;
-      if (firstK === undefined) { firstK = k; firstS = s; } else this.bySrc.set(k, s);
-      if (looked >= limit) { this.recycle(firstS!); firstK = undefined; this.evicted++; break; }
+      if (held < 0) held = slot;
+      t.moveToBack(slot);
+      if (looked >= limit) { this.forget(held); held = -1; this.evicted++; break; }
     }
-    if (firstK !== undefined) this.bySrc.set(firstK, firstS!);
+    if (held >= 0) t.moveToBack(held);
   }
 }
 

@@ -212,3 +212,50 @@ t.test('ScanHosts: the state of a forgotten source is reused clean by the next n
   for (let i = 0; i < st.scanHostsFastThreshold; i++) d.observe('10.0.0.3', `20.0.1.${i + 1}`, 'tcp', 23, T + 400 + i, true, sub);
   t.same(r.reports.map((x) => [x.rule, x.count]), [['scanHostsFastThreshold', st.scanHostsFastThreshold + 1]], 'its hosts and its failed one');
 });
+
+t.test('ScanHosts at its cap: the first source not scanning goes; scanning ones looked at go to the back, the first of them last', async (t) => {
+  const d = new ScanHosts({ ...defaultSettings(), scanMaxSources: 4 }, new Recorder());
+  let clock = T;
+  let host = 1;
+  // n SYNs of src to new hosts, 1 ms apart: 6 within 2 s make a scan (the fast rule)
+  const syns = (src: string, n: number): boolean => {
+    let raised = false;
+    for (let i = 0; i < n; i++) {
+      d.observe(src, `20.0.${host >> 8}.${host++ & 255}`, 'tcp', 23, clock++, true, sub);
+      raised ||= d.raisedNow;
+    }
+    return raised;
+  };
+  const all = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5', '10.0.0.6', '10.0.0.7', '10.0.0.8'];
+  const [A, B, C, D, E, F, G] = all;
+  const scanning = () => all.filter((s) => d.scanningSince(s, clock) >= 0).map((s) => s.slice(-1)).join('');
+  t.ok(syns(A, 6) && syns(B, 6), 'A and B scan');
+  t.notOk(syns(C, 5) || syns(D, 5), 'C and D are one host short');
+  // order A B C D. E: A (held) and B are scanning and go to the back, C goes: D B A E
+  t.notOk(syns(E, 5));
+  t.equal(d.evicted, 1);
+  // C again: D, at the front and not scanning, goes: B A E C
+  t.notOk(syns(C, 1), 'C was forgotten: its sixth host starts it afresh');
+  t.equal(d.evicted, 2);
+  // D again: B (held) and A go to the back, E goes; B back last: C A B D
+  t.notOk(syns(D, 1), 'D was forgotten');
+  t.equal(d.evicted, 3);
+  t.equal(scanning(), '12');
+  // C and D scan; E comes when all four scan: the first looked at (C) goes; then A B D E
+  for (const s of [C, D, E]) syns(s, 6);
+  t.equal(scanning(), '1245');
+  t.equal(d.evicted, 4);
+  // F: all four scan, A (the front) goes
+  syns(F, 1);
+  t.equal(scanning(), '245');
+  // G: B D E F; B (held), D and E scan, F does not: F goes, and the scanners stay
+  syns(G, 1);
+  t.equal(scanning(), '245');
+  t.equal(d.evicted, 6);
+  // B was held and went back last: D E B G. G scans; a new source: all four scan, D goes
+  syns(G, 5);
+  syns('10.0.0.8', 1);
+  t.equal(scanning(), '257', 'D is forgotten (B would be, had the held B not gone to the back last)');
+  t.equal(d.evicted, 7);
+  t.equal(d.tracked, 4);
+});
