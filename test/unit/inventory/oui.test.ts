@@ -59,6 +59,10 @@ t.test('a registry of the one-entry-a-line shape: six-digit keys, first lines, m
   tt.equal(table.vendor(0x00aa12), 'Spaced "quoted" \\ caf\u00e9 \u00e9', 'escapes and UTF-8 as JSON.parse reads them, trimmed');
   tt.equal(table.vendor(0xffffff), 'end');
   for (const miss of [0x000000, 0x00aa10, 0x00aa13, 0x0055da, 0xfffffe]) tt.equal(table.vendor(miss), undefined, hex6(miss));
+  // the first line is cut at the newline escape only: an escaped backslash before an n is text
+  const t2 = parseRegistry(Buffer.from('{\n "00AA11": "A\\\\nB\\nC",\n "00AA12": "\\t tab\\r\\nX"\n}\n'));
+  tt.equal(t2.vendor(0x00aa11), 'A\\nB', 'backslash, n: not a newline');
+  tt.equal(t2.vendor(0x00aa12), 'tab', 'trimmed as the first line of what JSON.parse gives');
 });
 
 t.test('any other shape is read as JSON.parse reads it', async (tt) => {
