@@ -348,8 +348,19 @@ export class FlowTable {
     let n = 0;
     for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) keys[n++] = this.f[s * RW + R_ID] * mul + s;
     keys.sort();
-    for (let i = 0; i < n; i++) this.finish(keys[i] % mul, true);
+    // every flow ends: the index is emptied once at the end, not entry by entry (a backward
+    // shift per flow cost more than the records themselves at a million flows)
+    this.flushing = true;
+    try {
+      for (let i = 0; i < n; i++) this.finish(keys[i] % mul, true);
+    } finally {
+      this.flushing = false;
+      if (n > 0) this.index.fill(0);
+    }
   }
+
+  /** flush() is ending every flow: finish() leaves the index to it */
+  private flushing = false;
 
   stats(): FlowTableStats {
     return { active: this.live, created: this.nCreated, evicted: this.nEvicted, expired: this.nExpired };
@@ -707,7 +718,7 @@ export class FlowTable {
     this.emit(slot, final);
     if ((this.n[slot * IW + W_STATE] & S_CLS) === C_TCP_CLOSED) this.rememberClosed(slot);
     this.unlink(slot);
-    this.indexRemove(slot);
+    if (!this.flushing) this.indexRemove(slot);
     if ((this.key[slot * IW + W_VPF] & 0xff) !== 4) this.v6Release(this.key[slot * IW + W_A]);
     if (this.names.size > 0) this.names.delete(slot);
     if (this.lived.size > 0) this.lived.delete(slot);

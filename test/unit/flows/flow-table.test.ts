@@ -284,3 +284,26 @@ t.test('startOf(): a live flow\'s FlowStart as onStart gave it, through interim 
   ft.flush();
   t.equal(ft.startOf(b), undefined, 'nor a flushed one');
 });
+
+t.test('after a flush the table starts clean: the same conversations are new flows, each found again by its later packets', async (t) => {
+  const { ft, starts, recs, add } = table();
+  const conv = (i: number, ts: number, back = false) => back
+    ? add({ src: `203.0.113.${i & 255}`, dst: `192.168.50.${1 + (i >> 8)}`, sport: 443, dport: 40000 + i, proto: 6, ts })
+    : add({ src: `192.168.50.${1 + (i >> 8)}`, dst: `203.0.113.${i & 255}`, sport: 40000 + i, dport: 443, proto: 6, ts });
+  const N = 3000;
+  for (let i = 0; i < N; i++) conv(i, T0 + i);
+  ft.flush();
+  t.equal(recs.length, N);
+  t.equal(ft.stats().active, 0);
+  const ids = new Set<number>();
+  for (let i = 0; i < N; i++) ids.add(conv(i, T0 + 10_000 + i));
+  t.equal(starts.length, 2 * N, 'every conversation starts again after the flush');
+  t.equal(ids.size, N);
+  let same = 0;
+  for (let i = 0; i < N; i++) if (ids.has(conv(i, T0 + 20_000 + i, true))) same++;
+  t.equal(same, N, 'replies join the new flows: none lands in a new one');
+  t.equal(ft.stats().active, N);
+  ft.flush();
+  t.equal(recs.length, 2 * N);
+  t.ok(recs.slice(N).every((r) => r.packets === 1 && r.packetsRev === 1), 'each new flow has its packet and its reply');
+});
