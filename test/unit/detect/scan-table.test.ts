@@ -1,7 +1,7 @@
 // The scan detectors' flat state (scan-table.ts): KeySet (hosts of a source) and PairTable
 // ((source, target) pairs), checked against a Map/Set model, and ScanPorts' eviction order
 // and idle sweep through it.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { HostSet, KeySet, PairTable } from '../../../collector/detect/scan-table.js';
 import { ScanPorts } from '../../../collector/detect/scan-ports.js';
 import { ScanHosts } from '../../../collector/detect/scan-hosts.js';
@@ -47,7 +47,7 @@ t.test('KeySet: 0, negative and string keys, no duplicates, insertion order', as
  * Adds n keys (keyOf(i)) to the set and to a Set, checking add()'s answer each time; then every
  * key of the model must be found and none of absentOf(0..9,999) (keys never added).
  */
-function againstModel(t: Pick<typeof import("tap").default, "ok" | "equal">, s: { add(k: number | string): boolean; has(k: number | string): boolean; readonly size: number },
+function againstModel(t: Test, s: { add(k: number | string): boolean; has(k: number | string): boolean; readonly size: number },
   n: number, keyOf: (i: number) => number | string, absentOf: (i: number) => number | string, model = new Set<number | string>()): Set<number | string> {
   let added = true;
   for (let i = 0; i < n; i++) {
