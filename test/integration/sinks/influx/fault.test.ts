@@ -9,7 +9,14 @@ const fast = { batchSize: 20, flushIntervalMs: 50, retryMinMs: 50, retryMaxMs: 3
 
 /** Every rule value r0..r(n-1) exactly once. */
 async function assertExactlyOnce(t: Test, influxd: Influxd, db: string, n: number, from = 0): Promise<void> {
-  const count = rows(await influxd.query('SELECT count(rule) FROM anomaly', { db }))[0]?.[1];
+  // influxd acknowledges a write before every query sees it (seen in CI: count 10 of 30, and all
+  // 30 in the query just after): the count is read again for up to 10 s before it is judged
+  const countNow = async () => rows(await influxd.query('SELECT count(rule) FROM anomaly', { db }))[0]?.[1];
+  let count = await countNow();
+  for (const until = Date.now() + 10_000; count !== n && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+    count = await countNow();
+  }
   t.equal(count, n, `${n} anomaly points`);
   const rules = rows(await influxd.query('SELECT rule FROM anomaly', { db })).map((r) => r[1] as string);
   const seen = new Set(rules);
