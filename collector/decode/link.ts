@@ -5,7 +5,7 @@ import { DecodeError, L3, type PacketInfo } from './packet.js';
 import { decodeArp } from './arp.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
-import { readMac } from './mac.js';
+import { readEthernetMacs, readMac } from './mac.js';
 import { viewOf } from './view.js';
 import { ETHERTYPE_LLDP } from './lldp.js';
 
@@ -25,12 +25,8 @@ const ETH_QINQ_OLD = 0x9100;
 /** Ethernet II from buf[o], frame ends at end (exclusive). */
 export function decodeEthernet(buf: Buffer, o: number, end: number, p: PacketInfo): void {
   if (o + 14 > end) { p.error = DecodeError.Truncated; return; }
-  // written in place, not through readMac(): a 48-bit number returned from a call that is not
-  // inlined is a heap number, two per frame (most of what decoding allocated)
-  const v = viewOf(buf);
-  p.dstMac = v.getUint16(o) * 4294967296 + v.getUint32(o + 2);
-  p.srcMac = v.getUint16(o + 6) * 4294967296 + v.getUint32(o + 8);
-  followTags(buf, o + 14, end, v.getUint16(o + 12), p);
+  readEthernetMacs(buf, o, p);
+  followTags(buf, o + 14, end, viewOf(buf).getUint16(o + 12), p);
 }
 
 /**

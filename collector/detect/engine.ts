@@ -16,7 +16,7 @@ import type { CompiledPolicy, EvalContext } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
 import { makeAnomaly } from './anomaly.js';
-import { isGroupAddress, opener } from './flow.js';
+import { isGroupAddress, isGroupAddress4, opener } from './flow.js';
 import { addrKey } from '../inventory/addr-key.js';
 import type { DetectSettings } from './settings.js';
 import { resolveSettings } from './settings.js';
@@ -362,8 +362,7 @@ export class DetectEngine {
       const e = Math.imul(key, 0x9e3779b1) >>> 16;
       if (this.facts4Key[e] === key) return this.facts4[e];
       // the key is the address: no text parsed (a churn of new peers misses this cache every flow)
-      const first = key >>> 24;
-      const f = (p.isWatched4(key) ? WATCHED : 0) | ((first >= 224 && first <= 239) || key === -1 ? GROUP : 0);
+      const f = (p.isWatched4(key) ? WATCHED : 0) | (isGroupAddress4(key) ? GROUP : 0);
       this.facts4Key[e] = key;
       this.facts4[e] = f;
       return f;

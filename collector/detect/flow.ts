@@ -57,6 +57,12 @@ function turned(f: FlowStart): OpenedFlow {
 }
 
 /** Broadcast or multicast (IPv4 224/4, 255.255.255.255; IPv6 ff00::/8): not a host. */
+/** isGroupAddress() of an IPv4 address given as its addrKey() (the 32-bit value, signed). */
+export function isGroupAddress4(v: number): boolean {
+  const first = v >>> 24;
+  return (first >= 224 && first <= 239) || v === -1;
+}
+
 export function isGroupAddress(ip: string): boolean {
   if (ip.includes(':')) return ip.length >= 2 && (ip[0] === 'f' || ip[0] === 'F') && (ip[1] === 'f' || ip[1] === 'F');
   if (ip === '255.255.255.255') return true;

@@ -310,7 +310,7 @@ export class FlowTable {
         slot = NIL;
       }
     }
-    if (slot === NIL) slot = this.create(p, h, side, sport, dport, flags);
+    if (slot === NIL) slot = this.create(p, h, side, flags);
     else this.count(slot, side === ((st >> S_INIT) & 1) ? 0 : 1, p);
     if (p.isFragment && p.fragOffset === 0) this.fragRemember(p, slot, ts);
     return this.f[slot * RW + R_ID];
@@ -523,7 +523,7 @@ export class FlowTable {
 
   // ts is read from p, not passed: a fractional double argument to a call that is not inlined
   // is boxed, one heap number per packet.
-  private create(p: PacketInfo, h: number, side: number, sport: number, dport: number, flags: number): number {
+  private create(p: PacketInfo, h: number, side: number, flags: number): number {
     const ts = p.ts, links = this.links;
     if (this.freeHead === NIL) {
       if (this.fresh < this.cap) {
