@@ -52,6 +52,8 @@ export interface RunConfig {
   /** per exporter address, the ifIndexes whose records are kept. */
   netflowInterfaces: Record<string, number[]>;
   netflowRcvbufMb: number;
+  /** nice added to the judging (main) thread once live capture or NetFlow threads run; 0: none. */
+  judgeNice: number;
   /** MUD (RFC 8520): hosts MUD files may be fetched from; empty: none is fetched */
   mudTrustedHosts: string[];
   /** a local folder of MUD files (offline sites) */
@@ -96,6 +98,7 @@ export const SETTINGS: KeyDef[] = [
   { key: 'netflowExporters', file: 'netflow_exporters', flag: 'netflow-exporters', env: 'SEGWATCH_NETFLOW_EXPORTERS', kind: 'address-list', help: 'only these exporter addresses may send (comma-separated); datagrams from others are counted and dropped' },
   { key: 'netflowInterfaces', file: 'netflow_interfaces', flag: 'netflow-interfaces', env: 'SEGWATCH_NETFLOW_INTERFACES', kind: 'ifindex-map', help: 'per exporter, the ifIndexes to keep: EXPORTER=IF,IF;EXPORTER=IF (config file: a mapping of address to list); records with neither interface listed are dropped' },
   { key: 'netflowRcvbufMb', file: 'netflow_rcvbuf_mb', flag: 'netflow-rcvbuf-mb', env: 'SEGWATCH_NETFLOW_RCVBUF_MB', kind: 'int', min: 1, max: 1024, help: 'UDP receive buffer asked of the kernel per NetFlow/IPFIX socket, MB (capped by net.core.rmem_max)' },
+  { key: 'judgeNice', file: 'judge_nice', flag: 'judge-nice', env: 'SEGWATCH_JUDGE_NICE', kind: 'int', min: 0, max: 19, help: 'how much lower (nice) the judging thread runs than the capture and NetFlow/IPFIX receiver threads, so they empty the kernel\'s buffers first and a burst waits in segwatch\'s queue instead of being dropped; 0: the same' },
   { key: 'mudTrustedHosts', file: 'mud.trusted_hosts', flag: 'mud-trusted-hosts', env: 'SEGWATCH_MUD_TRUSTED_HOSTS', kind: 'host-list', help: 'MUD files are fetched only from these hosts (exact names, comma-separated), over HTTPS, from public addresses' },
   { key: 'mudDir', file: 'mud.dir', flag: 'mud-dir', env: 'SEGWATCH_MUD_DIR', kind: 'string', help: 'a local folder of MUD files, named by the MUD URL\'s last path segment (offline sites)' },
   { key: 'mudTrustAnchors', file: 'mud.trust_anchors', flag: 'mud-trust-anchors', env: 'SEGWATCH_MUD_TRUST_ANCHORS', kind: 'string', help: 'PEM bundle MUD file signatures must chain to (default /etc/ssl/certs/ca-certificates.crt)' },
@@ -105,7 +108,7 @@ export const SETTINGS: KeyDef[] = [
 export const DEFAULTS: Partial<RunConfig> = {
   snaplen: 262144, promisc: true, bufferSizeMb: 32, stateDir: '/var/lib/segwatch',
   spoolMaxBytes: 256 * 1024 * 1024, logLevel: 'info', alertOutboxMax: 100_000, alertOutboxMaxDays: 7, degradedSilenceS: 300, degradedSpoolS: 300, degradedAlertsS: 900,
-  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024, netflowRcvbufMb: 8,
+  apiRateLimit: 600, apiMaxBodyBytes: 1024 * 1024, netflowRcvbufMb: 8, judgeNice: 10,
 };
 
 export interface ConfigResult {

@@ -20,6 +20,7 @@ import { LearnPeriod } from '../learn/period.js';
 import { LearningStore } from '../state/learning.js';
 import { parseFlowListen } from '../sources/flow-export-udp.js';
 import { captureDrops, PcapLiveSource } from '../sources/pcap-live.js';
+import { lowerJudgePriority } from '../sources/thread-priority.js';
 
 const flags: Record<string, FlagSpec> = {
   config: { type: 'string', arg: 'FILE', env: 'SEGWATCH_CONFIG', help: 'config file (YAML; keys as below with _ for -)' },
@@ -230,6 +231,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     // "started" once a live capture is capturing: its thread opens the interface first, and
     // what is sent after this line is seen (a failure to open is reported below instead)
     if (source instanceof PcapLiveSource) await Promise.race([source.started().catch(() => {}), ended.catch(() => {}), stopRequested]);
+    if (live) {
+      const n = lowerJudgePriority(config.judgeNice);
+      if (n) log.info({ niceFrom: n.from, niceTo: n.to }, 'the judging thread yields to the capture and receiver threads');
+    }
     started();
     await Promise.race([ended, stopRequested.then(() => Promise.race([ended, sleep(STOP_WAIT_MS)]))]);
   } catch (err) {

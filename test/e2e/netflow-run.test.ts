@@ -5,8 +5,8 @@
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capture, cliPath, have, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
 import { v5Datagram } from '../helpers/netflow-v5.js';
@@ -168,4 +168,28 @@ t.test('replay --netflow-capture: export datagrams through the whole pipeline', 
   t.match(r.stderr, /0 packets, 4 flow records/);
   // none of these addresses is in the demo site's segments: nothing to report
   t.equal(r.stdout.trim(), '');
+});
+
+/** nice of each thread of a process (Linux keeps one per thread): the main thread's first. */
+function threadNices(pid: number): { main: number; others: number[] } {
+  const nice = (tid: string) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[16]);
+  const others = readdirSync(`/proc/${pid}/task`).filter((tid) => tid !== String(pid)).map(nice);
+  return { main: nice(String(pid)), others };
+}
+
+t.test('the judging thread yields to the receiver thread (judge_nice), and not when told 0', { skip: process.platform !== 'linux' && 'Linux keeps a nice value per thread' }, async (t) => {
+  const base = getPriority();
+  for (const [args, want] of [[[], Math.min(19, base + 10)], [['--judge-nice', '0'], base]] as const) {
+    const dir = tmp(t);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const run = await startRun(t, ['--netflow', `127.0.0.1:${port}`, '--policy', policy, '--state-dir', join(dir, 'state'), '--log-level', 'info', ...args]);
+    t.match(run.stderr(), /collector started/, run.stderr());
+    const n = threadNices(run.child.pid!);
+    t.equal(n.main, want, `main thread nice ${want} (${args.join(' ') || 'default'})`);
+    // the receiver (a worker started before the change) and V8's helpers keep the nice they began with
+    t.ok(n.others.length >= 2 && n.others.every((x) => x === base), `the other ${n.others.length} threads at ${base}: ${n.others.join(',')}`);
+    if (args.length === 0) t.match(run.stderr(), /judging thread yields/);
+    run.child.kill('SIGTERM');
+    t.equal(await run.exited, 0);
+  }
 });
