@@ -69,9 +69,11 @@ export function bigPolicyYaml(devices: Host[], nDevices = 1000, nRules = 10000, 
 
 /**
  * `node dist/bench/big-policy.js [RUNS]`: the load time of this policy (1,000 devices,
- * 10,000 rules), each run in a fresh process as at start: importing the loader, reading,
+ * 10,000 rules), each run in fresh processes as at start: importing the loader, reading,
  * parsing, validating and compiling (`cold`), then the same file once more in that
- * process, as a reload does (`reload`). Prints every run and the medians, in ms.
+ * process, as a reload does (`reload`). Each run loads three ways: without the policy
+ * cache, with an empty one (the load that fills it) and with that entry (a hit). Prints
+ * every run and the medians, in ms.
  */
 async function timeLoads(runs: number): Promise<void> {
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
@@ -82,34 +84,45 @@ async function timeLoads(runs: number): Promise<void> {
   try {
     const file = join(dir, 'big-policy.yaml');
     writeFileSync(file, bigPolicyYaml([]));
-    const cold: number[] = [], reload: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file], { encoding: 'utf8' });
+    const child = (cacheDir: string) => {
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file, cacheDir], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`load run failed: ${r.stderr}`);
-      const m = JSON.parse(r.stdout) as { cold: number; reload: number };
-      console.log(`run ${i + 1}: cold ${m.cold.toFixed(0)} ms, reload ${m.reload.toFixed(0)} ms`);
-      cold.push(m.cold);
-      reload.push(m.reload);
+      return JSON.parse(r.stdout) as { cold: number; reload: number; cached: boolean };
+    };
+    const ways = ['off', 'empty cache', 'cache hit'] as const;
+    const times = new Map(ways.map((w) => [w, { cold: [] as number[], reload: [] as number[] }]));
+    for (let i = 0; i < runs; i++) {
+      const cache = join(dir, `cache-${i}`);
+      const line: string[] = [];
+      for (const way of ways) {
+        const m = child(way === 'off' ? 'off' : cache);
+        if (m.cached !== (way === 'cache hit')) throw new Error(`${way}: expected ${way === 'cache hit' ? 'a hit' : 'a miss'}`);
+        times.get(way)!.cold.push(m.cold);
+        times.get(way)!.reload.push(m.reload);
+        line.push(`${way}: cold ${m.cold.toFixed(0)}, reload ${m.reload.toFixed(0)}`);
+      }
+      console.log(`run ${i + 1} (ms): ${line.join('; ')}`);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
-    console.log(`median of ${runs}: cold ${median(cold).toFixed(0)} ms, reload ${median(reload).toFixed(0)} ms`);
+    for (const [way, t] of times) console.log(`median of ${runs}, ${way}: cold ${median(t.cold).toFixed(0)} ms, reload ${median(t.reload).toFixed(0)} ms`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function timeOneLoad(file: string): Promise<void> {
+async function timeOneLoad(file: string, cache: string): Promise<void> {
+  const cacheDir = cache === 'off' ? null : cache;
   const t0 = performance.now();
   const { loadPolicyFile } = await import('../collector/policy/load.js');
-  const first = await loadPolicyFile(file);
+  const first = await loadPolicyFile(file, { cacheDir });
   const t1 = performance.now();
-  const again = await loadPolicyFile(file);
+  const again = await loadPolicyFile(file, { cacheDir });
   const t2 = performance.now();
   if (!first.policy || !again.policy) throw new Error(`the policy did not load: ${JSON.stringify(first.errors.slice(0, 3))}`);
-  console.log(JSON.stringify({ cold: t1 - t0, reload: t2 - t1 }));
+  console.log(JSON.stringify({ cold: t1 - t0, reload: t2 - t1, cached: first.cached === true }));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const done = process.argv[2] === '--child' ? timeOneLoad(process.argv[3]) : timeLoads(Number(process.argv[2] ?? 5));
+  const done = process.argv[2] === '--child' ? timeOneLoad(process.argv[3], process.argv[4] ?? 'off') : timeLoads(Number(process.argv[2] ?? 5));
   done.catch((e: unknown) => { console.error(e); process.exitCode = 1; });
 }

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { assemble, type Collector } from '../assemble.js';
 import { PolicyWatcher } from '../policy/watch.js';
 import { formatPolicyError, loadPolicyFile } from '../policy/load.js';
+import { defaultPolicyCacheDir } from '../policy/cache.js';
 import { autoBpf } from '../sources/bpf-auto.js';
 import { parseCommand, helpText, type CommandSpec, type FlagSpec } from './args.js';
 import { resolveConfig, SETTINGS, DEFAULTS } from './config.js';
@@ -53,7 +54,7 @@ async function printBpf(values: Record<string, unknown>, configFile: string | un
     for (const e of errors) process.stderr.write(`segwatch run: ${e}\n`);
     return 2;
   }
-  const r = await loadPolicyFile(policy);
+  const r = await loadPolicyFile(policy, { cacheDir: defaultPolicyCacheDir(process.env, config?.stateDir) });
   if (!r.policy) {
     for (const e of r.errors) process.stderr.write(formatPolicyError(e) + '\n');
     return 2;
@@ -81,7 +82,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   // acknowledgements through the API accept behaviours here, beside the policy (never in it)
   const exceptionsPath = join(config.stateDir, EXCEPTIONS_FILE);
-  const watcher = new PolicyWatcher(config.policy, { exceptionsPath });
+  const watcher = new PolicyWatcher(config.policy, { exceptionsPath, cacheDir: defaultPolicyCacheDir(process.env, config.stateDir) });
   const firstErrors = await watcher.start();
   if (!watcher.currentOrNull()) {
     for (const e of firstErrors) process.stderr.write(formatPolicyError(e) + '\n');

@@ -8,7 +8,8 @@ import { formatPolicyError, loadPolicyFile } from './load.js';
  * `out`; returns the exit code: 0 valid, 1 invalid.
  */
 export async function policyCheck(file: string, out: (line: string) => void, err: (line: string) => void): Promise<number> {
-  const r = await loadPolicyFile(file);
+  // the checker reads the file itself every time: never a document the cache kept
+  const r = await loadPolicyFile(file, { cacheDir: null });
   for (const e of r.errors) err(formatPolicyError(e));
   if (!r.policy) {
     err(`${file}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}; policy refused`);

@@ -1,6 +1,7 @@
 // Loading a policy file: YAML with positions (`yaml`), the JSON Schema (ajv) and the
 // semantic checks, every error of the file at once, each at its file:line:column; then
-// compilation. Nothing here throws on a bad policy.
+// compilation. Nothing here throws on a bad policy. A file's validated document is cached
+// (cache.ts) by its bytes and the code that validated it.
 
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo } from './v
 import type { PolicyDoc } from './schema.js';
 import type { CompiledPolicy, PolicyError } from './types.js';
 import type { ExceptionDoc } from './exceptions.js';
+import { codeIdentity, defaultPolicyCacheDir, policyCacheKey, readCachedPolicy, writeCachedPolicy } from './cache.js';
 
 export interface LoadResult {
   /** null when there is any error. */
@@ -20,6 +22,8 @@ export interface LoadResult {
   /** SHA-256 (hex) and size of the file's bytes, when loadPolicyFile read them. */
   sha256?: string;
   bytes?: number;
+  /** loadPolicyFile: true when the validated document came from the policy cache, not the YAML. */
+  cached?: boolean;
 }
 
 /** A policy larger than this is refused unread: 16 MiB is far beyond 10,000 rules (about 0.6 MB). */
@@ -51,6 +55,12 @@ function withEnvCopy<T>(fn: () => T): T {
  * (from exceptions.yaml) join the policy's own `exceptions:`.
  */
 export function loadPolicyText(text: string, file: string, extraExceptions: readonly ExceptionDoc[] = []): LoadResult {
+  const v = validatePolicyText(text, file);
+  return 'errors' in v ? { policy: null, errors: v.errors } : compileValidated(v.doc, file, extraExceptions, v.memo);
+}
+
+/** The document of policy text when it is valid (as `doc.toJS()` gave it), else every error. */
+function validatePolicyText(text: string, file: string): { doc: PolicyDoc; memo: RuleMemo } | { errors: PolicyError[] } {
   const lc = new LineCounter();
   // YAML 1.2 core schema (the default): yes/no/on/off stay text, 0x1F is 31, 08 is 8
   const doc = withEnvCopy(() => parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false }));
@@ -61,16 +71,16 @@ export function loadPolicyText(text: string, file: string, extraExceptions: read
     errors.push({ file, line: lp.line, col: lp.col, message: `YAML syntax: ${first}`, path: '' });
   }
   // the tree is unreliable after a syntax error: report those alone
-  if (errors.length > 0) return { policy: null, errors: sortErrors(errors) };
+  if (errors.length > 0) return { errors: sortErrors(errors) };
   const loc = new Locator(doc, lc, file);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    return { policy: null, errors: [aliasError(doc, lc, file, e as Error)] };
+    return { errors: [aliasError(doc, lc, file, e as Error)] };
   }
   if (value === null || value === undefined) {
-    return { policy: null, errors: [{ file, line: 1, col: 1, message: 'expected a policy (a mapping with version, segments, watch, default_profile, profiles), got an empty file', path: '' }] };
+    return { errors: [{ file, line: 1, col: 1, message: 'expected a policy (a mapping with version, segments, watch, default_profile, profiles), got an empty file', path: '' }] };
   }
   const validator = makeSchemaValidator();
   // where both speak about the same place the semantic check is the more specific
@@ -78,13 +88,18 @@ export function loadPolicyText(text: string, file: string, extraExceptions: read
   const semantic = semanticErrors(value, loc, new Set(), memo);
   const covered = new Set(semantic.map((e) => e.path));
   errors.push(...schemaErrors(validator, value, loc).filter((e) => !covered.has(e.path)), ...semantic);
-  if (errors.length > 0) return { policy: null, errors: sortErrors(errors) };
-  if (extraExceptions.length) {
-    const v = value as PolicyDoc;
-    v.exceptions = [...(v.exceptions ?? []), ...extraExceptions];
-  }
+  if (errors.length > 0) return { errors: sortErrors(errors) };
+  return { doc: value as PolicyDoc, memo };
+}
+
+/**
+ * A validated document (parsed now, or from the cache) to the compiled policy, with the
+ * extra exceptions joined in a copy: `doc` stays the policy's own, as the cache keeps it.
+ */
+function compileValidated(doc: PolicyDoc, file: string, extraExceptions: readonly ExceptionDoc[], memo?: RuleMemo): LoadResult {
+  const full = extraExceptions.length ? { ...doc, exceptions: [...(doc.exceptions ?? []), ...extraExceptions] } : doc;
   try {
-    return { policy: compilePolicy(value as PolicyDoc, file, memo), errors: [] };
+    return { policy: compilePolicy(full, file, memo), errors: [] };
   } catch (e) {
     // a validated document should always compile; say so rather than crash the collector
     return { policy: null, errors: [{ file, line: 1, col: 1, message: `internal error compiling the policy: ${(e as Error).message}`, path: dottedPath([]) }] };
@@ -137,11 +152,22 @@ export function loadExceptionsText(text: string, file: string): { list: Exceptio
   return errors.length ? { list: [], errors: sortErrors(errors) } : { list: list as ExceptionDoc[], errors: [] };
 }
 
+export interface LoadFileOptions {
+  /** exceptions.yaml: loaded beside the policy when it exists. */
+  exceptions?: string;
+  /**
+   * The policy cache (cache.ts): left out, defaultPolicyCacheDir(process.env); null, none
+   * (`policy check` judges the file itself, every time).
+   */
+  cacheDir?: string | null;
+}
+
 /**
  * Read and load a policy file (and exceptions.yaml when `exceptions` names one that exists);
- * a read error comes back as a PolicyError too.
+ * a read error comes back as a PolicyError too. A policy whose validated document is in the
+ * cache (same bytes, same segwatch) is compiled from it without parsing the YAML again.
  */
-export async function loadPolicyFile(path: string, opts: { exceptions?: string } = {}): Promise<LoadResult> {
+export async function loadPolicyFile(path: string, opts: LoadFileOptions = {}): Promise<LoadResult> {
   let extra: ExceptionDoc[] = [];
   if (opts.exceptions) {
     let text: string | null = null;
@@ -168,7 +194,21 @@ export async function loadPolicyFile(path: string, opts: { exceptions?: string }
   } catch (e) {
     return { policy: null, errors: [{ file: path, line: 0, col: 0, message: `cannot read the policy: ${(e as Error).message}`, path: '' }] };
   }
-  return { ...loadPolicyText(raw.toString('utf8'), path, extra), sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length };
+  const sums = { sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length };
+  const cacheDir = opts.cacheDir === undefined ? defaultPolicyCacheDir() : opts.cacheDir;
+  const codeId = cacheDir ? await codeIdentity() : null;
+  const key = cacheDir && codeId ? policyCacheKey(raw, codeId) : null;
+  if (cacheDir && key) {
+    const doc = await readCachedPolicy(cacheDir, key);
+    // an entry that does not compile is parsed afresh below, and written over
+    const hit = doc ? compileValidated(doc as unknown as PolicyDoc, path, extra) : null;
+    if (hit?.policy) return { ...hit, ...sums, cached: true };
+  }
+  const v = validatePolicyText(raw.toString('utf8'), path);
+  if ('errors' in v) return { policy: null, errors: v.errors, ...sums, cached: false };
+  const r = compileValidated(v.doc, path, extra, v.memo);
+  if (r.policy && cacheDir && key) await writeCachedPolicy(cacheDir, key, v.doc);
+  return { ...r, ...sums, cached: false };
 }
 
 /** "file:line:col: message" (as compilers print, so editors can jump to it). */

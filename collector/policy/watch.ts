@@ -12,6 +12,8 @@ export interface PolicyWatcherOptions {
   debounceMs?: number;
   /** exceptions.yaml in the state directory: loaded beside the policy when it exists. */
   exceptionsPath?: string;
+  /** the policy cache (loadPolicyFile's cacheDir): left out, the default; null, none. */
+  cacheDir?: string | null;
 }
 
 /**
@@ -27,6 +29,7 @@ export class PolicyWatcher extends EventEmitter {
   private timer: NodeJS.Timeout | null = null;
   private debounceMs: number;
   readonly exceptionsPath: string | undefined;
+  private readonly cacheDir: string | null | undefined;
   private loading: Promise<boolean> | null = null;
   private again = false;
   private sighup: (() => void) | null = null;
@@ -37,6 +40,7 @@ export class PolicyWatcher extends EventEmitter {
     this.path = resolve(path);
     this.debounceMs = opts.debounceMs ?? 150;
     this.exceptionsPath = opts.exceptionsPath;
+    this.cacheDir = opts.cacheDir;
   }
 
   /**
@@ -89,7 +93,7 @@ export class PolicyWatcher extends EventEmitter {
   }
 
   private async doLoad(): Promise<boolean> {
-    const r = await loadPolicyFile(this.path, { exceptions: this.exceptionsPath });
+    const r = await loadPolicyFile(this.path, { exceptions: this.exceptionsPath, cacheDir: this.cacheDir });
     if (this.closed) return false;
     if (r.policy) {
       this.last = r.policy;

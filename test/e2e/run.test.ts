@@ -1,11 +1,11 @@
 // `segwatch run`, the long-running collector: settings checked as a whole before anything
-// starts, a capture file as source, and live capture on the loopback interface with the API
-// answering and SIGTERM flushing and exiting 0.
+// starts, a capture file as source, the policy cache in the state directory, and live
+// capture on the loopback interface with the API answering and SIGTERM flushing and exiting 0.
 
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliPath, repoRoot, segwatch, skipUnless } from '../helpers/paths.js';
@@ -51,6 +51,32 @@ t.test('a capture file as source: the same anomalies as replay, exit 0', async (
   t.ok(lines.findIndex((a) => a.state === 'closed') > 0, 'openings are written as they happen, before the closings');
   const order = (l: Array<{ firstSeen: string; id: string }>) => [...l].sort((a, b) => a.firstSeen.localeCompare(b.firstSeen) || a.id.localeCompare(b.id));
   t.same(order(closed), order(want), `${closed.length} anomalies closed, as replay reports them`);
+});
+
+t.test('run caches the checked policy in <state dir>/cache, unless SEGWATCH_POLICY_CACHE=off', async (t) => {
+  const dir = tmp(t);
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  const run = (cache: string) => segwatch(['run', '--policy', policy, '--capture', demo, '--out', join(dir, 'a.jsonl'), '--log-level', 'warn', '--state-dir', state], { env: { SEGWATCH_POLICY_CACHE: cache } });
+  const off = run('off');
+  t.equal(off.code, 0, off.stderr);
+  t.notOk(existsSync(join(state, 'cache')), 'off: no cache');
+  const first = run('');
+  t.equal(first.code, 0, first.stderr);
+  const cache = join(state, 'cache');
+  const entries = readdirSync(cache);
+  t.match(entries, [/^[0-9a-f]{64}\.json$/], 'one entry');
+  t.equal(entries.length, 1);
+  t.equal(statSync(cache).mode & 0o777, 0o700, 'directory 0700');
+  const entry = join(cache, entries[0]);
+  t.equal(statSync(entry).mode & 0o777, 0o600, 'entry 0600');
+  utimesSync(entry, 1000, 1000);
+  const before = statSync(entry).ino;
+  const second = run('');
+  t.equal(second.code, 0, second.stderr);
+  // a hit touches the entry; a miss would have written a new file in its place
+  t.same([statSync(entry).ino, statSync(entry).mtimeMs > 1000 * 1000], [before, true], 'the second start is a hit');
+  t.same(readdirSync(cache), entries);
 });
 
 const canCapture = existsSync('/sys/class/net/lo') && spawnSync('sh', ['-c', 'test "$(id -u)" = 0']).status === 0;
