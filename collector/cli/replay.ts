@@ -3,6 +3,7 @@
 
 import { assemble } from '../assemble.js';
 import { loadPolicyFile, formatPolicyError } from '../policy/load.js';
+import { defaultPolicyCacheDir } from '../policy/cache.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture, runExportCaptures, exportCaptureSummary } from './capture.js';
 
@@ -35,7 +36,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const format = oneOf(a.values.format, ['table', 'jsonl'] as const, 'format');
-  const loaded = await loadPolicyFile(policyFile);
+  // a state directory in use keeps the policy cache too; else the user's cache directory
+  const loaded = await loadPolicyFile(policyFile, { cacheDir: defaultPolicyCacheDir(process.env, a.values['state-dir'] as string | undefined) });
   if (!loaded.policy) {
     for (const e of loaded.errors) process.stderr.write(formatPolicyError(e) + '\n');
     return 2;

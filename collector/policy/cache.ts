@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, extname, isAbsolute, join } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -54,11 +54,19 @@ let identity: Promise<string | null> | undefined;
 export function codeIdentity(): Promise<string | null> {
   identity ??= (async () => {
     const self = fileURLToPath(import.meta.url);
+    const here = dirname(self), ext = extname(self);
     const yamlVersion = (createRequire(import.meta.url)('yaml/package.json') as { version: string }).version;
-    return `${await hashModules(dirname(self), extname(self))} yaml@${yamlVersion}`;
+    // the modules outside this directory whose code the checks run (address parsing, the
+    // anomaly kinds, the detector settings' names): a change there is a new identity too
+    const h = createHash('sha256');
+    for (const m of POLICY_IMPORTS) h.update(`${m}\0`).update(await readFile(join(here, `${m}${ext}`)));
+    return `${await hashModules(here, ext)} ${h.digest('hex')} yaml@${yamlVersion}`;
   })().catch(() => null);
   return identity;
 }
+
+/** Modules outside collector/policy that the policy modules import (see codeIdentity). */
+const POLICY_IMPORTS = ['../types', '../decode/addr', '../detect/settings', '../inventory/types'];
 
 /** The entry's key: the format, the code identity and the policy's bytes. */
 export function policyCacheKey(policyBytes: Uint8Array, codeId: string): string {
@@ -116,8 +124,7 @@ export async function writeCachedPolicy(dir: string, key: string, value: unknown
     return false; // a BigInt or a cycle
   }
   try {
-    // only the last level: the state directory is made by the state store, with its own mode
-    await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    await makeDirs(dir);
     if (!(await trusted(dir))) return false;
     const file = entryPath(dir, key);
     const tmp = `${file}.${process.pid}.tmp`;
@@ -142,4 +149,19 @@ async function prune(dir: string): Promise<void> {
   const aged = await Promise.all(names.map(async (n) => ({ n, mtime: (await stat(join(dir, n)).catch(() => null))?.mtimeMs ?? 0 })));
   aged.sort((a, b) => b.mtime - a.mtime);
   for (const { n } of aged.slice(MAX_POLICY_CACHE_ENTRIES)) await rm(join(dir, n), { force: true });
+}
+
+/**
+ * mkdir -p with mode 0700 for each level made (XDG's rule for a cache directory; a state
+ * directory made here first, before the state store, is closed the same way), one level at a
+ * time and bounded: Node's recursive mkdir never returns under /proc.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); missing.length < 64; d = dirname(d)) {
+    if (await lstat(d).then(() => true, () => false)) break;
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) await mkdir(d, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
 }

@@ -3,7 +3,7 @@
 // every line, and a corrupt capture ending with a clear error after what came before it.
 
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, segwatch } from '../helpers/paths.js';
@@ -70,6 +70,23 @@ t.test('demo capture: every anomaly kind, each with every field', async (t) => {
   t.same([...byMac.get('14:08:08:f6:00:70') ?? []], ['14:08:08:f6:00:70'], 'the unlisted ESP32 by its MAC, not ESP_F60070');
   t.same([...byMac.get('28:cd:c1:07:00:77') ?? []], ['28:cd:c1:07:00:77'], 'the unlisted Pi by its MAC, not raspberrypi');
   t.equal(as.filter((a) => a.device === 'plugs' || a.device === 'ESP_F60070' || a.device === 'raspberrypi').length, 0, 'no shared or hostname names');
+});
+
+t.test('the policy cache: the state directory when given, else the user\'s cache; a hit reports the same', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'segwatch-replay-cache-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const xdg = join(dir, 'xdg'), state = join(dir, 'state');
+  const env = { XDG_CACHE_HOME: xdg, SEGWATCH_POLICY_CACHE: '' };
+  const entries = (d: string) => { try { return readdirSync(d).filter((n) => n.endsWith('.json')); } catch { return []; } };
+  const first = segwatch(['replay', demo, '--policy', policy, '--format', 'jsonl'], { env });
+  t.equal(first.code, 0, first.stderr);
+  t.equal(entries(join(xdg, 'segwatch')).length, 1, 'no state directory: $XDG_CACHE_HOME/segwatch');
+  const hit = segwatch(['replay', demo, '--policy', policy, '--format', 'jsonl'], { env });
+  t.equal(hit.stdout, first.stdout, 'a hit reports what the parse did');
+  const withState = segwatch(['replay', demo, '--policy', policy, '--format', 'jsonl', '--state-dir', state], { env });
+  t.equal(withState.code, 0, withState.stderr);
+  t.equal(entries(join(state, 'cache')).length, 1, '--state-dir: <state dir>/cache');
+  t.equal(entries(join(xdg, 'segwatch')).length, 1, 'and not the user\'s cache again');
 });
 
 t.test('allowed-only capture of the same house: no anomaly', async (t) => {
