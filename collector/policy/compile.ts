@@ -129,7 +129,26 @@ class Profile {
     /** one frozen verdict per rule, so an allow allocates nothing. */
     readonly verdicts: readonly Verdict[],
     readonly limits: ProfileLimits,
+    /** some rule has `from_ports`: a verdict may depend on the opener's port */
+    readonly usesFromPorts: boolean,
+    /** this profile's number in its policy's verdict memo (Policy.judge) */
+    readonly memoId: number,
   ) {}
+}
+
+/**
+ * Verdicts remembered per policy (Policy.judge), direct-mapped: a device's flows go to the
+ * same few servers, ports and resolver again and again, and each verdict otherwise walks the
+ * profile's address trie and every rule set on its path.
+ */
+const MEMO_BITS = 12;
+
+class VerdictMemo {
+  /** per slot: the peer (IPv4), proto << 16 | port, the profile's memoId */
+  readonly keys = new Int32Array(3 << MEMO_BITS).fill(-1);
+  /** per slot: the one name the verdict was reached with, '' for none */
+  readonly names: string[] = new Array<string>(1 << MEMO_BITS).fill('');
+  readonly verdicts: Verdict[] = new Array<Verdict>(1 << MEMO_BITS).fill(DENIED);
 }
 
 /** type*256+code ranges of `icmp:` items, as (lo, hi) pairs. */
@@ -214,6 +233,9 @@ export class Policy implements CompiledPolicy {
   /** scratch for address bytes and trie paths: evaluate allocates nothing for IPv4 peers. */
   private buf = new Uint8Array(16);
   private pathOut: PortIndex[] = new Array(129);
+  /** verdicts remembered (judge), made at the first judged flow */
+  private memo: VerdictMemo | null = null;
+  private memoIds = 0;
   /** `allow_in` rules of the profiles that have them. */
   private inProfs = new Map<string, Profile>();
   private detectors: Partial<DetectSettings>;
@@ -327,6 +349,7 @@ export class Policy implements CompiledPolicy {
       devices, devices.length > 0 ? devUnion.build() : null,
       manus, manus.size > 0 ? manuUnion.build() : null, b.sameManufacturer?.build() ?? null,
       b.ruleIds, b.ruleIds.map((rule) => Object.freeze({ allowed: true, rule, awaitingName: false })), limits,
+      rules.some((r) => 'from_ports' in r && r.from_ports !== undefined), this.memoIds++,
     );
   }
 
@@ -411,6 +434,18 @@ export class Policy implements CompiledPolicy {
     const sport = flow.sport ?? -1;
     let best = -1;
     const fam = addrInto(flow.dst, this.buf);
+    // no device, manufacturer or opener's port rule can apply and at most one name is known:
+    // the verdict is a function of (profile, peer, protocol, port, name), remembered
+    let slot = -1, a = 0;
+    const name = names.length === 0 ? '' : names[0], pp = proto << 16 | port;
+    if (fam === 4 && names.length <= 1 && !p.usesFromPorts && p.manufacturerPorts === null && p.sameManufacturer === null &&
+        (p.devicePorts === null || p.devicePorts.match(proto, port, sport) < 0)) {
+      const b = this.buf;
+      a = (b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) | 0;
+      slot = Math.imul(a ^ Math.imul(pp ^ (p.memoId << 24), 0x9e3779b1), 0x85ebca6b) >>> (32 - MEMO_BITS);
+      const m = this.memo ??= new VerdictMemo();
+      if (m.keys[slot * 3] === a && m.keys[slot * 3 + 1] === pp && m.keys[slot * 3 + 2] === p.memoId && m.names[slot] === name) return m.verdicts[slot];
+    }
     if (fam !== 0) {
       const n = p.addr.path(fam, this.buf, this.pathOut);
       for (let i = 0; i < n; i++) {
@@ -452,8 +487,14 @@ export class Policy implements CompiledPolicy {
         }
       }
     }
-    if (best >= 0) return p.verdicts[best];
-    return domainFloor >= 0 ? AWAITING : DENIED;
+    const v = best >= 0 ? p.verdicts[best] : domainFloor >= 0 ? AWAITING : DENIED;
+    if (slot >= 0) {
+      const m = this.memo!;
+      m.keys[slot * 3] = a; m.keys[slot * 3 + 1] = pp; m.keys[slot * 3 + 2] = p.memoId;
+      m.names[slot] = name;
+      m.verdicts[slot] = v;
+    }
+    return v;
   }
 
   /** Does one of `ips` equal dst? Compared as bytes, so "fd00::1" and "FD00:0::1" agree. */
