@@ -24,6 +24,7 @@ interface Parked {
 }
 
 const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
+const NO_NAMES: readonly string[] = [];
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_PROFILES);
 
 class Allowlist implements Detector {
@@ -43,14 +44,17 @@ class Allowlist implements Detector {
     const profile = this.ctx.profileOf(p, f.src, f.srcMac);
     // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
     if (RESERVED.has(profile)) return;
-    const names = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
-    const v = p.evaluate(profile, { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport }, names, this.ctx.evalContext(f.src));
+    const flow = { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport };
+    // the peer's names only when a name rule could decide (or a denied flow's anomaly names it)
+    const names = p.namesMatter(profile, flow) ? this.ctx.inventory.namesFor(f.src, f.dst, f.time) : null;
+    const v = p.evaluate(profile, flow, names ?? NO_NAMES, this.ctx.evalContext(f.src));
     if (v.allowed) return;
     if (v.awaitingName) {
       this.park(p, f, profile);
       return;
     }
-    this.denied(p, f, names.length ? names[0] : '', f.bytes, 1, true);
+    const known = names ?? this.ctx.inventory.namesFor(f.src, f.dst, f.time);
+    this.denied(p, f, known.length ? known[0] : '', f.bytes, 1, true);
   }
 
   flowName(flowId: number, name: string): void {

@@ -427,6 +427,11 @@ export class Policy implements CompiledPolicy {
     return this.inProfs.has(profile);
   }
 
+  namesMatter(profile: string, flow: FlowFacts): boolean {
+    const p = this.profs.get(profile);
+    return p !== undefined && p.domainPorts !== null && p.domainPorts.match(protoNum(flow.proto), flow.dport, flow.sport ?? -1) >= 0;
+  }
+
   /** The rules of one direction against a flow: flow.dst is the peer, whichever side opened. */
   private judge(p: Profile, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
     const proto = protoNum(flow.proto);

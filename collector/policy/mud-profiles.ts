@@ -378,6 +378,11 @@ class MudView implements CompiledPolicy {
     return this.judge(profile, flow, names, ctx, true);
   }
 
+  namesMatter(profile: string, flow: FlowFacts): boolean {
+    // a MUD file's rules are mostly names: asked of them, always
+    return this.store.judgedBy(profile) !== undefined || this.site.namesMatter(profile, flow);
+  }
+
   hasAllowIn(profile: string): boolean {
     const j = this.store.judgedBy(profile);
     if (!j) return this.site.hasAllowIn(profile);

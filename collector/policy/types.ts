@@ -109,6 +109,12 @@ export interface CompiledPolicy {
    * when the profile has no `allow_in` section.
    */
   evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict;
+  /**
+   * Could a name rule of this profile's `allow` apply to this flow (its protocol and ports)?
+   * false: evaluate() gives the same verdict whatever names it is given, so a caller need not
+   * look them up first.
+   */
+  namesMatter(profile: string, flow: FlowFacts): boolean;
   /** the profile has an `allow_in` section (flows from inside the site to its devices are judged). */
   hasAllowIn(profile: string): boolean;
   limits(profile: string): ProfileLimits;
