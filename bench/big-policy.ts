@@ -13,16 +13,17 @@ const CLOUD_RULES = ['3', '13', '18', '34', '35', '52', '54'].map((a) => `      
 
 /**
  * `allowCloud`: every profile also allows the capture's cloud traffic, so a replay reports
- * only the scanner (and what follows from it), whatever a version's scan rules make of the
- * other devices: the like-for-like variant. The rule count stays nRules. It also sets
- * scan.hosts' threshold to LIKE_SCAN_HOSTS_THRESHOLD: versions before the anomaly lifecycle
- * counted every distinct host a device talked to, took each of the capture's busy devices for
- * a scanner at the default 64, and from then on judged none of its flows against the policy;
- * at 1,000 they judge every flow, as this version does (which tells the sweep of the
- * capture's scanner by its unanswered SYNs, with any threshold).
+ * only the scanner (and what follows from it): the like-for-like variant with few anomalies.
+ * The rule count stays nRules. Both variants set scan.hosts' threshold to
+ * SCAN_HOSTS_THRESHOLD: versions before the anomaly lifecycle counted every distinct host a
+ * device talked to, took each of the capture's busy devices for a scanner at the default 64,
+ * and from then on judged none of its flows against the policy (63 anomalies where this
+ * version reports 17,885); at 1,000 they judge every flow, as this version does (which tells
+ * the sweep of the capture's scanner by its unanswered SYNs, with any threshold), so a
+ * comparison between versions (BENCH_BASE) measures the same work.
  */
-/** scan.hosts' threshold in the like-for-like variant (see bigPolicyYaml). */
-export const LIKE_SCAN_HOSTS_THRESHOLD = 1000;
+/** scan.hosts' threshold of both variants (see bigPolicyYaml). */
+export const SCAN_HOSTS_THRESHOLD = 1000;
 
 export function bigPolicyYaml(devices: Host[], nDevices = 1000, nRules = 10000, seed = 7, allowCloud = false): string {
   const rnd = new Prng(seed);
@@ -62,7 +63,7 @@ export function bigPolicyYaml(devices: Host[], nDevices = 1000, nRules = 10000, 
     if (allowCloud) lines.push(...CLOUD_RULES);
   }
   lines.push('  quarantine:', '    allow: [ { service: dhcp }, { service: dns } ]');
-  if (allowCloud) lines.push('detectors:', `  scan_hosts: { threshold: ${LIKE_SCAN_HOSTS_THRESHOLD} }`);
+  lines.push('detectors:', `  scan_hosts: { threshold: ${SCAN_HOSTS_THRESHOLD} }`);
   lines.push('');
   return lines.join('\n');
 }
