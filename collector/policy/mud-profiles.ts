@@ -8,12 +8,10 @@
 
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { Log } from '../types.js';
 import { silentLog } from '../types.js';
 import type { InventoryView } from '../inventory/types.js';
 import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, Verdict } from './types.js';
-import { loadPolicyText } from './load.js';
 // mud-fetch (HTTPS, pkijs) loads only when a MUD file is loaded: a site without MUD devices
 // does not pay ~0.1 s of start-up for it
 import type { MudFetchOptions, readTrustAnchors } from './mud-fetch.js';
@@ -254,6 +252,9 @@ export class MudProfiles {
     void job.finally(() => this.pending.delete(job));
   }
 
+  /** load.ts's loadPolicyText, imported by readSite() (compile() runs only after it) */
+  private loadPolicyText: typeof import('./load.js').loadPolicyText | null = null;
+
   /** The policy last seen by a view: where `mud.dir` is read from. */
   private lastSite: CompiledPolicy | undefined;
   noteSite(p: CompiledPolicy): void {
@@ -265,6 +266,10 @@ export class MudProfiles {
     if (running) return running;
     this.siteBits.set(site, 'reading');
     const job = (async () => {
+      // the YAML parser and the policy loader come with the first MUD device, not with every
+      // pipeline (`segwatch flows` has no policy): compile() runs only after this
+      const [{ parse: parseYaml }, { loadPolicyText }] = await Promise.all([import('yaml'), import('./load.js')]);
+      this.loadPolicyText = loadPolicyText;
       let bits: SiteBits;
       try {
         bits = siteBitsOf(parseYaml(await readFile(site.source, 'utf8')) as unknown);
@@ -298,7 +303,7 @@ export class MudProfiles {
         },
       },
     };
-    const r = loadPolicyText(JSON.stringify(doc), `mud:${url}`);
+    const r = this.loadPolicyText!(JSON.stringify(doc), `mud:${url}`);
     if (r.policy === null) {
       this.counts.compileFailures++;
       if (!this.loggedFailure.has('compile|' + url)) {
