@@ -17,11 +17,9 @@ import { openCapture } from './sources/pcap-file.js';
 import { captureDrops, openLive, PcapLiveSource } from './sources/pcap-live.js';
 import type { FrameSource, RecordSource } from './sources/source.js';
 import type { FlowListen } from './sources/flow-export-udp.js';
-import { StateDb } from './state/db.js';
-import { StateSink } from './state/sink.js';
-import { Outbox } from './state/outbox.js';
+import type { StateDb } from './state/db.js';
 import type { ChannelConfig } from './sinks/alerts/config.js';
-import { AlertDispatcher } from './sinks/alerts/dispatcher.js';
+import type { AlertDispatcher } from './sinks/alerts/dispatcher.js';
 
 export interface AssembleSettings {
   /** run: the long-running collector (anomalies stay open at a stop); replay: a file, then final states. */
@@ -85,8 +83,10 @@ export interface Collector {
 export async function assemble(s: AssembleSettings): Promise<Collector> {
   const sinks: Sink[] = [];
   // first: the state must be usable before anything starts, and its commit goes first
-  const state = s.stateDir ? StateDb.open(s.stateDir) : null;
-  const stateSink = state ? new StateSink(state, { log: s.log }) : null;
+  // the state's modules (and SQLite's native addon) load only for a run that keeps state
+  const st = s.stateDir ? await import('./state/sink.js') : null;
+  const state = s.stateDir ? (await import('./state/db.js')).StateDb.open(s.stateDir) : null;
+  const stateSink = state && st ? new st.StateSink(state, { log: s.log }) : null;
   if (stateSink) sinks.push(stateSink);
   const restore = state ? { devices: state.devices(), anomalies: state.openAnomalies() } : undefined;
   let alerts: AlertDispatcher | null = null;
@@ -94,6 +94,7 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
     if (!state) throw new Error('alert channels need a state directory (their outbox is kept there): give --state-dir');
     try {
       const { createChannel } = await import('./sinks/alerts/registry.js');
+      const [{ Outbox }, { AlertDispatcher }] = await Promise.all([import('./state/outbox.js'), import('./sinks/alerts/dispatcher.js')]);
       const channels = s.alerts.channels.map((cfg) => ({ cfg, channel: createChannel(cfg, s.alerts!.env ?? process.env, { log: s.log }) }));
       const outbox = new Outbox(state, { maxRows: s.alerts.outboxMax, maxAgeMs: s.alerts.outboxMaxDays !== undefined ? s.alerts.outboxMaxDays * 86_400_000 : undefined });
       alerts = new AlertDispatcher({ channels, outbox, log: s.log });

@@ -5,7 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
+import type { Alias, Document, LineCounter } from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import { compilePolicy } from './compile.js';
 import { Locator, dottedPath } from './locate.js';
 import { makeSchemaValidator, schemaErrors, semanticErrors, RuleMemo } from './validate.js';
@@ -61,6 +62,7 @@ export function loadPolicyText(text: string, file: string, extraExceptions: read
 
 /** The document of policy text when it is valid (as `doc.toJS()` gave it), else every error. */
 function validatePolicyText(text: string, file: string): { doc: PolicyDoc; memo: RuleMemo } | { errors: PolicyError[] } {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   // YAML 1.2 core schema (the default): yes/no/on/off stay text, 0x1F is 31, 08 is 8
   const doc = withEnvCopy(() => parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false }));
@@ -112,7 +114,7 @@ function compileValidated(doc: PolicyDoc, file: string, extraExceptions: readonl
  */
 function aliasError(doc: Document, lc: LineCounter, file: string, e: Error): PolicyError {
   const aliases: Alias[] = [];
-  visit(doc, { Alias: (_key, node) => { aliases.push(node); } });
+  yaml().visit(doc, { Alias: (_key, node) => { aliases.push(node); } });
   const unknown = aliases.find((a) => a.resolve(doc) === undefined);
   const at = (a: Alias | undefined) => lc.linePos(a?.range?.[0] ?? 0);
   if (unknown) {
@@ -132,6 +134,7 @@ function aliasError(doc: Document, lc: LineCounter, file: string, e: Error): Pol
  * policy's own schema and checks, with this file's lines and columns.
  */
 export function loadExceptionsText(text: string, file: string): { list: ExceptionDoc[]; errors: PolicyError[] } {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const errors: PolicyError[] = doc.errors.map((e) => {

@@ -1,7 +1,8 @@
 // Maps a path inside the policy (["profiles","camera","allow",0,"to"]) back to the YAML
 // node it came from, so every error can name its file, line and column.
 
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { yaml } from './yaml-lazy.js';
 import type { PolicyError } from './types.js';
 
 export type PathSeg = string | number;
@@ -18,6 +19,7 @@ export class Locator {
 
   /** The node at `path` (its key when `key`), or the deepest existing ancestor. */
   private node(path: readonly PathSeg[], key: boolean): Node | null {
+    const { isAlias, isMap, isScalar, isSeq } = yaml();
     let node: unknown = this.doc.contents;
     let last: Node | null = (node as Node) ?? null;
     for (let i = 0; i < path.length; i++) {

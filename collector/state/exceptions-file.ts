@@ -4,7 +4,8 @@
 // by hand are kept; the file is replaced atomically (write, fsync, rename).
 
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { isSeq, parseDocument, YAMLSeq } from 'yaml';
+import type { YAMLSeq } from 'yaml';
+import { yaml } from '../policy/yaml-lazy.js';
 import type { ExceptionDoc } from '../policy/exceptions.js';
 
 export const EXCEPTIONS_FILE = 'exceptions.yaml';
@@ -18,6 +19,7 @@ exceptions: []
 
 /** Appends one exception; throws (with the reason) when the file cannot be read or written. */
 export function appendException(path: string, entry: ExceptionDoc): void {
+  const { isSeq, parseDocument, YAMLSeq } = yaml();
   const text = existsSync(path) ? readFileSync(path, 'utf8') : HEADER;
   const doc = parseDocument(text);
   if (doc.errors.length) throw new Error(`${path} is not valid YAML (${doc.errors[0].message.split('\n')[0]}): fix it first`);
