@@ -286,8 +286,9 @@ export class Pipeline {
   }
 
   private flowStart(ev: FlowStart): void {
-    // the stages key their state by address: the texts are read once here
-    const srcKey = addrKey(ev.src), dstKey = addrKey(ev.dst);
+    // the stages key their state by address: the flow table hands the keys over, other
+    // sources' texts are read once here
+    const srcKey = ev.srcKey ?? addrKey(ev.src), dstKey = ev.dstKey ?? addrKey(ev.dst);
     if (this.learn && (this.vlanOnly < 0 || ev.vlan === this.vlanOnly)) this.inventory.observeFlowStart(ev, srcKey, dstKey);
     if (this.judgePackets || ev.origin !== 'pcap') this.detect?.flowStart(ev, srcKey, dstKey);
   }

@@ -57,6 +57,12 @@ export interface FlowRecord {
    * false when it was only guessed (port rules judge it). Absent: the pipeline decides.
    */
   sureInitiator?: boolean;
+  /**
+   * addrKey() of src and dst, set by a source that has the addresses as numbers (the flow
+   * table), so the stages keyed by address do not read the texts back; absent: addrKey(src).
+   */
+  srcKey?: number | string;
+  dstKey?: number | string;
 }
 
 /** Emitted at a flow's first packet so detectors can act before the flow ends. */
@@ -87,6 +93,9 @@ export interface FlowStart {
    * Absent or undefined otherwise (and from NetFlow/IPFIX, whose records do not tell).
    */
   firstPacket?: 'late' | 'icmp-error' | 'discovery-reply' | undefined;
+  /** addrKey() of src and dst when the source has them at hand (see FlowRecord.srcKey). */
+  srcKey?: number | string;
+  dstKey?: number | string;
 }
 
 export interface Device {

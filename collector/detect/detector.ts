@@ -100,8 +100,8 @@ export interface DetectContext {
   subjectOfDevice(p: CompiledPolicy, d: Device, ip: string): Subject;
   /** the profile that judges the device at ip. */
   profileOf(p: CompiledPolicy, ip: string, mac: string): string;
-  /** ip is in a watched segment (and, with policy.vlan, on that VLAN). */
-  watched(p: CompiledPolicy, ip: string, vlan: number): boolean;
+  /** ip is in a watched segment (and, with policy.vlan, on that VLAN); key: addrKey(ip) when at hand. */
+  watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean;
   /** `device:NAME` rules: the named device's addresses now. */
   deviceIps(name: string): readonly string[];
   /**

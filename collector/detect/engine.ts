@@ -131,7 +131,7 @@ export class DetectEngine {
       subject: (p, ip, mac, watched) => this.subject(p, ip, mac, watched),
       subjectOfDevice: (p, d, ip) => this.subjectOfDevice(p, d, ip),
       profileOf: (p, ip, mac) => this.profileOf(p, ip, mac),
-      watched: (p, ip, vlan) => this.watched(p, ip, vlan),
+      watched: (p, ip, vlan, key) => this.watched(p, ip, vlan, key),
       deviceIps: this.deviceIps,
       evalContext: (ip) => {
         this.evalSelf = ip;
@@ -330,7 +330,7 @@ export class DetectEngine {
   private wIp1 = '';
   private wF1 = 0;
 
-  private watched(p: CompiledPolicy, ip: string, vlan: number): boolean {
+  private watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean {
     if (p.vlan !== undefined && vlan !== p.vlan) return false;
     if (p !== this.wPolicy) {
       this.wPolicy = p;
@@ -341,7 +341,7 @@ export class DetectEngine {
     if (ip === this.wIp0) f = this.wF0;
     else if (ip === this.wIp1) f = this.wF1;
     else {
-      f = this.addrFacts(p, ip, addrKey(ip));
+      f = this.addrFacts(p, ip, key ?? addrKey(ip));
       this.wIp1 = this.wIp0; this.wF1 = this.wF0;
       this.wIp0 = ip; this.wF0 = f;
     }

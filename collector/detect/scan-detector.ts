@@ -88,9 +88,10 @@ export function scanDetector<C extends ScanCounter>(o: {
         flowRecord(r) {
           if (!failedAttempt(r)) return;
           const p = ctx.policy();
-          if (!ctx.watched(p, r.src, r.vlan) && !ctx.watched(p, r.dst, r.vlan)) return;
+          const srcKey = r.srcKey ?? addrKey(r.src), dstKey = r.dstKey ?? addrKey(r.dst);
+          if (!ctx.watched(p, r.src, r.vlan, srcKey) && !ctx.watched(p, r.dst, r.vlan, dstKey)) return;
           rec = r;
-          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, addrKey(r.src), addrKey(r.dst));
+          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, srcKey, dstKey);
           rec = null;
         },
         scanningSince: (src, dst, time) => o.since(scan, src, dst, time),

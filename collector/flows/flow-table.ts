@@ -643,12 +643,14 @@ export class FlowTable {
   private startAt(slot: number): FlowStart {
     const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
     const dport = this.portOf(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
     return {
       id: this.f[slot * RW + R_ID], time: l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto: protoName(this.protoOf(slot)),
-      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
+      src, sport, dst, dport,
       srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
       tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
       sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3],
+      srcKey: this.addrKeyOf(slot, 0, src), dstKey: this.addrKeyOf(slot, 1, dst),
     };
   }
 
@@ -680,6 +682,17 @@ export class FlowTable {
    */
   private ip4Text(a: number): string {
     return this.ip4s.textWords(0, a);
+  }
+
+  /**
+   * addrKey() of the initiator's (end 0) or responder's (end 1) address, from the key: an IPv4
+   * address is its value as int32 (the text the table writes is the canonical dotted quad
+   * addrKey reads back), any other the text itself.
+   */
+  private addrKeyOf(slot: number, end: number, text: string): number | string {
+    const b = slot * IW;
+    if ((this.key[b + W_VPF] & 0xff) !== 4) return text;
+    return this.key[b + W_A + (((this.n[b + W_STATE] >> S_INIT) & 1) ^ end)] | 0;
   }
 
   /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
@@ -762,12 +775,14 @@ export class FlowTable {
     const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
     const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
     const dport = this.portOf(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
     const rec: FlowRecord = {
       id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
-      src: this.addrText(slot, 0), sport: this.lastPort, dst: this.addrText(slot, 1), dport,
+      src, sport, dst, dport,
       packets: p0 >>> 0, bytes: f[r + R_BYTES], packetsRev: p1 >>> 0, bytesRev: f[r + R_BYTES + 1],
       srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
       tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
+      srcKey: this.addrKeyOf(slot, 0, src), dstKey: this.addrKeyOf(slot, 1, dst),
     };
     const name = this.names.size > 0 ? this.names.get(slot) : undefined;
     if (name !== undefined) rec.serverName = name;

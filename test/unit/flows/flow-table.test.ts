@@ -4,6 +4,7 @@ import { FlowTable, type FlowTableOptions } from '../../../collector/flows/flow-
 import { PacketInfo, L3, TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST, TCP_PSH } from '../../../collector/decode/packet.js';
 import { fill, type Pkt } from './fill.js';
 import type { FlowRecord, FlowStart } from '../../../collector/types.js';
+import { addrKey } from '../../../collector/inventory/addr-key.js';
 
 function table(opts: FlowTableOptions = {}) {
   const starts: FlowStart[] = [];
@@ -306,4 +307,23 @@ t.test('after a flush the table starts clean: the same conversations are new flo
   ft.flush();
   t.equal(recs.length, 2 * N);
   t.ok(recs.slice(N).every((r) => r.packets === 1 && r.packetsRev === 1), 'each new flow has its packet and its reply');
+});
+
+t.test('srcKey and dstKey are addrKey() of src and dst, on starts and records, either way round, IPv4 and IPv6', async (t) => {
+  const { ft, starts, recs, add } = table();
+  // high and low addresses (int32 sign), a flow turned round by its SYN-ACK, IPv6, a mapped address
+  add({ src: '203.0.113.9', dst: '10.0.0.1', sport: 60000, dport: 22, flags: TCP_SYN, ts: T0 });
+  add({ src: '255.255.255.254', dst: '192.168.50.20', sport: 443, dport: 51000, flags: TCP_SYN | TCP_ACK, ts: T0 });
+  add({ src: '0.0.0.1', dst: '128.0.0.0', sport: 1, dport: 2, proto: 17, ts: T0 });
+  add({ src: '2001:db8::5', dst: 'fe80::1', sport: 1, dport: 2, proto: 17, ts: T0 });
+  add({ src: '::ffff:10.0.0.1', dst: '::ffff:10.0.0.2', sport: 1, dport: 2, proto: 17, ts: T0 });
+  ft.active(10).forEach((r) => recs.push(r));
+  ft.flush();
+  t.equal(starts.length, 5);
+  t.equal(recs.length, 10, 'interim (active()) and final records');
+  for (const e of [...starts, ...recs]) {
+    t.equal(e.srcKey, addrKey(e.src), `srcKey of ${e.src}`);
+    t.equal(e.dstKey, addrKey(e.dst), `dstKey of ${e.dst}`);
+  }
+  t.equal(starts[1].src, '192.168.50.20', 'the SYN-ACK turned it round');
 });
