@@ -18,6 +18,7 @@ import { captureDrops, openLive, PcapLiveSource } from './sources/pcap-live.js';
 import type { FrameSource, RecordSource } from './sources/source.js';
 import type { FlowListen } from './sources/flow-export-udp.js';
 import type { StateDb } from './state/db.js';
+import type { StateSink } from './state/sink.js';
 import type { ChannelConfig } from './sinks/alerts/config.js';
 import type { AlertDispatcher } from './sinks/alerts/dispatcher.js';
 
@@ -84,10 +85,13 @@ export async function assemble(s: AssembleSettings): Promise<Collector> {
   const sinks: Sink[] = [];
   // first: the state must be usable before anything starts, and its commit goes first
   // the state's modules (and SQLite's native addon) load only for a run that keeps state
-  const st = s.stateDir ? await import('./state/sink.js') : null;
-  const state = s.stateDir ? (await import('./state/db.js')).StateDb.open(s.stateDir) : null;
-  const stateSink = state && st ? new st.StateSink(state, { log: s.log }) : null;
-  if (stateSink) sinks.push(stateSink);
+  let state: StateDb | null = null, stateSink: StateSink | null = null;
+  if (s.stateDir) {
+    const [db, sink] = await Promise.all([import('./state/db.js'), import('./state/sink.js')]);
+    state = db.StateDb.open(s.stateDir);
+    stateSink = new sink.StateSink(state, { log: s.log });
+    sinks.push(stateSink);
+  }
   const restore = state ? { devices: state.devices(), anomalies: state.openAnomalies() } : undefined;
   let alerts: AlertDispatcher | null = null;
   if (s.alerts && s.alerts.channels.length > 0) {

@@ -68,9 +68,12 @@ export function codeIdentity(): Promise<string | null> {
 /** Modules outside collector/policy that the policy modules import (see codeIdentity). */
 const POLICY_IMPORTS = ['../types', '../decode/addr', '../detect/settings', '../inventory/types'];
 
-/** The entry's key: the format, the code identity and the policy's bytes. */
-export function policyCacheKey(policyBytes: Uint8Array, codeId: string): string {
-  return createHash('sha256').update(`${FORMAT}\0${codeId}\0`).update(policyBytes).digest('hex');
+/**
+ * The entry's key: the format, the code identity and the policy's bytes, by their SHA-256
+ * (hex), which the loader computes for every file anyway (LoadResult.sha256).
+ */
+export function policyCacheKey(policySha256: string, codeId: string): string {
+  return createHash('sha256').update(`${FORMAT}\0${codeId}\0${policySha256}`).digest('hex');
 }
 
 const entryPath = (dir: string, key: string) => join(dir, `${key}.json`);

@@ -203,6 +203,11 @@ export function memberName(entry: string, mac: string, ip: string): string {
   return ip !== '' ? `${entry}-${ip}` : entry;
 }
 
+/** The first rule of a profile's name rules that could apply to this protocol and port, -1 for none. */
+function domainFloor(p: Profile, proto: number, port: number, sport: number): number {
+  return p.domainPorts !== null ? p.domainPorts.match(proto, port, sport) : -1;
+}
+
 function protoNum(p: Proto): number {
   switch (p) {
     case 'tcp': return 6;
@@ -429,7 +434,7 @@ export class Policy implements CompiledPolicy {
 
   namesMatter(profile: string, flow: FlowFacts): boolean {
     const p = this.profs.get(profile);
-    return p !== undefined && p.domainPorts !== null && p.domainPorts.match(protoNum(flow.proto), flow.dport, flow.sport ?? -1) >= 0;
+    return p !== undefined && domainFloor(p, protoNum(flow.proto), flow.dport, flow.sport ?? -1) >= 0;
   }
 
   /** The rules of one direction against a flow: flow.dst is the peer, whichever side opened. */
@@ -458,8 +463,8 @@ export class Policy implements CompiledPolicy {
         if (r >= 0 && (best < 0 || r < best)) best = r;
       }
     }
-    const domainFloor = p.domainPorts !== null ? p.domainPorts.match(proto, port, sport) : -1;
-    if (domainFloor >= 0) {
+    const floor = domainFloor(p, proto, port, sport);
+    if (floor >= 0) {
       for (let i = 0; i < names.length; i++) {
         const r = p.domains.match(names[i], proto, port, sport);
         if (r >= 0 && (best < 0 || r < best)) best = r;
@@ -492,7 +497,7 @@ export class Policy implements CompiledPolicy {
         }
       }
     }
-    const v = best >= 0 ? p.verdicts[best] : domainFloor >= 0 ? AWAITING : DENIED;
+    const v = best >= 0 ? p.verdicts[best] : floor >= 0 ? AWAITING : DENIED;
     if (slot >= 0) {
       const m = this.memo!;
       m.keys[slot * 3] = a; m.keys[slot * 3 + 1] = pp; m.keys[slot * 3 + 2] = p.memoId;

@@ -200,7 +200,7 @@ export async function loadPolicyFile(path: string, opts: LoadFileOptions = {}): 
   const sums = { sha256: createHash('sha256').update(raw).digest('hex'), bytes: raw.length };
   const cacheDir = opts.cacheDir === undefined ? defaultPolicyCacheDir() : opts.cacheDir;
   const codeId = cacheDir ? await codeIdentity() : null;
-  const key = cacheDir && codeId ? policyCacheKey(raw, codeId) : null;
+  const key = cacheDir && codeId ? policyCacheKey(sums.sha256, codeId) : null;
   if (cacheDir && key) {
     const doc = await readCachedPolicy(cacheDir, key);
     // an entry that does not compile is parsed afresh below, and written over
