@@ -7,7 +7,7 @@ import { MudProfiles, type MudProfilesOptions } from './policy/mud-profiles.js';
 import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
-import { isLocalIp } from './inventory/addresses.js';
+import { isLocalIp, isLocalIp4 } from './inventory/addresses.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
@@ -145,6 +145,7 @@ export class Pipeline {
     this.inventory = new Inventory(
       {
         isLocal: policy ? (ip) => policy().segmentOf(ip) !== '' || isLocalIp(ip) : undefined,
+        isLocal4: policy ? (v) => policy().segmentOf4(v) !== '' || isLocalIp4(v) : undefined,
         onLink: policy ? (ip, peer) => {
           const p = policy(), seg = p.segmentOf(ip);
           return seg !== '' && (p.isWatched(ip) || seg === p.segmentOf(peer));
@@ -179,6 +180,7 @@ export class Pipeline {
           seen: restoredSeen(opts),
           log: this.log,
           holdBack: opts.holdBack,
+          wants: (event) => this.out.wants(event),
           emit: (event, a) => {
             if (event === 'opened') {
               this.counters.anomalies++;

@@ -269,6 +269,11 @@ export interface Sink {
   readonly name: string;
   /** a lifecycle event; `a` is the sink's own copy. */
   anomaly?(a: Anomaly, event: AnomalyEvent): void;
+  /**
+   * The lifecycle events anomaly() acts on (default: all three). An event no sink acts on is
+   * not copied for anyone: a replay's 'opened' and 'updated' cost no copies.
+   */
+  readonly anomalyEvents?: readonly AnomalyEvent[];
   deviceTraffic?(t: DeviceTraffic): void;
   device?(d: Device): void;
   collector?(s: CollectorStats): void;

@@ -4,11 +4,13 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
+  /** false: no bar is shown, and update() need not be called */
+  readonly shown: boolean;
   update(done: number): void;
   stop(): void;
 }
 
-const none: Progress = { update() {}, stop() {} };
+const none: Progress = { shown: false, update() {}, stop() {} };
 
 /** total and done are bytes of the file. */
 export function startProgress(total: number, label: string): Progress {
@@ -21,6 +23,7 @@ export function startProgress(total: number, label: string): Progress {
   bar.start(total, 0, { value_mb: '0', total_mb: mb(total) });
   let last = 0;
   return {
+    shown: true,
     update(done: number) {
       const now = Date.now();
       if (now - last < 200) return;

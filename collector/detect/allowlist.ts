@@ -24,7 +24,6 @@ interface Parked {
 }
 
 const KINDS = new Set(['policy.violation', 'segment.crossing', 'dns.bypass']);
-const NO_NAMES: readonly string[] = [];
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_PROFILES);
 
 class Allowlist implements Detector {
@@ -33,6 +32,16 @@ class Allowlist implements Detector {
   /** the anomaly each denied flow raised, so its later bytes join it */
   private readonly traffic: FlowTraffic;
   private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
+
+  /** the flow flowStart() judges, for namesOf: one function for every flow, no closure each */
+  private nf: OpenedFlow | null = null;
+  /** what namesOf looked up for it, null when evaluate() did not ask */
+  private nfNames: readonly string[] | null = null;
+  /** the peer's names, looked up only when evaluate() asks (a name rule could decide) */
+  private readonly namesOf = (): readonly string[] => {
+    const f = this.nf!;
+    return (this.nfNames ??= this.ctx.inventory.namesFor(f.src, f.dst, f.time));
+  };
 
   constructor(private readonly ctx: DetectContext) {
     this.traffic = new FlowTraffic(ctx.reporter, () => ctx.settings.parkMax);
@@ -45,16 +54,18 @@ class Allowlist implements Detector {
     // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
     if (RESERVED.has(profile)) return;
     const flow = { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport };
-    // the peer's names only when a name rule could decide (or a denied flow's anomaly names it)
-    const names = p.namesMatter(profile, flow) ? this.ctx.inventory.namesFor(f.src, f.dst, f.time) : null;
-    const v = p.evaluate(profile, flow, names ?? NO_NAMES, this.ctx.evalContext(f.src));
+    this.nf = f;
+    this.nfNames = null;
+    const v = p.evaluate(profile, flow, this.namesOf, this.ctx.evalContext(f.src));
+    // a denied flow's anomaly names the peer whether or not a name rule asked
+    const known = v.allowed || v.awaitingName ? null : this.namesOf();
+    this.nf = null;
     if (v.allowed) return;
     if (v.awaitingName) {
       this.park(p, f, profile);
       return;
     }
-    const known = names ?? this.ctx.inventory.namesFor(f.src, f.dst, f.time);
-    this.denied(p, f, known.length ? known[0] : '', f.bytes, 1, true);
+    this.denied(p, f, known!.length ? known![0] : '', f.bytes, 1, true);
   }
 
   flowName(flowId: number, name: string): void {

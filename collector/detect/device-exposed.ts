@@ -86,7 +86,7 @@ class DeviceExposed implements Detector {
     if (j.consumed || !j.dstWatched || j.group) return;
     const p = j.policy, f = j.f;
     if (isIcmpAnswer(f) || isUdpAnswer(f)) return;
-    const inside = p.segmentOf(f.src) !== '';
+    const inside = (typeof j.srcKey === 'number' ? p.segmentOf4(j.srcKey) : p.segmentOf(f.src)) !== '';
     if (!inside && (isGroupAddress(f.src) || isLinkScoped(f.src))) return;
     const profile = this.ctx.profileOf(p, f.dst, f.dstMac);
     if (inside && !p.hasAllowIn(profile)) return;

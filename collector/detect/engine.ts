@@ -31,6 +31,8 @@ export interface DetectEngineOptions {
   settings?: Partial<DetectSettings>;
   /** every lifecycle event: opened at once, updated at most once per interval, closed. */
   emit: (event: AnomalyEvent, a: Anomaly) => void;
+  /** LifecycleOptions.wants: false for an event no sink acts on (emit then gets no copy). */
+  wants?: (event: AnomalyEvent) => boolean;
   /** device ids already reported as new (persisted across runs by the caller). */
   seen?: Set<string>;
   /** the detectors to run, in order; default: the registry. */
@@ -97,7 +99,7 @@ export class DetectEngine {
     this.settings = resolveSettings(opts.settings);
     this.lifecycle = new AnomalyLifecycle({
       idleMs: this.settings.anomalyIdleMs, updateMs: this.settings.anomalyUpdateMs,
-      maxOpen: this.settings.anomalyMaxOpen, emit: opts.emit,
+      maxOpen: this.settings.anomalyMaxOpen, emit: opts.emit, wants: opts.wants,
     });
     const sev = this.settings.severity;
     const lc = this.lifecycle;

@@ -23,8 +23,13 @@ export interface LifecycleOptions {
   updateMs: number;
   /** open anomalies held at most; beyond it the least recently active one is closed early. */
   maxOpen: number;
-  /** every lifecycle event, with a copy the receiver may keep. */
+  /** every lifecycle event, with a copy the receiver may keep (but see `wants`). */
   emit: (event: AnomalyEvent, a: Anomaly) => void;
+  /**
+   * false: nobody downstream acts on this event (a replay's sinks take only 'closed'), so emit
+   * gets the stage's own anomaly, not a copy, to read at once and not keep (its lastSeen may lag).
+   */
+  wants?: (event: AnomalyEvent) => boolean;
 }
 
 interface Entry {
@@ -265,6 +270,7 @@ export class AnomalyLifecycle {
 
   private hand(event: AnomalyEvent, e: Entry): void {
     e.written = Number.isFinite(this.now) ? this.now : e.last;
-    this.opts.emit(event, this.snapshot(e));
+    const w = this.opts.wants;
+    this.opts.emit(event, w === undefined || w(event) ? this.snapshot(e) : e.a);
   }
 }

@@ -3,14 +3,17 @@
 
 import { parseIp4, parseIp6 } from '../decode/addr.js';
 
+/** isLocalIp() of an IPv4 address as a 32-bit value (uint32 or addrKey()'s int32). */
+export function isLocalIp4(v4: number): boolean {
+  const a = v4 >>> 24, b = (v4 >>> 16) & 255;
+  return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
+}
+
 /** RFC 1918, 100.64/10 (CGNAT), 169.254/16, fe80::/10, fc00::/7. */
 export function isLocalIp(ip: string): boolean {
   const v4 = parseIp4(ip);
-  if (v4 >= 0) {
-    const a = v4 >>> 24, b = (v4 >>> 16) & 255;
-    return a === 10 || (a === 172 && b >= 16 && b < 32) || (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b < 128) || (a === 169 && b === 254);
-  }
+  if (v4 >= 0) return isLocalIp4(v4);
   const v6 = parseIp6(ip);
   if (!v6) return false;
   return (v6[0] === 0xfe && (v6[1] & 0xc0) === 0x80) || (v6[0] & 0xfe) === 0xfc;

@@ -14,7 +14,7 @@ import { DNS_A, DNS_AAAA } from '../decode/dns.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
 import { ip4String, ip6String, canonicalIp } from '../decode/addr.js';
 import type { BindingConflict, InventoryEvents, InventoryView, Placement } from './types.js';
-import { isBindableIp, isLocalIp, isStationMac, lowerText, sameSubnet } from './addresses.js';
+import { isBindableIp, isLocalIp, isLocalIp4, isStationMac, lowerText, sameSubnet } from './addresses.js';
 import { vendorOf } from './oui.js';
 import { DnsNames } from './dns-names.js';
 import { addrKey } from './addr-key.js';
@@ -27,6 +27,11 @@ export interface DeviceFacts { mac: string; ip: string; vendor: string; hostname
 export interface InventoryOptions {
   /** which source addresses of traffic are bound to the sender's MAC; default isLocalIp (RFC 1918, CGNAT, link-local, ULA) */
   isLocal?: (ip: string) => boolean;
+  /**
+   * isLocal() of an IPv4 address as addrKey() gives it (no text parsed: a sweep's every flow
+   * asks it of a new host); default isLocalIp4. Give it whenever isLocal is given: they must agree.
+   */
+  isLocal4?: (v: number) => boolean;
   /**
    * Do two local addresses share a link (a frame between them is not routed, so its destination
    * MAC is the responder's own)? Default sameSubnet(): the same /24 or /64.
@@ -105,6 +110,7 @@ const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' }
 
 export class Inventory implements InventoryView {
   private readonly isLocal: (ip: string) => boolean;
+  private readonly isLocal4: (v: number) => boolean;
   private readonly sameLink: (a: string, b: string) => boolean;
   private readonly place: ((facts: DeviceFacts) => Placement) | undefined;
   private readonly staleMs: number;
@@ -123,6 +129,7 @@ export class Inventory implements InventoryView {
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
     this.isLocal = opts.isLocal ?? isLocalIp;
+    this.isLocal4 = opts.isLocal4 ?? (opts.isLocal ? (v) => this.isLocal(ip4String(v >>> 0)) : isLocalIp4);
     this.sameLink = opts.sameLink ?? sameSubnet;
     this.place = opts.place;
     this.staleMs = opts.bindingStaleMs ?? 1_800_000;
@@ -364,7 +371,7 @@ export class Inventory implements InventoryView {
     }
     if (!isStationMac(mac)) return;
     // most flows go out to the Internet through a known router: one test settles them
-    const ip = this.isLocal(ev.dst) ? canonicalIp(ev.dst) : null;
+    const ip = (typeof dstKey === 'number' ? this.isLocal4(dstKey) : this.isLocal(ev.dst)) ? canonicalIp(ev.dst) : null;
     const bindable = ip !== null && isBindableIp(ip) && b === undefined &&
       (this.onLink ? this.onLink(ev.dst, ev.src) : (!this.isLocal(ev.src) || this.sameLink(ev.src, ip)));
     if (known !== undefined && !bindable) {

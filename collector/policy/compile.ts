@@ -3,7 +3,7 @@
 
 import type { DetectorsDoc, InRuleDoc, PolicyDoc, RuleDoc, ServiceName } from './schema.js';
 import type { DetectSettings, PlaintextPort } from '../detect/settings.js';
-import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, ProfileLimits, Verdict } from './types.js';
+import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, PeerNames, ProfileLimits, Verdict } from './types.js';
 import type { Anomaly, Proto } from '../types.js';
 import { Exceptions } from './exceptions.js';
 import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
@@ -220,6 +220,7 @@ function protoNum(p: Proto): number {
 
 const DENIED: Verdict = Object.freeze({ allowed: false, rule: '', awaitingName: false });
 const AWAITING: Verdict = Object.freeze({ allowed: false, rule: '', awaitingName: true });
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 export class Policy implements CompiledPolicy {
   readonly vlan: number | undefined;
@@ -369,10 +370,14 @@ export class Policy implements CompiledPolicy {
   }
 
   isWatched4(v: number): boolean {
+    const s = this.segmentOf4(v);
+    return s !== '' && this.watched.has(s);
+  }
+
+  segmentOf4(v: number): string {
     const b = this.buf;
     b[0] = v >>> 24; b[1] = (v >>> 16) & 255; b[2] = (v >>> 8) & 255; b[3] = v & 255;
-    const s = this.segs.longest(4, b);
-    return s !== undefined && s !== '' && this.watched.has(s);
+    return this.segs.longest(4, b) ?? '';
   }
 
   /** Judged by the address's most specific segment: a /24 carved out of a protected /16 is not protected. */
@@ -418,12 +423,12 @@ export class Policy implements CompiledPolicy {
     return true;
   }
 
-  evaluate(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+  evaluate(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict {
     const p = this.profs.get(profile);
     return p === undefined ? DENIED : this.judge(p, flow, names, ctx);
   }
 
-  evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+  evaluateIn(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict {
     const p = this.inProfs.get(profile);
     return p === undefined ? DENIED : this.judge(p, flow, names, ctx);
   }
@@ -432,17 +437,15 @@ export class Policy implements CompiledPolicy {
     return this.inProfs.has(profile);
   }
 
-  namesMatter(profile: string, flow: FlowFacts): boolean {
-    const p = this.profs.get(profile);
-    return p !== undefined && domainFloor(p, protoNum(flow.proto), flow.dport, flow.sport ?? -1) >= 0;
-  }
-
   /** The rules of one direction against a flow: flow.dst is the peer, whichever side opened. */
-  private judge(p: Profile, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+  private judge(p: Profile, flow: FlowFacts, peerNames: PeerNames, ctx: EvalContext | DeviceIps): Verdict {
     const proto = protoNum(flow.proto);
     const port = flow.dport;
     const sport = flow.sport ?? -1;
     let best = -1;
+    // no name rule for this protocol and port: the verdict is the same whatever the names
+    const floor = domainFloor(p, proto, port, sport);
+    const names = floor < 0 ? NO_NAMES : typeof peerNames === 'function' ? peerNames() : peerNames;
     const fam = addrInto(flow.dst, this.buf);
     // no device, manufacturer or opener's port rule can apply and at most one name is known:
     // the verdict is a function of (profile, peer, protocol, port, name), remembered
@@ -463,7 +466,6 @@ export class Policy implements CompiledPolicy {
         if (r >= 0 && (best < 0 || r < best)) best = r;
       }
     }
-    const floor = domainFloor(p, proto, port, sport);
     if (floor >= 0) {
       for (let i = 0; i < names.length; i++) {
         const r = p.domains.match(names[i], proto, port, sport);

@@ -11,7 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Log } from '../types.js';
 import { silentLog } from '../types.js';
 import type { InventoryView } from '../inventory/types.js';
-import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, Verdict } from './types.js';
+import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, PeerNames, Verdict } from './types.js';
 // mud-fetch (HTTPS, pkijs) loads only when a MUD file is loaded: a site without MUD devices
 // does not pay ~0.1 s of start-up for it
 import type { MudFetchOptions, readTrustAnchors } from './mud-fetch.js';
@@ -365,6 +365,7 @@ class MudView implements CompiledPolicy {
   segmentOf(ip: string): string { return this.site.segmentOf(ip); }
   isWatched(ip: string): boolean { return this.site.isWatched(ip); }
   isWatched4(v: number): boolean { return this.site.isWatched4(v); }
+  segmentOf4(v: number): string { return this.site.segmentOf4(v); }
   protectedSegment(ip: string): string { return this.site.protectedSegment(ip); }
   isResolver(ip: string): boolean { return this.site.isResolver(ip); }
   place(device: DeviceFacts): DevicePlacement { return this.store.place(this.site, device); }
@@ -375,17 +376,12 @@ class MudView implements CompiledPolicy {
   nextExceptionEnd(now: number): number { return this.site.nextExceptionEnd(now); }
   mud() { return this.site.mud(); }
 
-  evaluate(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+  evaluate(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict {
     return this.judge(profile, flow, names, ctx, false);
   }
 
-  evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict {
+  evaluateIn(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict {
     return this.judge(profile, flow, names, ctx, true);
-  }
-
-  namesMatter(profile: string, flow: FlowFacts): boolean {
-    // a MUD file's rules are mostly names: asked of them, always
-    return this.store.judgedBy(profile) !== undefined || this.site.namesMatter(profile, flow);
   }
 
   hasAllowIn(profile: string): boolean {
@@ -395,10 +391,12 @@ class MudView implements CompiledPolicy {
     return m !== null ? m.hasAllowIn(MUD_PROFILE) : this.site.hasAllowIn(j.fallback);
   }
 
-  private judge(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps, inbound: boolean): Verdict {
+  private judge(profile: string, flow: FlowFacts, peerNames: PeerNames, ctx: EvalContext | DeviceIps, inbound: boolean): Verdict {
     const j = this.store.judgedBy(profile);
     const site = this.site;
-    if (!j) return inbound ? site.evaluateIn(profile, flow, names, ctx) : site.evaluate(profile, flow, names, ctx);
+    if (!j) return inbound ? site.evaluateIn(profile, flow, peerNames, ctx) : site.evaluate(profile, flow, peerNames, ctx);
+    // judged twice (the MUD file, then the entry's own profile): the names looked up once
+    const names = typeof peerNames === 'function' ? peerNames() : peerNames;
     const m = this.store.compiledFor(j.url, site);
     const base = (): Verdict => (inbound ? site.evaluateIn(j.fallback, flow, names, ctx) : site.evaluate(j.fallback, flow, names, ctx));
     if (m === null) return base();

@@ -43,6 +43,9 @@ export interface FlowFacts {
   sport?: number;
 }
 
+/** A peer's known names, or a function giving them (evaluate() calls it only when a name rule could apply). */
+export type PeerNames = readonly string[] | (() => readonly string[]);
+
 /** Resolves `device:NAME` to that device's current addresses. */
 export type DeviceIps = (name: string) => readonly string[];
 
@@ -85,6 +88,8 @@ export interface CompiledPolicy {
   isWatched(ip: string): boolean;
   /** isWatched() of an IPv4 address given as addrKey() gives it (its 32-bit value): no text parsed. */
   isWatched4(v: number): boolean;
+  /** segmentOf() of an IPv4 address as addrKey() gives it. */
+  segmentOf4(v: number): string;
   /** the address lies in a protected segment; returns that segment's name or "". */
   protectedSegment(ip: string): string;
   /** an approved DNS resolver. */
@@ -97,24 +102,20 @@ export interface CompiledPolicy {
   place(device: DeviceFacts): DevicePlacement;
   /**
    * Is this flow, opened by a device with this profile, allowed (its `allow` rules)?
-   * @param names domain names known for the peer (DNS answers the device got, SNI, HTTP Host)
+   * @param names domain names known for the peer (DNS answers the device got, SNI, HTTP Host),
+   *   or a function giving them, called only when a name rule could apply to the flow's
+   *   protocol and ports (a look-up per flow saved where no name rule could decide)
    * @param ctx resolves `device:NAME`, and MUD URL hosts for manufacturer rules; a bare
    *   deviceIps function means no MUD URLs are known
    * Pure: no I/O, no clock. A profile not defined (also "mud" and "learn") allows nothing.
    */
-  evaluate(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict;
+  evaluate(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict;
   /**
    * Is this flow, opened by the peer `flow.dst` to a device with this profile, allowed by its
    * `allow_in` rules? `flow.dport` is the device's port, `flow.sport` the opener's. Denied
    * when the profile has no `allow_in` section.
    */
-  evaluateIn(profile: string, flow: FlowFacts, names: readonly string[], ctx: EvalContext | DeviceIps): Verdict;
-  /**
-   * Could a name rule of this profile's `allow` apply to this flow (its protocol and ports)?
-   * false: evaluate() gives the same verdict whatever names it is given, so a caller need not
-   * look them up first.
-   */
-  namesMatter(profile: string, flow: FlowFacts): boolean;
+  evaluateIn(profile: string, flow: FlowFacts, names: PeerNames, ctx: EvalContext | DeviceIps): Verdict;
   /** the profile has an `allow_in` section (flows from inside the site to its devices are judged). */
   hasAllowIn(profile: string): boolean;
   limits(profile: string): ProfileLimits;

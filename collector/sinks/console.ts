@@ -25,6 +25,8 @@ const COLUMNS: { title: string; get: (a: Anomaly) => string }[] = [
 export class ConsoleSink implements Sink {
   readonly name = 'console';
   private rows: Anomaly[] = [];
+  /** a table of final states */
+  readonly anomalyEvents: readonly AnomalyEvent[] = ['closed'];
   constructor(private readonly out: Writable = process.stdout) {}
 
   anomaly(a: Anomaly, event: AnomalyEvent): void {

@@ -7,20 +7,27 @@ import { silentLog } from '../types.js';
 export class Fanout {
   errors = 0;
   readonly wantsTraffic: boolean;
+  /** per lifecycle event, the sinks that act on it */
+  private readonly takers: Readonly<Record<AnomalyEvent, readonly Sink[]>>;
 
   constructor(readonly sinks: readonly Sink[], private readonly log: Log = silentLog) {
     this.wantsTraffic = sinks.some((s) => s.deviceTraffic !== undefined);
+    const takers = (ev: AnomalyEvent) => sinks.filter((s) => s.anomaly !== undefined && (s.anomalyEvents ?? [ev]).includes(ev));
+    this.takers = { opened: takers('opened'), updated: takers('updated'), closed: takers('closed') };
   }
 
-  /** `a` is the caller's to give away (the lifecycle stage hands on a fresh copy each time). */
+  /** Does some sink act on this lifecycle event? (No: the lifecycle stage need not copy the anomaly for it.) */
+  wants(event: AnomalyEvent): boolean {
+    return this.takers[event].length > 0;
+  }
+
+  /** `a` is the caller's to give away (the lifecycle stage hands on a fresh copy each time a sink wants the event). */
   anomaly(a: Anomaly, event: AnomalyEvent): void {
     // each sink its own copy, as a sink may keep it; the last one can have `a` itself
-    const ss = this.sinks;
-    let last = ss.length - 1;
-    while (last >= 0 && !ss[last].anomaly) last--;
+    const ss = this.takers[event], last = ss.length - 1;
     for (let i = 0; i <= last; i++) {
       const s = ss[i];
-      if (s.anomaly) this.push(s, () => s.anomaly!(i === last ? a : { ...a }, event));
+      this.push(s, () => s.anomaly!(i === last ? a : { ...a }, event));
     }
   }
 

@@ -21,9 +21,12 @@ export class JsonlSink implements Sink {
   private finals: Anomaly[] = [];
   private draining: Promise<void> | null = null;
   written = 0;
+  /** `run --out` writes openings and closings; `replay` only the final state */
+  readonly anomalyEvents: readonly AnomalyEvent[];
 
   /** path: a file (appended to), or "-"/undefined for stdout. */
   constructor(path?: string | Writable, private readonly mode: JsonlMode = 'lifecycle') {
+    this.anomalyEvents = mode === 'final' ? ['closed'] : ['opened', 'closed'];
     if (path === undefined || path === '-') {
       this.out = process.stdout;
       this.ownsStream = false;

@@ -150,3 +150,20 @@ t.test('resume: an anomaly from an earlier run goes on under its id', async (t) 
   lc.closeAll('end');
   t.match(of('closed')[0], { id: 'kept-id', count: 8 });
 });
+
+t.test('an event nobody downstream takes is handed on without a copy; a wanted one is a copy', async (t) => {
+  const events: Array<[AnomalyEvent, Anomaly]> = [];
+  const lc = new AnomalyLifecycle({
+    idleMs: HOUR, updateMs: MIN, maxOpen: 1000, emit: (e, a) => events.push([e, a]), wants: (e) => e === 'closed',
+  });
+  lc.submit(an(T0), T0);
+  lc.submit(an(T0 + 1000), T0 + 1000);
+  lc.tick(T0 + 2 * MIN);
+  lc.closeAll('end');
+  t.same(events.map(([e]) => e), ['opened', 'updated', 'closed'], 'every event still reaches emit (the collector counts them)');
+  const [[, opened], [, updated], [, closed]] = events;
+  t.equal(opened, updated, 'opened and updated: the stage\'s own object both times, no copies made');
+  t.not(closed, opened, 'closed: a copy the sinks may keep');
+  t.equal(closed.count, 2);
+  t.equal(closed.state, 'closed');
+});

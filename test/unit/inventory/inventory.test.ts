@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Inventory, type InventoryOptions } from '../../../collector/inventory/inventory.js';
-import { isLocalIp, isBindableIp } from '../../../collector/inventory/addresses.js';
+import { isLocalIp, isLocalIp4, isBindableIp } from '../../../collector/inventory/addresses.js';
+import { addrKey } from '../../../collector/inventory/addr-key.js';
 import { vendorOf } from '../../../collector/inventory/oui.js';
 import { PacketInfo, L3 } from '../../../collector/decode/packet.js';
 import { parseIp4 } from '../../../collector/decode/addr.js';
@@ -151,6 +152,13 @@ t.test('mDNS self-announcement names a device unless DHCP did', async (t) => {
 t.test('address classes and OUI', async (t) => {
   for (const ip of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.50.1', '100.64.0.1', '169.254.1.1', 'fe80::1', 'fd00:50::1']) t.ok(isLocalIp(ip), ip);
   for (const ip of ['172.32.0.1', '8.8.8.8', '100.128.0.1', '2001:db8::1', 'ff02::1']) t.notOk(isLocalIp(ip), ip);
+  // the same answer from the address's addrKey() (int32: 128.0.0.0 and up are negative)
+  let differ = 0;
+  for (let a = 0; a < 256; a++) for (const rest of ['0.0.1', '16.0.1', '31.255.255', '32.0.0', '64.0.0', '127.255.255', '128.0.0', '168.1.1', '254.9.9', '255.255.255']) {
+    const ip = `${a}.${rest}`;
+    if (isLocalIp4(addrKey(ip) as number) !== isLocalIp(ip)) differ++;
+  }
+  t.equal(differ, 0, 'isLocalIp4 = isLocalIp over 2,560 addresses at the ranges\' edges');
   for (const ip of ['0.0.0.0', '255.255.255.255', '224.0.0.251', '::', 'ff02::fb', '127.0.0.1', '::1']) t.notOk(isBindableIp(ip), ip);
   t.equal(vendorOf('00:17:88:24:76:ff'), 'Philips Lighting BV');
   t.equal(vendorOf('02:17:88:24:76:ff'), '');

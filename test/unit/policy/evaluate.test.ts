@@ -80,13 +80,16 @@ t.test('segments: most specific wins, watch and protected', async (t) => {
   for (const ip of ['192.168.50.70', '192.168.50.63', '192.168.50.64', '192.168.50.79', '192.168.50.80', '192.168.50.0', '192.168.50.255',
     '192.168.1.4', '192.168.77.1', '10.0.0.1', '0.0.0.0', '255.255.255.255', '224.0.0.251']) {
     t.equal(p.isWatched4(addrKey(ip) as number), p.isWatched(ip), `isWatched4 = isWatched for ${ip}`);
+    t.equal(p.segmentOf4(addrKey(ip) as number), p.segmentOf(ip), `segmentOf4 = segmentOf for ${ip}`);
   }
-  let n = 0;
+  let n = 0, m = 0;
   for (let i = 0; i < 65536; i++) {
     const ip = `192.168.${i >> 8}.${i & 255}`;
     if (p.isWatched4(addrKey(ip) as number) !== p.isWatched(ip)) n++;
+    if (p.segmentOf4(addrKey(ip) as number) !== p.segmentOf(ip)) m++;
   }
   t.equal(n, 0, 'isWatched4 = isWatched over 192.168.0.0/16');
+  t.equal(m, 0, 'segmentOf4 = segmentOf over 192.168.0.0/16');
   t.equal(p.protectedSegment('192.168.1.4'), 'lan');
   t.equal(p.protectedSegment('fd00:1::9'), 'lan');
   t.equal(p.protectedSegment('192.168.10.1'), 'mgmt');

@@ -35,3 +35,25 @@ t.test('close: last added first, so a sink may still write to the state while it
   t.equal(again.anomalies(10).length, 1);
   again.close();
 });
+
+t.test('a sink gets only the lifecycle events it takes, each its own copy; an event nobody takes is wanted by none', async (t) => {
+  const got: Array<[string, string, object]> = [];
+  const sink = (name: string, events?: Sink['anomalyEvents']): Sink => ({
+    name, anomalyEvents: events, flush: async () => {}, close: async () => {},
+    anomaly: (a, ev) => { got.push([name, ev, a]); },
+  });
+  const out = new Fanout([sink('all'), sink('final', ['closed']), sink('lifecycle', ['opened', 'closed'])], silentLog);
+  t.equal(out.wants('opened'), true);
+  t.equal(out.wants('updated'), true, 'the sink that names none takes all three');
+  const a = anomaly();
+  for (const ev of ['opened', 'updated', 'closed'] as const) out.anomaly(a, ev);
+  t.same(got.map(([n, ev]) => `${n}:${ev}`), ['all:opened', 'lifecycle:opened', 'all:updated', 'all:closed', 'final:closed', 'lifecycle:closed']);
+  const closed = got.filter(([, ev]) => ev === 'closed').map(([, , x]) => x);
+  t.equal(new Set(closed).size, 3, 'three sinks, three objects');
+  t.ok(closed.includes(a), 'the last taker gets the caller\'s own');
+
+  const replay = new Fanout([sink('final', ['closed']), { name: 'points', flush: async () => {}, close: async () => {} }], silentLog);
+  t.equal(replay.wants('opened'), false, 'a replay\'s sinks take no openings: the lifecycle need not copy them');
+  t.equal(replay.wants('updated'), false);
+  t.equal(replay.wants('closed'), true);
+});
