@@ -6,7 +6,7 @@
 // ends, whichever comes first.
 
 import type { Anomaly, FlowRecord } from '../types.js';
-import type { CompiledPolicy } from '../policy/types.js';
+import type { CompiledPolicy, FlowFacts } from '../policy/types.js';
 import type { AnomalyInit } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
 import type { OpenedFlow } from './flow.js';
@@ -33,6 +33,8 @@ class Allowlist implements Detector {
   private readonly traffic: FlowTraffic;
   private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
 
+  /** what flowStart() asks evaluate() about, reused (evaluate() keeps nothing of it) */
+  private readonly facts: FlowFacts = { proto: 'tcp', dst: '', dport: 0, sport: -1 };
   /** the flow flowStart() judges, for namesOf: one function for every flow, no closure each */
   private nf: OpenedFlow | null = null;
   /** what namesOf looked up for it, null when evaluate() did not ask */
@@ -53,7 +55,8 @@ class Allowlist implements Detector {
     const profile = this.ctx.profileOf(p, f.src, f.srcMac);
     // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
     if (RESERVED.has(profile)) return;
-    const flow = { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport };
+    const flow = this.facts;
+    flow.proto = f.proto; flow.dst = f.dst; flow.dport = f.dport; flow.sport = f.sport;
     this.nf = f;
     this.nfNames = null;
     const v = p.evaluate(profile, flow, this.namesOf, this.ctx.evalContext(f.src));
@@ -139,7 +142,7 @@ class Allowlist implements Detector {
   private judgeParked(p: CompiledPolicy, pk: Parked, name: string, bytes: number, packets: number, track: boolean): void {
     const f = pk.f;
     const dns = this.ctx.inventory.namesFor(f.src, f.dst, f.time);
-    const names = name ? [name, ...dns] : dns;
+    const names = !name ? dns : dns.length === 0 ? [name] : [name, ...dns];
     const v = p.evaluate(pk.profile, { proto: f.proto, dst: f.dst, dport: f.dport, sport: f.sport }, names, this.ctx.evalContext(f.src));
     if (v.allowed) return;
     // parked for a domain rule, and still no name: the anomaly says no name was known

@@ -271,6 +271,11 @@ export class AnomalyLifecycle {
   private hand(event: AnomalyEvent, e: Entry): void {
     e.written = Number.isFinite(this.now) ? this.now : e.last;
     const w = this.opts.wants;
-    this.opts.emit(event, w === undefined || w(event) ? this.snapshot(e) : e.a);
+    if (w !== undefined && !w(event)) this.opts.emit(event, e.a);
+    else if (event === 'closed') {
+      // the stage lets go of a closed anomaly: handed on as it is, no copy
+      e.a.lastSeen = new Date(e.last).toISOString();
+      this.opts.emit(event, e.a);
+    } else this.opts.emit(event, this.snapshot(e));
   }
 }

@@ -117,10 +117,14 @@ export class DnsNames {
     probe[8] = (cf << 4) | pf;
     const id = this.pairs.find();
     if (id < 0) return [];
-    const list = this.lists[id];
+    const list = this.lists[id], grace = this.graceMs;
+    // asked for every flow a name rule could judge: the usual answer (one name) builds one array
+    let valid = 0, last: NameEntry | null = null;
+    for (let i = 0; i < list.length; i++) if (ts <= list[i].expires + grace) { valid++; last = list[i]; }
+    if (valid === 0) return [];
+    if (valid === 1) return [last!.name];
     const out: NameEntry[] = [];
-    for (const e of list) if (ts <= e.expires + this.graceMs) out.push(e);
-    if (out.length === 1) return [out[0].name];
+    for (const e of list) if (ts <= e.expires + grace) out.push(e);
     out.sort((a, b) => b.seen - a.seen);
     return out.map((e) => e.name);
   }

@@ -151,7 +151,7 @@ t.test('resume: an anomaly from an earlier run goes on under its id', async (t) 
   t.match(of('closed')[0], { id: 'kept-id', count: 8 });
 });
 
-t.test('an event nobody downstream takes is handed on without a copy; a wanted one is a copy', async (t) => {
+t.test('an event nobody downstream takes is handed on without a copy; a closed anomaly is handed over and left alone', async (t) => {
   const events: Array<[AnomalyEvent, Anomaly]> = [];
   const lc = new AnomalyLifecycle({
     idleMs: HOUR, updateMs: MIN, maxOpen: 1000, emit: (e, a) => events.push([e, a]), wants: (e) => e === 'closed',
@@ -163,7 +163,16 @@ t.test('an event nobody downstream takes is handed on without a copy; a wanted o
   t.same(events.map(([e]) => e), ['opened', 'updated', 'closed'], 'every event still reaches emit (the collector counts them)');
   const [[, opened], [, updated], [, closed]] = events;
   t.equal(opened, updated, 'opened and updated: the stage\'s own object both times, no copies made');
-  t.not(closed, opened, 'closed: a copy the sinks may keep');
   t.equal(closed.count, 2);
   t.equal(closed.state, 'closed');
+  t.equal(closed.lastSeen, new Date(T0 + 1000).toISOString(), 'lastSeen brought up to date at the hand-over');
+  const kept = JSON.stringify(closed);
+  // the same cause again: a new anomaly; the one handed over is the receiver's, never touched again
+  lc.submit(an(T0 + 3 * MIN), T0 + 3 * MIN);
+  lc.submit(an(T0 + 4 * MIN), T0 + 4 * MIN);
+  lc.tick(T0 + 10 * MIN);
+  lc.closeAll('end');
+  t.equal(JSON.stringify(closed), kept, 'the closed anomaly is as it was handed on');
+  t.not(events[events.length - 1][1], closed, 'the second anomaly is another object');
+  t.equal(events[events.length - 1][1].count, 2);
 });
