@@ -49,11 +49,6 @@ export interface DetectEngineOptions {
 const WATCHED = 1, GROUP = 2;
 /** addresses whose facts are remembered; beyond it they are forgotten and learned again */
 const ADDR_FACTS_MAX = 65_536;
-/**
- * IPv4 addresses' facts, direct-mapped: a sweep of a million hosts costs a typed-array compare
- * per miss instead of a Map insert and a rebuild every 65,536 (the top cost of a churn replay).
- */
-const FACTS4_SLOTS = 1 << 16;
 
 export class DetectEngine {
   readonly settings: DetectSettings;
@@ -79,10 +74,8 @@ export class DetectEngine {
    */
   readonly payloadPorts = new Uint8Array(65536);
   private deviceIpsCache: Map<string, string[]> | null = null;
-  /** addrFacts() by addrKey(), for factsPolicy: IPv4 keys direct-mapped (a key overwrites its slot), others in a Map */
+  /** addrFacts() of non-IPv4 addresses (their text parsed once) by addrKey(), for factsPolicy */
   private readonly facts = new Map<number | string, number>();
-  private readonly facts4Key = new Float64Array(FACTS4_SLOTS).fill(NaN);
-  private readonly facts4 = new Uint8Array(FACTS4_SLOTS);
   private factsPolicy: CompiledPolicy | null = null;
   /** the policy the last tick saw: a different one is a reload. */
   private tickPolicy: CompiledPolicy | null = null;
@@ -334,6 +327,9 @@ export class DetectEngine {
 
   private watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean {
     if (p.vlan !== undefined && vlan !== p.vlan) return false;
+    // an IPv4 key is the address: asked of the policy's few segments at once (a walk of a small
+    // trie, in cache), which costs less than a remembered answer a sweep's new hosts never find
+    if (typeof key === 'number') return p.isWatched4(key);
     if (p !== this.wPolicy) {
       this.wPolicy = p;
       this.wIp0 = this.wIp1 = '';
@@ -357,18 +353,11 @@ export class DetectEngine {
   private addrFacts(p: CompiledPolicy, ip: string, key: number | string): number {
     if (p !== this.factsPolicy) {
       this.facts.clear();
-      this.facts4Key.fill(NaN);
       this.factsPolicy = p;
     }
-    if (typeof key === 'number') {
-      const e = Math.imul(key, 0x9e3779b1) >>> 16;
-      if (this.facts4Key[e] === key) return this.facts4[e];
-      // the key is the address: no text parsed (a churn of new peers misses this cache every flow)
-      const f = (p.isWatched4(key) ? WATCHED : 0) | (isGroupAddress4(key) ? GROUP : 0);
-      this.facts4Key[e] = key;
-      this.facts4[e] = f;
-      return f;
-    }
+    // the key is the address: no text parsed, nothing remembered (a table of answers cost a
+    // cache miss per new peer under churn, more than the few trie steps it saved)
+    if (typeof key === 'number') return (p.isWatched4(key) ? WATCHED : 0) | (isGroupAddress4(key) ? GROUP : 0);
     let v = this.facts.get(key);
     if (v === undefined) {
       if (this.facts.size >= ADDR_FACTS_MAX) this.facts.clear();

@@ -116,8 +116,8 @@ export const volumeLimitDetector: DetectorDef = {
       }
       return limitsAny;
     };
-    const account = (p: CompiledPolicy, ip: string, mac: string, vlan: number, bytes: number, time: number) => {
-      if (bytes <= 0 || !ctx.watched(p, ip, vlan)) return;
+    const account = (p: CompiledPolicy, ip: string, key: number | string | undefined, mac: string, vlan: number, bytes: number, time: number) => {
+      if (bytes <= 0 || !ctx.watched(p, ip, vlan, key)) return;
       const profile = ctx.profileOf(p, ip, mac);
       const limits = p.limits(profile);
       if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
@@ -135,8 +135,8 @@ export const volumeLimitDetector: DetectorDef = {
         else interim.set(r.id, { start: r.start, bytes: r.bytes + r.bytesRev });
         const p = ctx.policy();
         if (!anyLimits(p)) return;
-        account(p, r.src, r.srcMac, r.vlan, dBytes, r.end);
-        account(p, r.dst, r.dstMac, r.vlan, dBytes, r.end);
+        account(p, r.src, r.srcKey, r.srcMac, r.vlan, dBytes, r.end);
+        account(p, r.dst, r.dstKey, r.dstMac, r.vlan, dBytes, r.end);
       },
       flush: () => interim.clear(),
     };

@@ -375,9 +375,7 @@ export class Policy implements CompiledPolicy {
   }
 
   segmentOf4(v: number): string {
-    const b = this.buf;
-    b[0] = v >>> 24; b[1] = (v >>> 16) & 255; b[2] = (v >>> 8) & 255; b[3] = v & 255;
-    return this.segs.longest(4, b) ?? '';
+    return this.segs.v4.longest32(v) ?? '';
   }
 
   /** Judged by the address's most specific segment: a /24 carved out of a protected /16 is not protected. */

@@ -162,6 +162,20 @@ export class PrefixTrie<T> {
     return best;
   }
 
+  /** longest() of an IPv4 address given as its 32-bit value (uint32 or int32): no bytes written first. */
+  longest32(v: number): T | undefined {
+    let node = 0;
+    let best = this.vals[0];
+    const c0 = this.c0, c1 = this.c1;
+    for (let b = 31; b >= 0; b--) {
+      node = ((v >>> b) & 1) !== 0 ? c1[node] : c0[node];
+      if (node < 0) break;
+      const x = this.vals[node];
+      if (x !== undefined) best = x;
+    }
+    return best;
+  }
+
   /** Values of every prefix holding `bytes`, shortest first, into `out`; returns how many. */
   path(bytes: Uint8Array, maxBits: number, out: T[]): number {
     let n = 0;

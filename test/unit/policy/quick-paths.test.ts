@@ -149,6 +149,28 @@ t.test('address tries keep every prefix after growing', async (t) => {
   t.same(wrong, [], 'every /24 found, with the value of its first insert');
 });
 
+t.test('an IPv4 trie asked by the 32-bit value agrees with the bytes, at every prefix length', async (t) => {
+  const table = new AddrTable<string>();
+  // prefixes of every length 0..32 along a few addresses, so each bit of the walk decides somewhere
+  const bases = ['192.168.50.77', '10.1.2.3', '224.0.0.251', '255.255.255.255', '0.0.0.1'];
+  for (const b of bases) for (let len = 0; len <= 32; len += 1) table.insert(parseCidr(`${b}/${len}`) as Cidr, () => `${b}/${len}`);
+  const buf = new Uint8Array(16);
+  let n = 0;
+  const wrong: string[] = [];
+  for (const b of bases) {
+    const v = b.split('.').reduce((a, x) => a * 256 + Number(x), 0);
+    // the address, and the address with each bit flipped: the longest match ends at every depth
+    for (let bit = -1; bit < 32; bit++) {
+      const u = bit < 0 ? v : (v ^ 2 ** bit) >>> 0;
+      buf[0] = u >>> 24; buf[1] = (u >>> 16) & 255; buf[2] = (u >>> 8) & 255; buf[3] = u & 255;
+      const want = table.longest(4, buf);
+      if (table.v4.longest32(u) !== want || table.v4.longest32(u | 0) !== want) wrong.push(`${b} bit ${bit}`);
+      n++;
+    }
+  }
+  t.same(wrong, [], `${n} addresses: longest32 (uint32 and int32) = longest`);
+});
+
 t.test('RuleMemo: the compiler gets what it would parse itself, in any order', async (t) => {
   const memo = new RuleMemo();
   const tos = ['10.0.0.0/8', '*.ring.com', 'device:cam', 'segment:iot', 'bad/99'];
