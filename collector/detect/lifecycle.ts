@@ -27,14 +27,22 @@ export interface LifecycleOptions {
   emit: (event: AnomalyEvent, a: Anomaly) => void;
   /**
    * false: nobody downstream acts on this event (a replay's sinks take only 'closed'), so emit
-   * gets the stage's own anomaly, not a copy, to read at once and not keep (its lastSeen may lag).
+   * gets the stage's own anomaly, not a copy, to read at once and not keep (its counts and lastSeen may lag).
    */
   wants?: (event: AnomalyEvent) => boolean;
 }
 
 interface Entry {
   key: string;
+  /** count, bytes and packets are kept below and written into `a` when it is handed on */
   a: Anomaly;
+  /**
+   * The counts a repeat raises, here rather than in `a`: a scan bumps its anomaly for every
+   * new host, and the Entry is already in cache from the look-up; `a` (a bigger object, elsewhere) is not.
+   */
+  count: number;
+  bytes: number;
+  packets: number;
   /** first and last occurrence, ms */
   first: number;
   last: number;
@@ -94,9 +102,9 @@ export class AnomalyLifecycle {
       this.close(e, 'idle');
       return false;
     }
-    e.a.count += count;
-    e.a.bytes += bytes;
-    e.a.packets += packets;
+    e.count += count;
+    e.bytes += bytes;
+    e.packets += packets;
     if (lastMs > e.last) e.last = lastMs;
     this.counters.repeats++;
     this.touch(e);
@@ -107,8 +115,8 @@ export class AnomalyLifecycle {
   addTraffic(key: string, bytes: number, packets: number, timeMs: number): boolean {
     const e = this.open.get(key);
     if (!e) return false;
-    e.a.bytes += bytes;
-    e.a.packets += packets;
+    e.bytes += bytes;
+    e.packets += packets;
     if (timeMs > e.last) e.last = timeMs;
     this.touch(e);
     return true;
@@ -144,7 +152,7 @@ export class AnomalyLifecycle {
     if (!a.id) a.id = anomalyId(a, firstMs);
     a.state = 'open';
     a.closeReason = '';
-    const e: Entry = { key, a, first: firstMs, last: Math.max(firstMs, lastMs), written: this.now, dirty: false };
+    const e: Entry = { key, a, first: firstMs, last: Math.max(firstMs, lastMs), written: this.now, dirty: false, count: a.count, bytes: a.bytes, packets: a.packets };
     this.open.set(key, e);
     const idleAt = e.last + this.opts.idleMs;
     if (idleAt < this.nextIdle) this.nextIdle = idleAt;
@@ -166,7 +174,7 @@ export class AnomalyLifecycle {
   resume(a: Anomaly, firstMs: number, lastMs: number, now: number): string {
     const key = causeKey(a.device, a.kind, a.peer, a.peerPort, a.rule);
     if (this.open.has(key)) return key;
-    this.open.set(key, { key, a: { ...a, state: 'open', closeReason: '' }, first: firstMs, last: lastMs, written: now, dirty: false });
+    this.open.set(key, { key, a: { ...a, state: 'open', closeReason: '' }, first: firstMs, last: lastMs, written: now, dirty: false, count: a.count, bytes: a.bytes, packets: a.packets });
     const idleAt = lastMs + this.opts.idleMs;
     if (idleAt < this.nextIdle) this.nextIdle = idleAt;
     return key;
@@ -203,7 +211,7 @@ export class AnomalyLifecycle {
   resuppress(suppressed: (a: Anomaly) => boolean): number {
     let n = 0;
     for (const e of this.open.values()) {
-      const s = suppressed(e.a);
+      const s = suppressed(this.settled(e));
       if (s === e.a.suppressed) continue;
       e.a.suppressed = s;
       if (e.dirty) { this.dirty.delete(e); e.dirty = false; }
@@ -217,7 +225,7 @@ export class AnomalyLifecycle {
   /** Close every open anomaly the predicate picks (a reloaded policy now allows it). */
   closeWhere(pred: (a: Anomaly) => boolean, reason: CloseReason): number {
     let n = 0;
-    for (const e of [...this.open.values()]) if (pred(e.a)) { this.close(e, reason); n++; }
+    for (const e of [...this.open.values()]) if (pred(this.settled(e))) { this.close(e, reason); n++; }
     return n;
   }
 
@@ -264,18 +272,24 @@ export class AnomalyLifecycle {
   }
 
   private snapshot(e: Entry): Anomaly {
+    return { ...this.settled(e) };
+  }
+
+  /** e.a with the counts and lastSeen of now (a repeat moves only the Entry's). */
+  private settled(e: Entry): Anomaly {
+    const a = e.a;
+    a.count = e.count; a.bytes = e.bytes; a.packets = e.packets;
     // lastSeen is formatted here only: a repeat (a scan's every host) only moves e.last
-    return { ...e.a, lastSeen: new Date(e.last).toISOString() };
+    a.lastSeen = new Date(e.last).toISOString();
+    return a;
   }
 
   private hand(event: AnomalyEvent, e: Entry): void {
     e.written = Number.isFinite(this.now) ? this.now : e.last;
     const w = this.opts.wants;
     if (w !== undefined && !w(event)) this.opts.emit(event, e.a);
-    else if (event === 'closed') {
-      // the stage lets go of a closed anomaly: handed on as it is, no copy
-      e.a.lastSeen = new Date(e.last).toISOString();
-      this.opts.emit(event, e.a);
-    } else this.opts.emit(event, this.snapshot(e));
+    // the stage lets go of a closed anomaly: handed on as it is, no copy
+    else if (event === 'closed') this.opts.emit(event, this.settled(e));
+    else this.opts.emit(event, this.snapshot(e));
   }
 }
