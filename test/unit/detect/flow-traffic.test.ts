@@ -75,3 +75,47 @@ t.test('counted() moves a tracked flow\'s start, so its next record counts as a 
   ft.record(rec(9, { start: 1000, bytes: 200, bytesRev: 0, packets: 4, packetsRev: 0 }));
   t.same(added, [['k9', 50, 1, 2000]], 'same start as the one counted: the totals less what was counted');
 });
+
+t.test('20,000 random operations agree with the rules stated at the top of the module', async (t) => {
+  // the rules, plainly: a Map in insertion order; at the cap the first inserted goes; a record
+  // adds (totals less what was counted, same start) or (all of it, another start); final forgets
+  const model = new Map<number, { key: string; start: number; bytes: number; packets: number }>();
+  const want: Array<[string, number, number, number]> = [];
+  const { ft, added } = rig(50);
+  let seed = 42;
+  const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+  let wrongKeys = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // ids of a few buckets (65,536 apart) and a spread of others
+    const id = rnd(2) === 0 ? 1 + rnd(4) * 65_536 : 1 + rnd(300);
+    const op = rnd(10);
+    if (op < 3) {
+      const v = { key: `k${i}`, start: rnd(5) * 1000, bytes: rnd(100), packets: rnd(3) };
+      const had = model.get(id);
+      if (had) Object.assign(had, v);
+      else {
+        if (model.size >= 50) model.delete(model.keys().next().value!);
+        model.set(id, v);
+      }
+      ft.track(id, v.key, v.start, v.bytes, v.packets);
+    } else if (op < 9) {
+      const r = rec(id, { start: rnd(5) * 1000, end: 10_000 + i, bytes: rnd(500), bytesRev: rnd(50), packets: rnd(5), packetsRev: rnd(2), final: rnd(3) === 0 });
+      const m = model.get(id);
+      if (m) {
+        const total = r.bytes + r.bytesRev, pkts = r.packets + r.packetsRev, same = r.start === m.start;
+        const db = same ? Math.max(0, total - m.bytes) : total, dp = same ? Math.max(0, pkts - m.packets) : pkts;
+        if (db > 0 || dp > 0) want.push([m.key, db, dp, r.end]);
+        m.start = r.start; m.bytes = total; m.packets = pkts;
+        if (r.final) model.delete(id);
+      }
+      if (ft.record(r) !== (m !== undefined)) wrongKeys++;
+    } else {
+      ft.clear();
+      model.clear();
+    }
+    if (ft.keyOf(id) !== model.get(id)?.key || ft.size !== model.size) wrongKeys++;
+  }
+  t.same(added, want, 'the same additions, in the same order');
+  t.equal(wrongKeys, 0, 'the same flows tracked, under the same keys, after every operation');
+  t.ok(want.length > 1000, `${want.length} additions compared`);
+});
