@@ -76,6 +76,18 @@ interface Tool {
   argv: string[] | null;
   /** when set, the tool needs help to get through the file: runs until done() is true. */
   nudge?: (done: () => boolean) => Promise<void>;
+  /** the version at BENCH_BASE of this tool (named here): the two run side by side */
+  pairOf?: string;
+}
+
+/** Every other round, each BENCH_BASE tool goes before its partner: neither always runs second. */
+function roundOrder(list: readonly Tool[], round: number): Tool[] {
+  const out = [...list];
+  if (round % 2 === 1) return out;
+  for (let i = 1; i < out.length; i++) {
+    if (out[i].pairOf !== undefined && out[i - 1].name === out[i].pairOf) [out[i - 1], out[i]] = [out[i], out[i - 1]];
+  }
+  return out;
 }
 
 interface Result {
@@ -131,13 +143,11 @@ const REPLAY_LIKE = 'segwatch replay, cloud allowed (like-for-like)';
 function tools(file: string, policy: string, tmp: string, baseCli: string | null = null, likePolicy = policy): Tool[] {
   const list: Tool[] = [];
   const sw = existsSync(SEGWATCH[1]) ? SEGWATCH : null;
+  // each version at BENCH_BASE runs right beside this one (run.ts swaps the two every other
+  // round): a pair sees the same state of the shared machine
+  const base = baseCli ? [process.execPath, baseCli] : null;
   list.push({ name: 'segwatch flows', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '2'] });
-  if (baseCli) {
-    const base = [process.execPath, baseCli];
-    list.push({ name: `segwatch flows [${BASE}]`, scenario: 'flows', argv: [...base, 'flows', file, '--format', 'jsonl', '--threads', '2'] });
-    list.push({ name: `${REPLAY} [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', policy, '--format', 'jsonl'] });
-    list.push({ name: `${REPLAY_LIKE} [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'] });
-  }
+  if (base) list.push({ name: `segwatch flows [${BASE}]`, scenario: 'flows', argv: [...base, 'flows', file, '--format', 'jsonl', '--threads', '2'], pairOf: 'segwatch flows' });
   list.push({ name: 'segwatch flows --threads 1', scenario: 'flows', argv: sw && [...sw, 'flows', file, '--format', 'jsonl', '--threads', '1'] });
   const tcpdump = which('tcpdump');
   list.push({ name: 'tcpdump -r -w /dev/null', scenario: 'read', argv: tcpdump ? [tcpdump, '-r', file, '-w', '/dev/null'] : null });
@@ -159,7 +169,11 @@ function tools(file: string, policy: string, tmp: string, baseCli: string | null
   mkdirSync(nfdir, { recursive: true });
   list.push({ name: 'nfpcapd -r', scenario: 'flows', argv: nfpcapd ? [nfpcapd, '-r', file, nfpcapdDirFlag(nfpcapd), nfdir] : null });
   list.push({ name: REPLAY, scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', policy, '--format', 'jsonl'] });
-  if (baseCli) list.push({ name: REPLAY_LIKE, scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'] });
+  if (base) {
+    list.push({ name: `${REPLAY} [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', policy, '--format', 'jsonl'], pairOf: REPLAY });
+    list.push({ name: REPLAY_LIKE, scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'] });
+    list.push({ name: `${REPLAY_LIKE} [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'], pairOf: REPLAY_LIKE });
+  }
   return list.filter((t) => !ONLY || [...ONLY].some((o) => t.name.startsWith(o)));
 }
 
@@ -195,6 +209,11 @@ async function measure(tool: Tool, tmp: string): Promise<{ seconds: number; rssK
   return { seconds, rssKB, code, stderr, timedOut };
 }
 
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[(s.length - 1) >> 1];
+}
 
 function fmt(n: number | null, digits = 1): string {
   return n === null ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -296,8 +315,9 @@ async function throughput(): Promise<Record<string, unknown>> {
     // Rounds, each tool once per round: the machine is shared and its speed drifts, so every
     // tool sees the same spread of conditions, and the fastest run of each counts.
     for (let round = 1; round <= RUNS; round++) {
-      console.error(`round ${round} of ${RUNS}: ${list.map((t) => t.name).join(', ')}`);
-      for (const tool of list) {
+      const order = roundOrder(list, round);
+      console.error(`round ${round} of ${RUNS}: ${order.map((t) => t.name).join(', ')}`);
+      for (const tool of order) {
         const prev = best.get(tool);
         if (prev && (prev.code !== 0 || prev.timedOut)) continue; // failed once: not run again
         const m = await measure(tool, tmp);
@@ -338,7 +358,7 @@ async function throughput(): Promise<Record<string, unknown>> {
     const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
     for (const row of rows) console.log(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
     console.log(`(${gen.packets.toLocaleString('en-US')} packets; segwatch speedup = segwatch flows packets/s / tool packets/s: > 1 means segwatch is faster)`);
-    const comparisons: Array<{ scenario: string; tool: string; base: string; medianRatio: number; pipelineRateRatio: number | null }> = [];
+    const comparisons: Array<{ scenario: string; tool: string; base: string; medianRatio: number; roundRatioMedian: number | null; pipelineRateRatio: number | null }> = [];
     if (baseCli) {
       // this version against BENCH_BASE, same rounds: ratio of medians (> 1: this one is slower)
       const rate = (r: Result | undefined) => Number(/pipeline alone ([\d,]+) packets\/s/.exec(r?.note ?? '')?.[1]?.replace(/,/g, '') ?? NaN);
@@ -346,8 +366,12 @@ async function throughput(): Promise<Record<string, unknown>> {
         const a = results.find((r) => r.tool === now), b = results.find((r) => r.tool === then);
         if (!a?.medianSeconds || !b?.medianSeconds) continue;
         const pr = rate(b) / rate(a);
-        comparisons.push({ scenario: a.scenario, tool: now, base: BASE, medianRatio: a.medianSeconds / b.medianSeconds, pipelineRateRatio: Number.isFinite(pr) ? pr : null });
+        // the two ran back to back in each round: the median of the rounds' own ratios is the
+        // pairwise figure, less moved by the shared machine's speed drifting between rounds
+        const rr = a.runs.length === b.runs.length && a.runs.length > 0 ? median(a.runs.map((x, i) => x / b.runs[i])) : null;
+        comparisons.push({ scenario: a.scenario, tool: now, base: BASE, medianRatio: a.medianSeconds / b.medianSeconds, roundRatioMedian: rr, pipelineRateRatio: Number.isFinite(pr) ? pr : null });
         console.log(`${now}: median ${a.medianSeconds.toFixed(2)} s vs ${b.medianSeconds.toFixed(2)} s at ${BASE}: ${(a.medianSeconds / b.medianSeconds).toFixed(3)}x the time` +
+          (rr !== null ? `; median of the ${a.runs.length} rounds' ratios ${rr.toFixed(3)}x` : '') +
           (Number.isFinite(pr) ? `; pipeline alone ${pr.toFixed(3)}x the time` : ''));
       }
     }

@@ -201,7 +201,8 @@ export class Pipeline {
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
     this.flows = new FlowTable(
-      { ...(opts.flows ?? {}) },
+      // the stages read a flow's start during the call and copy what they keep (detector.ts)
+      { ...(opts.flows ?? {}), reuseStart: true },
       {
         ...(this.learn || this.detect ? { onStart } : {}),
         onRecord: (r) => this.flowRecord(r),

@@ -327,3 +327,20 @@ t.test('srcKey and dstKey are addrKey() of src and dst, on starts and records, e
   }
   t.equal(starts[1].src, '192.168.50.20', 'the SYN-ACK turned it round');
 });
+
+t.test('reuseStart: one FlowStart object, filled in with each flow\'s facts as a new one would hold them', async (t) => {
+  const fresh = table();
+  const seen: string[] = [];
+  const objs = new Set<FlowStart>();
+  const ft = new FlowTable({ reuseStart: true }, { onStart: (e) => { objs.add(e); seen.push(JSON.stringify(e)); }, onRecord: () => {} });
+  const p = new PacketInfo();
+  const pkts: Pkt[] = [
+    { src: '192.168.50.10', dst: '8.8.8.8', sport: 40000, dport: 53, proto: 17, len: 70, ts: T0 },
+    { src: '255.255.255.254', dst: '192.168.50.20', sport: 443, dport: 51000, flags: TCP_SYN | TCP_ACK, ts: T0 + 1 },
+    { src: '2001:db8::5', dst: 'fe80::1', sport: 1, dport: 2, proto: 17, ts: T0 + 2 },
+    { src: '203.0.113.9', dst: '10.0.0.1', sport: 60000, dport: 22, flags: TCP_SYN, ts: T0 + 3 },
+  ];
+  for (const k of pkts) { fresh.add(k); ft.add(fill(p, k)); }
+  t.equal(objs.size, 1, 'the same object every time');
+  t.same(seen, fresh.starts.map((e) => JSON.stringify(e)), 'each time the fields, in the order, of a new FlowStart');
+});
