@@ -34,7 +34,7 @@ class Allowlist implements Detector {
   private readonly counters = { parkedJudgedOnName: 0, parkedJudgedAtEnd: 0, parkedJudgedAtFlush: 0, parkedEvicted: 0, foldedIntoScan: 0 };
 
   /** what flowStart() asks evaluate() about, reused (evaluate() keeps nothing of it) */
-  private readonly facts: FlowFacts = { proto: 'tcp', dst: '', dport: 0, sport: -1 };
+  private readonly facts: FlowFacts = { proto: 'tcp', dst: '', dport: 0, sport: -1, dstKey: 0 };
   /** the flow flowStart() judges, for namesOf: one function for every flow, no closure each */
   private nf: OpenedFlow | null = null;
   /** what namesOf looked up for it, null when evaluate() did not ask */
@@ -56,7 +56,7 @@ class Allowlist implements Detector {
     // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
     if (RESERVED.has(profile)) return;
     const flow = this.facts;
-    flow.proto = f.proto; flow.dst = f.dst; flow.dport = f.dport; flow.sport = f.sport;
+    flow.proto = f.proto; flow.dst = f.dst; flow.dport = f.dport; flow.sport = f.sport; flow.dstKey = j.dstKey;
     this.nf = f;
     this.nfNames = null;
     const v = p.evaluate(profile, flow, this.namesOf, this.ctx.evalContext(f.src));

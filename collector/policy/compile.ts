@@ -444,7 +444,13 @@ export class Policy implements CompiledPolicy {
     // no name rule for this protocol and port: the verdict is the same whatever the names
     const floor = domainFloor(p, proto, port, sport);
     const names = floor < 0 ? NO_NAMES : typeof peerNames === 'function' ? peerNames() : peerNames;
-    const fam = addrInto(flow.dst, this.buf);
+    const k = flow.dstKey;
+    let fam: 0 | 4 | 6;
+    if (typeof k === 'number') {
+      const b = this.buf;
+      b[0] = k >>> 24; b[1] = (k >>> 16) & 255; b[2] = (k >>> 8) & 255; b[3] = k & 255;
+      fam = 4;
+    } else fam = addrInto(flow.dst, this.buf);
     // no device, manufacturer or opener's port rule can apply and at most one name is known:
     // the verdict is a function of (profile, peer, protocol, port, name), remembered
     let slot = -1, a = 0;

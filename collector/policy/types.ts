@@ -41,6 +41,8 @@ export interface FlowFacts {
   dport: number;
   /** the opener's port; left out or -1 = unknown (then no `from_ports` rule matches). */
   sport?: number;
+  /** addrKey() of dst when the caller has it: an IPv4 peer's bytes are then taken from it, not parsed from the text. */
+  dstKey?: number | string;
 }
 
 /** A peer's known names, or a function giving them (evaluate() calls it only when a name rule could apply). */
