@@ -119,14 +119,16 @@ export class DnsNames {
     if (id < 0) return [];
     const list = this.lists[id], grace = this.graceMs;
     // asked for every flow a name rule could judge: the usual answer (one name) builds one array
-    let valid = 0, last: NameEntry | null = null;
-    for (let i = 0; i < list.length; i++) if (ts <= list[i].expires + grace) { valid++; last = list[i]; }
-    if (valid === 0) return [];
-    if (valid === 1) return [last!.name];
-    const out: NameEntry[] = [];
-    for (const e of list) if (ts <= e.expires + grace) out.push(e);
-    out.sort((a, b) => b.seen - a.seen);
-    return out.map((e) => e.name);
+    let first: NameEntry | null = null, more: NameEntry[] | null = null;
+    for (const e of list) {
+      if (ts > e.expires + grace) continue;
+      if (first === null) first = e;
+      else (more ??= [first]).push(e);
+    }
+    if (first === null) return [];
+    if (more === null) return [first.name];
+    more.sort((a, b) => b.seen - a.seen);
+    return more.map((e) => e.name);
   }
 
   /** names held */
