@@ -24,6 +24,42 @@ import { macString } from './types.js';
 /** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
 const NAME_SEARCH_PACKETS = 3;
 
+/** What the dispatcher reads of the flow table: the FlowTable, or another thread's as its events tell. */
+export type AppFlows = Pick<FlowTable, 'lastDir' | 'lastIndex' | 'setName' | 'startOf'>;
+
+/**
+ * Whether packet() could do anything with p, just counted as a flow's packet (lastDir and
+ * lastIndex as the table set them): a thread that counts flows for another hands over only
+ * these frames. Learning is decided by the receiver (its VLAN); this asks only ports and types.
+ */
+export function appWants(p: PacketInfo, lastDir: number, lastIndex: number, payloadPorts: Uint8Array): boolean {
+  const proto = p.proto;
+  if (proto === 6) {
+    if (p.payloadLength <= 0) return false;
+    if ((payloadPorts[p.sport] | payloadPorts[p.dport]) !== 0) return true;
+    return lastDir === 0 && lastIndex <= NAME_SEARCH_PACKETS + 2 && namesServer(p);
+  }
+  if (proto === 17) {
+    const sp = p.sport, dp = p.dport;
+    return sp === 5353 || dp === 5353 || sp === 53 || dp === 53 || sp === 67 || dp === 67 || sp === 68 || dp === 68 || dp === 547;
+  }
+  return proto === 58 && p.icmpType >= 133 && p.icmpType <= 137;
+}
+
+/** A frame that is neither IP nor ARP that nonIp() reads (LLDP). */
+export function appWantsNonIp(p: PacketInfo): boolean {
+  return p.etherType === ETHERTYPE_LLDP;
+}
+
+/**
+ * p's TCP payload names a server: a TLS ClientHello's SNI (a payload starting 0x16) or an HTTP
+ * request's Host (methods are upper case). tcpPayload() reads nothing from any other payload.
+ */
+export function namesServer(p: PacketInfo): boolean {
+  const b = p.buf, o = p.payloadOffset, n = p.payloadLength, first = b[o];
+  return first === 0x16 ? tlsSni(b, o, n) !== null : first >= 0x41 && first <= 0x5a && httpHost(b, o, n) !== null;
+}
+
 export class AppLayer {
   private readonly ndp = new NdpInfo();
   private readonly dnsAnswers = new DnsAnswers();
@@ -31,12 +67,12 @@ export class AppLayer {
   /** the one PayloadEvent, refilled per segment; start() reads the flow it names. */
   private readonly payloadEv: PayloadEvent;
   /** 1 at TCP ports whose payload a detector wants; all 0 without detectors. */
-  private readonly payloadPorts: Uint8Array;
+  readonly payloadPorts: Uint8Array;
   /** DHCP, DHCPv6 and LLDP messages with an option past their end or unreadable: what was read is used, the rest skipped */
   malformed = 0;
 
   constructor(
-    private readonly flows: FlowTable,
+    private readonly flows: AppFlows,
     private readonly inventory: Inventory | null,
     private readonly detect: DetectEngine | null,
   ) {

@@ -8,14 +8,15 @@ import { decodeStampedFrame } from './decode/frame.js';
 import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
 import { isLocalIp, isLocalIp4 } from './inventory/addresses.js';
-import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
+import { FlowTable, type FlowTableOptions, type FlowTableStats } from './flows/flow-table.js';
 import { Inventory } from './inventory/inventory.js';
 import type { Placement } from './inventory/types.js';
 import type { CompiledPolicy } from './policy/types.js';
 import { DetectEngine, type DetectEngineOptions } from './detect/engine.js';
 import type { DetectorDef } from './detect/detector.js';
 import type { DetectSettings } from './detect/settings.js';
-import { AppLayer } from './app-layer.js';
+import { AppLayer, type AppFlows } from './app-layer.js';
+import { PacketFront, type FrontStages } from './packet-front.js';
 import { DeviceTrafficStage } from './sinks/device-traffic.js';
 import { HealthStage } from './sinks/health.js';
 import { Fanout } from './sinks/fanout.js';
@@ -23,6 +24,28 @@ import type { Anomaly, AnomalyKind, Device, FlowRecord, FlowStart, Log, NetflowF
 import type { FrameStamp } from './sources/source.js';
 import { silentLog } from './types.js';
 import { TimeGuard } from './sources/time-guard.js';
+
+/** What a flow thread's events go through (Pipeline.flowThreadEntry). */
+export interface FlowThreadEntry {
+  /** TCP ports whose payload a detector reads: the thread hands those segments over */
+  payloadPorts: Uint8Array;
+  start(ev: FlowStart): void;
+  record(r: FlowRecord): void;
+  /** a frame the app layer reads (appWants, ARP, LLDP), decoded again here: p.ts is the thread's guarded time */
+  frame(p: PacketInfo, id: number): void;
+  tick(now: number): void;
+  ticked(now: number): void;
+  figures(f: ThreadFigures): void;
+}
+
+/** A flow thread's counters and flow-table figures (PacketFront's), as of its last event. */
+export interface ThreadFigures {
+  packets: number; bytes: number; decodeErrors: number; nonIp: number; firstTs: number; lastTs: number;
+  timeJumps: number; stageErrors: number;
+  /** by DecodeError */
+  errorCounts: Float64Array;
+  flows: FlowTableStats;
+}
 
 /** An anomaly still open when an earlier run stopped. */
 export interface RestoredAnomaly { a: Anomaly; first: number; last: number }
@@ -120,11 +143,18 @@ export class Pipeline {
   readonly stamp: FrameStamp = this.pkt;
   private readonly errorCounts = new Float64Array(DECODE_ERROR_NAMES.length);
   private readonly out: Fanout;
-  private readonly app: AppLayer;
+  private app: AppLayer;
+  private readonly front: PacketFront;
+  private readonly stages: FrontStages;
+  /** the options the flow table was made with (a flow thread makes its own with them) */
+  readonly flowOptions: FlowTableOptions;
+  /** stage errors a flow thread counted, as it last sent them */
+  private threadStageErrors = 0;
+  /** the flow table's figures as a flow thread last sent them; null while this thread counts flows */
+  private threadStats: FlowTableStats | null = null;
   private readonly traffic: DeviceTrafficStage | null;
   private readonly health: HealthStage;
   private readonly log: Log;
-  private nextTick = 0;
   /** the source's clock, guarded against timestamps that jump (TimeGuard). */
   readonly time = new TimeGuard();
   private pendingDevices = new Map<string, Device>();
@@ -200,15 +230,24 @@ export class Pipeline {
     this.placedUnder = policy?.();
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
+    this.flowOptions = { ...(opts.flows ?? {}), reuseStart: true };
     this.flows = new FlowTable(
       // the stages read a flow's start during the call and copy what they keep (detector.ts)
-      { ...(opts.flows ?? {}), reuseStart: true },
+      this.flowOptions,
       {
         ...(this.learn || this.detect ? { onStart } : {}),
         onRecord: (r) => this.flowRecord(r),
       },
     );
     this.app = new AppLayer(this.flows, this.learn ? this.inventory : null, this.detect);
+    this.stages = {
+      tick: (now) => this.tickBegin(now),
+      ticked: (now) => this.tickEnd(now),
+      arp: (p) => { if (this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly)) this.inventory.observeArp(p); },
+      nonIp: (p) => this.app.nonIp(p, this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly)),
+      flowPacket: (p, id) => this.app.packet(p, id, this.vlanOnly < 0 || p.vlan === this.vlanOnly),
+    };
+    this.front = new PacketFront(this.flows, this.time, this.counters, this.errorCounts, this.stages, (fn) => this.guard(fn));
     this.traffic = this.out.wantsTraffic
       ? new DeviceTrafficStage((ip) => this.inventory.deviceByIp(ip), (t) => this.out.deviceTraffic(t), opts.trafficIntervalMs ?? 60_000)
       : null;
@@ -229,7 +268,7 @@ export class Pipeline {
   readonly handleStampedFrame = (buf: Buffer, offset: number, caplen: number, wirelen: number, _ts: number, linkType: number): void => {
     try {
       decodeStampedFrame(buf, offset, caplen, wirelen, linkType, this.pkt);
-      this.packet(this.pkt);
+      this.front.packet(this.pkt);
     } catch (err) {
       this.stageError(err, 'frame skipped after a stage error');
     }
@@ -238,7 +277,7 @@ export class Pipeline {
   /** For a source that decodes frames itself (on another thread): the decoded packet, in file order. */
   readonly handlePacket = (p: PacketInfo): void => {
     try {
-      this.packet(p);
+      this.front.packet(p);
     } catch (err) {
       this.stageError(err, 'frame skipped after a stage error');
     }
@@ -260,7 +299,7 @@ export class Pipeline {
         ? rec : { ...rec, end, start: rec.start <= end && end - rec.start <= this.time.maxSkewMs ? rec.start : end };
       if (c.firstTs === 0) c.firstTs = r.start;
       if (r.end > c.lastTs) c.lastTs = r.end;
-      if (r.end >= this.nextTick) this.tick(r.end);
+      if (r.end >= this.front.nextTick) this.tick(r.end);
       // most exporters carry no VLAN id: a record without one is taken to be on the policy's
       // VLAN (the receiver's ifIndex list keeps the other interfaces out), else nothing
       // exported could be watched under a policy with `vlan:`
@@ -279,6 +318,47 @@ export class Pipeline {
       this.stageError(err, 'flow record skipped after a stage error');
     }
   };
+
+  /**
+   * The third entry, beside frames and flow records: the events of a flow thread that reads,
+   * decodes and counts flows for this pipeline (sources/flow-thread.ts), in the order its
+   * PacketFront made them. `flows` answers the app layer's questions about a flow as that
+   * thread's table did when it handed the frame over. This thread's own flow table stays empty.
+   */
+  flowThreadEntry(flows: AppFlows): FlowThreadEntry {
+    this.threadStats = { active: 0, created: 0, evicted: 0, expired: 0 };
+    this.app = new AppLayer(flows, this.learn ? this.inventory : null, this.detect);
+    const st = this.stages;
+    return {
+      payloadPorts: this.app.payloadPorts,
+      start: (ev) => {
+        try { this.flowStart(ev); } catch (err) { this.stageError(err, 'flow start skipped after a stage error'); }
+      },
+      record: (r) => {
+        try { this.flowRecord(r); } catch (err) { this.stageError(err, 'flow record skipped after a stage error'); }
+      },
+      frame: (p, id) => {
+        try {
+          if (p.l3 === L3.ARP) st.arp(p);
+          else if (p.l3 === L3.None) st.nonIp(p);
+          else st.flowPacket(p, id);
+        } catch (err) {
+          this.stageError(err, 'frame skipped after a stage error');
+        }
+      },
+      tick: (now) => st.tick(now),
+      ticked: (now) => st.ticked(now),
+      figures: (f) => {
+        const c = this.counters;
+        c.packets = f.packets; c.bytes = f.bytes; c.decodeErrors = f.decodeErrors; c.nonIp = f.nonIp;
+        c.firstTs = f.firstTs; c.lastTs = f.lastTs; c.timeJumps = f.timeJumps; c.flows = f.flows.created;
+        c.stageErrors += f.stageErrors - this.threadStageErrors;
+        this.threadStageErrors = f.stageErrors;
+        this.errorCounts.set(f.errorCounts);
+        this.threadStats = f.flows;
+      },
+    };
+  }
 
   private stageError(err: unknown, what: string): void {
     // A fault in a stage (a bug, or input no test foresaw) costs that frame, not the collector.
@@ -304,52 +384,24 @@ export class Pipeline {
     this.opts.onFlow?.(r);
   }
 
-  private packet(p: PacketInfo): void {
-    const c = this.counters;
-    // a timestamp far from the source's recent clock is clamped to it (and counted) before
-    // any stage reads p.ts: one corrupt record cannot move packet time for good
-    const ts = p.ts = this.time.check(p.ts);
-    c.packets++;
-    c.bytes += p.wirelen;
-    if (c.firstTs === 0) c.firstTs = ts;
-    if (ts > c.lastTs) c.lastTs = ts;
-    if (ts >= this.nextTick) this.tick(ts);
-
-    if (p.error !== DecodeError.None) {
-      c.decodeErrors++;
-      this.errorCounts[p.error]++;
-    }
-    if (p.l3 === L3.ARP) {
-      if (p.error === DecodeError.None && this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly)) this.inventory.observeArp(p);
-      return;
-    }
-    if (p.l3 === L3.None) {
-      if (p.error === DecodeError.None) {
-        c.nonIp++;
-        this.app.nonIp(p, this.learn && (this.vlanOnly < 0 || p.vlan === this.vlanOnly));
-      }
-      return;
-    }
-    const id = this.flows.add(p);
-    if (id < 0 || !p.hasL4) return;
-    this.app.packet(p, id, this.vlanOnly < 0 || p.vlan === this.vlanOnly);
-  }
-
   /**
    * Time-driven work, by packet time in replays; the live collector also calls it from a
    * wall-clock timer. Each stage costs in proportion to what it holds, not to the time that
    * passed; a stage that throws is counted and logged and the others still run.
    */
   tick(now: number): void {
-    this.nextTick = now + 1000;
-    this.counters.timeJumps = this.time.clamped;
-    // a live timer's wall clock moves the source's clock too: an idle spell is no jump
-    this.time.advanceTo(now);
-    this.counters.flows = this.flows.stats().created;
+    this.front.tick(now);
+  }
+
+  /** A tick's work before the flow table's expiry pass. */
+  private tickBegin(_now: number): void {
     this.mudCounters();
     this.vlanOnly = this.opts.policy?.().vlan ?? -1;
     this.guard(() => this.emitDevices());
-    this.guard(() => this.flows.advance(now));
+  }
+
+  /** A tick's work after it. */
+  private tickEnd(now: number): void {
     if (this.detect) this.guard(() => this.detect!.tick(now));
     const p = this.opts.policy?.();
     if (p !== this.placedUnder) {
@@ -386,8 +438,13 @@ export class Pipeline {
     this.pendingDevices.clear();
   }
 
+  /** The flow table's figures: this thread's, or a flow thread's as it last sent them. */
+  flowStats(): FlowTableStats {
+    return this.threadStats ?? this.flows.stats();
+  }
+
   private healthFigures() {
-    const fs = this.flows.stats();
+    const fs = this.flowStats();
     const extra = this.opts.extraStats?.() ?? {};
     return {
       packets: this.counters.packets, bytes: this.counters.bytes, decodeErrors: this.counters.decodeErrors,
@@ -412,10 +469,9 @@ export class Pipeline {
    * run). Writes the last points and flushes the sinks.
    */
   async finish(opts: { close?: boolean } = {}): Promise<void> {
-    this.counters.flows = this.flows.stats().created;
+    // a flow thread ended its flows itself, before its last figures
+    if (this.threadStats === null) this.front.finish();
     this.mudCounters();
-    this.counters.timeJumps = this.time.clamped;
-    this.guard(() => this.flows.flush());
     if (this.detect) this.guard(() => this.detect!.flush(opts.close ?? true));
     this.guard(() => this.emitDevices());
     const end = this.counters.lastTs || Date.now();

@@ -4,6 +4,7 @@ import { openCapture } from '../sources/pcap-file.js';
 import type { Pipeline } from '../pipeline.js';
 import { startProgress } from './progress.js';
 import { captureSize, type DecodeThread } from '../sources/threaded-file.js';
+import type { FlowThread } from '../sources/flow-thread.js';
 
 export interface CaptureRun {
   /** the error that ended the file early (corrupt or truncated), after every frame before it was processed. */
@@ -20,6 +21,11 @@ export interface RunCaptureOptions {
    * thread hands over headers, not frames.
    */
   decodeThread?: DecodeThread;
+  /**
+   * The thread already reading `path` (started early) that decodes it and counts its flows too:
+   * this one then runs the app layer, inventory, detectors and sinks on what it hands over.
+   */
+  flowThread?: FlowThread;
 }
 
 /**
@@ -55,7 +61,9 @@ export async function runCapture(path: string, pipeline: Pipeline, opts: RunCapt
   const t0 = performance.now();
   let error: Error | null = null;
   try {
-    if (opts.decodeThread) {
+    if (opts.flowThread) {
+      await opts.flowThread.run((flows) => pipeline.flowThreadEntry(flows), pipeline.flowOptions, (pos) => progress.update(pos));
+    } else if (opts.decodeThread) {
       await opts.decodeThread.run(pipeline.handlePacket, (pos) => progress.update(pos));
     } else {
       const source = openCapture(path);

@@ -6,6 +6,8 @@ import { loadPolicyFile, formatPolicyError } from '../policy/load.js';
 import { defaultPolicyCacheDir } from '../policy/cache.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture, runExportCaptures, exportCaptureSummary } from './capture.js';
+import { availableParallelism } from 'node:os';
+import { FlowThread } from '../sources/flow-thread.js';
 
 export const replaySpec: CommandSpec = {
   name: 'replay',
@@ -19,6 +21,10 @@ export const replaySpec: CommandSpec = {
     'spool-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_SPOOL_DIR', help: 'where points wait while InfluxDB is unreachable' },
     'state-dir': { type: 'string', arg: 'DIR', env: 'SEGWATCH_STATE_DIR', help: 'resume devices and open anomalies from DIR, and keep them there (default: none)' },
     quiet: { type: 'boolean', short: 'q', help: 'no summary on stderr' },
+    threads: {
+      type: 'string', arg: '1|2', default: availableParallelism() > 1 ? '2' : '1',
+      help: '2: read, decode and count flows on a second thread while this one runs the inventory, detectors and sinks (same output); 1: one thread',
+    },
     'netflow-capture': {
       type: 'boolean',
       help: 'the CAPTURE files hold NetFlow/IPFIX export datagrams, judged as if received (capture time is record arrival time); several files go through one decoder in order (a template file, then a data file); packets that are not UDP are counted and skipped',
@@ -36,6 +42,18 @@ export async function replayCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const format = oneOf(a.values.format, ['table', 'jsonl'] as const, 'format');
+  const threads = oneOf(a.values.threads, ['1', '2'] as const, 'threads');
+  // The flow thread starts first: its start-up overlaps loading the policy and the pipeline here.
+  const flowThread = threads === '2' && !a.values['netflow-capture'] ? new FlowThread(file) : undefined;
+  try {
+    return await replayWith(a, file, policyFile, format, flowThread);
+  } finally {
+    // run() consumed it, unless the command ended before (a refused policy, no sink)
+    await flowThread?.cancel();
+  }
+}
+
+async function replayWith(a: ReturnType<typeof parseCommand>, file: string, policyFile: string, format: 'table' | 'jsonl', flowThread: FlowThread | undefined): Promise<number> {
   // a state directory in use keeps the policy cache too; else the user's cache directory
   const loaded = await loadPolicyFile(policyFile, { cacheDir: defaultPolicyCacheDir(process.env, a.values['state-dir'] as string | undefined) });
   if (!loaded.policy) {
@@ -56,7 +74,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   if ('error' in assembled) { process.stderr.write(`segwatch replay: ${assembled.error.message}\n`); return 1; }
   const { pipeline } = assembled;
   const exported = a.values['netflow-capture'] ? await runExportCaptures(a.positionals, pipeline) : null;
-  const run = exported ?? await runCapture(file, pipeline);
+  const run = exported ?? await runCapture(file, pipeline, { flowThread });
   await pipeline.close();
   if (exported && !a.values.quiet) process.stderr.write(`segwatch replay: ${exportCaptureSummary(exported.source)}\n`);
 

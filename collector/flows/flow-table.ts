@@ -66,8 +66,21 @@ export interface FlowTableOptions {
 export interface FlowTableEvents {
   /** absent when nobody acts at a flow's first packet (`segwatch flows`): no event is built then. */
   onStart?(ev: FlowStart): void;
-  onRecord(rec: FlowRecord): void;
+  onRecord?(rec: FlowRecord): void;
+  /**
+   * Instead of onStart and onRecord, for a table whose flows another thread judges: the flow's
+   * slot, to copy (copySlot) during the call; no object is built on this side.
+   */
+  onStartSlot?(slot: number): void;
+  onRecordSlot?(slot: number, final: boolean): void;
 }
+
+/**
+ * Bytes a slot copy (FlowTable.copySlot, FlowSlotReader.load) takes, a multiple of 8: the
+ * record's IW words, the IPv6 pair's V6W, an interim-record base (first time, two seq words) and
+ * a flag word.
+ */
+export const SLOT_COPY_BYTES = 38 * 4;
 
 /** active()'s filter: every given field must match (ips and macs: either end of the flow). */
 export interface ActiveFlowMatch {
@@ -115,6 +128,8 @@ const W_FIRST = 19;
 const W_FBYTES = 20, W_SMAC = 21, W_DMAC = 22, W_MACHI = 23; // first packet's IP length; MACs' low words, high halves
 const S_CLS = 7, S_FIN = 3, S_INIT = 5, S_FLAGS = 8; // W_STATE: class mask, shifts
 const V6W = 8; // IPv6 pool entry: A addr (4), B addr (4)
+// a slot copy's words after the record's IW: the IPv6 pair, an interim record's base, its flag
+const C_V6 = IW, C_FIRST_TS = 32, C_BASE0 = 34, C_BASE1 = 35, C_LIVED = 36;
 
 /**
  * Bytes of typed arrays one flow-table slot costs, whether live or free: its record and its two
@@ -140,7 +155,153 @@ const NIL = -1;
 const FIRST_PLAIN = 0, FIRST_LATE = 1, FIRST_ICMP_ERROR = 2, FIRST_DISCOVERY_REPLY = 3;
 const FIRST_NAMES = [undefined, 'late', 'icmp-error', 'discovery-reply'] as const;
 
-export class FlowTable {
+/**
+ * What builds a flow's FlowStart and FlowRecord from its record words: the FlowTable's own
+ * slots, or (FlowSlotReader) a slot copied to another thread (copySlot), so both threads build
+ * the same objects with the same code.
+ */
+export abstract class FlowSlots {
+  // Every per-flow number sits in one record of RW doubles (two cache lines at most), seen as
+  // doubles, int32 and uint32 words. Addresses are not kept as text: the key holds them
+  // (initiator on the side in W_STATE) and the MACs are numbers, so a million live flows to a
+  // million hosts hold no string each; the text is made when a record or start event is built.
+  protected readonly f: Float64Array;
+  protected readonly n: Int32Array;
+  protected readonly key: Uint32Array;
+  /** IPv6 address pairs (V6W words each) of the live IPv6 flows; grows by doubling */
+  protected v6: Uint32Array;
+  /** server names (TLS SNI, HTTP Host) of the few flows that have one, by slot */
+  protected readonly names = new Map<number, string>();
+  /**
+   * Flows that emitted an interim record, by slot: their first packet's time (the record's start
+   * moved on) and each direction's W_SEQ then, so packet counts per record stay exact without two
+   * more words per slot. Only flows older than the active timeout (30 min) are here.
+   */
+  protected readonly lived = new Map<number, Rebased>();
+  protected readonly origin: Origin;
+  private readonly w6 = new Uint16Array(8);
+  /** portOf()'s other end */
+  protected lastPort = 0;
+  private readonly macs = new TextCache(MAC_TEXT_SLOTS, macString);
+  private readonly ip4s = new TextCache(IP4_TEXT_SLOTS, ip4String);
+
+  constructor(origin: Origin, slots: number, v6Entries: number) {
+    this.origin = origin;
+    this.f = new Float64Array(slots * RW);
+    this.n = new Int32Array(this.f.buffer);
+    this.key = new Uint32Array(this.f.buffer);
+    this.v6 = new Uint32Array(v6Entries * V6W);
+  }
+
+  /** a new FlowStart, or `into` filled in (every field, so it keeps one shape) */
+  protected startAt(slot: number, into: FlowStart | null = null): FlowStart {
+    const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    const dport = this.portOf(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
+    const id = this.f[slot * RW + R_ID], time = l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto = protoName(this.protoOf(slot));
+    const srcMac = this.macText(slot, 0), dstMac = this.macText(slot, 1), vlan = this.key[w + W_VPF] >>> 16;
+    const srcKey = this.addrKeyOf(slot, 0, src), dstKey = this.addrKeyOf(slot, 1, dst);
+    if (into === null) {
+      return {
+        id, time, proto, src, sport, dst, dport, srcMac, dstMac, vlan,
+        tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
+        sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3], srcKey, dstKey,
+      };
+    }
+    into.id = id; into.time = time; into.proto = proto; into.src = src; into.sport = sport; into.dst = dst; into.dport = dport;
+    into.srcMac = srcMac; into.dstMac = dstMac; into.vlan = vlan;
+    into.tcpFlags = (first >>> 16) & 0xff; into.bytes = this.n[w + W_FBYTES]; into.origin = this.origin; into.exporter = '';
+    into.sureInitiator = (first & 1 << 26) !== 0; into.firstPacket = FIRST_NAMES[(first >>> 24) & 3];
+    into.srcKey = srcKey; into.dstKey = dstKey;
+    return into;
+  }
+
+  protected protoOf(slot: number): number {
+    return (this.key[slot * IW + W_VPF] >>> 8) & 0xff;
+  }
+
+  /**
+   * The initiator's (end 0) or responder's (end 1) port, from the key; an ICMP flow's key has
+   * none: its "destination port" is the first packet's type and code. The other end's port is
+   * left in lastPort, so a record or start reads the key once for both.
+   */
+  protected portOf(slot: number, end: number): number {
+    const w = slot * IW, proto = this.protoOf(slot);
+    if (proto === 1 || proto === 58) {
+      const tc = this.n[w + W_FIRST] & 0xffff;
+      this.lastPort = end === 0 ? tc : 0;
+      return end === 0 ? 0 : tc;
+    }
+    const side = ((this.n[w + W_STATE] >> S_INIT) & 1) ^ end, ports = this.key[w + W_PORTS];
+    this.lastPort = side === 0 ? ports & 0xffff : ports >>> 16;
+    return side === 0 ? ports >>> 16 : ports & 0xffff;
+  }
+
+  /**
+   * IPv4 text, cached: a segment's devices, resolvers and servers recur on flow after flow, and a
+   * shared string costs neither the formatting nor a young-generation copy while the flow lives.
+   * a: the address as int32 (a uint32 of 2^31 or more would be a heap number across the call).
+   */
+  protected ip4Text(a: number): string {
+    return this.ip4s.textWords(0, a);
+  }
+
+  /**
+   * addrKey() of the initiator's (end 0) or responder's (end 1) address, from the key: an IPv4
+   * address is its value as int32 (the text the table writes is the canonical dotted quad
+   * addrKey reads back), any other the text itself.
+   */
+  protected addrKeyOf(slot: number, end: number, text: string): number | string {
+    const b = slot * IW;
+    if ((this.key[b + W_VPF] & 0xff) !== 4) return text;
+    return this.key[b + W_A + (((this.n[b + W_STATE] >> S_INIT) & 1) ^ end)] | 0;
+  }
+
+  /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
+  protected addrText(slot: number, end: number): string {
+    const b = slot * IW, side = ((this.n[b + W_STATE] >> S_INIT) & 1) ^ end, key = this.key;
+    if ((key[b + W_VPF] & 0xff) === 4) return this.ip4Text(key[b + W_A + side] | 0);
+    const w = this.w6, v = this.v6, o = key[b + W_A] * V6W + side * 4;
+    for (let i = 0; i < 4; i++) { w[i * 2] = v[o + i] >>> 16; w[i * 2 + 1] = v[o + i] & 0xffff; }
+    return ip6WordsString(w);
+  }
+
+  /**
+   * The initiator's (end 0) or responder's (end 1) MAC as text, cached: a segment has few MACs
+   * (the gateway's is on nearly every flow). Handed over as two int32 halves, not a 48-bit double
+   * (a heap number wherever the call is not inlined); "" when the frame had none.
+   */
+  protected macText(slot: number, end: number): string {
+    const w = slot * IW, key = this.key;
+    if ((this.n[w + W_FIRST] & 1 << (27 + end)) !== 0) return this.macs.text(-1);
+    const hi = end === 0 ? key[w + W_MACHI] >>> 16 : key[w + W_MACHI] & 0xffff;
+    return this.macs.textWords(hi, key[w + (end === 0 ? W_SMAC : W_DMAC)] | 0);
+  }
+
+  protected recordAt(slot: number, final: boolean): FlowRecord {
+    const r = slot * RW, w = slot * IW, f = this.f, n = this.n;
+    const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    // packets since the last interim record: the seq words less their values then, modulo 2^32
+    const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
+    const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
+    const dport = this.portOf(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
+    const rec: FlowRecord = {
+      id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
+      src, sport, dst, dport,
+      packets: p0 >>> 0, bytes: f[r + R_BYTES], packetsRev: p1 >>> 0, bytesRev: f[r + R_BYTES + 1],
+      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
+      tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
+      srcKey: this.addrKeyOf(slot, 0, src), dstKey: this.addrKeyOf(slot, 1, dst),
+    };
+    const name = this.names.size > 0 ? this.names.get(slot) : undefined;
+    if (name !== undefined) rec.serverName = name;
+    return rec;
+  }
+
+}
+
+export class FlowTable extends FlowSlots {
   /** 0 when the last add()'s packet came from the initiator, 1 from the responder. */
   lastDir = 0;
   /** 1-based number of the last add()'s packet among its flow's packets in that direction. */
@@ -149,7 +310,6 @@ export class FlowTable {
   private readonly ev: FlowTableEvents;
   /** the FlowStart onStart gets when reuseStart is set */
   private readonly reused: FlowStart | null;
-  private readonly origin: Origin;
   private readonly timeouts = new Float64Array(N_CLASSES);
   private readonly activeMs: number;
   private readonly fragMs: number;
@@ -166,30 +326,11 @@ export class FlowTable {
   private mask: number;
   private readonly maxIndex: number;
 
-  // Every per-flow number sits in one record of RW doubles (two cache lines at most), seen as
-  // doubles, int32 and uint32 words. Addresses are not kept as text: the key holds them
-  // (initiator on the side in W_STATE) and the MACs are numbers, so a million live flows to a
-  // million hosts hold no string each; the text is made when a record or start event is built.
-  private readonly f: Float64Array;
-  private readonly n: Int32Array;
-  private readonly key: Uint32Array;
   /** last-seen list links: prev, next per slot; a free slot's next is the free list's */
   private readonly links: Int32Array;
-  /** IPv6 address pairs (V6W words each) of the live IPv6 flows; grows by doubling */
-  private v6: Uint32Array;
+  /** the IPv6 pool's free list and its never-used tail (FlowSlots.v6) */
   private v6Free = NIL;
   private v6Fresh = 0;
-  /** server names (TLS SNI, HTTP Host) of the few flows that have one, by slot */
-  private readonly names = new Map<number, string>();
-  /**
-   * Flows that emitted an interim record, by slot: their first packet's time (the record's start
-   * moved on) and each direction's W_SEQ then, so packet counts per record stay exact without two
-   * more words per slot. Only flows older than the active timeout (30 min) are here.
-   */
-  private readonly lived = new Map<number, Rebased>();
-  private readonly w6 = new Uint16Array(8);
-  /** portOf()'s other end */
-  private lastPort = 0;
 
   private readonly heads = new Int32Array(N_CLASSES).fill(NIL);
   private readonly tails = new Int32Array(N_CLASSES).fill(NIL);
@@ -225,17 +366,16 @@ export class FlowTable {
   // scratch for the packet being added: key words, and the unordered addresses
   private readonly k = new Uint32Array(KL);
   private readonly sw = new Uint32Array(4);
-  private readonly macs = new TextCache(MAC_TEXT_SLOTS, macString);
-  private readonly ip4s = new TextCache(IP4_TEXT_SLOTS, ip4String);
   private readonly dw = new Uint32Array(4);
 
   constructor(opts: FlowTableOptions, events: FlowTableEvents) {
+    const cap = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
+    super(opts.origin ?? 'pcap', cap, Math.min(cap, 64));
     this.ev = events;
     this.reused = opts.reuseStart === true ? {
       id: 0, time: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, bytes: 0,
       origin: 'pcap', exporter: '', sureInitiator: false, firstPacket: undefined, srcKey: 0, dstKey: 0,
     } : null;
-    this.origin = opts.origin ?? 'pcap';
     this.timeouts[C_TCP] = opts.idleTcpMs ?? 300_000;
     this.timeouts[C_TCP_CLOSED] = opts.idleTcpClosedMs ?? 5_000;
     this.timeouts[C_UDP] = opts.idleUdpMs ?? 60_000;
@@ -245,7 +385,6 @@ export class FlowTable {
     this.fragMs = opts.fragmentTimeoutMs ?? 30_000;
     this.advanceEvery = opts.advanceEveryMs ?? 1000;
     this.relistMs = opts.lruResolutionMs ?? 1000;
-    const cap = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
     this.cap = cap;
     let span = 1;
     while (span < cap) span *= 2;
@@ -255,12 +394,8 @@ export class FlowTable {
     this.maxIndex = size;
     this.index = new Int32Array(Math.min(size, 4096));
     this.mask = this.index.length - 1;
-    this.f = new Float64Array(cap * RW);
-    this.n = new Int32Array(this.f.buffer);
-    this.key = new Uint32Array(this.f.buffer);
     // The typed arrays cost nothing until touched: pages of slots never used stay unmapped.
     this.links = new Int32Array(cap * 2);
-    this.v6 = new Uint32Array(Math.min(cap, 64) * V6W);
     let fsize = 16;
     while (fsize < (opts.fragmentSlots ?? 4096)) fsize *= 2;
     this.fragKey = new Uint32Array(fsize * FW);
@@ -342,6 +477,12 @@ export class FlowTable {
         s = n;
       }
     }
+  }
+
+  /** The slot of live flow `flowId` (the last add()'s at once), NIL when it has ended: for copySlot. */
+  lastSlotOf(flowId: number): number {
+    const slot = this.lastSlot;
+    return slot !== NIL && this.f[slot * RW + R_ID] === flowId ? slot : this.slotOf(flowId);
   }
 
   /** Attach a server name (TLS SNI, HTTP Host) to a live flow; carried on its records as serverName. */
@@ -586,6 +727,7 @@ export class FlowTable {
     const kind = this.firstKindOf(p, h, flags, slot);
     n[w + W_FIRST] = icmp | (flags & 0xff) << 16 | kind << 24 | (syn || synAck ? 1 << 26 : 0) | (sm < 0 ? 1 << 27 : 0) | (dm < 0 ? 1 << 28 : 0);
     if (this.ev.onStart) this.ev.onStart(this.startAt(slot, this.reused));
+    else if (this.ev.onStartSlot) this.ev.onStartSlot(slot);
     this.count(slot, rev ? 1 : 0, p);
     return slot;
   }
@@ -652,91 +794,6 @@ export class FlowTable {
     return slot === NIL ? undefined : this.startAt(slot);
   }
 
-  /** a new FlowStart, or `into` filled in (every field, so it keeps one shape) */
-  private startAt(slot: number, into: FlowStart | null = null): FlowStart {
-    const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
-    const dport = this.portOf(slot, 1);
-    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
-    const id = this.f[slot * RW + R_ID], time = l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto = protoName(this.protoOf(slot));
-    const srcMac = this.macText(slot, 0), dstMac = this.macText(slot, 1), vlan = this.key[w + W_VPF] >>> 16;
-    const srcKey = this.addrKeyOf(slot, 0, src), dstKey = this.addrKeyOf(slot, 1, dst);
-    if (into === null) {
-      return {
-        id, time, proto, src, sport, dst, dport, srcMac, dstMac, vlan,
-        tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
-        sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3], srcKey, dstKey,
-      };
-    }
-    into.id = id; into.time = time; into.proto = proto; into.src = src; into.sport = sport; into.dst = dst; into.dport = dport;
-    into.srcMac = srcMac; into.dstMac = dstMac; into.vlan = vlan;
-    into.tcpFlags = (first >>> 16) & 0xff; into.bytes = this.n[w + W_FBYTES]; into.origin = this.origin; into.exporter = '';
-    into.sureInitiator = (first & 1 << 26) !== 0; into.firstPacket = FIRST_NAMES[(first >>> 24) & 3];
-    into.srcKey = srcKey; into.dstKey = dstKey;
-    return into;
-  }
-
-  private protoOf(slot: number): number {
-    return (this.key[slot * IW + W_VPF] >>> 8) & 0xff;
-  }
-
-  /**
-   * The initiator's (end 0) or responder's (end 1) port, from the key; an ICMP flow's key has
-   * none: its "destination port" is the first packet's type and code. The other end's port is
-   * left in lastPort, so a record or start reads the key once for both.
-   */
-  private portOf(slot: number, end: number): number {
-    const w = slot * IW, proto = this.protoOf(slot);
-    if (proto === 1 || proto === 58) {
-      const tc = this.n[w + W_FIRST] & 0xffff;
-      this.lastPort = end === 0 ? tc : 0;
-      return end === 0 ? 0 : tc;
-    }
-    const side = ((this.n[w + W_STATE] >> S_INIT) & 1) ^ end, ports = this.key[w + W_PORTS];
-    this.lastPort = side === 0 ? ports & 0xffff : ports >>> 16;
-    return side === 0 ? ports >>> 16 : ports & 0xffff;
-  }
-
-  /**
-   * IPv4 text, cached: a segment's devices, resolvers and servers recur on flow after flow, and a
-   * shared string costs neither the formatting nor a young-generation copy while the flow lives.
-   * a: the address as int32 (a uint32 of 2^31 or more would be a heap number across the call).
-   */
-  private ip4Text(a: number): string {
-    return this.ip4s.textWords(0, a);
-  }
-
-  /**
-   * addrKey() of the initiator's (end 0) or responder's (end 1) address, from the key: an IPv4
-   * address is its value as int32 (the text the table writes is the canonical dotted quad
-   * addrKey reads back), any other the text itself.
-   */
-  private addrKeyOf(slot: number, end: number, text: string): number | string {
-    const b = slot * IW;
-    if ((this.key[b + W_VPF] & 0xff) !== 4) return text;
-    return this.key[b + W_A + (((this.n[b + W_STATE] >> S_INIT) & 1) ^ end)] | 0;
-  }
-
-  /** The initiator's (end 0) or responder's (end 1) address as text, from the key. */
-  private addrText(slot: number, end: number): string {
-    const b = slot * IW, side = ((this.n[b + W_STATE] >> S_INIT) & 1) ^ end, key = this.key;
-    if ((key[b + W_VPF] & 0xff) === 4) return this.ip4Text(key[b + W_A + side] | 0);
-    const w = this.w6, v = this.v6, o = key[b + W_A] * V6W + side * 4;
-    for (let i = 0; i < 4; i++) { w[i * 2] = v[o + i] >>> 16; w[i * 2 + 1] = v[o + i] & 0xffff; }
-    return ip6WordsString(w);
-  }
-
-  /**
-   * The initiator's (end 0) or responder's (end 1) MAC as text, cached: a segment has few MACs
-   * (the gateway's is on nearly every flow). Handed over as two int32 halves, not a 48-bit double
-   * (a heap number wherever the call is not inlined); "" when the frame had none.
-   */
-  private macText(slot: number, end: number): string {
-    const w = slot * IW, key = this.key;
-    if ((this.n[w + W_FIRST] & 1 << (27 + end)) !== 0) return this.macs.text(-1);
-    const hi = end === 0 ? key[w + W_MACHI] >>> 16 : key[w + W_MACHI] & 0xffff;
-    return this.macs.textWords(hi, key[w + (end === 0 ? W_SMAC : W_DMAC)] | 0);
-  }
-
   private evictOldest(): void {
     let best = NIL;
     for (let c = 0; c < N_CLASSES; c++) {
@@ -764,7 +821,30 @@ export class FlowTable {
   }
 
   private emit(slot: number, final: boolean): void {
-    this.ev.onRecord(this.recordAt(slot, final));
+    const ev = this.ev;
+    if (ev.onRecordSlot) ev.onRecordSlot(slot, final);
+    else ev.onRecord?.(this.recordAt(slot, final));
+  }
+
+  /**
+   * Copies the slot's record, IPv6 pair and interim-record base to another thread's memory at
+   * byte `at` (8-aligned; SLOT_COPY_BYTES), for a FlowSlotReader there to build its objects.
+   */
+  copySlot(slot: number, i32: Int32Array, f64: Float64Array, at: number): void {
+    const o = at >> 2, w = slot * IW, n = this.n;
+    for (let i = 0; i < IW; i++) i32[o + i] = n[w + i];
+    if ((this.key[w + W_VPF] & 0xff) !== 4) {
+      const v = this.v6, e = this.key[w + W_A] * V6W;
+      for (let i = 0; i < V6W; i++) i32[o + C_V6 + i] = v[e + i] | 0;
+    }
+    const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
+    if (l === undefined) i32[o + C_LIVED] = 0;
+    else {
+      f64[(o + C_FIRST_TS) >> 1] = l.firstTs;
+      i32[o + C_BASE0] = l.base0;
+      i32[o + C_BASE1] = l.base1;
+      i32[o + C_LIVED] = 1;
+    }
   }
 
   /**
@@ -787,27 +867,6 @@ export class FlowTable {
       }
     }
     return out;
-  }
-
-  private recordAt(slot: number, final: boolean): FlowRecord {
-    const r = slot * RW, w = slot * IW, f = this.f, n = this.n;
-    const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
-    // packets since the last interim record: the seq words less their values then, modulo 2^32
-    const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
-    const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
-    const dport = this.portOf(slot, 1);
-    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
-    const rec: FlowRecord = {
-      id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
-      src, sport, dst, dport,
-      packets: p0 >>> 0, bytes: f[r + R_BYTES], packetsRev: p1 >>> 0, bytesRev: f[r + R_BYTES + 1],
-      srcMac: this.macText(slot, 0), dstMac: this.macText(slot, 1), vlan: this.key[w + W_VPF] >>> 16,
-      tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
-      srcKey: this.addrKeyOf(slot, 0, src), dstKey: this.addrKeyOf(slot, 1, dst),
-    };
-    const name = this.names.size > 0 ? this.names.get(slot) : undefined;
-    if (name !== undefined) rec.serverName = name;
-    return rec;
   }
 
   private append(slot: number, c: number): void {
@@ -933,6 +992,42 @@ export class FlowTable {
 
   /** Hash-table load, for tests and the bench: live flows and index size. */
   get capacity(): number { return this.cap; }
+}
+
+/**
+ * A flow another thread's FlowTable copied (copySlot), as the objects that table would have
+ * built: one slot, loaded again for each copy.
+ */
+export class FlowSlotReader extends FlowSlots {
+  constructor(origin: Origin = 'pcap') {
+    super(origin, 1, 1);
+  }
+
+  /** Loads the copy at byte `at` (8-aligned) of the views; returns the flow's id. */
+  load(i32: Int32Array, f64: Float64Array, at: number): number {
+    const o = at >> 2, n = this.n;
+    for (let i = 0; i < IW; i++) n[i] = i32[o + i];
+    if ((this.key[W_VPF] & 0xff) !== 4) {
+      const v = this.v6;
+      for (let i = 0; i < V6W; i++) v[i] = i32[o + C_V6 + i];
+      this.key[W_A] = 0;
+    }
+    if (i32[o + C_LIVED] !== 0) this.lived.set(0, { firstTs: f64[(o + C_FIRST_TS) >> 1], base0: i32[o + C_BASE0], base1: i32[o + C_BASE1] });
+    else if (this.lived.size > 0) this.lived.clear();
+    return this.f[R_ID];
+  }
+
+  /** The loaded flow's FlowStart (into: filled in, as FlowTable's reuseStart). */
+  start(into: FlowStart | null = null): FlowStart {
+    return this.startAt(0, into);
+  }
+
+  /** The loaded flow's record, with the server name this side learned for it. */
+  record(final: boolean, name: string | undefined): FlowRecord {
+    if (name !== undefined) this.names.set(0, name);
+    else if (this.names.size > 0) this.names.clear();
+    return this.recordAt(0, final);
+  }
 }
 
 /** p's destination is a broadcast or multicast address (IP, or the frame's MAC: a subnet's broadcast). */

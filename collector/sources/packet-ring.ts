@@ -4,8 +4,7 @@
 // either side. Positions wrap at the ring's end (a -1 length marks the jump to the start).
 
 import { L3, type DecodeError, type PacketInfo } from '../decode/packet.js';
-import { tlsSni } from '../decode/tls.js';
-import { httpHost } from '../decode/http.js';
+import { namesServer } from '../app-layer.js';
 import { flowHashHint } from '../flows/flow-table.js';
 
 /** Ring data bytes: room for tens of thousands of records, so neither side waits on every batch. */
@@ -80,11 +79,8 @@ export function ringMemory(bytes = RING_BYTES): RingMemory {
  * copying every TLS certificate through the ring and reading it again on the other side.
  */
 function carriedPayload(p: PacketInfo): number {
-  if (p.proto !== 6 || p.payloadLength <= 0) return 0;
-  const b = p.buf, o = p.payloadOffset, n = p.payloadLength, first = b[o];
-  // HTTP methods are upper case: anything else cannot be a request
-  const named = first === 0x16 ? tlsSni(b, o, n) !== null : first >= 0x41 && first <= 0x5a && httpHost(b, o, n) !== null;
-  if (!named) return 0;
+  if (p.proto !== 6 || p.payloadLength <= 0 || !namesServer(p)) return 0;
+  const n = p.payloadLength;
   return n < MAX_CARRIED_PAYLOAD ? n : MAX_CARRIED_PAYLOAD;
 }
 
@@ -163,6 +159,28 @@ export class RingWriter extends RingEnd {
     this.w += len;
     if (++this.unpublished === 256) this.publish();
     return true;
+  }
+
+  /**
+   * A record of len bytes (a multiple of 8, its first word the length) that the caller fills
+   * through the views (i32, f64, bytes) from the byte position returned; commit() publishes it.
+   * Waits, as write() does, while the ring is full. For rings of other records than packets.
+   */
+  claim(len: number): number {
+    const at = this.reserve(len);
+    this.i32[at >> 2] = len;
+    return at;
+  }
+
+  /** The record claim() gave is filled: it goes to the consumer with the next batch. */
+  commit(len: number): void {
+    this.w += len;
+    if (++this.unpublished === 256) this.publish();
+  }
+
+  /** the ring's memory, for claim()'s caller */
+  get views(): { i32: Int32Array; f64: Float64Array; bytes: Buffer } {
+    return { i32: this.i32, f64: this.f64, bytes: this.bytes };
   }
 
   private put(p: PacketInfo, payload: number, len: number, at: number): void {
@@ -350,6 +368,31 @@ export class RingReader extends RingEnd {
     }
     this.release(r);
     return n;
+  }
+
+  /**
+   * Hand every published record (claim/commit) to onRecord by its byte position, in order; the
+   * record is valid during the call (views).
+   */
+  drainRecords(onRecord: (at: number) => void): number {
+    const w = Atomics.load(this.ctrl, C_WRITE);
+    let r = this.r, n = 0;
+    const i32 = this.i32;
+    while (r !== w) {
+      const len = i32[r >> 2];
+      if (len === -1) { r = 0; continue; }
+      const at = r;
+      r += len;
+      onRecord(at);
+      if ((++n & 255) === 0) this.release(r);
+    }
+    this.release(r);
+    return n;
+  }
+
+  /** the ring's memory, for drainRecords()'s callback */
+  get views(): { i32: Int32Array; f64: Float64Array; bytes: Buffer } {
+    return { i32: this.i32, f64: this.f64, bytes: this.bytes };
   }
 
   /** true once the producer has ended and every record was drained. */
