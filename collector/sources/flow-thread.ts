@@ -38,7 +38,7 @@ export const FIGURES_BYTES = FIGURES_AT + (G_ERROR_COUNTS + DECODE_ERROR_NAMES.l
 /** the largest record: a frame of the largest caplen with its flow's slot */
 const MAX_RECORD = FRAME_HEADER + SLOT_COPY_BYTES + PCAP_MAX_CAPLEN + 8;
 /** ring bytes: room for many batches of events; at least four of the largest records */
-export const FLOW_RING_BYTES = 4 << 20;
+export const FLOW_RING_BYTES = 2 << 20;
 
 /** workerData of the thread */
 export interface FlowThreadData {
