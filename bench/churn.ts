@@ -52,6 +52,8 @@ export interface ChurnOutcome {
 }
 
 const REPLAY = 'segwatch replay';
+/** the same on one thread: what the flow thread (sources/flow-thread.ts) takes off the judging one */
+const REPLAY_1 = 'segwatch replay --threads 1';
 const FLOWS = 'segwatch flows';
 const NFPCAPD = 'nfpcapd -r';
 const SOFTFLOWD = 'softflowd -r';
@@ -142,6 +144,7 @@ export async function runChurnBench(o: {
     mkdirSync(nfdir, { recursive: true });
     const tools: ChurnTool[] = [
       { name: REPLAY, argv: [...o.segwatch, 'replay', file, '--policy', policy, '--format', 'jsonl'] },
+      { name: REPLAY_1, argv: [...o.segwatch, 'replay', file, '--policy', policy, '--format', 'jsonl', '--threads', '1'] },
       { name: FLOWS, argv: [...o.segwatch, 'flows', file, '--format', 'jsonl', '--threads', '2'] },
       { name: NFPCAPD, argv: nf ? [nf, '-r', file, o.nfpcapdDirFlag(nf), nfdir] : null },
       {
@@ -175,7 +178,7 @@ export async function runChurnBench(o: {
       };
     });
     const ratios: ChurnCaptureFigures['ratios'] = [];
-    for (const [a, b] of [[REPLAY, NFPCAPD], [REPLAY, SOFTFLOWD], [FLOWS, NFPCAPD], [FLOWS, SOFTFLOWD], [REPLAY, FLOWS]]) {
+    for (const [a, b] of [[REPLAY, NFPCAPD], [REPLAY_1, NFPCAPD], [REPLAY, SOFTFLOWD], [FLOWS, NFPCAPD], [FLOWS, SOFTFLOWD], [REPLAY, FLOWS]]) {
       const ma = results.find((r) => r.tool === a)?.medianSeconds, mb = results.find((r) => r.tool === b)?.medianSeconds;
       if (ma && mb) ratios.push({ a, b, medianRatio: ma / mb });
     }

@@ -139,6 +139,8 @@ const REPLAY = 'segwatch replay (1k devices, 10k rules)';
  * of their flows against the policy, so a comparison with it (BENCH_BASE) measured less work.
  */
 const REPLAY_LIKE = 'segwatch replay, cloud allowed (like-for-like)';
+/** REPLAY on one thread: the flow thread's share of the gain, and the path a one-core box runs */
+const REPLAY_1 = 'segwatch replay --threads 1 (1k devices, 10k rules)';
 
 function tools(file: string, policy: string, tmp: string, baseCli: string | null = null, likePolicy = policy): Tool[] {
   const list: Tool[] = [];
@@ -174,6 +176,7 @@ function tools(file: string, policy: string, tmp: string, baseCli: string | null
     list.push({ name: REPLAY_LIKE, scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'] });
     list.push({ name: `${REPLAY_LIKE} [${BASE}]`, scenario: 'replay', argv: [...base, 'replay', file, '--policy', likePolicy, '--format', 'jsonl'], pairOf: REPLAY_LIKE });
   }
+  list.push({ name: REPLAY_1, scenario: 'replay', argv: sw && [...sw, 'replay', file, '--policy', policy, '--format', 'jsonl', '--threads', '1'] });
   return list.filter((t) => !ONLY || [...ONLY].some((o) => t.name.startsWith(o)));
 }
 
@@ -362,7 +365,7 @@ async function throughput(): Promise<Record<string, unknown>> {
     if (baseCli) {
       // this version against BENCH_BASE, same rounds: ratio of medians (> 1: this one is slower)
       const rate = (r: Result | undefined) => Number(/pipeline alone ([\d,]+) packets\/s/.exec(r?.note ?? '')?.[1]?.replace(/,/g, '') ?? NaN);
-      for (const [now, then] of [['segwatch flows', `segwatch flows [${BASE}]`], [REPLAY, `${REPLAY} [${BASE}]`], [REPLAY_LIKE, `${REPLAY_LIKE} [${BASE}]`]]) {
+      for (const [now, then] of [['segwatch flows', `segwatch flows [${BASE}]`], [REPLAY, `${REPLAY} [${BASE}]`], [REPLAY_LIKE, `${REPLAY_LIKE} [${BASE}]`], [REPLAY_1, `${REPLAY} [${BASE}]`]]) {
         const a = results.find((r) => r.tool === now), b = results.find((r) => r.tool === then);
         if (!a?.medianSeconds || !b?.medianSeconds) continue;
         const pr = rate(b) / rate(a);
