@@ -392,7 +392,11 @@ export class FlowTable extends FlowSlots {
     let size = 16;
     while (size < cap * 2) size *= 2;
     this.maxIndex = size;
-    this.index = new Int32Array(Math.min(size, 4096));
+    // One buffer for the index at its largest, used from its start: growing takes a longer view
+    // of it, not a new array, so the smaller ones are never garbage waiting for a collection (a
+    // thread that allocates few objects, the flow thread, collects rarely: the dead arrays of a
+    // million flows' growth stayed resident, 8 MB). Pages never used cost no memory.
+    this.index = new Int32Array(new ArrayBuffer(size * 4), 0, Math.min(size, 4096));
     this.mask = this.index.length - 1;
     // The typed arrays cost nothing until touched: pages of slots never used stay unmapped.
     this.links = new Int32Array(cap * 2);
@@ -497,9 +501,9 @@ export class FlowTable extends FlowSlots {
     // id * slotSpan + slot, sorted as numbers: a native typed-array sort instead of a comparator
     // call per compare; exact while id * slotSpan stays below 2^53. The sort keys live in the
     // index's memory: it is emptied at the end anyway, finish() leaves it alone meanwhile, and
-    // kept under half full it has 8 bytes for every live flow (a million flows' flush then
-    // allocates no 8 MB at the run's peak).
-    const keys = this.index.length >= 2 * this.live ? new Float64Array(this.index.buffer, 0, this.live) : new Float64Array(this.live);
+    // the view in use (kept at least twice the live flows) has 8 bytes for every live flow (a
+    // million flows' flush then allocates no 8 MB at the run's peak).
+    const keys = new Float64Array(this.index.buffer, 0, this.live);
     const mul = this.slotSpan;
     let n = 0;
     for (let c = 0; c < N_CLASSES; c++) for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) keys[n++] = this.f[s * RW + R_ID] * mul + s;
@@ -643,7 +647,8 @@ export class FlowTable extends FlowSlots {
   }
 
   private growIndex(): void {
-    this.index = new Int32Array(this.index.length * 2);
+    this.index = new Int32Array(this.index.buffer, 0, this.index.length * 2);
+    this.index.fill(0);
     this.mask = this.index.length - 1;
     for (let c = 0; c < N_CLASSES; c++) {
       for (let s = this.heads[c]; s !== NIL; s = this.links[s * 2 + 1]) this.indexInsert(s, this.slotHash(s));

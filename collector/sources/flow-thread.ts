@@ -82,7 +82,7 @@ export class FlowThread {
     const entry = threadEntry();
     // its heap holds little (the flow table is typed arrays): a small young generation
     this.worker = new Worker(entry, {
-      workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 1 },
       ...(entry.pathname.endsWith('.js') ? { execArgv: [] } : {}),
     });
     this.done = new Promise<void>((resolve) => {

@@ -25,11 +25,14 @@ t.test('the README states the slot size the table is built with', async (t) => {
   t.ok(flowTableBytes(DEFAULT_MAX_FLOWS) / 1_000_000 <= 120, 'at most 120 bytes per live flow at a million, index included');
 });
 
-t.test('a table allocates FLOW_SLOT_BYTES a slot, and filled its index stays within flowTableBytes', async (t) => {
-  // every byte allocated counts, touched or not: the default cap costs address space
+t.test('a table allocates FLOW_SLOT_BYTES a slot and its index at its largest, and filled it stays within flowTableBytes', async (t) => {
+  // every byte allocated counts, touched or not: the default cap costs address space (the
+  // index's buffer is reserved at its largest; its view grows)
   const big = new FlowTable({}, { onRecord() {} });
   const perSlot = heldBytes(big) / big.capacity;
-  t.ok(perSlot >= FLOW_SLOT_BYTES && perSlot < FLOW_SLOT_BYTES + 2, `${perSlot.toFixed(2)} bytes a slot at the default cap (fixed tables included)`);
+  const want = flowTableBytes(big.capacity) / big.capacity;
+  t.ok(perSlot >= want && perSlot < want + 1, `${perSlot.toFixed(2)} bytes a slot at the default cap (index and fixed tables included; flowTableBytes ${want.toFixed(2)})`);
+  t.ok(want - FLOW_SLOT_BYTES <= 8, 'the index adds at most 8 bytes a slot');
 
   const cap = 65_536;
   const ft = new FlowTable({ maxFlows: cap }, { onRecord() {} });
@@ -39,12 +42,14 @@ t.test('a table allocates FLOW_SLOT_BYTES a slot, and filled its index stays wit
     ft.add(p);
   }
   t.equal(ft.stats().active, cap, 'every flow live');
-  // what the table holds now, buffer by buffer (arrayBuffers would also count the index's
-  // outgrown copies until the next collection: when that runs is the engine's business)
+  // what the table holds now, buffer by buffer: growing the index made no new buffer
   const used = heldBytes(ft);
   // the fixed small tables (fragment, closed-session and discovery memory, text caches) are under 1 MB
   t.ok(used <= flowTableBytes(cap) + 1_000_000, `${used} bytes for ${cap} live flows, at most ${flowTableBytes(cap)} + the fixed tables`);
-  t.ok(used >= flowTableBytes(cap), 'the index grew to hold them under half full');
+  t.ok(used >= flowTableBytes(cap), 'the index buffer holds them under half full');
+  const index = (ft as unknown as { index: Int32Array }).index;
+  t.equal(index.length, 2 * cap, 'the index in use grew to twice the live flows');
+  t.equal(index.buffer.byteLength, 4 * 2 * cap, 'in the one buffer it was made with');
   ft.flush();
 });
 
