@@ -3,7 +3,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from './pcap-file.js';
-import { CaptureError } from './source.js';
+import { threadError, type RingThreadEnd } from './threaded-file.js';
 import { decodeStampedFrame } from '../decode/frame.js';
 import { PacketInfo } from '../decode/packet.js';
 import { RingWriter, type RingMemory } from './packet-ring.js';
@@ -14,9 +14,8 @@ export interface DecodeThreadData {
 }
 
 /** What the thread posts once, after its last record is in the ring. */
-export interface DecodeThreadEnd {
+export interface DecodeThreadEnd extends RingThreadEnd {
   packets: number;
-  error?: { message: string; name: string; file?: string; offset?: number; code?: string };
 }
 
 async function main(): Promise<void> {
@@ -36,12 +35,7 @@ async function main(): Promise<void> {
     end = { packets: n };
   } catch (err) {
     const e = err as Error;
-    end = {
-      packets: n,
-      error: e instanceof CaptureError
-        ? { message: e.message, name: e.name, file: e.file, offset: e.offset, code: e.code }
-        : { message: e.message, name: e.name },
-    };
+    end = { packets: n, error: threadError(e) };
   }
   ring.setProgress(source.position());
   ring.end();

@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { openCapture } from './pcap-file.js';
-import { CaptureError } from './source.js';
+import { threadError, type RingThreadEnd } from './threaded-file.js';
 import { decodeStampedFrame } from '../decode/frame.js';
 import { PacketInfo, DECODE_ERROR_NAMES } from '../decode/packet.js';
 import { RingWriter } from './packet-ring.js';
@@ -16,7 +16,7 @@ import {
   E_START, E_RECORD, E_FRAME, E_TICK, E_END, START_BYTES, RECORD_BYTES, FRAME_HEADER, FIGURES_AT, FIGURES_BYTES,
   G_PACKETS, G_BYTES, G_DECODE_ERRORS, G_NON_IP, G_FIRST, G_LAST, G_JUMPS, G_STAGE_ERRORS, G_ACTIVE, G_CREATED,
   G_EVICTED, G_EXPIRED, G_ERROR_COUNTS,
-  type FlowThreadData, type FlowThreadEnd, type FlowThreadGo,
+  type FlowThreadData, type FlowThreadGo,
 } from './flow-thread.js';
 
 async function main(): Promise<void> {
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const source = openCapture(path, { syncReads: true });
   const p = new PacketInfo();
   let n = 0;
-  let end: FlowThreadEnd;
+  let end: RingThreadEnd;
   try {
     // p is the stamp: the reader writes each timestamp into it (see FrameStamp)
     await source.run((buf, off, caplen, wirelen, _ts, linkType) => {
@@ -117,11 +117,7 @@ async function main(): Promise<void> {
     end = {};
   } catch (err) {
     const e = err as Error;
-    end = {
-      error: e instanceof CaptureError
-        ? { message: e.message, name: e.name, file: e.file, offset: e.offset, code: e.code }
-        : { message: e.message, name: e.name },
-    };
+    end = { error: threadError(e) };
   }
   // every flow ends after the last frame, as the one-thread pipeline's finish() does
   front.finish();

@@ -7,15 +7,13 @@
 // detector reads, with their flow's slot), and the ticks with the thread's figures. Nothing
 // goes back: data flows one way, and the output is the same as on one thread.
 
-import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
 import { PacketInfo, DECODE_ERROR_NAMES } from '../decode/packet.js';
 import { decodeStampedFrame } from '../decode/frame.js';
 import { FlowSlotReader, SLOT_COPY_BYTES, type FlowTableOptions } from '../flows/flow-table.js';
 import type { FlowStart } from '../types.js';
 import type { AppFlows } from '../app-layer.js';
 import type { FlowThreadEntry, ThreadFigures } from '../pipeline.js';
-import { CaptureError } from './source.js';
+import { RingThread, type RingThreadEnd } from './threaded-file.js';
 import { RingReader, ringMemory, type RingMemory } from './packet-ring.js';
 import { PCAP_MAX_CAPLEN } from './pcap-classic.js';
 
@@ -49,47 +47,20 @@ export interface FlowThreadData {
 /** What the thread is sent once this side's pipeline is built (or that it is not wanted). */
 export type FlowThreadGo = { flows: FlowTableOptions; payloadPorts: number[] } | { cancel: true };
 
-/** What the thread posts once, after its last record is in the ring. */
-export interface FlowThreadEnd {
-  error?: { message: string; name: string; file?: string; offset?: number; code?: string };
-}
-
-function threadEntry(): URL {
-  // run from the TypeScript sources (the tests), the built copy: see threaded-file.ts
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./flow-thread-worker.js', here);
-  const built = new URL('../../dist/collector/sources/flow-thread-worker.js', here);
-  return existsSync(built) ? built : new URL('./flow-thread-worker.ts', here);
-}
-
 /**
  * The thread, started at once so it loads its modules while the caller loads the policy and
  * builds its pipeline; it reads nothing until run() (or stops at cancel()).
  */
-export class FlowThread {
+export class FlowThread extends RingThread<RingThreadEnd> {
   private readonly ring: RingReader;
-  private readonly worker: Worker;
-  private ended: FlowThreadEnd | undefined;
-  private crashed: Error | undefined;
-  private exited = false;
   private started = false;
-  private readonly done: Promise<void>;
 
-  constructor(readonly path: string, ringBytes = FLOW_RING_BYTES) {
+  constructor(path: string, ringBytes = FLOW_RING_BYTES) {
     const mem = ringMemory(Math.max(ringBytes, 4 * MAX_RECORD));
-    this.ring = new RingReader(mem);
     const data: FlowThreadData = { path, mem };
-    const entry = threadEntry();
     // its heap holds little (the flow table is typed arrays): a small young generation
-    this.worker = new Worker(entry, {
-      workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 1 },
-      ...(entry.pathname.endsWith('.js') ? { execArgv: [] } : {}),
-    });
-    this.done = new Promise<void>((resolve) => {
-      this.worker.once('message', (m: FlowThreadEnd) => { this.ended = m; });
-      this.worker.once('error', (e) => { this.crashed = e; });
-      this.worker.once('exit', () => { this.exited = true; resolve(); });
-    });
+    super(path, 'flow-thread-worker', data, { maxYoungGenerationSizeMb: 1 });
+    this.ring = new RingReader(mem);
   }
 
   /**
@@ -173,40 +144,7 @@ export class FlowThread {
       }
     };
 
-    let batches = 0;
-    try {
-      for (;;) {
-        if (ring.drainRecords(onRecord) > 0) {
-          if ((++batches & 63) === 0) {
-            onProgress?.(ring.position());
-            // let output streams and timers run between batches
-            await new Promise<void>((r) => setImmediate(r));
-          }
-          continue;
-        }
-        if (ring.finished) break;
-        if (this.exited) { ring.drainRecords(onRecord); break; }
-        await ring.waitForData(100);
-      }
-    } catch (err) {
-      // this side failed: the thread may be waiting on a full ring, so stop it
-      await this.worker.terminate();
-      throw err;
-    } finally {
-      await this.done;
-    }
-    onProgress?.(ring.position());
-    if (this.crashed) throw this.crashed;
-    const e = this.ended?.error;
-    if (e) {
-      if (e.name === 'CaptureError' && e.file !== undefined) {
-        const err = new CaptureError(e.file, e.offset ?? 0, e.code ?? 'error', '');
-        err.message = e.message;
-        throw err;
-      }
-      throw new Error(e.message);
-    }
-    if (!this.ended) throw new Error(`${this.path}: the flow thread ended without finishing the file`);
+    await this.consume(ring, () => ring.drainRecords(onRecord), onProgress, 'flow thread');
   }
 
   /** Stops the thread if run() was not called (the caller could not build its pipeline); else nothing. */
