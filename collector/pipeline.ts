@@ -1,11 +1,12 @@
 // Wires the stages: sources -> decode -> flows -> inventory and detect -> lifecycle -> sinks,
-// in time order. Two entries: frames (a capture, live or from a file) and flow records
-// (NetFlow/IPFIX). The stages do the work; this module only connects them, keeps the
-// collector's counters, and makes sure a fault in one stage costs one frame, not the run.
+// in time order. Three entries: frames (a capture, live or from a file), flow records
+// (NetFlow/IPFIX), and the events of a flow thread that reads a file and counts its flows
+// (replay). The stages do the work; this module only connects them, keeps the collector's
+// counters, and makes sure a fault in one stage costs one frame, not the run.
 
 import { MudProfiles, type MudProfilesOptions } from './policy/mud-profiles.js';
 import { decodeStampedFrame } from './decode/frame.js';
-import { PacketInfo, L3, DECODE_ERROR_NAMES, DecodeError } from './decode/packet.js';
+import { PacketInfo, L3, DECODE_ERROR_NAMES } from './decode/packet.js';
 import { addrKey } from './inventory/addr-key.js';
 import { isLocalIp, isLocalIp4 } from './inventory/addresses.js';
 import { FlowTable, type FlowTableOptions, type FlowTableStats } from './flows/flow-table.js';
