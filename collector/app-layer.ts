@@ -24,6 +24,27 @@ import { macString } from './types.js';
 /** How many initiator payload packets of a TCP flow are searched for a TLS SNI or HTTP Host. */
 const NAME_SEARCH_PACKETS = 3;
 
+// What a UDP datagram's ports say it carries, for packet() and appWants() alike.
+const UDP_NONE = 0, UDP_MDNS = 1, UDP_DNS = 2, UDP_DHCP = 3, UDP_DHCP6 = 4;
+
+function udpKind(sp: number, dp: number): number {
+  if (sp === 5353 || dp === 5353) return UDP_MDNS;
+  if (sp === 53 || dp === 53) return UDP_DNS;
+  if (sp === 67 || dp === 67 || sp === 68 || dp === 68) return UDP_DHCP;
+  // client to server or relay agent; relay to relay/server (relay-forward) on 547 too
+  return dp === 547 ? UDP_DHCP6 : UDP_NONE;
+}
+
+/** router/neighbour solicitation and advertisement, redirect: 133-137 */
+function isNdType(t: number): boolean {
+  return t >= 133 && t <= 137;
+}
+
+/** The initiator's first payload packets, searched for a server name (lastDir/lastIndex as the table set them). */
+function inNameSearch(lastDir: number, lastIndex: number): boolean {
+  return lastDir === 0 && lastIndex <= NAME_SEARCH_PACKETS + 2;
+}
+
 /** What the dispatcher reads of the flow table: the FlowTable, or another thread's as its events tell. */
 export type AppFlows = Pick<FlowTable, 'lastDir' | 'lastIndex' | 'setName' | 'startOf'>;
 
@@ -37,13 +58,10 @@ export function appWants(p: PacketInfo, lastDir: number, lastIndex: number, payl
   if (proto === 6) {
     if (p.payloadLength <= 0) return false;
     if ((payloadPorts[p.sport] | payloadPorts[p.dport]) !== 0) return true;
-    return lastDir === 0 && lastIndex <= NAME_SEARCH_PACKETS + 2 && namesServer(p);
+    return inNameSearch(lastDir, lastIndex) && namesServer(p);
   }
-  if (proto === 17) {
-    const sp = p.sport, dp = p.dport;
-    return sp === 5353 || dp === 5353 || sp === 53 || dp === 53 || sp === 67 || dp === 67 || sp === 68 || dp === 68 || dp === 547;
-  }
-  return proto === 58 && p.icmpType >= 133 && p.icmpType <= 137;
+  if (proto === 17) return udpKind(p.sport, p.dport) !== UDP_NONE;
+  return proto === 58 && isNdType(p.icmpType);
 }
 
 /** A frame that is neither IP nor ARP that nonIp() reads (LLDP). */
@@ -94,31 +112,30 @@ export class AppLayer {
       if (p.payloadLength > 0) {
         const pp = this.payloadPorts;
         if ((pp[p.sport] | pp[p.dport]) !== 0) this.payload(id, p, 'port');
-        if (this.flows.lastDir === 0 && this.flows.lastIndex <= NAME_SEARCH_PACKETS + 2) this.tcpPayload(id, p);
+        if (inNameSearch(this.flows.lastDir, this.flows.lastIndex)) this.tcpPayload(id, p);
       }
       return;
     }
     const inv = this.inventory;
     if (!learn || inv === null) return;
     if (proto === 17) {
-      const sp = p.sport, dp = p.dport;
-      if (sp === 5353 || dp === 5353) {
+      const kind = udpKind(p.sport, p.dport);
+      if (kind === UDP_MDNS) {
         const msg = decodeDns(p.buf, p.payloadOffset, p.payloadLength);
         if (msg) inv.observeMdns(ipText(p, true), macString(p.srcMac), msg, p.ts);
-      } else if (sp === 53 || dp === 53) {
+      } else if (kind === UDP_DNS) {
         // a response is what the client (its destination) learned: names for addresses, read
         // without a message object (queries and the other sections teach nothing here)
         if (!this.dnsAnswers.read(p.buf, p.payloadOffset, p.payloadLength)) return;
         inv.observeDnsAnswers(packetIpWords(p, false, this.dnsClient, 0), this.dnsClient, this.dnsAnswers, p.ts);
         if (this.detect?.wantsDnsAnswers) this.detect.dnsAnswer({ time: p.ts, client: ipText(p, false), server: ipText(p, true), answers: this.dnsAnswers });
-      } else if (sp === 67 || dp === 67 || sp === 68 || dp === 68) {
+      } else if (kind === UDP_DHCP) {
         const m = decodeDhcp(p.buf, p.payloadOffset, p.payloadLength);
         if (m) {
           if (m.incomplete || m.badOption) this.malformed++;
           inv.observeDhcp(m, p.ts);
         }
-      } else if (dp === 547) {
-        // client to server or relay agent; relay to relay/server (relay-forward) on 547 too
+      } else if (kind === UDP_DHCP6) {
         const m = decodeDhcp6(p.buf, p.payloadOffset, p.payloadLength);
         if (m) {
           if (m.malformed) this.malformed++;
@@ -126,8 +143,7 @@ export class AppLayer {
         }
       }
     } else if (proto === 58) {
-      // router/neighbour solicitation and advertisement, redirect: 133-137
-      if (p.icmpType >= 133 && p.icmpType <= 137 && decodeNdp(p.buf, p.payloadOffset, p.payloadLength, p.icmpType, this.ndp)) {
+      if (isNdType(p.icmpType) && decodeNdp(p.buf, p.payloadOffset, p.payloadLength, p.icmpType, this.ndp)) {
         inv.observeNdp(p, this.ndp);
       }
     }
