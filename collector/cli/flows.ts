@@ -5,7 +5,7 @@ import type { FlowRecord } from '../types.js';
 import { parseCommand, helpText, oneOf, type CommandSpec } from './args.js';
 import { runCapture, runExportCaptures, exportCaptureSummary } from './capture.js';
 import { DecodeThread } from '../sources/threaded-file.js';
-import { renderTable } from './table.js';
+import { tableLines } from './table.js';
 import { writeLines } from './output.js';
 import { FlowJsonLines } from './flow-json.js';
 
@@ -81,11 +81,12 @@ async function exportFlows(files: string[], format: 'table' | 'jsonl', outFile: 
 
 function printTable(out: ReturnType<typeof writeLines>, table: FlowRecord[]): void {
   table.sort((x, y) => x.start - y.start || x.id - y.id);
-  out.text(renderTable(
+  tableLines(
     ['START', 'PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'PKTS<-', 'BYTES<-', 'VLAN', 'NAME'],
     table.map((r) => [new Date(r.start).toISOString(), String(r.proto), endpoint(r.src, r.sport), endpoint(r.dst, r.dport),
       String(r.packets), String(r.bytes), String(r.packetsRev), String(r.bytesRev), r.vlan ? String(r.vlan) : '', r.serverName ?? '']),
-  ));
+    (s) => out.line(s),
+  );
 }
 
 function endpoint(ip: string, port: number): string {
