@@ -83,8 +83,9 @@ function printTable(out: ReturnType<typeof writeLines>, table: FlowRecord[]): vo
   table.sort((x, y) => x.start - y.start || x.id - y.id);
   tableLines(
     ['START', 'PROTO', 'SOURCE', 'DESTINATION', 'PKTS', 'BYTES', 'PKTS<-', 'BYTES<-', 'VLAN', 'NAME'],
-    table.map((r) => [new Date(r.start).toISOString(), String(r.proto), endpoint(r.src, r.sport), endpoint(r.dst, r.dport),
-      String(r.packets), String(r.bytes), String(r.packetsRev), String(r.bytesRev), r.vlan ? String(r.vlan) : '', r.serverName ?? '']),
+    table,
+    (r) => [new Date(r.start).toISOString(), String(r.proto), endpoint(r.src, r.sport), endpoint(r.dst, r.dport),
+      String(r.packets), String(r.bytes), String(r.packetsRev), String(r.bytesRev), r.vlan ? String(r.vlan) : '', r.serverName ?? ''],
     (s) => out.line(s),
   );
 }

@@ -13,7 +13,7 @@ t.test('a table of 500,000 rows', async (t) => {
   const rows: string[][] = [];
   for (let i = 0; i < 500_000; i++) rows.push([String(i), i === 123_456 ? 'the widest cell' : 'x']);
   const lines: string[] = [];
-  tableLines(['N', 'V'], rows, (s) => lines.push(s));
+  tableLines(['N', 'V'], rows, (r) => r, (s) => lines.push(s));
   t.equal(lines.length, 500_001);
   t.equal(lines[0], 'N       V');
   t.equal(lines[123_457], '123456  the widest cell');
