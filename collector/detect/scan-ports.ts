@@ -13,36 +13,37 @@ import { addrKey } from '../inventory/addr-key.js';
 import type { DetectorDef } from './detector.js';
 import { scanDetector } from './scan-detector.js';
 import { secs } from './scan-hosts.js';
-import { PairTable } from './scan-table.js';
+import { PAIR_OWN, PairTable } from './scan-table.js';
 
 type PortSettings = Pick<DetectSettings, 'scanPortsThreshold' | 'scanPortsWindowMs' | 'scanPortsFastThreshold'
   | 'scanPortsFastWindowMs' | 'scanMaxSources' | 'scanMaxTargets'>;
 
-// A pair's fields sit together (one or two cache lines per pair, not one per field): times
-// in `times` (TS per slot), the rest in `ints` (IS per slot).
-const TS = 4, LAST = 0, SEEN_START = 1, FAST_START = 2, FAIL_START = 3;
-const IS = 4, FIRST_PORT = 0, FAILED_FIRST = 1, FAST_N = 2, FLAGS = 3;
-/** bits of FLAGS: the pair has a Set in `ports` / in `failed`; it is scanning (`keys` holds the anomaly's key); its rule */
-const PORTS = 1, FAILED = 2, SCANNING = 4, RULE_SHIFT = 3, RULE_MASK = 3 << RULE_SHIFT;
+// A pair's fields live in its PairTable record (one 64-byte line, STRIDE words): after the
+// table's own words, three int32 words, then four doubles (f64 index FD * slot + field).
+const STRIDE = 16, FD = STRIDE / 2;
+const FIRST_PORT = PAIR_OWN, FAILED_FIRST = PAIR_OWN + 1, FLAGS = PAIR_OWN + 2;
+/** doubles; FAST_START is the scan's start while the pair is scanning (the fast window is not read then) */
+const LAST = 4, SEEN_START = 5, FAST_START = 6, FAIL_START = 7;
+/** bits of FLAGS: the pair has a Set in `ports` / in `failed`; it is scanning (`keys` holds the anomaly's key); its rule; FAST_N from bit 8 */
+const PORTS = 1, FAILED = 2, SCANNING = 4, RULE_SHIFT = 3, RULE_MASK = 3 << RULE_SHIFT, BITS = 0xff, FAST_SHIFT = 8;
+/** FAST_N saturates here: a fast window counts distinct ports, at most 65,536 */
+const FAST_MAX = (1 << 23) - 1;
 const FAST = 1, SLOW = 2;
 const RULES = ['', 'scanPortsFastThreshold', 'scanPortsThreshold'];
 
 /**
- * (source, target) pairs, flat: a slot of a PairTable each, its fields in typed arrays by
- * slot (a host sweep creates and evicts a pair per flow: no object for each). Per pair:
+ * (source, target) pairs, flat: a slot of a PairTable each, its fields in the slot's record (a
+ * host sweep creates and evicts a pair per flow: no object for each). Per pair:
  *  - LAST: last flow or failed attempt (ms);
  *  - ports attempted since SEEN_START (once scanning: the ports counted): the first in
  *    FIRST_PORT (-1: none), a Set in `ports` from the second;
  *  - fast rule: FAST_N new ports since FAST_START;
  *  - slow rule: ports with a failed attempt since FAIL_START: the first in FAILED_FIRST (-1:
  *    none), a Set in `failed` from the second (most pairs of a host sweep fail once);
- *  - once scanning: the anomaly's key in `keys` ("" while not), its start in `start`, its rule.
+ *  - once scanning: the anomaly's key in `keys` ("" while not), its start in FAST_START, its rule.
  */
 export class ScanPorts {
   private readonly table: PairTable;
-  private times: Float64Array;
-  private ints: Int32Array;
-  private start: Float64Array;
   private readonly keys: string[] = [];
   private readonly ports = new Map<number, Set<number>>();
   private readonly failedSets = new Map<number, Set<number>>();
@@ -53,12 +54,8 @@ export class ScanPorts {
   /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
   constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
     this.maxPairs = Math.max(1, maxPairs);
-    this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256);
-    const n = this.table.size;
-    this.times = new Float64Array(TS * n);
-    this.ints = new Int32Array(IS * n);
-    this.start = new Float64Array(n);
-    for (let i = 0; i < n; i++) this.keys.push('');
+    this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256, STRIDE);
+    this.grow(this.table.size);
   }
 
   private nextSweep = -Infinity;
@@ -80,26 +77,28 @@ export class ScanPorts {
       return -1;
     }
     this.expire(s, time);
-    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
-    if (time > times[t + LAST]) times[t + LAST] = time;
-    if ((ints[i + FLAGS] & SCANNING) !== 0) return this.countPort(s, dport, proto, dst, time, subject);
+    const d = this.table.f64, w = this.table.words, t = FD * s, i = STRIDE * s;
+    if (time > d[t + LAST]) d[t + LAST] = time;
+    if ((w[i + FLAGS] & SCANNING) !== 0) return this.countPort(s, dport, proto, dst, time, subject);
     if (!attempt) return -1;
-    if (time - times[t + SEEN_START] > this.settings.scanPortsWindowMs) {
-      times[t + SEEN_START] = time;
-      ints[i + FIRST_PORT] = dport;
+    if (time - d[t + SEEN_START] > this.settings.scanPortsWindowMs) {
+      d[t + SEEN_START] = time;
+      w[i + FIRST_PORT] = dport;
       this.dropPorts(s);
-      times[t + FAST_START] = time;
-      ints[i + FAST_N] = 1;
+      d[t + FAST_START] = time;
+      this.setFastN(s, 1);
       return -1;
     }
     if (!this.remember(s, dport)) return -1;
-    if (time - times[t + FAST_START] > this.settings.scanPortsFastWindowMs) {
-      times[t + FAST_START] = time;
-      ints[i + FAST_N] = 0;
+    if (time - d[t + FAST_START] > this.settings.scanPortsFastWindowMs) {
+      d[t + FAST_START] = time;
+      this.setFastN(s, 0);
     }
-    if (++ints[i + FAST_N] < this.settings.scanPortsFastThreshold) return -1;
-    this.startScan(s, times[t + FAST_START], FAST, subject(), dst, proto, time);
-    return this.start[s];
+    const n = Math.min(FAST_MAX, (w[i + FLAGS] >>> FAST_SHIFT) + 1);
+    this.setFastN(s, n);
+    if (n < this.settings.scanPortsFastThreshold) return -1;
+    this.startScan(s, d[t + FAST_START], FAST, subject(), dst, proto, time);
+    return this.table.f64[t + FAST_START];
   }
 
   /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
@@ -109,38 +108,39 @@ export class ScanPorts {
     let s = this.table.find(srcKey, dstKey);
     if (s < 0) s = this.add(srcKey, dstKey, time, dport);
     else this.expire(s, seen);
-    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
-    if (seen > times[t + LAST]) times[t + LAST] = seen;
-    if ((ints[i + FLAGS] & SCANNING) !== 0) {
+    const d = this.table.f64, w = this.table.words, t = FD * s, i = STRIDE * s;
+    if (seen > d[t + LAST]) d[t + LAST] = seen;
+    if ((w[i + FLAGS] & SCANNING) !== 0) {
       this.countPort(s, dport, proto, dst, seen, subject);
       return;
     }
-    if (this.failedCount(s) === 0 || time - times[t + FAIL_START] > this.settings.scanPortsWindowMs) {
+    if (this.failedCount(s) === 0 || time - d[t + FAIL_START] > this.settings.scanPortsWindowMs) {
       this.clearFailed(s);
-      times[t + FAIL_START] = time;
+      d[t + FAIL_START] = time;
     }
-    if (dport === ints[i + FAILED_FIRST]) return;
-    let failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    if (dport === w[i + FAILED_FIRST]) return;
+    let failed = (w[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
     if (failed?.has(dport)) return;
-    if (ints[i + FAILED_FIRST] < 0) ints[i + FAILED_FIRST] = dport;
+    if (w[i + FAILED_FIRST] < 0) w[i + FAILED_FIRST] = dport;
     else if (this.failedCount(s) < this.settings.scanMaxTargets) {
       if (!failed) {
         failed = new Set<number>();
         this.failedSets.set(s, failed);
-        ints[i + FLAGS] |= FAILED;
+        w[i + FLAGS] |= FAILED;
       }
       failed.add(dport);
     }
     if (this.failedCount(s) < this.settings.scanPortsThreshold) return;
     // the scan counts the ports that failed; ports only tried so far count when they fail or recur
     this.dropPorts(s);
-    ints[i + FIRST_PORT] = -1;
-    this.startScan(s, times[t + FAIL_START], SLOW, subject(), dst, proto, seen);
+    w[i + FIRST_PORT] = -1;
+    this.startScan(s, d[t + FAIL_START], SLOW, subject(), dst, proto, seen);
   }
 
   scanningSince(src: string, dst: string, time: number): number {
     const s = this.table.find(addrKey(src), addrKey(dst));
-    return s >= 0 && (this.ints[IS * s + FLAGS] & SCANNING) !== 0 && time - this.times[TS * s + LAST] <= this.settings.scanPortsWindowMs ? this.start[s] : -1;
+    return s >= 0 && (this.table.words[STRIDE * s + FLAGS] & SCANNING) !== 0 && time - this.table.f64[FD * s + LAST] <= this.settings.scanPortsWindowMs
+      ? this.table.f64[FD * s + FAST_START] : -1;
   }
 
   tick(now: number): void {
@@ -149,7 +149,7 @@ export class ScanPorts {
     const win = this.settings.scanPortsWindowMs;
     for (let s = this.table.head; s >= 0; ) {
       const next = this.table.next(s);
-      if (now - this.times[TS * s + LAST] > win) this.remove(s);
+      if (now - this.table.f64[FD * s + LAST] > win) this.remove(s);
       s = next;
     }
   }
@@ -158,21 +158,26 @@ export class ScanPorts {
     return this.table.count;
   }
 
+  private setFastN(s: number, n: number): void {
+    const w = this.table.words, i = STRIDE * s + FLAGS;
+    w[i] = (w[i] & BITS) | (n << FAST_SHIFT);
+  }
+
   /** true when dport is new to the pair (and now remembered). */
   private remember(s: number, dport: number): boolean {
-    const ints = this.ints, i = IS * s, first = ints[i + FIRST_PORT];
+    const w = this.table.words, i = STRIDE * s, first = w[i + FIRST_PORT];
     if (dport === first) return false;
     if (first < 0) {
-      ints[i + FIRST_PORT] = dport;
+      w[i + FIRST_PORT] = dport;
       return true;
     }
-    let ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    let ports = (w[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
     if (!ports) {
       // not new Set([first]): the constructor walks its argument through the iterator protocol
       ports = new Set<number>();
       ports.add(first);
       this.ports.set(s, ports);
-      ints[i + FLAGS] |= PORTS;
+      w[i + FLAGS] |= PORTS;
     }
     if (ports.has(dport)) return false;
     if (ports.size < this.settings.scanMaxTargets) ports.add(dport);
@@ -180,43 +185,44 @@ export class ScanPorts {
   }
 
   private expire(s: number, time: number): void {
-    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
-    if ((ints[i + FLAGS] & SCANNING) === 0 || time - times[t + LAST] <= this.settings.scanPortsWindowMs) return;
+    const d = this.table.f64, w = this.table.words, t = FD * s, i = STRIDE * s;
+    if ((w[i + FLAGS] & SCANNING) === 0 || time - d[t + LAST] <= this.settings.scanPortsWindowMs) return;
     this.setKey(s, '');
-    times[t + SEEN_START] = time;
+    d[t + SEEN_START] = time;
     this.dropPorts(s);
-    ints[i + FIRST_PORT] = -1;
-    times[t + FAST_START] = time;
-    ints[i + FAST_N] = 0;
+    w[i + FIRST_PORT] = -1;
+    d[t + FAST_START] = time;
+    this.setFastN(s, 0);
     this.clearFailed(s);
   }
 
   private countPort(s: number, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
-    if (!this.remember(s, dport)) return this.start[s];
+    const start = this.table.f64[FD * s + FAST_START];
+    if (!this.remember(s, dport)) return start;
     if (!this.reporter.bump(this.keys[s], 1, time)) {
-      this.setKey(s, this.raise(time, (this.ints[IS * s + FLAGS] & RULE_MASK) >> RULE_SHIFT, 1, subject(), dst, proto, time));
+      this.setKey(s, this.raise(time, (this.table.words[STRIDE * s + FLAGS] & RULE_MASK) >> RULE_SHIFT, 1, subject(), dst, proto, time));
     }
-    return this.start[s];
+    return start;
   }
 
   /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
   private startScan(s: number, start: number, rule: number, sub: Subject, dst: string, proto: Proto, time: number): void {
     this.raisedNow = true;
-    const ints = this.ints, i = IS * s;
-    this.start[s] = start;
-    ints[i + FLAGS] = (ints[i + FLAGS] & ~RULE_MASK) | (rule << RULE_SHIFT);
-    if (ints[i + FAILED_FIRST] >= 0) this.remember(s, ints[i + FAILED_FIRST]);
-    const failed = (ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
+    const w = this.table.words, i = STRIDE * s;
+    this.table.f64[FD * s + FAST_START] = start;
+    w[i + FLAGS] = (w[i + FLAGS] & ~RULE_MASK) | (rule << RULE_SHIFT);
+    if (w[i + FAILED_FIRST] >= 0) this.remember(s, w[i + FAILED_FIRST]);
+    const failed = (w[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)! : null;
     if (failed) for (const p of failed) this.remember(s, p);
-    const ports = (ints[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
-    const count = ports ? ports.size : ints[i + FIRST_PORT] >= 0 ? 1 : 0;
+    const ports = (w[i + FLAGS] & PORTS) !== 0 ? this.ports.get(s)! : null;
+    const count = ports ? ports.size : w[i + FIRST_PORT] >= 0 ? 1 : 0;
     this.setKey(s, this.raise(start, rule, count, sub, dst, proto, time));
   }
 
   /** The anomaly's key; "" (not scanning) clears SCANNING with it. */
   private setKey(s: number, key: string): void {
     this.keys[s] = key;
-    if (key) this.ints[IS * s + FLAGS] |= SCANNING; else this.ints[IS * s + FLAGS] &= ~SCANNING;
+    if (key) this.table.words[STRIDE * s + FLAGS] |= SCANNING; else this.table.words[STRIDE * s + FLAGS] &= ~SCANNING;
   }
 
   private raise(start: number, rule: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
@@ -237,14 +243,14 @@ export class ScanPorts {
    * of those are scanning, the first of them all the same. O(1) amortised per new pair.
    */
   private makeRoom(now: number): void {
-    const win = this.settings.scanPortsWindowMs, t = this.table, times = this.times;
-    while (t.head >= 0 && now - times[TS * t.head + LAST] > win) this.remove(t.head);
+    const win = this.settings.scanPortsWindowMs, t = this.table;
+    while (t.head >= 0 && now - t.f64[FD * t.head + LAST] > win) this.remove(t.head);
     if (t.count < this.maxPairs || t.head < 0) return;
     const first = t.head;
     const limit = Math.min(8, t.count);
     for (let looked = 0; t.head >= 0; looked++) {
       const s = t.head;
-      if ((this.ints[IS * s + FLAGS] & SCANNING) === 0 || now - times[TS * s + LAST] > win) {
+      if ((t.words[STRIDE * s + FLAGS] & SCANNING) === 0 || now - t.f64[FD * s + LAST] > win) {
         this.remove(s);
         this.evicted++;
         return;
@@ -259,58 +265,49 @@ export class ScanPorts {
   private add(src: number | string, dst: number | string, time: number, dport: number): number {
     if (this.table.count >= this.maxPairs) this.makeRoom(time);
     const s = this.table.insert(src, dst);
-    const times = this.times, ints = this.ints, t = TS * s, i = IS * s;
-    times[t + LAST] = time;
-    times[t + SEEN_START] = time;
-    times[t + FAST_START] = time;
-    times[t + FAIL_START] = time;
-    ints[i + FIRST_PORT] = dport;
-    ints[i + FAILED_FIRST] = -1;
-    ints[i + FAST_N] = 1;
-    ints[i + FLAGS] = 0;
-    this.start[s] = time;
+    const d = this.table.f64, w = this.table.words, t = FD * s, i = STRIDE * s;
+    d[t + LAST] = time;
+    d[t + SEEN_START] = time;
+    d[t + FAST_START] = time;
+    d[t + FAIL_START] = time;
+    w[i + FIRST_PORT] = dport;
+    w[i + FAILED_FIRST] = -1;
+    w[i + FLAGS] = 1 << FAST_SHIFT;
     return s;
   }
 
   private remove(s: number): void {
     this.table.remove(s);
-    if (this.ints[IS * s + FLAGS] === 0) return;
+    if ((this.table.words[STRIDE * s + FLAGS] & BITS) === 0) return;
     this.keys[s] = '';
     this.dropPorts(s);
     this.clearFailed(s);
-    this.ints[IS * s + FLAGS] = 0;
+    this.table.words[STRIDE * s + FLAGS] = 0;
   }
 
   private dropPorts(s: number): void {
-    if ((this.ints[IS * s + FLAGS] & PORTS) === 0) return;
+    if ((this.table.words[STRIDE * s + FLAGS] & PORTS) === 0) return;
     this.ports.delete(s);
-    this.ints[IS * s + FLAGS] &= ~PORTS;
+    this.table.words[STRIDE * s + FLAGS] &= ~PORTS;
   }
 
   private failedCount(s: number): number {
-    const i = IS * s;
-    return (this.ints[i + FAILED_FIRST] >= 0 ? 1 : 0) + ((this.ints[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
+    const w = this.table.words, i = STRIDE * s;
+    return (w[i + FAILED_FIRST] >= 0 ? 1 : 0) + ((w[i + FLAGS] & FAILED) !== 0 ? this.failedSets.get(s)!.size : 0);
   }
 
   private clearFailed(s: number): void {
-    const i = IS * s;
-    this.ints[i + FAILED_FIRST] = -1;
+    const w = this.table.words, i = STRIDE * s;
+    w[i + FAILED_FIRST] = -1;
     // an empty Set counts as none: it goes
-    if ((this.ints[i + FLAGS] & FAILED) !== 0) {
+    if ((w[i + FLAGS] & FAILED) !== 0) {
       this.failedSets.delete(s);
-      this.ints[i + FLAGS] &= ~FAILED;
+      w[i + FLAGS] &= ~FAILED;
     }
   }
 
-  /** The table doubled its slots: the fields follow. */
+  /** The table's slots grew to n: the anomaly keys follow (the other fields live in the table). */
   private grow(n: number): void {
-    const times = new Float64Array(TS * n), ints = new Int32Array(IS * n), start = new Float64Array(n);
-    times.set(this.times);
-    ints.set(this.ints);
-    start.set(this.start);
-    this.times = times;
-    this.ints = ints;
-    this.start = start;
     for (let i = this.keys.length; i < n; i++) this.keys.push('');
   }
 }

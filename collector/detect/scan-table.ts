@@ -220,28 +220,32 @@ export class KeySet {
 }
 
 const SRC_STR = 1, DST_STR = 2;
-/** a slot's record in `rec`: its keys (numbers in place), SRC_STR/DST_STR, its hash */
-const REC = 4, R_SRC = 0, R_DST = 1, R_STR = 2, R_HASH = 3;
+/** a slot's own words: its keys (numbers in place), SRC_STR/DST_STR, its [previous, next] slot in first-seen order (-1: none) */
+const P_SRC = 0, P_DST = 1, P_STR = 2, P_PREV = 3, P_NEXT = 4;
+/** the first word of a slot the owner may use (PairTable.words; doubles from word 6 up in PairTable.f64) */
+export const PAIR_OWN = 5;
 
 /**
  * (source, target) pairs as slots 0..capacity-1, at most maxSlots: found by key through an
  * open-addressing index (linear probing, at most half full; deletion by backward shift, so no
  * tombstones pile up under churn), linked in the order they were first seen (sweeps and
  * eviction go oldest first), freed slots reused. The index holds each pair's hash beside its
- * slot and a slot's keys sit together, so a look-up or a removal reads few cache lines. The
- * caller keeps its per-pair fields in arrays by slot, resized in `onGrow` (capacity doubles up
- * to maxSlots as pairs arrive).
+ * slot. A slot is one record of `stride` words holding its keys and links and, from PAIR_OWN
+ * up, the owner's fields (in `words`, and as doubles in `f64`, which sees the same bytes):
+ * under a host sweep a pair is created and evicted per flow, and with the fields in one cache
+ * line (stride 16) that costs two misses (index, record) where a typed array per field cost one
+ * each. Capacity doubles up to maxSlots as pairs arrive; `words` and `f64` are then new arrays
+ * (read them after insert()), and `onGrow` is told.
  */
 export class PairTable {
   private capacity: number;
   /** [slot + 1, hash] per entry; slot + 1 = 0: empty */
   private index: Int32Array;
-  private rec: Int32Array;
-  /** a text key of a slot (IPv6), when its R_STR says so */
+  words: Int32Array;
+  f64: Float64Array;
+  /** a text key of a slot (IPv6), when its P_STR says so */
   private srcStr: (string | null)[] = [];
   private dstStr: (string | null)[] = [];
-  /** [previous, next] slot in first-seen order, -1: none */
-  private links: Int32Array;
   /** free slots below `used` (a stack); slots from `used` up were never taken */
   private free: Int32Array;
   private freeTop = 0;
@@ -250,11 +254,13 @@ export class PairTable {
   tail = -1;
   count = 0;
 
-  constructor(readonly maxSlots: number, private readonly onGrow: (capacity: number) => void = () => {}, start = 1024) {
+  /** stride: words per slot, a power of two of at least 8 */
+  constructor(readonly maxSlots: number, private readonly onGrow: (capacity: number) => void = () => {}, start = 1024, readonly stride = 8) {
+    if (stride < 8 || (stride & (stride - 1)) !== 0) throw new Error('PairTable: stride must be a power of two of at least 8');
     this.capacity = Math.max(1, Math.min(maxSlots, start));
     this.index = new Int32Array(2 * pow2AtLeast(this.capacity * 2));
-    this.rec = new Int32Array(REC * this.capacity);
-    this.links = new Int32Array(2 * this.capacity);
+    this.words = new Int32Array(stride * this.capacity);
+    this.f64 = new Float64Array(this.words.buffer);
     this.free = new Int32Array(this.capacity);
     for (let i = 0; i < this.capacity; i++) {
       this.srcStr.push(null);
@@ -281,13 +287,12 @@ export class PairTable {
     if (this.count >= this.maxSlots) throw new Error('PairTable full');
     if (this.freeTop === 0 && this.used === this.capacity) this.grow();
     const slot = this.freeTop > 0 ? this.free[--this.freeTop] : this.used++;
-    const h = pairHash(src, dst), rec = this.rec, r = REC * slot;
+    const w = this.words, r = this.stride * slot;
     let f = 0;
-    if (typeof src === 'number') rec[r + R_SRC] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
-    if (typeof dst === 'number') rec[r + R_DST] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
-    rec[r + R_STR] = f;
-    rec[r + R_HASH] = h;
-    this.place(this.index, slot, h);
+    if (typeof src === 'number') w[r + P_SRC] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
+    if (typeof dst === 'number') w[r + P_DST] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
+    w[r + P_STR] = f;
+    this.place(this.index, slot, pairHash(src, dst));
     this.append(slot);
     this.count++;
     return slot;
@@ -295,7 +300,7 @@ export class PairTable {
 
   remove(slot: number): void {
     const index = this.index, mask = (index.length >> 1) - 1;
-    let i = this.rec[REC * slot + R_HASH] & mask;
+    let i = this.hashOf(slot) & mask;
     while (index[2 * i] !== slot + 1) i = (i + 1) & mask;
     // backward shift: pull each following entry of the run back if the hole lies on its probe path
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
@@ -310,17 +315,18 @@ export class PairTable {
     }
     index[2 * i] = 0;
     this.unlink(slot);
-    if (this.rec[REC * slot + R_STR] !== 0) {
+    const r = this.stride * slot;
+    if (this.words[r + P_STR] !== 0) {
       this.srcStr[slot] = null;
       this.dstStr[slot] = null;
-      this.rec[REC * slot + R_STR] = 0;
+      this.words[r + P_STR] = 0;
     }
     this.free[this.freeTop++] = slot;
     this.count--;
   }
 
   next(slot: number): number {
-    return this.links[2 * slot + 1];
+    return this.words[this.stride * slot + P_NEXT];
   }
 
   /** The pair goes to the back of the order (as if first seen now). */
@@ -330,18 +336,24 @@ export class PairTable {
     this.append(slot);
   }
 
+  /** the pair's hash, from its record (in the cache line a removal reads anyway) */
+  private hashOf(slot: number): number {
+    const w = this.words, r = this.stride * slot, f = w[r + P_STR];
+    return pairHash((f & SRC_STR) !== 0 ? this.srcStr[slot]! : w[r + P_SRC], (f & DST_STR) !== 0 ? this.dstStr[slot]! : w[r + P_DST]);
+  }
+
   private append(slot: number): void {
-    const links = this.links;
-    links[2 * slot] = this.tail;
-    links[2 * slot + 1] = -1;
-    if (this.tail >= 0) links[2 * this.tail + 1] = slot; else this.head = slot;
+    const w = this.words, st = this.stride;
+    w[st * slot + P_PREV] = this.tail;
+    w[st * slot + P_NEXT] = -1;
+    if (this.tail >= 0) w[st * this.tail + P_NEXT] = slot; else this.head = slot;
     this.tail = slot;
   }
 
   private unlink(slot: number): void {
-    const links = this.links, p = links[2 * slot], n = links[2 * slot + 1];
-    if (p >= 0) links[2 * p + 1] = n; else this.head = n;
-    if (n >= 0) links[2 * n] = p; else this.tail = p;
+    const w = this.words, st = this.stride, p = w[st * slot + P_PREV], n = w[st * slot + P_NEXT];
+    if (p >= 0) w[st * p + P_NEXT] = n; else this.head = n;
+    if (n >= 0) w[st * n + P_PREV] = p; else this.tail = p;
   }
 
   private place(index: Int32Array, slot: number, h: number): void {
@@ -353,28 +365,27 @@ export class PairTable {
   }
 
   private is(slot: number, src: number | string, dst: number | string): boolean {
-    const rec = this.rec, r = REC * slot, f = rec[r + R_STR];
-    if (typeof src === 'number' ? (f & SRC_STR) !== 0 || rec[r + R_SRC] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
-    return typeof dst === 'number' ? (f & DST_STR) === 0 && rec[r + R_DST] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
+    const w = this.words, r = this.stride * slot, f = w[r + P_STR];
+    if (typeof src === 'number' ? (f & SRC_STR) !== 0 || w[r + P_SRC] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
+    return typeof dst === 'number' ? (f & DST_STR) === 0 && w[r + P_DST] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
   }
 
   private grow(): void {
     const cap = Math.min(this.maxSlots, this.capacity * 2);
-    const wider = (a: Int32Array, per: number): Int32Array => {
-      const b = new Int32Array(per * cap);
-      b.set(a);
-      return b;
-    };
-    this.rec = wider(this.rec, REC);
-    this.links = wider(this.links, 2);
-    this.free = wider(this.free, 1);
+    const words = new Int32Array(this.stride * cap);
+    words.set(this.words);
+    this.words = words;
+    this.f64 = new Float64Array(words.buffer);
+    const free = new Int32Array(cap);
+    free.set(this.free);
+    this.free = free;
     for (let i = this.capacity; i < cap; i++) {
       this.srcStr.push(null);
       this.dstStr.push(null);
     }
     this.capacity = cap;
     const index = new Int32Array(2 * pow2AtLeast(cap * 2));
-    for (let s = this.head; s >= 0; s = this.links[2 * s + 1]) this.place(index, s, this.rec[REC * s + R_HASH]);
+    for (let s = this.head; s >= 0; s = this.next(s)) this.place(index, s, this.hashOf(s));
     this.index = index;
     this.onGrow(cap);
   }
