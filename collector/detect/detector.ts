@@ -99,7 +99,8 @@ export interface DetectContext {
   subject(p: CompiledPolicy, ip: string, mac: string, watched: boolean): Subject;
   subjectOfDevice(p: CompiledPolicy, d: Device, ip: string): Subject;
   /** the profile that judges the device at ip. */
-  profileOf(p: CompiledPolicy, ip: string, mac: string): string;
+  /** key: addrKey(ip), for a caller that has it */
+  profileOf(p: CompiledPolicy, ip: string, mac: string, key?: number | string): string;
   /** ip is in a watched segment (and, with policy.vlan, on that VLAN); key: addrKey(ip) when at hand. */
   watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean;
   /** `device:NAME` rules: the named device's addresses now. */

@@ -125,7 +125,7 @@ export class DetectEngine {
       policy: opts.policy,
       subject: (p, ip, mac, watched) => this.subject(p, ip, mac, watched),
       subjectOfDevice: (p, d, ip) => this.subjectOfDevice(p, d, ip),
-      profileOf: (p, ip, mac) => this.profileOf(p, ip, mac),
+      profileOf: (p, ip, mac, key) => this.profileOf(p, ip, mac, key),
       watched: (p, ip, vlan, key) => this.watched(p, ip, vlan, key),
       deviceIps: this.deviceIps,
       evalContext: (ip) => {
@@ -419,8 +419,8 @@ export class DetectEngine {
     return this.deviceIpsCache.get(name) ?? [];
   };
 
-  private profileOf(p: CompiledPolicy, ip: string, mac: string): string {
-    const d = this.inv.deviceByIp(ip);
+  private profileOf(p: CompiledPolicy, ip: string, mac: string, key?: number | string): string {
+    const d = this.inv.deviceByIp(ip, key);
     if (d?.profile) return d.profile;
     return p.place({ mac: d?.mac || mac, ip, vendor: d?.vendor ?? '', hostname: d?.hostname ?? '' }).profile;
   }

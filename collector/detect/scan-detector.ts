@@ -71,7 +71,7 @@ export function scanDetector<C extends ScanCounter>(o: {
       // the scanner as anomaly fields, asked only when the scan is raised (during observe)
       let j: JudgedFlow | null = null;
       const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
-      const named = () => ctx.inventory.namesFor(j!.f.src, j!.f.dst, j!.f.time).length > 0;
+      const named = () => ctx.inventory.namesFor(j!.f.src, j!.f.dst, j!.f.time, j!.srcKey, j!.dstKey).length > 0;
       let rec: FlowRecord | null = null;
       const recSubject = () => {
         const p = ctx.policy();

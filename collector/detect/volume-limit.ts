@@ -118,10 +118,10 @@ export const volumeLimitDetector: DetectorDef = {
     };
     const account = (p: CompiledPolicy, ip: string, key: number | string | undefined, mac: string, vlan: number, bytes: number, time: number) => {
       if (bytes <= 0 || !ctx.watched(p, ip, vlan, key)) return;
-      const profile = ctx.profileOf(p, ip, mac);
+      const profile = ctx.profileOf(p, ip, mac, key);
       const limits = p.limits(profile);
       if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
-      const d = ctx.inventory.deviceByIp(ip);
+      const d = ctx.inventory.deviceByIp(ip, key);
       volume.add(d?.id ?? ip, bytes, time, limits, () => ctx.subject(p, ip, mac, true));
     };
     return {

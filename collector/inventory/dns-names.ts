@@ -10,7 +10,7 @@ import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA, DNS_CNAME } from '../decode/dns.js';
 import { DnsAnswers } from '../decode/dns-answers.js';
 import { KeyIndex } from './key-index.js';
-import { ipWords } from './ip-words.js';
+import { ipWords, keyWords } from './ip-words.js';
 
 interface NameEntry {
   name: string;
@@ -108,11 +108,11 @@ export class DnsNames {
   }
 
   /** Names `client` got for `peer` still valid at ts (expires + grace >= ts), newest first. */
-  namesFor(client: string, peer: string, ts: number): string[] {
+  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): string[] {
     const probe = this.pairs.probe;
-    const cf = ipWords(client, probe, 0);
+    const cf = keyWords(clientKey, client, probe, 0);
     if (cf === 0) return [];
-    const pf = ipWords(peer, probe, 4);
+    const pf = keyWords(peerKey, peer, probe, 4);
     if (pf === 0) return [];
     probe[8] = (cf << 4) | pf;
     const id = this.pairs.find();

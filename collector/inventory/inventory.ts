@@ -106,6 +106,8 @@ export interface InventoryCapStats {
   dnsNamesEvicted: number;
 }
 
+/** namesFor() when no name is held at all: shared, read-only */
+const NO_NAMES: readonly string[] = Object.freeze([]);
 const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' };
 
 export class Inventory implements InventoryView {
@@ -148,9 +150,9 @@ export class Inventory implements InventoryView {
   // ---- InventoryView -------------------------------------------------------------
   // The Device objects returned are the inventory's own: read them, do not change them.
 
-  deviceByIp(ip: string): Device | undefined {
+  deviceByIp(ip: string, key: number | string = addrKey(ip)): Device | undefined {
     // Callers mostly pass the canonical text the decoders produced: try it before re-parsing.
-    const hit = this.bindings.get(addrKey(ip));
+    const hit = this.bindings.get(key);
     if (hit) return this.byId.get(hit.mac)?.dev;
     const c = canonicalIp(ip);
     if (c === null) return undefined;
@@ -163,13 +165,15 @@ export class Inventory implements InventoryView {
     return this.byId.get(lowerText(mac))?.dev;
   }
 
-  namesFor(client: string, peer: string, ts: number): readonly string[] {
-    const names = this.dns.namesFor(client, peer, ts);
+  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[] {
+    // no answer held at all (no DNS seen yet, or a sweep's every flow before any): nothing to find
+    if (this.dns.size === 0) return NO_NAMES;
+    const names = this.dns.namesFor(client, peer, ts, clientKey, peerKey);
     if (names.length > 0) return names;
     // A dual-stack device may ask over one family and connect over the other (an A and an
     // AAAA query over IPv4, then the flow over IPv6): what it resolved is the device's, so
     // its other addresses' answers count too. Only on a miss, and devices have a few addresses.
-    const dev = this.deviceByIp(client);
+    const dev = this.deviceByIp(client, clientKey);
     if (dev === undefined || dev.ips.length < 2) return names;
     for (const ip of dev.ips) {
       if (ip === client) continue;

@@ -21,6 +21,16 @@ export function ipWords(s: string, out: Uint32Array, at: number): number {
   return 6;
 }
 
+/**
+ * ipWords() for a caller that may have the address's addrKey(): an IPv4 key (a number) is the
+ * address itself, written without parsing the text.
+ */
+export function keyWords(key: number | string | undefined, s: string, out: Uint32Array, at: number): number {
+  if (typeof key !== 'number') return ipWords(s, out, at);
+  out[at] = 0; out[at + 1] = 0; out[at + 2] = 0; out[at + 3] = key >>> 0;
+  return 4;
+}
+
 /** ipWords() of a decoded IPv4/IPv6 packet's source or destination, without its text. */
 export function packetIpWords(p: PacketInfo, src: boolean, out: Uint32Array, at: number): number {
   if (p.l3 === L3.IPv4) {

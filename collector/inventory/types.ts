@@ -5,13 +5,15 @@ import type { Device } from '../types.js';
 
 /** Which device an address belongs to, and which names a device resolved. */
 export interface InventoryView {
-  deviceByIp(ip: string): Device | undefined;
+  /** key: addrKey(ip), for a caller that has it (the text is then not parsed again) */
+  deviceByIp(ip: string, key?: number | string): Device | undefined;
   deviceByMac(mac: string): Device | undefined;
   /**
    * Domain names `client` got in DNS answers for `peer`, still valid at `ts`
-   * (TTL plus a grace period), newest first. Empty when none.
+   * (TTL plus a grace period), newest first. Empty when none. clientKey/peerKey: addrKey() of
+   * client/peer, for a caller that has them.
    */
-  namesFor(client: string, peer: string, ts: number): readonly string[];
+  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[];
   devices(): readonly Device[];
 }
 
