@@ -106,6 +106,13 @@ export interface InventoryCapStats {
   dnsNamesEvicted: number;
 }
 
+/**
+ * Slots of the memo of bound IPv4 addresses (a power of two): a segment's devices, each asked
+ * for at every flow start and record by several stages.
+ */
+const MEMO_SLOTS = 16_384;
+const MEMO_SHIFT = 32 - Math.log2(MEMO_SLOTS);
+
 /** namesFor() when no name is held at all: shared, read-only */
 const NO_NAMES: readonly string[] = Object.freeze([]);
 const NO_PLACE: Placement = { name: '', profile: '', known: false, segment: '' };
@@ -128,6 +135,17 @@ export class Inventory implements InventoryView {
   private readonly maxDevices: number;
   private readonly byIdOldest = new Oldest(this.byId);
   private devicesEvicted = 0;
+  // The memo of bound IPv4 addresses: address key -> its binding and its MAC's entry, direct
+  // mapped. Each of a flow's stages asking for the device at an address cost two Map look-ups
+  // and the objects between them (a binding, its MAC text, the entry): under churn, a cache
+  // miss each. A memo slot holds [key, generation]; it answers only while no binding and no
+  // entry changed since it was filled (every such change moves `generation`), so it never
+  // answers what the Maps would not.
+  private readonly memoKeys = new Int32Array(2 * MEMO_SLOTS);
+  private readonly memoEntries: (Entry | null)[] = new Array<Entry | null>(MEMO_SLOTS).fill(null);
+  private readonly memoBindings: (Binding | null)[] = new Array<Binding | null>(MEMO_SLOTS).fill(null);
+  /** moves whenever bindings or byId change; 0 is never current (an empty memo slot's) */
+  private generation = 1;
 
   constructor(opts: InventoryOptions = {}, events: InventoryEvents = {}) {
     this.isLocal = opts.isLocal ?? isLocalIp;
@@ -151,9 +169,15 @@ export class Inventory implements InventoryView {
   // The Device objects returned are the inventory's own: read them, do not change them.
 
   deviceByIp(ip: string, key: number | string = addrKey(ip)): Device | undefined {
+    const m = typeof key === 'number' ? this.memoSlot(key) : -1;
+    if (m >= 0) return this.memoEntries[m]!.dev;
     // Callers mostly pass the canonical text the decoders produced: try it before re-parsing.
     const hit = this.bindings.get(key);
-    if (hit) return this.byId.get(hit.mac)?.dev;
+    if (hit) {
+      const e = this.byId.get(hit.mac);
+      if (e !== undefined && typeof key === 'number') this.remember(key, e, hit);
+      return e?.dev;
+    }
     const c = canonicalIp(ip);
     if (c === null) return undefined;
     const b = this.bindings.get(addrKey(c));
@@ -330,9 +354,12 @@ export class Inventory implements InventoryView {
     // canonicalise, re-place or compare device signatures.
     const mac = lowerText(ev.srcMac);
     if (isStationMac(mac)) {
-      const known = this.byId.get(mac);
-      const b = this.bindings.get(srcKey);
+      // the memo's entry is its binding's MAC's: the frame's MAC's when the binding is that MAC's
+      const m = typeof srcKey === 'number' ? this.memoSlot(srcKey) : -1;
+      const b = m >= 0 ? this.memoBindings[m]! : this.bindings.get(srcKey);
+      const known = m >= 0 && b!.mac === mac ? this.memoEntries[m]! : this.byId.get(mac);
       if (known && b && b.mac === mac) {
+        if (m < 0 && typeof srcKey === 'number') this.remember(srcKey, known, b);
         if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
         if (ev.time > b.confirmed) b.confirmed = ev.time;
       } else {
@@ -413,6 +440,7 @@ export class Inventory implements InventoryView {
       if (this.byId.has(d.id) || d.id === '') continue;
       const dev: Device = { ...d, ips: [] };
       const e: Entry = { dev, sig: '', facts: '', hostnameFrom: d.hostname ? 'mdns' : '' };
+      this.changed();
       this.byId.set(d.id, e);
       for (const ip of d.ips) {
         const c = canonicalIp(ip);
@@ -450,6 +478,8 @@ export class Inventory implements InventoryView {
         hostname: '', profile: '', segment: '', firstSeen: ts, lastSeen: ts, known: false,
       };
       e = { dev, sig: '', facts: '', hostnameFrom: '' };
+      // makeRoom's evictions too
+      this.changed();
       if (this.byId.size >= this.maxDevices) this.makeRoom(ts);
       this.byId.set(id, e);
     } else {
@@ -488,6 +518,7 @@ export class Inventory implements InventoryView {
       if (ts > old.confirmed) old.confirmed = ts;
       return;
     }
+    this.changed();
     let previous: string | undefined;
     if (old) {
       const stale = ts - old.confirmed >= this.staleMs;
@@ -519,6 +550,29 @@ export class Inventory implements InventoryView {
   private setMudUrl(e: Entry, url: string): void {
     if (!validMudUrl(url)) { this.mudUrlsRejected++; return; }
     e.dev.mudUrl = url;
+  }
+
+  /** The memo's slot answering for IPv4 key k, or -1 (not there, or filled before a change). */
+  private memoSlot(k: number): number {
+    const m = Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
+    return this.memoKeys[2 * m] === k && this.memoKeys[2 * m + 1] === this.generation ? m : -1;
+  }
+
+  private remember(k: number, e: Entry, b: Binding): void {
+    const m = Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
+    this.memoKeys[2 * m] = k;
+    this.memoKeys[2 * m + 1] = this.generation;
+    this.memoEntries[m] = e;
+    this.memoBindings[m] = b;
+  }
+
+  /** bindings or byId are about to change: every memo slot filled before is stale */
+  private changed(): void {
+    // int32 in the memo; at the wrap every slot is emptied instead (0 is never current)
+    if (++this.generation > 0x7fffffff) {
+      this.generation = 1;
+      this.memoKeys.fill(0);
+    }
   }
 
   /** Re-place the device and report it when something other than lastSeen changed. */
