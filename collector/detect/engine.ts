@@ -324,16 +324,29 @@ export class DetectEngine {
   private wF0 = 0;
   private wIp1 = '';
   private wF1 = 0;
+  // the same for IPv4 keys (0.5: no key); a record's two ends are asked by several detectors
+  private wK0 = 0.5;
+  private wKW0 = false;
+  private wK1 = 0.5;
+  private wKW1 = false;
 
   private watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean {
     if (p.vlan !== undefined && vlan !== p.vlan) return false;
-    // an IPv4 key is the address: asked of the policy's few segments at once (a walk of a small
-    // trie, in cache), which costs less than a remembered answer a sweep's new hosts never find
-    if (typeof key === 'number') return p.isWatched4(key);
     if (p !== this.wPolicy) {
       this.wPolicy = p;
       this.wIp0 = this.wIp1 = '';
       this.wF0 = this.wF1 = 0;
+      this.wK0 = this.wK1 = 0.5;
+    }
+    // an IPv4 key is the address: asked of the policy's few segments at once (a walk of a small
+    // trie, in cache), which costs less than a table of answers a sweep's new hosts never find
+    if (typeof key === 'number') {
+      if (key === this.wK0) return this.wKW0;
+      if (key === this.wK1) return this.wKW1;
+      const w = p.isWatched4(key);
+      this.wK1 = this.wK0; this.wKW1 = this.wKW0;
+      this.wK0 = key; this.wKW0 = w;
+      return w;
     }
     let f: number;
     if (ip === this.wIp0) f = this.wF0;

@@ -76,9 +76,10 @@ export interface FlowTableEvents {
 }
 
 /**
- * Bytes a slot copy (FlowTable.copySlot, FlowSlotReader.load) takes, a multiple of 8: the
- * record's IW words, the IPv6 pair's V6W, an interim-record base (first time, two seq words) and
- * a flag word.
+ * Bytes a slot copy (FlowTable.copySlot, FlowSlotReader.load) takes at most, a multiple of 8: a
+ * flag word and its pad, the record's IW words, the IPv6 pair's V6W words and an interim-record
+ * base (first time, two seq words). A copy holds the last two only when the flow has them
+ * (slotCopyBytes): most are 104 bytes.
  */
 export const SLOT_COPY_BYTES = 38 * 4;
 
@@ -129,7 +130,8 @@ const W_FBYTES = 20, W_SMAC = 21, W_DMAC = 22, W_MACHI = 23; // first packet's I
 const S_CLS = 7, S_FIN = 3, S_INIT = 5, S_FLAGS = 8; // W_STATE: class mask, shifts
 const V6W = 8; // IPv6 pool entry: A addr (4), B addr (4)
 // a slot copy's words after the record's IW: the IPv6 pair, an interim record's base, its flag
-const C_V6 = IW, C_FIRST_TS = 32, C_BASE0 = 34, C_BASE1 = 35, C_LIVED = 36;
+// (word 0: C_HAS_V6 | C_HAS_LIVED; the record from C_REC; then the IPv6 pair if any; then the base if any)
+const C_REC = 2, C_HAS_V6 = 1, C_HAS_LIVED = 2;
 
 /**
  * Bytes of typed arrays one flow-table slot costs, whether live or free: its record and its two
@@ -836,23 +838,38 @@ export class FlowTable extends FlowSlots {
 
   /**
    * Copies the slot's record, IPv6 pair and interim-record base to another thread's memory at
-   * byte `at` (8-aligned; SLOT_COPY_BYTES), for a FlowSlotReader there to build its objects.
+   * byte `at` (8-aligned; slotCopyBytes(slot) of them), for a FlowSlotReader there to build its
+   * objects. Only what the flow has goes over: the thread hands over two copies per flow, and
+   * each line the other side reads comes from this core's cache.
    */
   copySlot(slot: number, i32: Int32Array, f64: Float64Array, at: number): void {
-    const o = at >> 2, w = slot * IW, n = this.n;
-    for (let i = 0; i < IW; i++) i32[o + i] = n[w + i];
+    const w = slot * IW, n = this.n;
+    let o = at >> 2, flags = 0;
+    for (let i = 0; i < IW; i++) i32[o + C_REC + i] = n[w + i];
+    let x = o + C_REC + IW;
     if ((this.key[w + W_VPF] & 0xff) !== 4) {
       const v = this.v6, e = this.key[w + W_A] * V6W;
-      for (let i = 0; i < V6W; i++) i32[o + C_V6 + i] = v[e + i] | 0;
+      for (let i = 0; i < V6W; i++) i32[x + i] = v[e + i] | 0;
+      x += V6W;
+      flags |= C_HAS_V6;
     }
     const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
-    if (l === undefined) i32[o + C_LIVED] = 0;
-    else {
-      f64[(o + C_FIRST_TS) >> 1] = l.firstTs;
-      i32[o + C_BASE0] = l.base0;
-      i32[o + C_BASE1] = l.base1;
-      i32[o + C_LIVED] = 1;
+    if (l !== undefined) {
+      f64[x >> 1] = l.firstTs;
+      i32[x + 2] = l.base0;
+      i32[x + 3] = l.base1;
+      flags |= C_HAS_LIVED;
     }
+    i32[o] = flags;
+    i32[++o] = 0;
+  }
+
+  /** Bytes copySlot() writes for the slot (a multiple of 8, at most SLOT_COPY_BYTES). */
+  slotCopyBytes(slot: number): number {
+    let words = C_REC + IW;
+    if ((this.key[slot * IW + W_VPF] & 0xff) !== 4) words += V6W;
+    if (this.lived.size > 0 && this.lived.has(slot)) words += 4;
+    return words * 4;
   }
 
   /**
@@ -1013,14 +1030,16 @@ export class FlowSlotReader extends FlowSlots {
 
   /** Loads the copy at byte `at` (8-aligned) of the views; returns the flow's id. */
   load(i32: Int32Array, f64: Float64Array, at: number): number {
-    const o = at >> 2, n = this.n;
-    for (let i = 0; i < IW; i++) n[i] = i32[o + i];
-    if ((this.key[W_VPF] & 0xff) !== 4) {
+    const o = at >> 2, n = this.n, flags = i32[o];
+    for (let i = 0; i < IW; i++) n[i] = i32[o + C_REC + i];
+    let x = o + C_REC + IW;
+    if ((flags & C_HAS_V6) !== 0) {
       const v = this.v6;
-      for (let i = 0; i < V6W; i++) v[i] = i32[o + C_V6 + i];
+      for (let i = 0; i < V6W; i++) v[i] = i32[x + i];
       this.key[W_A] = 0;
+      x += V6W;
     }
-    if (i32[o + C_LIVED] !== 0) this.lived.set(0, { firstTs: f64[(o + C_FIRST_TS) >> 1], base0: i32[o + C_BASE0], base1: i32[o + C_BASE1] });
+    if ((flags & C_HAS_LIVED) !== 0) this.lived.set(0, { firstTs: f64[x >> 1], base0: i32[x + 2], base1: i32[x + 3] });
     else if (this.lived.size > 0) this.lived.clear();
     return this.f[R_ID];
   }

@@ -8,12 +8,12 @@ import { threadError, type RingThreadEnd } from './threaded-file.js';
 import { decodeStampedFrame } from '../decode/frame.js';
 import { PacketInfo, DECODE_ERROR_NAMES } from '../decode/packet.js';
 import { RingWriter } from './packet-ring.js';
-import { FlowTable, SLOT_COPY_BYTES } from '../flows/flow-table.js';
+import { FlowTable } from '../flows/flow-table.js';
 import { PacketFront, type PacketCounters } from '../packet-front.js';
 import { TimeGuard } from './time-guard.js';
 import { appWants, appWantsNonIp } from '../app-layer.js';
 import {
-  E_START, E_RECORD, E_FRAME, E_TICK, E_END, START_BYTES, RECORD_BYTES, FRAME_HEADER, FIGURES_AT, FIGURES_BYTES,
+  E_START, E_RECORD, E_FRAME, E_TICK, E_END, START_HEADER, RECORD_HEADER, FRAME_HEADER, FIGURES_AT, FIGURES_BYTES,
   G_PACKETS, G_BYTES, G_DECODE_ERRORS, G_NON_IP, G_FIRST, G_LAST, G_JUMPS, G_STAGE_ERRORS, G_ACTIVE, G_CREATED,
   G_EVICTED, G_EXPIRED, G_ERROR_COUNTS,
   type FlowThreadData, type FlowThreadGo,
@@ -37,17 +37,19 @@ async function main(): Promise<void> {
 
   const flows: FlowTable = new FlowTable(go.flows, {
     onStartSlot: (slot) => {
-      const at = ring.claim(START_BYTES);
+      const len = START_HEADER + flows.slotCopyBytes(slot);
+      const at = ring.claim(len);
       i32[(at >> 2) + 1] = E_START;
-      flows.copySlot(slot, i32, f64, at + 8);
-      ring.commit(START_BYTES);
+      flows.copySlot(slot, i32, f64, at + START_HEADER);
+      ring.commit(len);
     },
     onRecordSlot: (slot, final) => {
-      const at = ring.claim(RECORD_BYTES);
+      const len = RECORD_HEADER + flows.slotCopyBytes(slot);
+      const at = ring.claim(len);
       i32[(at >> 2) + 1] = E_RECORD;
       i32[(at >> 2) + 2] = final ? 1 : 0;
-      flows.copySlot(slot, i32, f64, at + 16);
-      ring.commit(RECORD_BYTES);
+      flows.copySlot(slot, i32, f64, at + RECORD_HEADER);
+      ring.commit(len);
     },
   });
 
@@ -67,8 +69,8 @@ async function main(): Promise<void> {
 
   /** p's frame for the app layer on the other side; a TCP frame's flow goes with it (startOf). */
   const frame = (p: PacketInfo, id: number, slot: number): void => {
-    const caplen = p.caplen, withSlot = slot >= 0;
-    const len = (FRAME_HEADER + (withSlot ? SLOT_COPY_BYTES : 0) + caplen + 7) & ~7;
+    const caplen = p.caplen, copy = slot >= 0 ? flows.slotCopyBytes(slot) : 0;
+    const len = (FRAME_HEADER + copy + caplen + 7) & ~7;
     const at = ring.claim(len);
     const i = at >> 2, d = at >> 3;
     i32[i + 1] = E_FRAME;
@@ -79,11 +81,11 @@ async function main(): Promise<void> {
     // the name search reads only whether lastIndex is small: capped, it stays a small integer
     i32[i + 7] = flows.lastDir | Math.min(flows.lastIndex, 1 << 29) << 1;
     f64[d + 4] = id;
-    i32[i + 10] = withSlot ? 1 : 0;
+    i32[i + 10] = copy;
     let o = at + FRAME_HEADER;
-    if (withSlot) {
+    if (copy > 0) {
       flows.copySlot(slot, i32, f64, o);
-      o += SLOT_COPY_BYTES;
+      o += copy;
     }
     p.buf.copy(bytes, o, p.frameOffset, p.frameOffset + caplen);
     ring.commit(len);

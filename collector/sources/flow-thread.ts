@@ -22,11 +22,12 @@ import { PCAP_MAX_CAPLEN } from './pcap-classic.js';
 export const E_START = 1;   // slot copy at 8
 export const E_RECORD = 2;  // word 2: final; slot copy at 16
 export const E_FRAME = 3;   // ts double at 8; words 4-7: caplen, wirelen, linkType, lastDir | lastIndex << 1;
-//                             id double at 32; word 10: slot copy follows (TCP); slot copy at 48 if so; frame bytes after
+//                             id double at 32; word 10: bytes of the slot copy at 48 (TCP; 0: none); frame bytes after
 export const E_TICK = 4;    // word 2: 0 before the flow table's expiry pass, 1 after; now double at 16; figures at 24
 export const E_END = 5;     // figures at 24: the last record
-export const START_BYTES = 8 + SLOT_COPY_BYTES;
-export const RECORD_BYTES = 16 + SLOT_COPY_BYTES;
+/** where a start's and a record's slot copy begins (its bytes: FlowTable.slotCopyBytes) */
+export const START_HEADER = 8;
+export const RECORD_HEADER = 16;
 export const FRAME_HEADER = 48;
 // figures: doubles from byte 24
 export const G_PACKETS = 0, G_BYTES = 1, G_DECODE_ERRORS = 2, G_NON_IP = 3, G_FIRST = 4, G_LAST = 5, G_JUMPS = 6,
@@ -109,11 +110,11 @@ export class FlowThread extends RingThread<RingThreadEnd> {
       const i = at >> 2;
       switch (i32[i + 1]) {
         case E_START:
-          slots.load(i32, f64, at + 8);
+          slots.load(i32, f64, at + START_HEADER);
           entry.start(slots.start(start));
           return;
         case E_RECORD: {
-          const id = slots.load(i32, f64, at + 16);
+          const id = slots.load(i32, f64, at + RECORD_HEADER);
           const final = i32[i + 2] !== 0;
           const name = names.size > 0 ? names.get(id) : undefined;
           if (final && name !== undefined) names.delete(id);
@@ -121,12 +122,12 @@ export class FlowThread extends RingThread<RingThreadEnd> {
           return;
         }
         case E_FRAME: {
-          const caplen = i32[i + 4], dirIndex = i32[i + 7], withSlot = i32[i + 10] !== 0;
+          const caplen = i32[i + 4], dirIndex = i32[i + 7], copy = i32[i + 10];
           frameId = f64[(at >> 3) + 4];
-          frameSlotAt = withSlot ? at + FRAME_HEADER : -1;
+          frameSlotAt = copy > 0 ? at + FRAME_HEADER : -1;
           appFlows.lastDir = dirIndex & 1;
           appFlows.lastIndex = dirIndex >>> 1;
-          decodeStampedFrame(bytes, at + FRAME_HEADER + (withSlot ? SLOT_COPY_BYTES : 0), caplen, i32[i + 5], i32[i + 6], p);
+          decodeStampedFrame(bytes, at + FRAME_HEADER + copy, caplen, i32[i + 5], i32[i + 6], p);
           p.ts = f64[(at >> 3) + 1];
           entry.frame(p, frameId);
           frameSlotAt = -1;
