@@ -6,7 +6,7 @@
 // Once a device is scanning, the scan's anomaly stands for each of its flows (it sets
 // `consumed`, so no per-flow finding follows it) and each new target raises its count.
 
-import type { FlowRecord, Proto, Severity } from '../types.js';
+import type { FlowRecord, FlowStart, Proto, Severity } from '../types.js';
 import type { Subject } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
 import { addrKey } from '../inventory/addr-key.js';
@@ -17,13 +17,14 @@ export interface ScanCounter {
   /**
    * A flow opened. `attempt`: its first packet was a bare SYN (a connection attempt, the
    * fast rule's input). Returns the scan's start when src is scanning after it, else -1;
-   * subject() and named() are asked only when needed.
+   * subject() and named() are asked only when needed. flowId: the captured flow's id when its
+   * failed record, if one comes, will carry the same src and dst (-1: none or not known).
    */
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
-    subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string): number;
-  /** A connection attempt from src to dst:dport, made at `time`, failed (seen at `seen`). */
+    subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string, flowId: number): number;
+  /** A connection attempt from src to dst:dport, made at `time`, failed (seen at `seen`); flowId as observe()'s. */
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
-    srcKey: number | string, dstKey: number | string): void;
+    srcKey: number | string, dstKey: number | string, flowId: number): void;
   tick(now: number): void;
   readonly tracked: number;
   /** entries forgotten at the cap (scanMaxSources sources, or its pairs) */
@@ -81,8 +82,10 @@ export function scanDetector<C extends ScanCounter>(o: {
         flowStart(jf) {
           if (jf.group) return;
           j = jf;
-          const f = jf.f;
-          if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, isAttempt(f), subject, named, jf.srcKey, jf.dstKey) >= 0) jf.consumed = true;
+          const f = jf.f, attempt = isAttempt(f);
+          // a bare SYN opens the flow as captured (not turned round): its record has the same ends
+          const id = attempt && (f as FlowStart).origin === 'pcap' ? f.id : -1;
+          if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, attempt, subject, named, jf.srcKey, jf.dstKey, id) >= 0) jf.consumed = true;
           j = null;
         },
         flowRecord(r) {
@@ -91,7 +94,7 @@ export function scanDetector<C extends ScanCounter>(o: {
           const srcKey = r.srcKey ?? addrKey(r.src), dstKey = r.dstKey ?? addrKey(r.dst);
           if (!ctx.watched(p, r.src, r.vlan, srcKey) && !ctx.watched(p, r.dst, r.vlan, dstKey)) return;
           rec = r;
-          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, srcKey, dstKey);
+          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, srcKey, dstKey, r.origin === 'pcap' ? r.id : -1);
           rec = null;
         },
         scanningSince: (src, dst, time) => o.since(scan, src, dst, time),

@@ -42,6 +42,8 @@ interface HostScan {
   failStart: number;
   /** suppression key of the open scan anomaly; "" while not scanning. */
   key: string;
+  /** the first flow id a mark may stand for: `seen` was last emptied before it was observed */
+  markFrom: number;
   /** the scan's start; the rule that found it */
   start: number;
   rule: string;
@@ -49,6 +51,8 @@ interface HostScan {
 
 /** forgotten sources' state kept for reuse */
 const SPARE = 64;
+/** flow ids the marks cover: the last 2^21 observed (a bit each, 256 kB) */
+const MARK_WINDOW = 1 << 21;
 
 export class ScanHosts {
   /** by addrKey() of the source */
@@ -61,9 +65,28 @@ export class ScanHosts {
   private readonly spare: HostScan[] = [];
   /** sources forgotten at scanMaxSources */
   evicted = 0;
+  // Marks: a bit per flow id (captured flows), set when observe() left the flow's host in its
+  // scanning source's `seen`. When the flow's failed record comes (a sweep's every flow, most of
+  // them at the end of a capture), count() would find the host there and do nothing: the mark
+  // says so without the look-up, a cache miss per flow in a table of a million hosts. A mark
+  // stands only while `seen` was not emptied since the flow was observed (markFrom), for ids
+  // within the window of the last observed, and ids observe() never saw are cleared as it passes them.
+  // Ids are a flow table's: one per flow, rising in the order flows start; one that does not
+  // rise (a table started afresh) takes back its mark and sets none.
+  private readonly marks: Int32Array;
+  /** flow ids the marks cover (a power of two of at least 32) */
+  private readonly window: number;
+  /** the highest flow id observe() was given */
+  private lastId = 0;
+  /** set by count() and the attempt path of observe(): the host is in `seen` now */
+  private holds = false;
 
-  constructor(private readonly settings: HostSettings, private readonly reporter: Reporter) {
+  /** markWindow: flow ids the marks cover, a power of two (tests make it small to see it wrap) */
+  constructor(private readonly settings: HostSettings, private readonly reporter: Reporter, markWindow = MARK_WINDOW) {
     this.bySrc = new PairTable(Math.max(1, settings.scanMaxSources), undefined, 64);
+    if (markWindow < 32 || (markWindow & (markWindow - 1)) !== 0) throw new Error('ScanHosts: markWindow must be a power of two of at least 32');
+    this.window = markWindow;
+    this.marks = new Int32Array(markWindow >>> 5);
   }
 
   private stateOf(srcKey: number | string): HostScan | undefined {
@@ -91,7 +114,16 @@ export class ScanHosts {
    */
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
     subject: () => Subject, named: () => boolean = () => false,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), flowId = -1): number {
+    this.holds = false;
+    const since = this.observeFlow(dst, proto, dport, time, attempt, subject, named, srcKey, dstKey);
+    // `since` >= 0: scanning now, and count() (or the attempt path) said whether the host is held
+    if (flowId >= 0) this.mark(flowId, since >= 0 && this.holds);
+    return since;
+  }
+
+  private observeFlow(dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+    subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string): number {
     this.raisedNow = false;
     let s = this.stateOf(srcKey);
     if (!s) {
@@ -102,8 +134,7 @@ export class ScanHosts {
     if (s.key) return this.count(s, dstKey, proto, dport, dst, time, subject);
     if (!attempt) return -1;
     if (time - s.seenStart > this.settings.scanHostsWindowMs) {
-      s.seen.clear();
-      s.named = 0;
+      this.emptySeen(s);
       s.seenStart = time;
     }
     if (s.seen.has(dstKey)) return -1;
@@ -111,6 +142,7 @@ export class ScanHosts {
     // a looked-up host is remembered too (its next flows cost no DNS look-up), not counted
     if (s.seen.size < this.settings.scanMaxTargets) {
       s.seen.add(dstKey);
+      this.holds = true;
       if (isNamed) s.named++;
     }
     if (isNamed) return -1;
@@ -125,13 +157,15 @@ export class ScanHosts {
 
   /** A connection attempt src made at `time` to dst failed (its record arrived at `seen`). */
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), flowId = -1): void {
     this.raisedNow = false;
     let s = this.stateOf(srcKey);
     if (!s) s = this.add(srcKey, time);
     else this.expire(s, seen);
     if (seen > s.last) s.last = seen;
     if (s.key) {
+      // the flow's host went into `seen` when it started, and `seen` was kept since: count() would find it
+      if (flowId >= s.markFrom && this.marked(flowId)) return;
       this.count(s, dstKey, proto, dport, dst, seen, subject);
       return;
     }
@@ -144,8 +178,7 @@ export class ScanHosts {
     if (s.failed.size < this.settings.scanMaxTargets) s.failed.add(dstKey);
     if (s.failed.size < this.settings.scanHostsThreshold) return;
     // the scan counts the hosts that failed; hosts only tried so far count when they fail or recur
-    s.seen.clear();
-    s.named = 0;
+    this.emptySeen(s);
     this.startScan(s, s.failStart, 'scanHostsThreshold', subject(), proto, dport, dst, seen);
   }
 
@@ -176,12 +209,12 @@ export class ScanHosts {
     let s = this.spare.pop();
     if (s) {
       s.last = s.seenStart = s.fastStart = s.failStart = s.start = time;
-      s.seen.clear();
-      s.named = s.fastN = 0;
+      this.emptySeen(s);
+      s.fastN = 0;
       // an empty failed set is as none: the first failure starts the window either way
       s.failed?.clear();
       s.key = s.rule = '';
-    } else s = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '' };
+    } else s = { last: time, seen: new HostSet(), named: 0, seenStart: time, fastStart: time, fastN: 0, failed: null, failStart: time, key: '', start: time, rule: '', markFrom: this.lastId + 1 };
     this.states[this.bySrc.insert(srcKey, 0)] = s;
     return s;
   }
@@ -199,18 +232,43 @@ export class ScanHosts {
   private expire(s: HostScan, time: number): void {
     if (s.key === '' || time - s.last <= this.settings.scanHostsWindowMs) return;
     s.key = '';
-    s.seen.clear();
-    s.named = 0;
+    this.emptySeen(s);
     s.seenStart = time;
     s.fastStart = time;
     s.fastN = 0;
     s.failed?.clear();
   }
 
+  /** `seen` emptied: no mark of a flow observed so far stands for this source any more. */
+  private emptySeen(s: HostScan): void {
+    s.seen.clear();
+    s.named = 0;
+    s.markFrom = this.lastId + 1;
+  }
+
+  /** Flow `id` was observed; `on`: its host is in its source's `seen`. */
+  private mark(id: number, on: boolean): void {
+    const m = this.marks, w = this.window;
+    if (id > this.lastId) {
+      // ids skipped (flows observe() never saw) lose marks left from a window ago
+      const from = Math.max(this.lastId + 1, id - w + 1);
+      for (let i = from; i < id; i++) m[(i & (w - 1)) >>> 5] &= ~(1 << (i & 31));
+      this.lastId = id;
+    } else if (id <= this.lastId - w) return;
+    else on = false;
+    const b = (id & (w - 1)) >>> 5, bit = 1 << (id & 31);
+    if (on) m[b] |= bit; else m[b] &= ~bit;
+  }
+
+  private marked(id: number): boolean {
+    return id <= this.lastId && id > this.lastId - this.window && (this.marks[(id & (this.window - 1)) >>> 5] & (1 << (id & 31))) !== 0;
+  }
+
   /** A flow or failure of a scanning source: a new host raises the scan's count. */
   private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: string, time: number, subject: () => Subject): number {
     // beyond the cap new hosts still count, without dedup (documented as "at least")
-    if (s.seen.size < this.settings.scanMaxTargets ? !s.seen.add(dstKey) : s.seen.has(dstKey)) return s.start;
+    this.holds = s.seen.size < this.settings.scanMaxTargets || s.seen.has(dstKey);
+    if (s.seen.size < this.settings.scanMaxTargets ? !s.seen.add(dstKey) : this.holds) return s.start;
     if (!this.reporter.bump(s.key, 1, time)) s.key = this.raise(time, s.rule, 1, subject(), proto, dport, dst, time);
     return s.start;
   }

@@ -68,7 +68,7 @@ export class ScanPorts {
    * `attempt`: its first packet was a bare SYN. srcKey/dstKey are addrKey() of src/dst.
    */
   observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
-    _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): number {
+    _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), _flowId = -1): number {
     this.raisedNow = false;
     const s = this.table.find(srcKey, dstKey);
     if (s < 0) {
@@ -103,7 +103,7 @@ export class ScanPorts {
 
   /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
   failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst)): void {
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), _flowId = -1): void {
     this.raisedNow = false;
     let s = this.table.find(srcKey, dstKey);
     if (s < 0) s = this.add(srcKey, dstKey, time, dport);
