@@ -219,18 +219,20 @@ export class KeySet {
   }
 }
 
-const SRC_STR = 1, DST_STR = 2;
-/** a slot's own words: its keys (numbers in place), SRC_STR/DST_STR, its [previous, next] slot in first-seen order (-1: none) */
+const SRC_STR = 1, DST_STR = 2, DEAD = 4;
+/** a slot's own words: its keys (numbers in place), SRC_STR/DST_STR/DEAD, its [previous, next] slot in first-seen order (-1: none) */
 const P_SRC = 0, P_DST = 1, P_STR = 2, P_PREV = 3, P_NEXT = 4;
 /** the first word of a slot the owner may use (PairTable.words; doubles from word 6 up in PairTable.f64) */
 export const PAIR_OWN = 5;
 
 /**
  * (source, target) pairs as slots 0..capacity-1, at most maxSlots: found by key through an
- * open-addressing index (linear probing, at most half full; deletion by backward shift, so no
- * tombstones pile up under churn), linked in the order they were first seen (sweeps and
+ * open-addressing index (linear probing), linked in the order they were first seen (sweeps and
  * eviction go oldest first), freed slots reused. The index holds each pair's hash beside its
- * slot. A slot is one record of `stride` words holding its keys and links and, from PAIR_OWN
+ * slot. A removal leaves the pair's index entry where it is (the slot is marked DEAD, or holds
+ * another pair once reused; a look-up passes such entries by): under a host sweep every new
+ * pair evicts one, and finding the old entry was a cache miss each time. The index is built
+ * afresh from the live slots when its entries, live and left, fill half of it. A slot is one record of `stride` words holding its keys and links and, from PAIR_OWN
  * up, the owner's fields (in `words`, and as doubles in `f64`, which sees the same bytes):
  * under a host sweep a pair is created and evicted per flow, and with the fields in one cache
  * line (stride 16) that costs two misses (index, record) where a typed array per field cost one
@@ -241,6 +243,8 @@ export class PairTable {
   private capacity: number;
   /** [slot + 1, hash] per entry; slot + 1 = 0: empty */
   private index: Int32Array;
+  /** entries in the index, live and left by removals */
+  private entries = 0;
   words: Int32Array;
   f64: Float64Array;
   /** a text key of a slot (IPv6), when its P_STR says so */
@@ -258,7 +262,7 @@ export class PairTable {
   constructor(readonly maxSlots: number, private readonly onGrow: (capacity: number) => void = () => {}, start = 1024, readonly stride = 8) {
     if (stride < 8 || (stride & (stride - 1)) !== 0) throw new Error('PairTable: stride must be a power of two of at least 8');
     this.capacity = Math.max(1, Math.min(maxSlots, start));
-    this.index = new Int32Array(2 * pow2AtLeast(this.capacity * 2));
+    this.index = new Int32Array(2 * pow2AtLeast(this.capacity * 4));
     this.words = new Int32Array(stride * this.capacity);
     this.f64 = new Float64Array(this.words.buffer);
     this.free = new Int32Array(this.capacity);
@@ -292,35 +296,24 @@ export class PairTable {
     if (typeof src === 'number') w[r + P_SRC] = src; else { f |= SRC_STR; this.srcStr[slot] = src; }
     if (typeof dst === 'number') w[r + P_DST] = dst; else { f |= DST_STR; this.dstStr[slot] = dst; }
     w[r + P_STR] = f;
-    this.place(this.index, slot, pairHash(src, dst));
-    this.append(slot);
     this.count++;
+    this.append(slot);
+    if (2 * (this.entries + 1) > this.index.length >> 1) this.rebuild(this.index.length >> 1);
+    else {
+      this.place(this.index, slot, pairHash(src, dst));
+      this.entries++;
+    }
     return slot;
   }
 
   remove(slot: number): void {
-    const index = this.index, mask = (index.length >> 1) - 1;
-    let i = this.hashOf(slot) & mask;
-    while (index[2 * i] !== slot + 1) i = (i + 1) & mask;
-    // backward shift: pull each following entry of the run back if the hole lies on its probe path
-    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const p = index[2 * j];
-      if (p === 0) break;
-      const home = index[2 * j + 1] & mask;
-      if (((j - home) & mask) >= ((j - i) & mask)) {
-        index[2 * i] = p;
-        index[2 * i + 1] = index[2 * j + 1];
-        i = j;
-      }
-    }
-    index[2 * i] = 0;
     this.unlink(slot);
     const r = this.stride * slot;
-    if (this.words[r + P_STR] !== 0) {
+    if ((this.words[r + P_STR] & (SRC_STR | DST_STR)) !== 0) {
       this.srcStr[slot] = null;
       this.dstStr[slot] = null;
-      this.words[r + P_STR] = 0;
     }
+    this.words[r + P_STR] = DEAD;
     this.free[this.freeTop++] = slot;
     this.count--;
   }
@@ -366,6 +359,7 @@ export class PairTable {
 
   private is(slot: number, src: number | string, dst: number | string): boolean {
     const w = this.words, r = this.stride * slot, f = w[r + P_STR];
+    if ((f & DEAD) !== 0) return false;
     if (typeof src === 'number' ? (f & SRC_STR) !== 0 || w[r + P_SRC] !== src : (f & SRC_STR) === 0 || this.srcStr[slot] !== src) return false;
     return typeof dst === 'number' ? (f & DST_STR) === 0 && w[r + P_DST] === dst : (f & DST_STR) !== 0 && this.dstStr[slot] === dst;
   }
@@ -384,10 +378,16 @@ export class PairTable {
       this.dstStr.push(null);
     }
     this.capacity = cap;
-    const index = new Int32Array(2 * pow2AtLeast(cap * 2));
+    this.rebuild(pow2AtLeast(cap * 4));
+    this.onGrow(cap);
+  }
+
+  /** A new index of `size` entries over the live slots only (what removals left goes). */
+  private rebuild(size: number): void {
+    const index = size === this.index.length >> 1 ? this.index.fill(0) : new Int32Array(2 * size);
     for (let s = this.head; s >= 0; s = this.next(s)) this.place(index, s, this.hashOf(s));
     this.index = index;
-    this.onGrow(cap);
+    this.entries = this.count;
   }
 }
 

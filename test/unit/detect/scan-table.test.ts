@@ -92,7 +92,7 @@ t.test('HostSet: 0, negative and string keys; 300,000 keys the same as a Set; cl
   t.equal((s as unknown as { table: Int32Array }).table.length, 16, 'the big table went');
 });
 
-t.test('PairTable: collisions and removal with backward shift, against a Map', async (t) => {
+t.test('PairTable: collisions, removals and index rebuilds, against a Map', async (t) => {
   // 64 slots in a 128-entry index, keys from a small range: long probe runs, many wrap-arounds
   const tab = new PairTable(64, undefined, 64), model = new Map<string, number>(), next = rng(42);
   const keyOf = (n: number): number | string => (n % 5 === 0 ? `fd00::${n}` : n - 6);
