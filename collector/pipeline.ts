@@ -32,6 +32,8 @@ export interface FlowThreadEntry {
   payloadPorts: Uint8Array;
   start(ev: FlowStart): void;
   record(r: FlowRecord): void;
+  /** record() keeps no record (no onFlow): the thread's side may hand over one object, filled in again */
+  reuseRecord: boolean;
   /** a frame the app layer reads (appWants, ARP, LLDP), decoded again here: p.ts is the thread's guarded time */
   frame(p: PacketInfo, id: number): void;
   tick(now: number): void;
@@ -231,7 +233,8 @@ export class Pipeline {
     this.placedUnder = policy?.();
 
     const onStart = (ev: FlowStart) => this.flowStart(ev);
-    this.flowOptions = { ...(opts.flows ?? {}), reuseStart: true };
+    // the stages keep no start and no record; a caller's onFlow may keep records
+    this.flowOptions = { ...(opts.flows ?? {}), reuseStart: true, reuseRecord: opts.onFlow === undefined };
     this.flows = new FlowTable(
       // the stages read a flow's start during the call and copy what they keep (detector.ts)
       this.flowOptions,
@@ -338,6 +341,7 @@ export class Pipeline {
       record: (r) => {
         try { this.flowRecord(r); } catch (err) { this.stageError(err, 'flow record skipped after a stage error'); }
       },
+      reuseRecord: this.flowOptions.reuseRecord === true,
       frame: (p, id) => {
         try {
           if (p.l3 === L3.ARP) st.arp(p);

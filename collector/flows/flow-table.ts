@@ -61,6 +61,12 @@ export interface FlowTableOptions {
    * million short-lived objects fewer per million flows. Default false: a new object each time.
    */
   reuseStart?: boolean;
+  /**
+   * The same for onRecord: one FlowRecord filled in again for every record (every field, and
+   * serverName undefined when the flow has none). Only for receivers that keep no record (a
+   * pipeline with no onFlow): a sweep's flows are a million records at the end of a capture.
+   */
+  reuseRecord?: boolean;
 }
 
 export interface FlowTableEvents {
@@ -280,7 +286,8 @@ export abstract class FlowSlots {
     return this.macs.textWords(hi, key[w + (end === 0 ? W_SMAC : W_DMAC)] | 0);
   }
 
-  protected recordAt(slot: number, final: boolean): FlowRecord {
+  /** a new FlowRecord, or `into` filled in (every field, so it keeps one shape) */
+  protected recordAt(slot: number, final: boolean, into: FlowRecord | null = null): FlowRecord {
     const r = slot * RW, w = slot * IW, f = this.f, n = this.n;
     const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
     // packets since the last interim record: the seq words less their values then, modulo 2^32
@@ -288,6 +295,17 @@ export abstract class FlowSlots {
     const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
     const dport = this.portOf(slot, 1);
     const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
+    const name = this.names.size > 0 ? this.names.get(slot) : undefined;
+    if (into !== null) {
+      into.id = f[r + R_ID]; into.start = f[r + R_START]; into.end = f[r + R_END]; into.proto = protoName(this.protoOf(slot));
+      into.src = src; into.sport = sport; into.dst = dst; into.dport = dport;
+      into.packets = p0 >>> 0; into.bytes = f[r + R_BYTES]; into.packetsRev = p1 >>> 0; into.bytesRev = f[r + R_BYTES + 1];
+      into.srcMac = this.macText(slot, 0); into.dstMac = this.macText(slot, 1); into.vlan = this.key[w + W_VPF] >>> 16;
+      into.tcpFlags = (n[w + W_STATE] >>> S_FLAGS) & 0xff; into.origin = this.origin; into.exporter = ''; into.final = final;
+      into.srcKey = this.addrKeyOf(slot, 0, src); into.dstKey = this.addrKeyOf(slot, 1, dst);
+      into.serverName = name;
+      return into;
+    }
     const rec: FlowRecord = {
       id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
       src, sport, dst, dport,
@@ -296,7 +314,6 @@ export abstract class FlowSlots {
       tcpFlags: (n[w + W_STATE] >>> S_FLAGS) & 0xff, origin: this.origin, exporter: '', final,
       srcKey: this.addrKeyOf(slot, 0, src), dstKey: this.addrKeyOf(slot, 1, dst),
     };
-    const name = this.names.size > 0 ? this.names.get(slot) : undefined;
     if (name !== undefined) rec.serverName = name;
     return rec;
   }
@@ -312,6 +329,8 @@ export class FlowTable extends FlowSlots {
   private readonly ev: FlowTableEvents;
   /** the FlowStart onStart gets when reuseStart is set */
   private readonly reused: FlowStart | null;
+  /** the FlowRecord onRecord gets when reuseRecord is set */
+  private readonly reusedRecord: FlowRecord | null;
   private readonly timeouts = new Float64Array(N_CLASSES);
   private readonly activeMs: number;
   private readonly fragMs: number;
@@ -378,6 +397,7 @@ export class FlowTable extends FlowSlots {
       id: 0, time: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, bytes: 0,
       origin: 'pcap', exporter: '', sureInitiator: false, firstPacket: undefined, srcKey: 0, dstKey: 0,
     } : null;
+    this.reusedRecord = opts.reuseRecord === true ? emptyRecord() : null;
     this.timeouts[C_TCP] = opts.idleTcpMs ?? 300_000;
     this.timeouts[C_TCP_CLOSED] = opts.idleTcpClosedMs ?? 5_000;
     this.timeouts[C_UDP] = opts.idleUdpMs ?? 60_000;
@@ -833,7 +853,7 @@ export class FlowTable extends FlowSlots {
   private emit(slot: number, final: boolean): void {
     const ev = this.ev;
     if (ev.onRecordSlot) ev.onRecordSlot(slot, final);
-    else ev.onRecord?.(this.recordAt(slot, final));
+    else ev.onRecord?.(this.recordAt(slot, final, this.reusedRecord));
   }
 
   /**
@@ -1049,12 +1069,20 @@ export class FlowSlotReader extends FlowSlots {
     return this.startAt(0, into);
   }
 
-  /** The loaded flow's record, with the server name this side learned for it. */
-  record(final: boolean, name: string | undefined): FlowRecord {
+  /** The loaded flow's record, with the server name this side learned for it (into: filled in, as reuseRecord). */
+  record(final: boolean, name: string | undefined, into: FlowRecord | null = null): FlowRecord {
     if (name !== undefined) this.names.set(0, name);
     else if (this.names.size > 0) this.names.clear();
-    return this.recordAt(0, final);
+    return this.recordAt(0, final, into);
   }
+}
+
+/** A FlowRecord to fill in again and again (reuseRecord): every field present, so it keeps one shape. */
+export function emptyRecord(): FlowRecord {
+  return {
+    id: 0, start: 0, end: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, packets: 0, bytes: 0, packetsRev: 0, bytesRev: 0,
+    srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, origin: 'pcap', exporter: '', final: false, srcKey: 0, dstKey: 0, serverName: undefined,
+  };
 }
 
 /** p's destination is a broadcast or multicast address (IP, or the frame's MAC: a subnet's broadcast). */

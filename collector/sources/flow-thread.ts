@@ -9,7 +9,7 @@
 
 import { PacketInfo, DECODE_ERROR_NAMES } from '../decode/packet.js';
 import { decodeStampedFrame } from '../decode/frame.js';
-import { FlowSlotReader, SLOT_COPY_BYTES, type FlowTableOptions } from '../flows/flow-table.js';
+import { FlowSlotReader, SLOT_COPY_BYTES, emptyRecord, type FlowTableOptions } from '../flows/flow-table.js';
 import type { FlowStart } from '../types.js';
 import type { AppFlows } from '../app-layer.js';
 import type { FlowThreadEntry, ThreadFigures } from '../pipeline.js';
@@ -88,11 +88,12 @@ export class FlowThread extends RingThread<RingThreadEnd> {
       },
     };
     const entry = entryOf(appFlows);
-    const go: FlowThreadGo = { flows: { ...flows, reuseStart: false }, payloadPorts: portsOf(entry.payloadPorts) };
+    const go: FlowThreadGo = { flows: { ...flows, reuseStart: false, reuseRecord: false }, payloadPorts: portsOf(entry.payloadPorts) };
     this.worker.postMessage(go);
 
     const p = new PacketInfo();
     const start = reusedStart();
+    const rec = entry.reuseRecord ? emptyRecord() : null;
     const fig: ThreadFigures = {
       packets: 0, bytes: 0, decodeErrors: 0, nonIp: 0, firstTs: 0, lastTs: 0, timeJumps: 0, stageErrors: 0,
       errorCounts: new Float64Array(DECODE_ERROR_NAMES.length), flows: { active: 0, created: 0, evicted: 0, expired: 0 },
@@ -118,7 +119,7 @@ export class FlowThread extends RingThread<RingThreadEnd> {
           const final = i32[i + 2] !== 0;
           const name = names.size > 0 ? names.get(id) : undefined;
           if (final && name !== undefined) names.delete(id);
-          entry.record(slots.record(final, name));
+          entry.record(slots.record(final, name, rec));
           return;
         }
         case E_FRAME: {
