@@ -123,7 +123,12 @@ if (!influxdAvailable()) {
     const { log, lines } = captureLog();
     const sink = await InfluxSink.open({ url: influxd.url + '/bad', spoolDir: spool.dir + '/d', ...fast, batchSize: 1000 }, { log });
     for (let i = 0; i < 10; i++) sink.anomaly(anomaly(i));
-    sink.point({ measurement: 'anomaly', tags: { device: 'x' }, ints: { time: 1 }, time: 1 }); // "time" is not a valid field name
+    // "time" is not a valid field name. The point is in the others' week: in one shard InfluxDB
+    // drops it and writes the rest. A point of another week went to a second new shard in the same
+    // write, and under load influxd 1.6 then answered "partial write ... dropped=1" yet kept none
+    // of the other 20 (seen 4 times in 63 runs beside two busy cores; the next batch's float
+    // "count" then refused its 10 integer counts).
+    sink.point({ measurement: 'anomaly', tags: { device: 'x' }, ints: { time: 1 }, time: Date.UTC(2024, 0, 1, 0, 0, 2) });
     for (let i = 10; i < 20; i++) sink.anomaly(anomaly(i));
     await sink.flush();
     // A type conflict: "count" is an integer in this database.
