@@ -317,44 +317,30 @@ export class DetectEngine {
     }
   }
 
-  // the last two addresses watched() was asked about: each detector that reads flow records
-  // asks of a record's two ends in turn, so all but the first ask are answered here
+  // the last two addresses watched() was asked about, by IPv4 key or else by text: each
+  // detector that reads flow records asks of a record's two ends in turn, so all but the first
+  // ask are answered here (an IPv4 key's facts come from its value through the policy's small
+  // trie, which costs less than a table of answers a sweep's new hosts never find)
   private wPolicy: CompiledPolicy | null = null;
-  private wIp0 = '';
+  private w0: number | string | undefined = undefined;
   private wF0 = 0;
-  private wIp1 = '';
+  private w1: number | string | undefined = undefined;
   private wF1 = 0;
-  // the same for IPv4 keys (0.5: no key); a record's two ends are asked by several detectors
-  private wK0 = 0.5;
-  private wKW0 = false;
-  private wK1 = 0.5;
-  private wKW1 = false;
 
   private watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean {
     if (p.vlan !== undefined && vlan !== p.vlan) return false;
     if (p !== this.wPolicy) {
       this.wPolicy = p;
-      this.wIp0 = this.wIp1 = '';
-      this.wF0 = this.wF1 = 0;
-      this.wK0 = this.wK1 = 0.5;
+      this.w0 = this.w1 = undefined;
     }
-    // an IPv4 key is the address: asked of the policy's few segments at once (a walk of a small
-    // trie, in cache), which costs less than a table of answers a sweep's new hosts never find
-    if (typeof key === 'number') {
-      if (key === this.wK0) return this.wKW0;
-      if (key === this.wK1) return this.wKW1;
-      const w = p.isWatched4(key);
-      this.wK1 = this.wK0; this.wKW1 = this.wKW0;
-      this.wK0 = key; this.wKW0 = w;
-      return w;
-    }
+    const k = typeof key === 'number' ? key : ip;
     let f: number;
-    if (ip === this.wIp0) f = this.wF0;
-    else if (ip === this.wIp1) f = this.wF1;
+    if (k === this.w0) f = this.wF0;
+    else if (k === this.w1) f = this.wF1;
     else {
       f = this.addrFacts(p, ip, key ?? addrKey(ip));
-      this.wIp1 = this.wIp0; this.wF1 = this.wF0;
-      this.wIp0 = ip; this.wF0 = f;
+      this.w1 = this.w0; this.wF1 = this.wF0;
+      this.w0 = k; this.wF0 = f;
     }
     return (f & WATCHED) !== 0;
   }

@@ -112,6 +112,8 @@ export interface InventoryCapStats {
  */
 const MEMO_SLOTS = 16_384;
 const MEMO_SHIFT = 32 - Math.log2(MEMO_SLOTS);
+/** the memo slot of an IPv4 key (Fibonacci hashing: neighbouring addresses spread) */
+const memoIndex = (k: number): number => Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
 
 /** namesFor() when no name is held at all: shared, read-only */
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -554,12 +556,12 @@ export class Inventory implements InventoryView {
 
   /** The memo's slot answering for IPv4 key k, or -1 (not there, or filled before a change). */
   private memoSlot(k: number): number {
-    const m = Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
+    const m = memoIndex(k);
     return this.memoKeys[2 * m] === k && this.memoKeys[2 * m + 1] === this.generation ? m : -1;
   }
 
   private remember(k: number, e: Entry, b: Binding): void {
-    const m = Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
+    const m = memoIndex(k);
     this.memoKeys[2 * m] = k;
     this.memoKeys[2 * m + 1] = this.generation;
     this.memoEntries[m] = e;
