@@ -42,8 +42,11 @@ class Allowlist implements Detector {
   /** the peer's names, looked up only when evaluate() asks (a name rule could decide) */
   private readonly namesOf = (): readonly string[] => {
     const f = this.nf!;
-    return (this.nfNames ??= this.ctx.inventory.namesFor(f.src, f.dst, f.time));
+    return (this.nfNames ??= this.ctx.inventory.namesFor(f.src, this.nfDst, f.time, undefined, this.nfDstKey));
   };
+  /** its peer's text, made only when read (a reused flow formats it then) */
+  private readonly nfDst = (): string => this.nf!.dst;
+  private nfDstKey: number | string = 0;
 
   constructor(private readonly ctx: DetectContext) {
     this.traffic = new FlowTraffic(ctx.reporter, () => ctx.settings.parkMax);
@@ -56,8 +59,9 @@ class Allowlist implements Detector {
     // `mud` and `learn` devices are judged by their MUD file and learned profile (not here)
     if (RESERVED.has(profile)) return;
     const flow = this.facts;
-    flow.proto = f.proto; flow.dst = f.dst; flow.dport = f.dport; flow.sport = f.sport; flow.dstKey = j.dstKey;
+    flow.proto = f.proto; flow.dst = this.nfDst; flow.dport = f.dport; flow.sport = f.sport; flow.dstKey = j.dstKey;
     this.nf = f;
+    this.nfDstKey = j.dstKey;
     this.nfNames = null;
     const v = p.evaluate(profile, flow, this.namesOf, this.ctx.evalContext(f.src));
     // a denied flow's anomaly names the peer whether or not a name rule asked

@@ -10,6 +10,7 @@ import type { CompiledPolicy, EvalContext } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { DnsAnswers } from '../decode/dns-answers.js';
 import type { Reporter, Subject } from './anomaly.js';
+import type { Text } from '../types.js';
 import type { OpenedFlow } from './flow.js';
 import type { DetectSettings } from './settings.js';
 
@@ -101,8 +102,11 @@ export interface DetectContext {
   /** the profile that judges the device at ip. */
   /** key: addrKey(ip), for a caller that has it */
   profileOf(p: CompiledPolicy, ip: string, mac: string, key?: number | string): string;
-  /** ip is in a watched segment (and, with policy.vlan, on that VLAN); key: addrKey(ip) when at hand. */
-  watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean;
+  /**
+   * ip is in a watched segment (and, with policy.vlan, on that VLAN); key: addrKey(ip) when at
+   * hand (then ip, when a function, is not called for an IPv4 address).
+   */
+  watched(p: CompiledPolicy, ip: Text, vlan: number, key?: number | string): boolean;
   /** `device:NAME` rules: the named device's addresses now. */
   deviceIps(name: string): readonly string[];
   /**

@@ -10,8 +10,8 @@
 // its flow (no policy.violation), unless the opener is itself watched (then it is the
 // opener's flow). Clear text and scans are judged either way.
 
-import type { Anomaly, AnomalyEvent, Device, FlowRecord, FlowStart, Log } from '../types.js';
-import { silentLog } from '../types.js';
+import type { Anomaly, AnomalyEvent, Device, FlowRecord, FlowStart, Log, Text } from '../types.js';
+import { silentLog, textOf } from '../types.js';
 import type { CompiledPolicy, EvalContext } from '../policy/types.js';
 import type { BindingConflict, InventoryView } from '../inventory/types.js';
 import type { AnomalyInit, Reporter, Subject } from './anomaly.js';
@@ -49,6 +49,11 @@ export interface DetectEngineOptions {
 const WATCHED = 1, GROUP = 2;
 /** addresses whose facts are remembered; beyond it they are forgotten and learned again */
 const ADDR_FACTS_MAX = 65_536;
+
+/** addrFacts() of an IPv4 address by its key: no text parsed, nothing remembered */
+function facts4(p: CompiledPolicy, key: number): number {
+  return (p.isWatched4(key) ? WATCHED : 0) | (isGroupAddress4(key) ? GROUP : 0);
+}
 
 export class DetectEngine {
   readonly settings: DetectSettings;
@@ -171,15 +176,15 @@ export class DetectEngine {
     if (o === 'none') return;
     if (o === 'unknown') {
       const inVlan = p.vlan === undefined || fs.vlan === p.vlan;
-      if (inVlan && ((this.addrFacts(p, fs.src, fsSrcKey) | this.addrFacts(p, fs.dst, fsDstKey)) & WATCHED) !== 0) this.directionUnknown++;
+      if (inVlan && ((this.endFacts(p, fs, 0, fsSrcKey) | this.endFacts(p, fs, 1, fsDstKey)) & WATCHED) !== 0) this.directionUnknown++;
       return;
     }
     const f = o;
     // opener() hands back fs itself unless it turned the flow round
     const srcKey = f === fs ? fsSrcKey : fsDstKey, dstKey = f === fs ? fsDstKey : fsSrcKey;
     const inVlan = p.vlan === undefined || f.vlan === p.vlan;
-    const srcWatched = inVlan && (this.addrFacts(p, f.src, srcKey) & WATCHED) !== 0;
-    const dstFacts = this.addrFacts(p, f.dst, dstKey);
+    const srcWatched = inVlan && (this.endFacts(p, f, 0, srcKey) & WATCHED) !== 0;
+    const dstFacts = this.endFacts(p, f, 1, dstKey);
     const dstWatched = inVlan && (dstFacts & WATCHED) !== 0;
     if (!srcWatched && !dstWatched) return;
     this.flowsJudged++;
@@ -327,22 +332,30 @@ export class DetectEngine {
   private w1: number | string | undefined = undefined;
   private wF1 = 0;
 
-  private watched(p: CompiledPolicy, ip: string, vlan: number, key?: number | string): boolean {
+  private watched(p: CompiledPolicy, ip: Text, vlan: number, key?: number | string): boolean {
     if (p.vlan !== undefined && vlan !== p.vlan) return false;
     if (p !== this.wPolicy) {
       this.wPolicy = p;
       this.w0 = this.w1 = undefined;
     }
-    const k = typeof key === 'number' ? key : ip;
+    const k = typeof key === 'number' ? key : textOf(ip);
     let f: number;
     if (k === this.w0) f = this.wF0;
     else if (k === this.w1) f = this.wF1;
     else {
-      f = this.addrFacts(p, ip, key ?? addrKey(ip));
+      f = typeof k === 'number' ? facts4(p, k) : this.addrFacts(p, k, key ?? addrKey(k));
       this.w1 = this.w0; this.wF1 = this.wF0;
       this.w0 = k; this.wF0 = f;
     }
     return (f & WATCHED) !== 0;
+  }
+
+  /**
+   * addrFacts() of f's source (end 0) or destination (end 1): its text is read only when the key
+   * is not the address (a reused flow formats its destination when it is read).
+   */
+  private endFacts(p: CompiledPolicy, f: { src: string; dst: string }, end: number, key: number | string): number {
+    return typeof key === 'number' ? facts4(p, key) : this.addrFacts(p, end === 0 ? f.src : f.dst, key);
   }
 
   /**
@@ -356,7 +369,7 @@ export class DetectEngine {
     }
     // the key is the address: no text parsed, nothing remembered (a table of answers cost a
     // cache miss per new peer under churn, more than the few trie steps it saved)
-    if (typeof key === 'number') return (p.isWatched4(key) ? WATCHED : 0) | (isGroupAddress4(key) ? GROUP : 0);
+    if (typeof key === 'number') return facts4(p, key);
     let v = this.facts.get(key);
     if (v === undefined) {
       if (this.facts.size >= ADDR_FACTS_MAX) this.facts.clear();

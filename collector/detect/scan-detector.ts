@@ -6,7 +6,7 @@
 // Once a device is scanning, the scan's anomaly stands for each of its flows (it sets
 // `consumed`, so no per-flow finding follows it) and each new target raises its count.
 
-import type { FlowRecord, FlowStart, Proto, Severity } from '../types.js';
+import type { FlowRecord, FlowStart, Proto, Severity, Text } from '../types.js';
 import type { Subject } from './anomaly.js';
 import type { DetectContext, Detector, DetectorDef, JudgedFlow } from './detector.js';
 import { addrKey } from '../inventory/addr-key.js';
@@ -20,10 +20,10 @@ export interface ScanCounter {
    * subject() and named() are asked only when needed. flowId: the captured flow's id when its
    * failed record, if one comes, will carry the same src and dst (-1: none or not known).
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+  observe(src: string, dst: Text, proto: Proto, dport: number, time: number, attempt: boolean,
     subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string, flowId: number): number;
   /** A connection attempt from src to dst:dport, made at `time`, failed (seen at `seen`); flowId as observe()'s. */
-  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+  failed(src: string, dst: Text, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
     srcKey: number | string, dstKey: number | string, flowId: number): void;
   tick(now: number): void;
   readonly tracked: number;
@@ -72,7 +72,9 @@ export function scanDetector<C extends ScanCounter>(o: {
       // the scanner as anomaly fields, asked only when the scan is raised (during observe)
       let j: JudgedFlow | null = null;
       const subject = () => ctx.subject(j!.policy, j!.f.src, j!.f.srcMac, j!.srcWatched);
-      const named = () => ctx.inventory.namesFor(j!.f.src, j!.f.dst, j!.f.time, j!.srcKey, j!.dstKey).length > 0;
+      // the target's text only when read (an anomaly's message, a look-up by text): a reused flow formats it then
+      const dst = () => j!.f.dst, recDst = () => rec!.dst;
+      const named = () => ctx.inventory.namesFor(j!.f.src, dst, j!.f.time, j!.srcKey, j!.dstKey).length > 0;
       let rec: FlowRecord | null = null;
       const recSubject = () => {
         const p = ctx.policy();
@@ -85,7 +87,7 @@ export function scanDetector<C extends ScanCounter>(o: {
           const f = jf.f, attempt = isAttempt(f);
           // a bare SYN opens the flow as captured (not turned round): its record has the same ends
           const id = attempt && (f as FlowStart).origin === 'pcap' ? f.id : -1;
-          if (scan.observe(f.src, f.dst, f.proto, f.dport, f.time, attempt, subject, named, jf.srcKey, jf.dstKey, id) >= 0) jf.consumed = true;
+          if (scan.observe(f.src, dst, f.proto, f.dport, f.time, attempt, subject, named, jf.srcKey, jf.dstKey, id) >= 0) jf.consumed = true;
           j = null;
         },
         flowRecord(r) {
@@ -94,7 +96,7 @@ export function scanDetector<C extends ScanCounter>(o: {
           const srcKey = r.srcKey ?? addrKey(r.src), dstKey = r.dstKey ?? addrKey(r.dst);
           if (!ctx.watched(p, r.src, r.vlan, srcKey) && !ctx.watched(p, r.dst, r.vlan, dstKey)) return;
           rec = r;
-          scan.failed(r.src, r.dst, r.proto, r.dport, r.start, r.end, recSubject, srcKey, dstKey, r.origin === 'pcap' ? r.id : -1);
+          scan.failed(r.src, recDst, r.proto, r.dport, r.start, r.end, recSubject, srcKey, dstKey, r.origin === 'pcap' ? r.id : -1);
           rec = null;
         },
         scanningSince: (src, dst, time) => o.since(scan, src, dst, time),

@@ -8,7 +8,8 @@
 // distinct host bumps its count, so 60,000 addresses give one record with count 60,000. The
 // scan ends when the device has been quiet for scanHostsWindowMs.
 
-import type { Proto } from '../types.js';
+import type { Proto, Text } from '../types.js';
+import { textOf } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { portText, who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
@@ -112,9 +113,9 @@ export class ScanHosts {
    * up; `subject` and `named` are only called when needed. srcKey/dstKey are addrKey() of
    * src/dst, for a caller that has them already.
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+  observe(src: string, dst: Text, proto: Proto, dport: number, time: number, attempt: boolean,
     subject: () => Subject, named: () => boolean = () => false,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), flowId = -1): number {
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(textOf(dst)), flowId = -1): number {
     this.holds = false;
     const since = this.observeFlow(dst, proto, dport, time, attempt, subject, named, srcKey, dstKey);
     // `since` >= 0: scanning now, and count() (or the attempt path) said whether the host is held
@@ -122,7 +123,7 @@ export class ScanHosts {
     return since;
   }
 
-  private observeFlow(dst: string, proto: Proto, dport: number, time: number, attempt: boolean,
+  private observeFlow(dst: Text, proto: Proto, dport: number, time: number, attempt: boolean,
     subject: () => Subject, named: () => boolean, srcKey: number | string, dstKey: number | string): number {
     this.raisedNow = false;
     let s = this.stateOf(srcKey);
@@ -156,8 +157,8 @@ export class ScanHosts {
   }
 
   /** A connection attempt src made at `time` to dst failed (its record arrived at `seen`). */
-  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), flowId = -1): void {
+  failed(src: string, dst: Text, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(textOf(dst)), flowId = -1): void {
     this.raisedNow = false;
     let s = this.stateOf(srcKey);
     if (!s) s = this.add(srcKey, time);
@@ -265,7 +266,7 @@ export class ScanHosts {
   }
 
   /** A flow or failure of a scanning source: a new host raises the scan's count. */
-  private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: string, time: number, subject: () => Subject): number {
+  private count(s: HostScan, dstKey: number | string, proto: Proto, dport: number, dst: Text, time: number, subject: () => Subject): number {
     // beyond the cap new hosts still count, without dedup (documented as "at least")
     this.holds = s.seen.size < this.settings.scanMaxTargets || s.seen.has(dstKey);
     if (s.seen.size < this.settings.scanMaxTargets ? !s.seen.add(dstKey) : this.holds) return s.start;
@@ -274,7 +275,7 @@ export class ScanHosts {
   }
 
   /** The scan counts (and `seen` holds) the hosts tried in the window and those that failed. */
-  private startScan(s: HostScan, start: number, rule: string, sub: Subject, proto: Proto, dport: number, dst: string, time: number): void {
+  private startScan(s: HostScan, start: number, rule: string, sub: Subject, proto: Proto, dport: number, dst: Text, time: number): void {
     this.raisedNow = true;
     s.start = start;
     s.rule = rule;
@@ -285,9 +286,9 @@ export class ScanHosts {
     s.key = this.raise(start, rule, s.seen.size - s.named, sub, proto, dport, dst, time);
   }
 
-  private raise(start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: string, time: number): string {
+  private raise(start: number, rule: string, count: number, sub: Subject, proto: Proto, dport: number, dst: Text, time: number): string {
     const st = this.settings;
-    const e = `e.g. ${portText(proto, dport)} to ${dst}`;
+    const e = `e.g. ${portText(proto, dport)} to ${textOf(dst)}`;
     const message = rule === 'scanHostsFastThreshold'
       ? `${who(sub)} tried to connect to ${st.scanHostsFastThreshold} distinct hosts it had not looked up within ${secs(st.scanHostsFastWindowMs)} (${e}): it is scanning; isolate it and check it for compromise`
       : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanHostsThreshold} distinct hosts within ${secs(st.scanHostsWindowMs)} (${e}): it is scanning; isolate it and check it for compromise`;

@@ -5,7 +5,8 @@
 //    host within scanPortsWindowMs, from flow records (Zeek's rule).
 // One anomaly per (scanner, target): raised when a rule fires, further ports bump its count.
 
-import type { Proto } from '../types.js';
+import type { Proto, Text } from '../types.js';
+import { textOf } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectSettings } from './settings.js';
@@ -67,8 +68,8 @@ export class ScanPorts {
    * Count one opened flow; returns the scan's start when src is port-scanning dst, else -1.
    * `attempt`: its first packet was a bare SYN. srcKey/dstKey are addrKey() of src/dst.
    */
-  observe(src: string, dst: string, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
-    _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), _flowId = -1): number {
+  observe(src: string, dst: Text, proto: Proto, dport: number, time: number, attempt: boolean, subject: () => Subject,
+    _named?: () => boolean, srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(textOf(dst)), _flowId = -1): number {
     this.raisedNow = false;
     const s = this.table.find(srcKey, dstKey);
     if (s < 0) {
@@ -102,8 +103,8 @@ export class ScanPorts {
   }
 
   /** A connection attempt src made at `time` to dst:dport failed (its record arrived at `seen`). */
-  failed(src: string, dst: string, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
-    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(dst), _flowId = -1): void {
+  failed(src: string, dst: Text, proto: Proto, dport: number, time: number, seen: number, subject: () => Subject,
+    srcKey: number | string = addrKey(src), dstKey: number | string = addrKey(textOf(dst)), _flowId = -1): void {
     this.raisedNow = false;
     let s = this.table.find(srcKey, dstKey);
     if (s < 0) s = this.add(srcKey, dstKey, time, dport);
@@ -138,7 +139,7 @@ export class ScanPorts {
   }
 
   scanningSince(src: string, dst: string, time: number): number {
-    const s = this.table.find(addrKey(src), addrKey(dst));
+    const s = this.table.find(addrKey(src), addrKey(textOf(dst)));
     return s >= 0 && (this.table.words[STRIDE * s + FLAGS] & SCANNING) !== 0 && time - this.table.f64[FD * s + LAST] <= this.settings.scanPortsWindowMs
       ? this.table.f64[FD * s + FAST_START] : -1;
   }
@@ -196,7 +197,7 @@ export class ScanPorts {
     this.clearFailed(s);
   }
 
-  private countPort(s: number, dport: number, proto: Proto, dst: string, time: number, subject: () => Subject): number {
+  private countPort(s: number, dport: number, proto: Proto, dst: Text, time: number, subject: () => Subject): number {
     const start = this.table.f64[FD * s + FAST_START];
     if (!this.remember(s, dport)) return start;
     if (!this.reporter.bump(this.keys[s], 1, time)) {
@@ -206,7 +207,7 @@ export class ScanPorts {
   }
 
   /** The scan counts (and `ports` holds) the ports tried in the window and those that failed. */
-  private startScan(s: number, start: number, rule: number, sub: Subject, dst: string, proto: Proto, time: number): void {
+  private startScan(s: number, start: number, rule: number, sub: Subject, dst: Text, proto: Proto, time: number): void {
     this.raisedNow = true;
     const w = this.table.words, i = STRIDE * s;
     this.table.f64[FD * s + FAST_START] = start;
@@ -225,14 +226,15 @@ export class ScanPorts {
     if (key) this.table.words[STRIDE * s + FLAGS] |= SCANNING; else this.table.words[STRIDE * s + FLAGS] &= ~SCANNING;
   }
 
-  private raise(start: number, rule: number, count: number, sub: Subject, dst: string, proto: Proto, time: number): string {
+  private raise(start: number, rule: number, count: number, sub: Subject, dst: Text, proto: Proto, time: number): string {
+    const to = textOf(dst);
     const st = this.settings;
     const message = rule === FAST
-      ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${dst} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
-      : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${dst} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
+      ? `${who(sub)} tried to connect to ${st.scanPortsFastThreshold} distinct ports of ${to} within ${secs(st.scanPortsFastWindowMs)}: it is port-scanning; isolate it and check it for compromise`
+      : `${who(sub)} failed to connect (no answer or reset) to at least ${st.scanPortsThreshold} distinct ports of ${to} within ${secs(st.scanPortsWindowMs)}: it is port-scanning; isolate it and check it for compromise`;
     return this.reporter.report({
       kind: 'scan.ports', time: start, lastSeen: time, subject: sub,
-      peer: dst, peerName: '', peerPort: 0, proto, count, rule: RULES[rule], message,
+      peer: to, peerName: '', peerPort: 0, proto, count, rule: RULES[rule], message,
     });
   }
 

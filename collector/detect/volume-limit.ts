@@ -4,6 +4,8 @@
 // A record's bytes are counted at its end time (interim records spread long flows).
 
 import type { CompiledPolicy, ProfileLimits } from '../policy/types.js';
+import type { FlowRecord, Text } from '../types.js';
+import { textOf } from '../types.js';
 import type { Reporter, Subject } from './anomaly.js';
 import { who } from './anomaly.js';
 import type { DetectorDef } from './detector.js';
@@ -116,8 +118,12 @@ export const volumeLimitDetector: DetectorDef = {
       }
       return limitsAny;
     };
-    const account = (p: CompiledPolicy, ip: string, key: number | string | undefined, mac: string, vlan: number, bytes: number, time: number) => {
-      if (bytes <= 0 || !ctx.watched(p, ip, vlan, key)) return;
+    // the record's destination text, read only for a watched end (a reused record formats it when read)
+    let cur: FlowRecord | null = null;
+    const curDst = () => cur!.dst;
+    const account = (p: CompiledPolicy, end: Text, key: number | string | undefined, mac: string, vlan: number, bytes: number, time: number) => {
+      if (bytes <= 0 || !ctx.watched(p, end, vlan, key)) return;
+      const ip = textOf(end);
       const profile = ctx.profileOf(p, ip, mac, key);
       const limits = p.limits(profile);
       if (limits.bytesPerHour === undefined && limits.bytesPerDay === undefined) return;
@@ -136,7 +142,9 @@ export const volumeLimitDetector: DetectorDef = {
         const p = ctx.policy();
         if (!anyLimits(p)) return;
         account(p, r.src, r.srcKey, r.srcMac, r.vlan, dBytes, r.end);
-        account(p, r.dst, r.dstKey, r.dstMac, r.vlan, dBytes, r.end);
+        cur = r;
+        account(p, curDst, r.dstKey, r.dstMac, r.vlan, dBytes, r.end);
+        cur = null;
       },
       flush: () => interim.clear(),
     };

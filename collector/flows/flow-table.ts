@@ -2,7 +2,7 @@
 // VLAN + protocol + address pair + port pair, idle/active timeouts on packet time, eviction at a cap.
 // Objects (FlowStart, FlowRecord, address strings) exist only when a flow starts or ends.
 
-import type { FlowRecord, FlowStart, Origin } from '../types.js';
+import type { FlowRecord, FlowStart, Origin, Proto } from '../types.js';
 import { protoName, macString } from '../types.js';
 import { PacketInfo, L3, DecodeError, TCP_SYN, TCP_ACK, TCP_FIN, TCP_RST } from '../decode/packet.js';
 import { ip4String, ip6WordsString } from '../decode/addr.js';
@@ -201,27 +201,56 @@ export abstract class FlowSlots {
     this.v6 = new Uint32Array(v6Entries * V6W);
   }
 
-  /** a new FlowStart, or `into` filled in (every field, so it keeps one shape) */
-  protected startAt(slot: number, into: FlowStart | null = null): FlowStart {
+  /** a new FlowStart, or `into` filled in (every field, so it keeps one shape; its dst formatted when read) */
+  protected startAt(slot: number, into: ReusedStart | null = null): FlowStart {
     const w = slot * IW, first = this.n[w + W_FIRST], l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
     const dport = this.portOf(slot, 1);
-    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0);
     const id = this.f[slot * RW + R_ID], time = l === undefined ? this.f[slot * RW + R_START] : l.firstTs, proto = protoName(this.protoOf(slot));
     const srcMac = this.macText(slot, 0), dstMac = this.macText(slot, 1), vlan = this.key[w + W_VPF] >>> 16;
-    const srcKey = this.addrKeyOf(slot, 0, src), dstKey = this.addrKeyOf(slot, 1, dst);
+    const srcKey = this.addrKeyOf(slot, 0, src);
     if (into === null) {
+      const dst = this.addrText(slot, 1);
       return {
         id, time, proto, src, sport, dst, dport, srcMac, dstMac, vlan,
         tcpFlags: (first >>> 16) & 0xff, bytes: this.n[w + W_FBYTES], origin: this.origin, exporter: '',
-        sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3], srcKey, dstKey,
+        sureInitiator: (first & 1 << 26) !== 0, firstPacket: FIRST_NAMES[(first >>> 24) & 3], srcKey, dstKey: this.addrKeyOf(slot, 1, dst),
       };
     }
-    into.id = id; into.time = time; into.proto = proto; into.src = src; into.sport = sport; into.dst = dst; into.dport = dport;
+    into.id = id; into.time = time; into.proto = proto; into.src = src; into.sport = sport; into.dport = dport;
+    into.dstKey = this.setDst(slot, into);
     into.srcMac = srcMac; into.dstMac = dstMac; into.vlan = vlan;
     into.tcpFlags = (first >>> 16) & 0xff; into.bytes = this.n[w + W_FBYTES]; into.origin = this.origin; into.exporter = '';
     into.sureInitiator = (first & 1 << 26) !== 0; into.firstPacket = FIRST_NAMES[(first >>> 24) & 3];
-    into.srcKey = srcKey; into.dstKey = dstKey;
+    into.srcKey = srcKey;
     return into;
+  }
+
+  /**
+   * A reused object's responder address: an IPv4 one is left as its word, formatted only when a
+   * stage reads dst (under a host sweep every flow's is new, and most flows' is never read);
+   * another is set as text. Returns its addrKey().
+   */
+  private setDst(slot: number, into: LazyDst): number | string {
+    const b = slot * IW, key = this.key;
+    if ((key[b + W_VPF] & 0xff) === 4) {
+      const word = key[b + W_A + (((this.n[b + W_STATE] >> S_INIT) & 1) ^ 1)] | 0;
+      into.dstLater(word);
+      return word;
+    }
+    const text = this.addrText(slot, 1);
+    into.dst = text;
+    return text;
+  }
+
+  /** The FlowStart to fill in again and again (reuseStart), for this object's starts. */
+  reusableStart(): ReusedStart {
+    return new ReusedStart(this.ip4s);
+  }
+
+  /** The FlowRecord to fill in again and again (reuseRecord), for this object's records. */
+  reusableRecord(): ReusedRecord {
+    return new ReusedRecord(this.ip4s);
   }
 
   protected protoOf(slot: number): number {
@@ -287,25 +316,27 @@ export abstract class FlowSlots {
   }
 
   /** a new FlowRecord, or `into` filled in (every field, so it keeps one shape) */
-  protected recordAt(slot: number, final: boolean, into: FlowRecord | null = null): FlowRecord {
+  protected recordAt(slot: number, final: boolean, into: ReusedRecord | null = null): FlowRecord {
     const r = slot * RW, w = slot * IW, f = this.f, n = this.n;
     const l = this.lived.size > 0 ? this.lived.get(slot) : undefined;
     // packets since the last interim record: the seq words less their values then, modulo 2^32
     const p0 = l === undefined ? n[w + W_SEQ] : (n[w + W_SEQ] - l.base0) >>> 0;
     const p1 = l === undefined ? n[w + W_SEQ + 1] : (n[w + W_SEQ + 1] - l.base1) >>> 0;
     const dport = this.portOf(slot, 1);
-    const sport = this.lastPort, src = this.addrText(slot, 0), dst = this.addrText(slot, 1);
+    const sport = this.lastPort, src = this.addrText(slot, 0);
     const name = this.names.size > 0 ? this.names.get(slot) : undefined;
     if (into !== null) {
       into.id = f[r + R_ID]; into.start = f[r + R_START]; into.end = f[r + R_END]; into.proto = protoName(this.protoOf(slot));
-      into.src = src; into.sport = sport; into.dst = dst; into.dport = dport;
+      into.src = src; into.sport = sport; into.dport = dport;
+      into.dstKey = this.setDst(slot, into);
       into.packets = p0 >>> 0; into.bytes = f[r + R_BYTES]; into.packetsRev = p1 >>> 0; into.bytesRev = f[r + R_BYTES + 1];
       into.srcMac = this.macText(slot, 0); into.dstMac = this.macText(slot, 1); into.vlan = this.key[w + W_VPF] >>> 16;
       into.tcpFlags = (n[w + W_STATE] >>> S_FLAGS) & 0xff; into.origin = this.origin; into.exporter = ''; into.final = final;
-      into.srcKey = this.addrKeyOf(slot, 0, src); into.dstKey = this.addrKeyOf(slot, 1, dst);
+      into.srcKey = this.addrKeyOf(slot, 0, src);
       into.serverName = name;
       return into;
     }
+    const dst = this.addrText(slot, 1);
     const rec: FlowRecord = {
       id: f[r + R_ID], start: f[r + R_START], end: f[r + R_END], proto: protoName(this.protoOf(slot)),
       src, sport, dst, dport,
@@ -328,9 +359,9 @@ export class FlowTable extends FlowSlots {
 
   private readonly ev: FlowTableEvents;
   /** the FlowStart onStart gets when reuseStart is set */
-  private readonly reused: FlowStart | null;
+  private readonly reused: ReusedStart | null;
   /** the FlowRecord onRecord gets when reuseRecord is set */
-  private readonly reusedRecord: FlowRecord | null;
+  private readonly reusedRecord: ReusedRecord | null;
   private readonly timeouts = new Float64Array(N_CLASSES);
   private readonly activeMs: number;
   private readonly fragMs: number;
@@ -393,11 +424,8 @@ export class FlowTable extends FlowSlots {
     const cap = Math.max(1, Math.floor(opts.maxFlows ?? DEFAULT_MAX_FLOWS));
     super(opts.origin ?? 'pcap', cap, Math.min(cap, 64));
     this.ev = events;
-    this.reused = opts.reuseStart === true ? {
-      id: 0, time: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, bytes: 0,
-      origin: 'pcap', exporter: '', sureInitiator: false, firstPacket: undefined, srcKey: 0, dstKey: 0,
-    } : null;
-    this.reusedRecord = opts.reuseRecord === true ? emptyRecord() : null;
+    this.reused = opts.reuseStart === true ? this.reusableStart() : null;
+    this.reusedRecord = opts.reuseRecord === true ? this.reusableRecord() : null;
     this.timeouts[C_TCP] = opts.idleTcpMs ?? 300_000;
     this.timeouts[C_TCP_CLOSED] = opts.idleTcpClosedMs ?? 5_000;
     this.timeouts[C_UDP] = opts.idleUdpMs ?? 60_000;
@@ -1065,24 +1093,62 @@ export class FlowSlotReader extends FlowSlots {
   }
 
   /** The loaded flow's FlowStart (into: filled in, as FlowTable's reuseStart). */
-  start(into: FlowStart | null = null): FlowStart {
+  start(into: ReusedStart | null = null): FlowStart {
     return this.startAt(0, into);
   }
 
   /** The loaded flow's record, with the server name this side learned for it (into: filled in, as reuseRecord). */
-  record(final: boolean, name: string | undefined, into: FlowRecord | null = null): FlowRecord {
+  record(final: boolean, name: string | undefined, into: ReusedRecord | null = null): FlowRecord {
     if (name !== undefined) this.names.set(0, name);
     else if (this.names.size > 0) this.names.clear();
     return this.recordAt(0, final, into);
   }
 }
 
-/** A FlowRecord to fill in again and again (reuseRecord): every field present, so it keeps one shape. */
-export function emptyRecord(): FlowRecord {
-  return {
-    id: 0, start: 0, end: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, packets: 0, bytes: 0, packetsRev: 0, bytesRev: 0,
-    srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, origin: 'pcap', exporter: '', final: false, srcKey: 0, dstKey: 0, serverName: undefined,
-  };
+/**
+ * A reused FlowStart or FlowRecord's dst: an IPv4 address is kept as its word until a stage
+ * reads it (then formatted once, through the table's cache). Only stages read these objects,
+ * during the call: none spreads, serialises or keeps one (a pipeline with onFlow gets new ones).
+ */
+abstract class LazyDst {
+  private dstText = '';
+  private dstWord = 0;
+  private dstPending = false;
+
+  constructor(private readonly texts: TextCache) {}
+
+  get dst(): string {
+    if (this.dstPending) {
+      this.dstText = this.texts.textWords(0, this.dstWord);
+      this.dstPending = false;
+    }
+    return this.dstText;
+  }
+
+  set dst(text: string) {
+    this.dstText = text;
+    this.dstPending = false;
+  }
+
+  /** dst is the IPv4 address `word` (int32), formatted when read */
+  dstLater(word: number): void {
+    this.dstWord = word;
+    this.dstPending = true;
+  }
+}
+
+/** The FlowStart of reuseStart: every field present, so it keeps one shape. */
+export class ReusedStart extends LazyDst implements FlowStart {
+  id = 0; time = 0; proto: Proto = 'tcp'; src = ''; sport = 0; dport = 0; srcMac = ''; dstMac = ''; vlan = 0; tcpFlags = 0; bytes = 0;
+  origin: Origin = 'pcap'; exporter = ''; sureInitiator = false; firstPacket: FlowStart['firstPacket'] = undefined;
+  srcKey: number | string = 0; dstKey: number | string = 0;
+}
+
+/** The FlowRecord of reuseRecord: every field present, so it keeps one shape. */
+export class ReusedRecord extends LazyDst implements FlowRecord {
+  id = 0; start = 0; end = 0; proto: Proto = 'tcp'; src = ''; sport = 0; dport = 0; packets = 0; bytes = 0; packetsRev = 0; bytesRev = 0;
+  srcMac = ''; dstMac = ''; vlan = 0; tcpFlags = 0; origin: Origin = 'pcap'; exporter = ''; final = false;
+  srcKey: number | string = 0; dstKey: number | string = 0; serverName: string | undefined = undefined;
 }
 
 /** p's destination is a broadcast or multicast address (IP, or the frame's MAC: a subnet's broadcast). */

@@ -6,6 +6,7 @@
 // re-inserted on every update churns its table), and answers arrive as a DnsAnswers read
 // straight from the wire, so a response for a pair already known allocates nothing.
 
+import type { Text } from '../types.js';
 import type { DnsMessage } from '../decode/dns.js';
 import { DNS_A, DNS_AAAA, DNS_CNAME } from '../decode/dns.js';
 import { DnsAnswers } from '../decode/dns-answers.js';
@@ -108,7 +109,7 @@ export class DnsNames {
   }
 
   /** Names `client` got for `peer` still valid at ts (expires + grace >= ts), newest first. */
-  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): string[] {
+  namesFor(client: string, peer: Text, ts: number, clientKey?: number | string, peerKey?: number | string): string[] {
     const probe = this.pairs.probe;
     const cf = keyWords(clientKey, client, probe, 0);
     if (cf === 0) return [];

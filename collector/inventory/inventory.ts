@@ -2,7 +2,7 @@
 // IP bindings from ARP, DHCP, neighbour discovery and traffic, names from DHCP and mDNS,
 // vendor from the OUI registry, and the DNS names each client resolved.
 
-import type { Device, FlowStart } from '../types.js';
+import type { Device, FlowStart, Text } from '../types.js';
 import { macString } from '../types.js';
 import type { PacketInfo } from '../decode/packet.js';
 import { L3 } from '../decode/packet.js';
@@ -191,7 +191,7 @@ export class Inventory implements InventoryView {
     return this.byId.get(lowerText(mac))?.dev;
   }
 
-  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[] {
+  namesFor(client: string, peer: Text, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[] {
     // no answer held at all (no DNS seen yet, or a sweep's every flow before any): nothing to find
     if (this.dns.size === 0) return NO_NAMES;
     const names = this.dns.namesFor(client, peer, ts, clientKey, peerKey);
@@ -203,7 +203,7 @@ export class Inventory implements InventoryView {
     if (dev === undefined || dev.ips.length < 2) return names;
     for (const ip of dev.ips) {
       if (ip === client) continue;
-      const other = this.dns.namesFor(ip, peer, ts);
+      const other = this.dns.namesFor(ip, peer, ts, undefined, peerKey);
       if (other.length > 0) return other;
     }
     return names;

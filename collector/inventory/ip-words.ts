@@ -2,6 +2,8 @@
 // address always gives the same words whatever its spelling ("fd00::1" and "FD00:0::1").
 
 import { parseIp4, parseIp6 } from '../decode/addr.js';
+import type { Text } from '../types.js';
+import { textOf } from '../types.js';
 import type { PacketInfo } from '../decode/packet.js';
 import { L3 } from '../decode/packet.js';
 
@@ -25,8 +27,8 @@ export function ipWords(s: string, out: Uint32Array, at: number): number {
  * ipWords() for a caller that may have the address's addrKey(): an IPv4 key (a number) is the
  * address itself, written without parsing the text.
  */
-export function keyWords(key: number | string | undefined, s: string, out: Uint32Array, at: number): number {
-  if (typeof key !== 'number') return ipWords(s, out, at);
+export function keyWords(key: number | string | undefined, s: Text, out: Uint32Array, at: number): number {
+  if (typeof key !== 'number') return ipWords(textOf(s), out, at);
   out[at] = 0; out[at + 1] = 0; out[at + 2] = 0; out[at + 3] = key >>> 0;
   return 4;
 }

@@ -1,7 +1,7 @@
 // What the rest of segwatch sees of the device inventory: read-only look-ups and the
 // events inventory raises. The inventory module owns the bindings; detectors only ask.
 
-import type { Device } from '../types.js';
+import type { Device, Text } from '../types.js';
 
 /** Which device an address belongs to, and which names a device resolved. */
 export interface InventoryView {
@@ -13,7 +13,7 @@ export interface InventoryView {
    * (TTL plus a grace period), newest first. Empty when none. clientKey/peerKey: addrKey() of
    * client/peer, for a caller that has them.
    */
-  namesFor(client: string, peer: string, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[];
+  namesFor(client: string, peer: Text, ts: number, clientKey?: number | string, peerKey?: number | string): readonly string[];
   devices(): readonly Device[];
 }
 

@@ -5,6 +5,7 @@ import type { DetectorsDoc, InRuleDoc, PolicyDoc, RuleDoc, ServiceName } from '.
 import type { DetectSettings, PlaintextPort } from '../detect/settings.js';
 import type { CompiledPolicy, DeviceFacts, DeviceIps, DevicePlacement, EvalContext, FlowFacts, PeerNames, ProfileLimits, Verdict } from './types.js';
 import type { Anomaly, Proto } from '../types.js';
+import { textOf } from '../types.js';
 import { Exceptions } from './exceptions.js';
 import { AddrTable, addrInto, cidrContains, parseCidr, parseIp, type Cidr } from './net.js';
 import { PortIndex, PortIndexBuilder, type RuleMatch } from './ports.js';
@@ -450,7 +451,7 @@ export class Policy implements CompiledPolicy {
       const b = this.buf;
       b[0] = k >>> 24; b[1] = (k >>> 16) & 255; b[2] = (k >>> 8) & 255; b[3] = k & 255;
       fam = 4;
-    } else fam = addrInto(flow.dst, this.buf);
+    } else fam = addrInto(textOf(flow.dst), this.buf);
     // no device, manufacturer or opener's port rule can apply and at most one name is known:
     // the verdict is a function of (profile, peer, protocol, port, name), remembered
     let slot = -1, a = 0;
@@ -483,7 +484,7 @@ export class Policy implements CompiledPolicy {
         for (const d of p.devices) {
           const r = d.ports.match(proto, port, sport);
           if (r < 0 || (best >= 0 && r >= best)) continue;
-          if (this.ownsAddress(deviceIps(d.name), flow.dst, fam)) best = r;
+          if (this.ownsAddress(deviceIps(d.name), textOf(flow.dst), fam)) best = r;
         }
       }
     }
@@ -493,7 +494,7 @@ export class Policy implements CompiledPolicy {
       const sf = p.sameManufacturer !== null ? p.sameManufacturer.match(proto, port, sport) : -1;
       const self = sf >= 0 && typeof ctx !== 'function' ? ctx.selfMudHost : '';
       if ((mf >= 0 && (best < 0 || mf < best)) || (sf >= 0 && self !== '' && (best < 0 || sf < best))) {
-        const host = (typeof ctx === 'function' ? NO_MUD : ctx.mudHostOf)(flow.dst);
+        const host = (typeof ctx === 'function' ? NO_MUD : ctx.mudHostOf)(textOf(flow.dst));
         if (host !== '') {
           if (mf >= 0) {
             const r = p.manufacturers.get(host)?.match(proto, port, sport) ?? -1;

@@ -1,7 +1,7 @@
 // The interface the rest of segwatch sees of a loaded, compiled policy. The policy
 // module owns parsing, validation and compilation; detectors only ask questions.
 
-import type { Anomaly, Proto } from '../types.js';
+import type { Anomaly, Proto, Text } from '../types.js';
 import type { DetectSettings } from '../detect/settings.js';
 
 /** What the policy needs to know of a device to place it and pick its entry. */
@@ -35,8 +35,11 @@ export interface DevicePlacement {
  */
 export interface FlowFacts {
   proto: Proto;
-  /** the peer: the host the device opened the flow to (evaluate) or the host that opened it (evaluateIn). */
-  dst: string;
+  /**
+   * the peer: the host the device opened the flow to (evaluate) or the host that opened it
+   * (evaluateIn). Read only when dstKey is not its IPv4 address or a device or manufacturer rule could apply.
+   */
+  dst: Text;
   /** the responder's port (the peer's for evaluate, the device's for evaluateIn); ICMP: type*256+code. */
   dport: number;
   /** the opener's port; left out or -1 = unknown (then no `from_ports` rule matches). */

@@ -9,8 +9,7 @@
 
 import { PacketInfo, DECODE_ERROR_NAMES } from '../decode/packet.js';
 import { decodeStampedFrame } from '../decode/frame.js';
-import { FlowSlotReader, SLOT_COPY_BYTES, emptyRecord, type FlowTableOptions } from '../flows/flow-table.js';
-import type { FlowStart } from '../types.js';
+import { FlowSlotReader, SLOT_COPY_BYTES, type FlowTableOptions } from '../flows/flow-table.js';
 import type { AppFlows } from '../app-layer.js';
 import type { FlowThreadEntry, ThreadFigures } from '../pipeline.js';
 import { RingThread, type RingThreadEnd } from './threaded-file.js';
@@ -92,8 +91,8 @@ export class FlowThread extends RingThread<RingThreadEnd> {
     this.worker.postMessage(go);
 
     const p = new PacketInfo();
-    const start = reusedStart();
-    const rec = entry.reuseRecord ? emptyRecord() : null;
+    const start = slots.reusableStart();
+    const rec = entry.reuseRecord ? slots.reusableRecord() : null;
     const fig: ThreadFigures = {
       packets: 0, bytes: 0, decodeErrors: 0, nonIp: 0, firstTs: 0, lastTs: 0, timeJumps: 0, stageErrors: 0,
       errorCounts: new Float64Array(DECODE_ERROR_NAMES.length), flows: { active: 0, created: 0, evicted: 0, expired: 0 },
@@ -165,10 +164,3 @@ function portsOf(ports: Uint8Array): number[] {
   return out;
 }
 
-/** The FlowStart the starts are built into: the stages read it during the call (reuseStart). */
-function reusedStart(): FlowStart {
-  return {
-    id: 0, time: 0, proto: 'tcp', src: '', sport: 0, dst: '', dport: 0, srcMac: '', dstMac: '', vlan: 0, tcpFlags: 0, bytes: 0,
-    origin: 'pcap', exporter: '', sureInitiator: false, firstPacket: undefined, srcKey: 0, dstKey: 0,
-  };
-}

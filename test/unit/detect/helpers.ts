@@ -5,7 +5,8 @@
 import { loadPolicyText } from '../../../collector/policy/load.js';
 import type { CompiledPolicy } from '../../../collector/policy/types.js';
 import type { InventoryView } from '../../../collector/inventory/types.js';
-import type { Anomaly, Device, FlowRecord, FlowStart } from '../../../collector/types.js';
+import type { Anomaly, Device, FlowRecord, FlowStart, Text } from '../../../collector/types.js';
+import { textOf } from '../../../collector/types.js';
 import { DetectEngine } from '../../../collector/detect/engine.js';
 import type { DetectSettings } from '../../../collector/detect/settings.js';
 
@@ -83,8 +84,8 @@ export class MapInventory implements InventoryView {
 
   deviceByIp(ip: string): Device | undefined { return this.byIp.get(ip); }
   deviceByMac(mac: string): Device | undefined { return this.byMac.get(mac); }
-  namesFor(client: string, peer: string, ts: number): readonly string[] {
-    return (this.names.get(`${client} ${peer}`) ?? []).filter(([, until]) => ts <= until).map(([n]) => n);
+  namesFor(client: string, peer: Text, ts: number): readonly string[] {
+    return (this.names.get(`${client} ${textOf(peer)}`) ?? []).filter(([, until]) => ts <= until).map(([n]) => n);
   }
   devices(): readonly Device[] { return [...this.byMac.values()]; }
 }

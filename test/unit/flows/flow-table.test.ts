@@ -328,19 +328,39 @@ t.test('srcKey and dstKey are addrKey() of src and dst, on starts and records, e
   t.equal(starts[1].src, '192.168.50.20', 'the SYN-ACK turned it round');
 });
 
-t.test('reuseStart: one FlowStart object, filled in with each flow\'s facts as a new one would hold them', async (t) => {
-  const fresh = table();
-  const seen: string[] = [];
-  const objs = new Set<FlowStart>();
-  const ft = new FlowTable({ reuseStart: true }, { onStart: (e) => { objs.add(e); seen.push(JSON.stringify(e)); }, onRecord: () => {} });
-  const p = new PacketInfo();
+/** a start's or record's fields, read by name in the order of `like`'s own (a reused object keeps some behind accessors) */
+function factsText(e: object, like: object): string {
+  return JSON.stringify(Object.fromEntries(Object.keys(like).map((k) => [k, (e as Record<string, unknown>)[k]])));
+}
+
+t.test('reuseStart and reuseRecord: one object each, filled in with each flow\'s facts as a new one would hold them', async (t) => {
   const pkts: Pkt[] = [
     { src: '192.168.50.10', dst: '8.8.8.8', sport: 40000, dport: 53, proto: 17, len: 70, ts: T0 },
     { src: '255.255.255.254', dst: '192.168.50.20', sport: 443, dport: 51000, flags: TCP_SYN | TCP_ACK, ts: T0 + 1 },
     { src: '2001:db8::5', dst: 'fe80::1', sport: 1, dport: 2, proto: 17, ts: T0 + 2 },
     { src: '203.0.113.9', dst: '10.0.0.1', sport: 60000, dport: 22, flags: TCP_SYN, ts: T0 + 3 },
+    { src: '203.0.113.9', dst: '10.0.0.2', sport: 60001, dport: 22, flags: TCP_SYN, ts: T0 + 4 },
+    { src: '2001:db8::6', dst: '2001:db8::7', sport: 3, dport: 4, proto: 17, ts: T0 + 5 },
   ];
-  for (const k of pkts) { fresh.add(k); ft.add(fill(p, k)); }
-  t.equal(objs.size, 1, 'the same object every time');
-  t.same(seen, fresh.starts.map((e) => JSON.stringify(e)), 'each time the fields, in the order, of a new FlowStart');
+  // `readDst(i)`: whether the i-th event reads dst at all (a stage that does not need it never
+  // formats it; the next flow's must not be the one left unread)
+  for (const [name, readDst] of [['every dst read', () => true], ['every other dst left unread', (i: number) => i % 2 === 1]] as const) {
+    const fresh = table();
+    const starts: string[] = [], recs: string[] = [];
+    const objs = new Set<object>(), recObjs = new Set<object>();
+    let n = 0, m = 0;
+    const ft = new FlowTable({ reuseStart: true, reuseRecord: true }, {
+      onStart: (e) => { objs.add(e); starts.push(readDst(n++) ? factsText(e, fresh.starts[0]) : ''); },
+      onRecord: (r) => { recObjs.add(r); recs.push(readDst(m++) ? factsText(r, fresh.recs[0]) : ''); },
+    });
+    const p = new PacketInfo();
+    for (const k of pkts) { fresh.add(k); ft.add(fill(p, k)); }
+    fresh.ft.flush();
+    ft.flush();
+    t.equal(objs.size, 1, `${name}: the same FlowStart every time`);
+    t.equal(recObjs.size, 1, `${name}: the same FlowRecord every time`);
+    t.same(starts, fresh.starts.map((e, i) => readDst(i) ? factsText(e, fresh.starts[0]) : ''), `${name}: each start's fields, in the order, of a new FlowStart`);
+    t.same(recs, fresh.recs.map((r, i) => readDst(i) ? factsText(r, fresh.recs[0]) : ''), `${name}: each record's fields, in the order, of a new FlowRecord`);
+    t.equal(fresh.recs.length, pkts.length);
+  }
 });

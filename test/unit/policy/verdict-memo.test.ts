@@ -6,6 +6,7 @@ import t from 'tap';
 import { loadPolicyText } from '../../../collector/policy/load.js';
 import type { CompiledPolicy, FlowFacts } from '../../../collector/policy/types.js';
 import { addrKey } from '../../../collector/inventory/addr-key.js';
+import { textOf } from '../../../collector/types.js';
 
 const TEXT = `version: 1
 segments:
@@ -67,8 +68,11 @@ t.test('a remembered verdict is the fresh one, flow after flow', async (t) => {
   let checked = 0, allowed = 0, awaiting = 0;
   for (const [i, { profile, flow, names }] of [...flows(7, 5000)].entries()) {
     // every other flow gives the peer's addrKey() too (as the allowlist does), and its names
-    // as a function (called only when a name rule could apply): the same verdicts either way
-    const got = i % 2 === 0 ? memo.evaluate(profile, flow, names, ctx) : memo.evaluate(profile, { ...flow, dstKey: addrKey(flow.dst) }, () => names, ctx);
+    // as a function (called only when a name rule could apply); every fourth its text as a
+    // function too (as the allowlist does for a reused flow): the same verdicts either way
+    const dst = textOf(flow.dst);
+    const got = i % 2 === 0 ? memo.evaluate(profile, flow, names, ctx)
+      : memo.evaluate(profile, { ...flow, dst: i % 4 === 3 ? () => dst : dst, dstKey: addrKey(dst) }, () => names, ctx);
     // a policy compiled anew has remembered nothing: its verdict is worked out from the rules
     const fresh = compile().evaluate(profile, flow, names, ctx);
     if (got.allowed !== fresh.allowed || got.rule !== fresh.rule || got.awaitingName !== fresh.awaitingName) {
@@ -82,6 +86,18 @@ t.test('a remembered verdict is the fresh one, flow after flow', async (t) => {
   t.equal(checked, 5000);
   // the world exercises every outcome, so a memo that keyed on too little would show
   t.ok(allowed > 150 && awaiting > 15 && checked - allowed - awaiting > 1000, `allowed ${allowed}, awaiting a name ${awaiting}, denied ${checked - allowed - awaiting}`);
+});
+
+t.test('a peer given as a function is read when a rule needs its text: a device rule, an IPv6 peer', async (t) => {
+  const p = compile();
+  const calls: string[] = [];
+  const lazy = (ip: string) => () => { calls.push(ip); return ip; };
+  t.ok(p.evaluate('hub', { proto: 'tcp', dst: lazy('192.168.50.21'), dport: 554, dstKey: addrKey('192.168.50.21') }, [], ctx).allowed, 'device:cam');
+  t.notOk(p.evaluate('hub', { proto: 'tcp', dst: lazy('192.168.50.22'), dport: 554, dstKey: addrKey('192.168.50.22') }, [], ctx).allowed, 'not the cam');
+  t.same(p.evaluate('camera', { proto: 'udp', dst: lazy('fd00:50::1'), dport: 53 }, [], ctx).allowed, p.evaluate('camera', { proto: 'udp', dst: 'fd00:50::1', dport: 53 }, [], ctx).allowed, 'IPv6');
+  calls.length = 0;
+  t.ok(p.evaluate('camera', { proto: 'tcp', dst: lazy('52.94.1.2'), dport: 443, dstKey: addrKey('52.94.1.2') }, [], ctx).allowed);
+  t.same(calls, [], 'an IPv4 peer with its key and no device rule at its port: its text is never made');
 });
 
 t.test('what decides is in the key: the port, the protocol, the name, the profile, the opener\'s port', async (t) => {
