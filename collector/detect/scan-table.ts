@@ -43,21 +43,28 @@ const SET_START = 8;
  * numbers in place in an open-addressing Int32Array (linear probing, at most 3/4 full,
  * doubled when needed; 0 marks an empty entry, so the key 0 is a flag beside it), so a host
  * costs 4 to 8 bytes and adding one allocates nothing; strings (IPv6) in a Set beside it.
+ * The first number is kept in the object itself: with more sources than scanMaxSources each
+ * source's state lives for a flow or two (one host), and emptying it for the next then reads
+ * no table (a cache miss per flow).
  */
 export class HostSet {
   private table = new Int32Array(SET_START * 2);
   /** number keys in the table */
   private n = 0;
   private zero = false;
+  /** a number key kept beside the table (0: none) */
+  private first = 0;
   private strs: Set<string> | null = null;
 
   get size(): number {
-    return this.n + (this.zero ? 1 : 0) + (this.strs === null ? 0 : this.strs.size);
+    return this.n + (this.first !== 0 ? 1 : 0) + (this.zero ? 1 : 0) + (this.strs === null ? 0 : this.strs.size);
   }
 
   has(k: number | string): boolean {
     if (typeof k !== 'number') return this.strs !== null && this.strs.has(k);
     if (k === 0) return this.zero;
+    if (k === this.first) return true;
+    if (this.n === 0) return false;
     const table = this.table, mask = table.length - 1;
     for (let i = mix(k) & mask; ; i = (i + 1) & mask) {
       const x = table[i];
@@ -77,6 +84,11 @@ export class HostSet {
     if (k === 0) {
       if (this.zero) return false;
       return (this.zero = true);
+    }
+    if (k === this.first) return false;
+    if (this.first === 0 && this.n === 0) {
+      this.first = k;
+      return true;
     }
     let table = this.table, mask = table.length - 1;
     let i = mix(k) & mask;
@@ -100,6 +112,7 @@ export class HostSet {
     if (this.table.length > SET_START * 16) this.table = new Int32Array(SET_START * 2);
     else if (this.n > 0) this.table.fill(0);
     this.n = 0;
+    this.first = 0;
     this.zero = false;
     this.strs = null;
   }
