@@ -144,8 +144,13 @@ export class Inventory implements InventoryView {
   // entry changed since it was filled (every such change moves `generation`), so it never
   // answers what the Maps would not.
   private readonly memoKeys = new Int32Array(2 * MEMO_SLOTS);
-  private readonly memoEntries: (Entry | null)[] = new Array<Entry | null>(MEMO_SLOTS).fill(null);
+  // the device, not its Entry: a flow start reads and moves its lastSeen, one object fewer to reach
+  private readonly memoDevs: (Device | null)[] = new Array<Device | null>(MEMO_SLOTS).fill(null);
   private readonly memoBindings: (Binding | null)[] = new Array<Binding | null>(MEMO_SLOTS).fill(null);
+  /** observeResponder()'s last MAC and its entry, valid while `generation` is respGeneration */
+  private respMac = '';
+  private respEntry: Entry | undefined = undefined;
+  private respGeneration = 0;
   /** moves whenever bindings or byId change; 0 is never current (an empty memo slot's) */
   private generation = 1;
 
@@ -172,7 +177,7 @@ export class Inventory implements InventoryView {
 
   deviceByIp(ip: string, key: number | string = addrKey(ip)): Device | undefined {
     const m = typeof key === 'number' ? this.memoSlot(key) : -1;
-    if (m >= 0) return this.memoEntries[m]!.dev;
+    if (m >= 0) return this.memoDevs[m]!;
     // Callers mostly pass the canonical text the decoders produced: try it before re-parsing.
     const hit = this.bindings.get(key);
     if (hit) {
@@ -359,8 +364,12 @@ export class Inventory implements InventoryView {
       // the memo's entry is its binding's MAC's: the frame's MAC's when the binding is that MAC's
       const m = typeof srcKey === 'number' ? this.memoSlot(srcKey) : -1;
       const b = m >= 0 ? this.memoBindings[m]! : this.bindings.get(srcKey);
-      const known = m >= 0 && b!.mac === mac ? this.memoEntries[m]! : this.byId.get(mac);
-      if (known && b && b.mac === mac) {
+      const known = m >= 0 && b!.mac === mac ? null : this.byId.get(mac);
+      if (known === null) {
+        const dev = this.memoDevs[m]!;
+        if (ev.time > dev.lastSeen) dev.lastSeen = ev.time;
+        if (ev.time > b!.confirmed) b!.confirmed = ev.time;
+      } else if (known && b && b.mac === mac) {
         if (m < 0 && typeof srcKey === 'number') this.remember(srcKey, known, b);
         if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
         if (ev.time > b.confirmed) b.confirmed = ev.time;
@@ -395,7 +404,13 @@ export class Inventory implements InventoryView {
    */
   private observeResponder(ev: FlowStart, dstKey: number | string): void {
     const mac = lowerText(ev.dstMac);
-    const known = this.byId.get(mac);
+    // the router's MAC answers nearly every flow: its entry is remembered until anything changes
+    if (mac !== this.respMac || this.respGeneration !== this.generation) {
+      this.respMac = mac;
+      this.respEntry = this.byId.get(mac);
+      this.respGeneration = this.generation;
+    }
+    const known = this.respEntry;
     const b = this.bindings.get(dstKey);
     if (known !== undefined && b !== undefined) {
       if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
@@ -564,7 +579,7 @@ export class Inventory implements InventoryView {
     const m = memoIndex(k);
     this.memoKeys[2 * m] = k;
     this.memoKeys[2 * m + 1] = this.generation;
-    this.memoEntries[m] = e;
+    this.memoDevs[m] = e.dev;
     this.memoBindings[m] = b;
   }
 
@@ -574,6 +589,7 @@ export class Inventory implements InventoryView {
     if (++this.generation > 0x7fffffff) {
       this.generation = 1;
       this.memoKeys.fill(0);
+      this.respMac = '';
     }
   }
 

@@ -77,3 +77,31 @@ t.test('when the memo is filled changes nothing', async (t) => {
     t.same(asked.log, plain.log, `seed ${seed}: same events`);
   }
 });
+
+t.test('a responder whose device was evicted is a new device at its next flow (the remembered responder is forgotten)', async (t) => {
+  const log: string[] = [];
+  const i = new Inventory({ maxDevices: 2 }, { onDevice: (d, change) => log.push(`${change} ${d.id}`) });
+  const p = new PacketInfo();
+  const flow = (id: number, ts: number, srcMac: string, src: string, dstMac: string): void => {
+    i.observeFlowStart({ id, time: ts, proto: 'tcp', src, sport: 40000, dst: '203.0.113.9', dport: 443, srcMac,
+      dstMac, vlan: 0, tcpFlags: 2, bytes: 60, origin: 'pcap', exporter: '', sureInitiator: false });
+  };
+  const [a, router, b] = MACS;
+  const arp = (ts: number, mac: string, ip: string): void => {
+    p.reset(); p.l3 = L3.ARP; p.ts = ts; p.arpOp = 2; p.srcMac = p.arpSenderMac = parseInt(mac.replace(/:/g, ''), 16); p.arpSenderIp = parseIp4(ip);
+    i.observeArp(p);
+  };
+  // the router is a device before it answers the first flow (its ARP)
+  arp(T0, router, '192.168.50.1');
+  flow(1, T0 + 1, a, IPS[0], router);
+  flow(2, T0 + 2, a, IPS[0], router);
+  t.ok(i.deviceByMac(router), 'the router is a device');
+  // two minutes on, a new device takes the router's place at the cap of 2 (the device that
+  // entered first was seen a moment ago, so it stays)
+  flow(3, T0 + 119_000, a, IPS[0], '');
+  arp(T0 + 120_000, b, IPS[1]);
+  t.equal(i.deviceByMac(router), undefined, 'the router was evicted');
+  flow(4, T0 + 120_001, a, IPS[0], router);
+  t.ok(i.deviceByMac(router), 'the router is a device again');
+  t.equal(log.filter((l) => l === `new ${router}`).length, 2, 'and reported as new again');
+});
