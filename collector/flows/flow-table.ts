@@ -232,11 +232,10 @@ export abstract class FlowSlots {
    * another is set as text. Returns its addrKey().
    */
   private setDst(slot: number, into: LazyDst): number | string {
-    const b = slot * IW, key = this.key;
-    if ((key[b + W_VPF] & 0xff) === 4) {
-      const word = key[b + W_A + (((this.n[b + W_STATE] >> S_INIT) & 1) ^ 1)] | 0;
-      into.dstLater(word);
-      return word;
+    const k = this.addrKeyOf(slot, 1, '');
+    if (typeof k === 'number') {
+      into.dstLater(k);
+      return k;
     }
     const text = this.addrText(slot, 1);
     into.dst = text;
