@@ -361,18 +361,22 @@ export class Inventory implements InventoryView {
     // canonicalise, re-place or compare device signatures.
     const mac = lowerText(ev.srcMac);
     if (isStationMac(mac)) {
-      // the memo's entry is its binding's MAC's: the frame's MAC's when the binding is that MAC's
+      // a known device at an address bound to this frame's MAC: from the memo, else the Maps
+      // (then remembered); the memo's device is its binding's MAC's
       const m = typeof srcKey === 'number' ? this.memoSlot(srcKey) : -1;
       const b = m >= 0 ? this.memoBindings[m]! : this.bindings.get(srcKey);
-      const known = m >= 0 && b!.mac === mac ? null : this.byId.get(mac);
-      if (known === null) {
-        const dev = this.memoDevs[m]!;
+      let dev: Device | undefined;
+      if (b !== undefined && b.mac === mac) {
+        if (m >= 0) dev = this.memoDevs[m]!;
+        else {
+          const known = this.byId.get(mac);
+          if (known !== undefined && typeof srcKey === 'number') this.remember(srcKey, known, b);
+          dev = known?.dev;
+        }
+      }
+      if (dev !== undefined) {
         if (ev.time > dev.lastSeen) dev.lastSeen = ev.time;
         if (ev.time > b!.confirmed) b!.confirmed = ev.time;
-      } else if (known && b && b.mac === mac) {
-        if (m < 0 && typeof srcKey === 'number') this.remember(srcKey, known, b);
-        if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
-        if (ev.time > b.confirmed) b.confirmed = ev.time;
       } else {
         const e = this.ensure(mac, ev.time);
         if (this.onLink ? this.onLink(ev.src, ev.dst) : this.isLocal(ev.src)) this.bind(canonicalIp(ev.src) ?? ev.src, mac, ev.time, 'traffic');
