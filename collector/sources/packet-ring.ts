@@ -408,7 +408,13 @@ export class RingReader extends RingEnd {
     const w = this.r;
     if (Atomics.load(this.ctrl, C_WRITE) === w && Atomics.load(this.ctrl, C_DONE) === 0) {
       const res = (Atomics as unknown as AtomicsWaitAsync).waitAsync(this.ctrl, C_WRITE, w, timeoutMs);
-      if (res.async) await res.value;
+      if (res.async) {
+        // A pending waitAsync does not keep the process alive. A producer that ends between
+        // the check above and the wait leaves only the timeout to wake this side, and once
+        // its thread has exited nothing else may be pending: the process ended mid-run.
+        const alive = setTimeout(() => {}, timeoutMs + 50);
+        try { await res.value; } finally { clearTimeout(alive); }
+      }
     }
     Atomics.store(this.ctrl, C_CONSUMER_WAITING, 0);
   }

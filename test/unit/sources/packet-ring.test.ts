@@ -2,7 +2,10 @@
 // that name a server cross, and positions wrap correctly lap after lap.
 
 import t from 'tap';
-import { manifest, capture } from '../../helpers/paths.js';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { manifest, capture, repoRoot } from '../../helpers/paths.js';
 import { eachPacket } from '../decode/frames.js';
 import { openCapture } from '../../../collector/sources/pcap-file.js';
 import { decodeFrame } from '../../../collector/decode/frame.js';
@@ -157,4 +160,18 @@ t.test('raw frames (live capture) cross whole: bytes, lengths, time and link typ
   t.equal(got.length, kept.length, `${kept.length} frames written, as many read`);
   t.ok(got.every((g, i) => g === kept[i]), 'each arrives as written, in order');
   t.ok(reader.finished, 'the reader sees the end');
+});
+
+t.test('waitForData keeps the process alive until data comes or its timeout (child process, 20 s bound)', async (t) => {
+  // A pending Atomics.waitAsync alone does not: when the producer's thread ended between the
+  // reader's check and its wait (its last notify missed), the process exited with the run unfinished.
+  const url = pathToFileURL(join(repoRoot, 'dist', 'collector', 'sources', 'packet-ring.js')).href;
+  const script = `
+    const { RingReader, ringMemory } = await import(${JSON.stringify(url)});
+    const r = new RingReader(ringMemory());
+    await r.waitForData(200);
+    process.stdout.write('woke');`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  t.equal(r.signal, null, `finished within 20 s (${r.signal ?? 'not killed'})`);
+  t.equal(r.stdout, 'woke', `the wait ended by its timeout, not by the process exiting (status ${r.status}) ${r.stderr}`);
 });
