@@ -30,6 +30,13 @@ const PORTS = 1, FAILED = 2, SCANNING = 4, RULE_SHIFT = 3, RULE_MASK = 3 << RULE
 /** FAST_N saturates here: a fast window counts distinct ports, at most 65,536 */
 const FAST_MAX = (1 << 23) - 1;
 const FAST = 1, SLOW = 2;
+/**
+ * Pairs tracked per scanMaxSources (16,384 by default, 2 MB). A host sweep makes a pair per
+ * flow and touches each once, so every new pair evicts one; the table's footprint decides how
+ * much of that misses the cache. Four times the sources still holds a port scan of 16,000
+ * targets at once; 16 times (65,536 pairs, 8 MB) made a churn replay 1.09x slower.
+ */
+export const PAIRS_PER_SOURCE = 4;
 const RULES = ['', 'scanPortsFastThreshold', 'scanPortsThreshold'];
 
 /**
@@ -52,8 +59,8 @@ export class ScanPorts {
   /** pairs forgotten at maxPairs */
   evicted = 0;
 
-  /** maxPairs: (source, target) pairs tracked at most; default 16 per scanMaxSources (a host sweep touches many pairs once each) */
-  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * 16) {
+  /** maxPairs: (source, target) pairs tracked at most; default PAIRS_PER_SOURCE per scanMaxSources */
+  constructor(private readonly settings: PortSettings, private readonly reporter: Reporter, maxPairs = settings.scanMaxSources * PAIRS_PER_SOURCE) {
     this.maxPairs = Math.max(1, maxPairs);
     this.table = new PairTable(this.maxPairs, (n) => this.grow(n), 256, STRIDE);
     this.grow(this.table.size);

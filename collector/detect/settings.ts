@@ -138,7 +138,7 @@ export const SETTINGS_DOC: Readonly<Record<keyof DetectSettings, string>> = {
   scanPortsWindowMs: 'window of the slow scan.ports rule, and how long a port scan lasts after its last flow, ms of packet time (default 300000)',
   scanPortsFastThreshold: 'fast scans: scan.ports fires when one device sends SYNs to this many distinct ports of one host within the fast window (default 10)',
   scanPortsFastWindowMs: 'window of the fast scan.ports rule, ms of packet time (default 2000)',
-  scanMaxSources: 'most scan.hosts sources tracked at once (scan.ports: 16 times as many pairs); beyond it sources idle a window go first, else the first tracked that is not scanning now; counted on /metrics (default 4096)',
+  scanMaxSources: 'most scan.hosts sources tracked at once (scan.ports: 4 times as many pairs); beyond it sources idle a window go first, else the first tracked that is not scanning now; counted on /metrics (default 4096)',
   scanMaxTargets: 'most distinct hosts/targets remembered per source; beyond it new hosts count without dedup (default 262144)',
   anomalyIdleMs: 'an open anomaly closes when its cause has been quiet this long; repeats until then raise its count, ms (default 3600000)',
   anomalyUpdateMs: 'an open anomaly that changed is written again (same id) at most once per this many ms (default 60000)',

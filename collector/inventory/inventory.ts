@@ -114,6 +114,9 @@ const MEMO_SLOTS = 16_384;
 const MEMO_SHIFT = 32 - Math.log2(MEMO_SLOTS);
 /** the memo slot of an IPv4 key (Fibonacci hashing: neighbouring addresses spread) */
 const memoIndex = (k: number): number => Math.imul(k, 0x9e3779b1) >>> MEMO_SHIFT;
+/** buckets of the IPv4 bindings' count (Inventory.bound4) */
+const BOUND_SHIFT = 16;
+const boundIndex = (k: number): number => Math.imul(k, 0x9e3779b1) >>> BOUND_SHIFT;
 
 /** namesFor() when no name is held at all: shared, read-only */
 const NO_NAMES: readonly string[] = Object.freeze([]);
@@ -131,6 +134,12 @@ export class Inventory implements InventoryView {
   private readonly byId = new Map<string, Entry>();
   /** by addrKey() of the canonical address text */
   private readonly bindings = new Map<number | string, Binding>();
+  /**
+   * IPv4 bindings per bucket of their key, saturating at 255 (then never lowered): a zero says
+   * an address is bound to no one without a Map look-up, a cache miss per flow when every
+   * flow's responder is a new Internet host. Kept by setBinding() and dropBinding() alone.
+   */
+  private readonly bound4 = new Uint8Array(1 << (32 - BOUND_SHIFT));
   private readonly dns: DnsNames;
   /** MUD URLs announced but refused by validMudUrl() (not https, too long, unparsable): skipped */
   mudUrlsRejected = 0;
@@ -415,7 +424,7 @@ export class Inventory implements InventoryView {
       this.respGeneration = this.generation;
     }
     const known = this.respEntry;
-    const b = this.bindings.get(dstKey);
+    const b = this.bindingOf(dstKey);
     if (known !== undefined && b !== undefined) {
       if (ev.time > known.dev.lastSeen) known.dev.lastSeen = ev.time;
       if (b.mac === mac && ev.time > b.confirmed) b.confirmed = ev.time;
@@ -469,7 +478,7 @@ export class Inventory implements InventoryView {
         dev.ips.push(c);
         // a device keyed by its address holds no binding: a MAC that claims it later takes it over
         if (d.mac !== '' && isBindableIp(c) && !this.bindings.has(addrKey(c))) {
-          this.bindings.set(addrKey(c), { mac: d.id, confirmed: d.lastSeen, source: 'traffic' });
+          this.setBinding(addrKey(c), { mac: d.id, confirmed: d.lastSeen, source: 'traffic' });
         }
       }
       e.sig = signature(dev);
@@ -524,7 +533,7 @@ export class Inventory implements InventoryView {
       if (tries < 8 && ts - e.dev.lastSeen < RECENT_MS) { this.byId.set(id, e); continue; }
       for (const ip of e.dev.ips) {
         const k = addrKey(ip);
-        if (this.bindings.get(k)?.mac === id) this.bindings.delete(k);
+        if (this.bindings.get(k)?.mac === id) this.dropBinding(k);
       }
       this.devicesEvicted++;
       return;
@@ -556,7 +565,7 @@ export class Inventory implements InventoryView {
         this.commit(prev);
       }
     }
-    this.bindings.set(addrKey(ip), previous !== undefined ? { mac, confirmed: ts, source, previous } : { mac, confirmed: ts, source });
+    this.setBinding(addrKey(ip), previous !== undefined ? { mac, confirmed: ts, source, previous } : { mac, confirmed: ts, source });
     const e = this.byId.get(mac);
     if (e && !e.dev.ips.includes(ip)) e.dev.ips = [...e.dev.ips, ip];
     // a device known only by this address (from a source without MACs) is now the MAC's
@@ -571,6 +580,25 @@ export class Inventory implements InventoryView {
   private setMudUrl(e: Entry, url: string): void {
     if (!validMudUrl(url)) { this.mudUrlsRejected++; return; }
     e.dev.mudUrl = url;
+  }
+
+  private setBinding(k: number | string, b: Binding): void {
+    if (typeof k === 'number' && !this.bindings.has(k)) {
+      const i = boundIndex(k);
+      if (this.bound4[i] !== 255) this.bound4[i]++;
+    }
+    this.bindings.set(k, b);
+  }
+
+  private dropBinding(k: number | string): void {
+    if (!this.bindings.delete(k) || typeof k !== 'number') return;
+    const i = boundIndex(k);
+    if (this.bound4[i] !== 255) this.bound4[i]--;
+  }
+
+  /** The binding of address key k, or undefined; an IPv4 key in an empty bucket costs no Map look-up. */
+  private bindingOf(k: number | string): Binding | undefined {
+    return typeof k === 'number' && this.bound4[boundIndex(k)] === 0 ? undefined : this.bindings.get(k);
   }
 
   /** The memo's slot answering for IPv4 key k, or -1 (not there, or filled before a change). */

@@ -7,7 +7,7 @@
 import t from 'tap';
 import type { AnomalyInit, Reporter, Subject } from '../../../collector/detect/anomaly.js';
 import { ScanHosts } from '../../../collector/detect/scan-hosts.js';
-import { ScanPorts } from '../../../collector/detect/scan-ports.js';
+import { PAIRS_PER_SOURCE, ScanPorts } from '../../../collector/detect/scan-ports.js';
 import { defaultSettings } from '../../../collector/detect/settings.js';
 import { failedAttempt } from '../../../collector/detect/scan-detector.js';
 import type { FlowRecord } from '../../../collector/types.js';
@@ -277,19 +277,20 @@ t.test('scan.ports: 8 ports remembered per pair, then each new-port flow counts'
   t.equal(r.bumps.length, 6);
 });
 
-t.test('scan.ports: at most 16 pairs per tracked source (48); eviction spares running scans', async (t) => {
+t.test(`scan.ports: at most ${PAIRS_PER_SOURCE} pairs per tracked source (${3 * PAIRS_PER_SOURCE}); eviction spares running scans`, async (t) => {
   const { d, flow, r } = ports();
+  const cap = 3 * PAIRS_PER_SOURCE;
   for (let p = 1; p <= 4; p++) flow(S, 'fd00:1::1', p, T); // pair 0: scanning
-  for (let i = 1; i < 48; i++) flow(S, `10.0.1.${i}`, 1, T + i);
-  t.equal(d.tracked, 48);
+  for (let i = 1; i < cap; i++) flow(S, `10.0.1.${i}`, 1, T + i);
+  t.equal(d.tracked, cap);
   flow(S, '10.0.2.1', 1, T + 100);
-  t.equal(d.tracked, 48, 'one pair goes for the new one');
+  t.equal(d.tracked, cap, 'one pair goes for the new one');
   t.equal(d.evicted, 1, 'and is counted');
   t.equal(d.scanningSince(S, 'fd00:1::1', T + 100), T, 'the running scan is kept (passed over)');
   for (let p = 2; p <= 3; p++) flow(S, '10.0.1.1', p, T + 100 + p);
   t.equal(flow(S, '10.0.1.1', 4, T + 105), -1, 'the first pair not scanning was forgotten: three ports since');
   t.equal(r.reports.length, 1);
-  t.equal(d.tracked, 48, 'still at the cap: its return pushed the next one out');
+  t.equal(d.tracked, cap, 'still at the cap: its return pushed the next one out');
   t.equal(d.evicted, 2);
   t.equal(d.scanningSince(S, 'fd00:1::1', T + 105), T, 'the scan moved to the back, so it is kept again');
   d.tick(T + 100_000);

@@ -3,6 +3,7 @@
 // within 5 min, from flow records).
 import t from 'tap';
 import { DOORBELL_IP, T0, harness, recordOf, start } from './helpers.js';
+import { PAIRS_PER_SOURCE } from '../../../collector/detect/scan-ports.js';
 
 const scans = (l: { kind: string; count: number; rule: string }[]) => l.filter((x) => x.kind === 'scan.ports').map((x) => [x.count, x.rule]);
 
@@ -79,12 +80,13 @@ t.test('near miss: allowed flows to two ports of a STUN range', async (t) => {
 });
 
 t.test('memory stays bounded: (scanner, target) pairs are capped; a running port scan survives a sweep', async (t) => {
-  const h = harness({ settings: { scanMaxSources: 16 } }); // 256 pairs
+  const h = harness({ settings: { scanMaxSources: 16 } });
+  const cap = 16 * PAIRS_PER_SOURCE;
   for (let i = 0; i < 40; i++) h.engine.flowStart(start({ dst: '203.0.113.5', dport: 1 + i, time: T0 + i }));
   for (let i = 0; i < 5000; i++) h.engine.flowStart(start({ src: '192.168.50.12', srcMac: '', dst: `10.1.${i >> 8}.${i & 255}`, dport: 80, time: T0 + 100 + i }));
   for (let i = 40; i < 60; i++) h.engine.flowStart(start({ dst: '203.0.113.5', dport: 1 + i, time: T0 + 6000 + i }));
   const tracked = h.engine.stats().scanPortsTracked;
-  t.ok(tracked > 0 && tracked <= 256, `tracked ${tracked}`);
+  t.ok(tracked > 0 && tracked <= cap, `tracked ${tracked} of ${cap}`);
   h.engine.flush();
   t.same(h.out.filter((a) => a.kind === 'scan.ports').map((a) => a.count), [60], 'one port scan, all 60 ports');
 });

@@ -163,3 +163,21 @@ t.test('address classes and OUI', async (t) => {
   t.equal(vendorOf('00:17:88:24:76:ff'), 'Philips Lighting BV');
   t.equal(vendorOf('02:17:88:24:76:ff'), '');
 });
+
+t.test('a frame to an address someone holds claims nothing for its MAC; once the holder is gone, it does', async (t) => {
+  // trafficConflicts: a claim by traffic would take the address over, so one made wrongly shows
+  const { i, conflicts, arp } = inv({ maxDevices: 3, trafficConflicts: true });
+  const A = '02:aa:00:00:00:0a', B = '02:aa:00:00:00:0b', C = '02:aa:00:00:00:0c';
+  arp(A, '192.168.50.30', T0);
+  i.observeFlowStart(flow('192.168.50.40', C, T0 + 1));
+  // C sends to A's address in a frame for B (a stale neighbour entry, a spoof): A keeps it
+  i.observeFlowStart(flow('192.168.50.40', C, T0 + 2, '192.168.50.30', B));
+  t.equal(i.deviceByIp('192.168.50.30')?.mac, A, 'still the holder\'s');
+  t.same(i.deviceByMac(B)?.ips, [], 'B is a device, holding nothing');
+  t.same(conflicts, []);
+  // a fourth device at the cap of 3 pushes A (the first) out, and its binding with it
+  i.observeFlowStart(flow('192.168.50.50', '02:aa:00:00:00:0d', T0 + 600_000));
+  t.equal(i.deviceByMac(A), undefined, 'A evicted');
+  i.observeFlowStart(flow('192.168.50.40', C, T0 + 600_001, '192.168.50.30', B));
+  t.equal(i.deviceByIp('192.168.50.30')?.mac, B, 'the free address is the responder\'s from its first frame');
+});
