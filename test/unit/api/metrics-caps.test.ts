@@ -12,6 +12,7 @@ import { PacketInfo, L3, TCP_SYN } from '../../../collector/decode/packet.js';
 import { DNS_A } from '../../../collector/decode/dns.js';
 import type { DnsMessage } from '../../../collector/decode/dns.js';
 import { harness, start, T0 } from '../detect/helpers.js';
+import { PAIRS_PER_SOURCE } from '../../../collector/detect/scan-ports.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const N = 10_000, CAP = 1000;
@@ -52,8 +53,9 @@ t.test('each cap of 1,000 fed 10,000 entries reads 9,000 on /metrics', async (t)
   for (const name of ['flows_evicted', 'devices_evicted', 'dns_names_evicted', 'scan_sources_evicted', 'anomalies_closed_at_cap']) {
     t.match(res.body, new RegExp(`^segwatch_${name}_total ${N - CAP}$`, 'm'), `segwatch_${name}_total is ${N - CAP}`);
   }
-  // scan.ports' pair cap is 16 per source (16,000 here): 10,000 pairs fit (its own 1,000 test: detect/caps.test.ts)
-  t.match(res.body, /^segwatch_scan_pairs_evicted_total 0$/m, 'the scan.ports pairs are read too');
+  // scan.ports' pair cap is PAIRS_PER_SOURCE per source (its own 1,000 test: detect/caps.test.ts)
+  const pairs = CAP * PAIRS_PER_SOURCE;
+  t.match(res.body, new RegExp(`^segwatch_scan_pairs_evicted_total ${Math.max(0, N - pairs)}$`, 'm'), 'the scan.ports pairs are read too');
   t.equal(flows.stats().active, CAP);
   t.equal(inventory.capStats().devices, CAP);
   t.equal(inventory.capStats().dnsNames, CAP);
