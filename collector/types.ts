@@ -4,7 +4,6 @@
 export type Proto = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number;
 export type Origin = 'pcap' | 'netflow' | 'ipfix';
 
-/** IANA protocol number to the FlowRecord spelling. */
 /**
  * A text, or what makes it when it is read: an address a stage may not need (a reused flow's
  * destination is formatted only when read; under a host sweep most never are).
@@ -15,6 +14,7 @@ export function textOf(t: Text): string {
   return typeof t === 'string' ? t : t();
 }
 
+/** IANA protocol number to the FlowRecord spelling. */
 export function protoName(n: number): Proto {
   switch (n) {
     case 6: return 'tcp';

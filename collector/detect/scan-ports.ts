@@ -146,7 +146,7 @@ export class ScanPorts {
   }
 
   scanningSince(src: string, dst: string, time: number): number {
-    const s = this.table.find(addrKey(src), addrKey(textOf(dst)));
+    const s = this.table.find(addrKey(src), addrKey(dst));
     return s >= 0 && (this.table.words[STRIDE * s + FLAGS] & SCANNING) !== 0 && time - this.table.f64[FD * s + LAST] <= this.settings.scanPortsWindowMs
       ? this.table.f64[FD * s + FAST_START] : -1;
   }
